@@ -1,0 +1,43 @@
+# nanolb: `make test` is what CI runs (.ci/run); `make generate` rewrites lb's
+# generated tables; `make bench` prints benchstat tables for the lb suite.
+GO        ?= go
+PKGS      ?= ./...
+COUNT     ?= 6
+BENCHTIME ?= 200ms
+BENCH     ?= .
+BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
+.PHONY: all test vet fmt-check race purego generate generate-check arm64-build bench
+
+all: test
+
+test: vet fmt-check generate-check race purego arm64-build
+
+vet:
+	$(GO) vet $(PKGS)
+	GOARCH=arm64 $(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+race:
+	$(GO) test -race -count=1 $(PKGS)
+
+purego:
+	$(GO) test -tags purego -count=1 $(PKGS)
+
+generate:
+	$(GO) generate ./lb/...
+
+# Regenerates into the tree and fails if that changed anything committed.
+generate-check: generate
+	@git diff --exit-code -- lb || { echo "generated code in lb/ was stale: run 'make generate' and commit"; exit 1; }
+
+arm64-build:
+	GOARCH=arm64 $(GO) build $(PKGS)
+	GOARCH=arm64 $(GO) test -c -o /dev/null ./lb
+
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -count $(COUNT) ./lb | tee /tmp/nanolb-bench.txt
+	$(BENCHSTAT) /tmp/nanolb-bench.txt
