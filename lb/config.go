@@ -1,0 +1,142 @@
+package lb
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config describes a pool. The zero value is a valid config: every zero field
+// means its documented default. Negative, out-of-range and contradictory
+// values are rejected with an error wrapping ErrConfig.
+type Config struct {
+	// Policy chooses how Pick selects among pickable endpoints. The zero
+	// value is P2C.
+	Policy Policy
+
+	// EjectAfter is the number of consecutive failures that ejects an
+	// endpoint. Zero means 5, as Envoy's and Finagle's outlier detectors;
+	// the maximum is 255.
+	EjectAfter int
+
+	// EjectFor is the cooldown of a first ejection. Each further ejection
+	// without a success in between doubles it, up to MaxEjectFor. Zero means
+	// one second (linkerd's minimum backoff).
+	EjectFor time.Duration
+
+	// MaxEjectFor caps the cooldown. Zero means one minute (linkerd's maximum
+	// backoff), or EjectFor if that is longer. It must not be shorter than
+	// EjectFor.
+	MaxEjectFor time.Duration
+
+	// ProbeTimeout is how long a probe lease owns an ejected endpoint. If the
+	// probe does not report by then, the endpoint is leased to a new probe,
+	// so a lost lease never keeps an endpoint out. Zero means 5 seconds.
+	ProbeTimeout time.Duration
+
+	// MaxEjectedPercent caps the share of endpoints ejected at once; an
+	// ejection that would pass it is not made, and the endpoint keeps
+	// serving with its failure streak. Zero means 10 (Envoy's and
+	// grpc-go's default). Below 100, at least one ejection is always
+	// allowed, and at least one endpoint always stays in; only 100 allows
+	// every endpoint to be ejected.
+	MaxEjectedPercent int
+
+	// NoJitter turns off cooldown jitter. With jitter (the default) each
+	// cooldown is drawn uniformly from [90%, 100%] of its nominal length, so
+	// clients that ejected an endpoint together do not probe it in
+	// lockstep, and MaxEjectFor stays a hard cap.
+	NoJitter bool
+}
+
+// Defaults applied to zero Config fields.
+const (
+	DefaultEjectAfter        = 5
+	DefaultEjectFor          = time.Second
+	DefaultMaxEjectFor       = time.Minute
+	DefaultProbeTimeout      = 5 * time.Second
+	DefaultMaxEjectedPercent = 10
+)
+
+const (
+	maxEjectAfter = 255            // the streak field of the health word is 8 bits
+	maxDuration   = 24 * time.Hour // longest cooldown or probe window accepted
+)
+
+// settings is a Config with defaults applied and durations in the health
+// word's unit (microseconds).
+type settings struct {
+	policy       Policy
+	ejectAfter   uint64
+	ejectFor     int64
+	maxEjectFor  int64
+	probeTimeout int64
+	maxPercent   int
+	jitter       bool
+}
+
+func (c Config) resolve() (settings, error) {
+	s := settings{
+		policy:     c.Policy,
+		ejectAfter: DefaultEjectAfter,
+		maxPercent: DefaultMaxEjectedPercent,
+		jitter:     !c.NoJitter,
+	}
+	if !c.Policy.valid() {
+		return s, fmt.Errorf("%w: unknown policy %d", ErrConfig, int(c.Policy))
+	}
+	switch {
+	case c.EjectAfter < 0 || c.EjectAfter > maxEjectAfter:
+		return s, fmt.Errorf("%w: EjectAfter %d is outside 1..%d (0 means %d)", ErrConfig, c.EjectAfter, maxEjectAfter, DefaultEjectAfter)
+	case c.EjectAfter > 0:
+		s.ejectAfter = uint64(c.EjectAfter)
+	}
+	switch {
+	case c.MaxEjectedPercent < 0 || c.MaxEjectedPercent > 100:
+		return s, fmt.Errorf("%w: MaxEjectedPercent %d is outside 1..100 (0 means %d)", ErrConfig, c.MaxEjectedPercent, DefaultMaxEjectedPercent)
+	case c.MaxEjectedPercent > 0:
+		s.maxPercent = c.MaxEjectedPercent
+	}
+	ejectFor, err := duration("EjectFor", c.EjectFor, DefaultEjectFor)
+	if err != nil {
+		return s, err
+	}
+	maxEjectFor, err := duration("MaxEjectFor", c.MaxEjectFor, max(DefaultMaxEjectFor, ejectFor))
+	if err != nil {
+		return s, err
+	}
+	if maxEjectFor < ejectFor {
+		return s, fmt.Errorf("%w: MaxEjectFor %v is shorter than EjectFor %v", ErrConfig, maxEjectFor, ejectFor)
+	}
+	probe, err := duration("ProbeTimeout", c.ProbeTimeout, DefaultProbeTimeout)
+	if err != nil {
+		return s, err
+	}
+	s.ejectFor, s.maxEjectFor, s.probeTimeout = micros(ejectFor), micros(maxEjectFor), micros(probe)
+	return s, nil
+}
+
+// duration validates one duration field, applying def when it is zero.
+func duration(name string, d, def time.Duration) (time.Duration, error) {
+	switch {
+	case d == 0:
+		return def, nil
+	case d < 0:
+		return 0, fmt.Errorf("%w: %s %v is negative", ErrConfig, name, d)
+	case d < time.Microsecond:
+		return 0, fmt.Errorf("%w: %s %v is below the 1µs resolution", ErrConfig, name, d)
+	case d > maxDuration:
+		return 0, fmt.Errorf("%w: %s %v is longer than %v", ErrConfig, name, d, maxDuration)
+	}
+	return d, nil
+}
+
+func micros(d time.Duration) int64 { return int64(d / time.Microsecond) }
+
+// maxEjected is how many of n endpoints may be ejected at once.
+func (s *settings) maxEjected(n int) int {
+	if s.maxPercent >= 100 {
+		return n
+	}
+	limit := max(n*s.maxPercent/100, 1)
+	return min(limit, n-1)
+}

@@ -1,0 +1,70 @@
+package lb
+
+import "time"
+
+// State is an endpoint's passive-health state.
+type State uint8
+
+// Endpoint states.
+const (
+	// Up endpoints are chosen by the pool's policy.
+	Up State = iota
+	// Ejected endpoints failed Config.EjectAfter times in a row and wait out
+	// their cooldown; once it passes, the next Pick probes them.
+	Ejected
+	// Probing endpoints are leased to a single probe request whose outcome
+	// decides whether they are reinstated or ejected again.
+	Probing
+)
+
+var stateNames = [...]string{Up: "up", Ejected: "ejected", Probing: "probing"}
+
+// String returns "up", "ejected" or "probing".
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "unknown"
+}
+
+// EndpointStatus is a snapshot of one endpoint, as returned by
+// Pool.Endpoints.
+type EndpointStatus struct {
+	Addr     string
+	State    State
+	InFlight int64 // leases not yet Done
+	Streak   int   // consecutive failures, ended by a success
+	// Ejections counts ejections in a row without a success in between; it
+	// doubles each cooldown.
+	Ejections int
+	// Until is when the cooldown ends (Ejected) or the probe's lease expires
+	// (Probing); zero when Up. An Ejected endpoint whose Until has passed is
+	// due: the next Pick probes it.
+	Until time.Time
+}
+
+// Endpoints returns a snapshot of every endpoint, in the order they were
+// added. Each endpoint's fields are read atomically, not the set as a whole.
+func (p *Pool) Endpoints() []EndpointStatus {
+	all := *p.all.Load()
+	out := make([]EndpointStatus, 0, len(all))
+	for _, c := range all {
+		h := c.health.Load()
+		s := stateOf(h)
+		if s == stateRemoved {
+			continue
+		}
+		e := EndpointStatus{
+			Addr:      c.addr,
+			State:     State(s),
+			InFlight:  c.inflight.Load(),
+			Streak:    int(streakOf(h)),
+			Ejections: int(ejectionsOf(h)),
+		}
+		if s != stateUp {
+			e.Until = p.epoch.Add(time.Duration(deadlineOf(h)) * time.Microsecond)
+		}
+		out = append(out, e)
+	}
+	return out
+}

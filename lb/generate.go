@@ -1,0 +1,3 @@
+package lb
+
+//go:generate go run ../gen -out .

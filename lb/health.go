@@ -1,0 +1,172 @@
+package lb
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+)
+
+// core holds the fields every policy's slot starts with: the in-flight count
+// and the health word, read and written by Pick and Done, then the address.
+// Generated slot types embed it first and pad the rest of the cache line.
+type core struct {
+	inflight atomic.Int64
+	health   atomic.Uint64
+	addr     string
+}
+
+// The health word packs everything passive health knows about an endpoint
+// into one uint64, so every transition is a single compare-and-swap:
+//
+//	bits  0..1   state: up, ejected, probing, removed
+//	bits  2..9   failure streak, saturating at 255
+//	bits 10..15  ejections in a row without a success, saturating at 63
+//	bits 16..63  deadline, microseconds since the pool's epoch: the end of
+//	             the cooldown (ejected) or of the probe lease (probing)
+//
+// An endpoint that is up with no streak has the word 0, so the common Done
+// tests one value and writes nothing.
+const (
+	stateUp      = 0
+	stateEjected = 1
+	stateProbing = 2
+	stateRemoved = 3
+
+	stateMask    = 3
+	streakShift  = 2
+	streakMax    = 255
+	ejectShift   = 10
+	ejectMax     = 63
+	deadlineShft = 16
+	deadlineMax  = 1<<48 - 1
+)
+
+func stateOf(h uint64) uint64     { return h & stateMask }
+func streakOf(h uint64) uint64    { return h >> streakShift & streakMax }
+func ejectionsOf(h uint64) uint64 { return h >> ejectShift & ejectMax }
+func deadlineOf(h uint64) int64   { return int64(h >> deadlineShft) }
+
+func healthWord(state, streak, ejections uint64, deadline int64) uint64 {
+	deadline = min(max(deadline, 0), deadlineMax)
+	return state | streak<<streakShift | ejections<<ejectShift | uint64(deadline)<<deadlineShft
+}
+
+// pickable reports whether normal selection may hand out this endpoint.
+func (c *core) pickable() bool { return stateOf(c.health.Load()) == stateUp }
+
+// release takes one lease off the in-flight count, never below zero.
+func (c *core) release() {
+	for {
+		n := c.inflight.Load()
+		if n <= 0 || c.inflight.CompareAndSwap(n, n-1) {
+			return
+		}
+	}
+}
+
+// report applies a lease's outcome to the endpoint's health. probe is the
+// health word the lease's probe set, or 0 for an ordinary lease.
+func (p *Pool) report(c *core, err error, probe uint64) {
+	switch {
+	case err == nil:
+		p.succeeded(c, probe)
+	case errors.Is(err, context.Canceled):
+		if probe != 0 {
+			p.abandonProbe(c, probe)
+		}
+	default:
+		p.failed(c, probe)
+	}
+}
+
+// succeeded ends the failure streak. A probe that still owns its endpoint
+// reinstates it. An ordinary lease on an ejected endpoint changes nothing:
+// only the probe decides when an ejected endpoint comes back.
+func (p *Pool) succeeded(c *core, probe uint64) {
+	for {
+		h := c.health.Load()
+		switch {
+		case probe != 0 && h == probe:
+			if c.health.CompareAndSwap(h, 0) {
+				p.ejected.Add(-1)
+				return
+			}
+		case h == 0 || stateOf(h) != stateUp:
+			return
+		case c.health.CompareAndSwap(h, 0):
+			return
+		}
+	}
+}
+
+// failed extends the failure streak and ejects at EjectAfter, if the
+// MaxEjectedPercent budget allows. A failed probe that still owns its
+// endpoint ejects it again with the next, doubled, penalty.
+func (p *Pool) failed(c *core, probe uint64) {
+	if probe != 0 {
+		h := c.health.Load()
+		if h != probe {
+			return // a later probe owns the endpoint, or it was removed
+		}
+		k := min(ejectionsOf(h)+1, ejectMax)
+		deadline := p.clock() + p.penalty(k)
+		if c.health.CompareAndSwap(h, healthWord(stateEjected, streakOf(h), k, deadline)) {
+			p.arm(deadline)
+		}
+		return
+	}
+	for {
+		h := c.health.Load()
+		if stateOf(h) != stateUp {
+			return // already out: its probe decides
+		}
+		streak := min(streakOf(h)+1, streakMax)
+		if streak < p.cfg.ejectAfter || !p.reserveEjection() {
+			if streak == streakOf(h) || c.health.CompareAndSwap(h, healthWord(stateUp, streak, 0, 0)) {
+				return
+			}
+			continue
+		}
+		deadline := p.clock() + p.penalty(1)
+		if c.health.CompareAndSwap(h, healthWord(stateEjected, streak, 1, deadline)) {
+			p.arm(deadline)
+			return
+		}
+		p.ejected.Add(-1) // lost a race with another transition: look again
+	}
+}
+
+// abandonProbe hands a cancelled probe's endpoint back for the next Pick to
+// probe at once: the caller gave up, which says nothing about the endpoint.
+func (p *Pool) abandonProbe(c *core, probe uint64) {
+	if c.health.CompareAndSwap(probe, healthWord(stateEjected, streakOf(probe), ejectionsOf(probe), 0)) {
+		p.due.Store(dueRaised)
+	}
+}
+
+// reserveEjection takes one place in the MaxEjectedPercent budget.
+func (p *Pool) reserveEjection() bool {
+	limit := int32(p.cfg.maxEjected(len(*p.all.Load())))
+	for {
+		n := p.ejected.Load()
+		if n >= limit {
+			return false
+		}
+		if p.ejected.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// penalty is the cooldown of the k-th ejection in a row, in microseconds:
+// EjectFor * 2^(k-1), capped at MaxEjectFor, less up to 10% of jitter.
+func (p *Pool) penalty(k uint64) int64 {
+	d := p.cfg.maxEjectFor
+	if shift := k - 1; shift < 63 && p.cfg.ejectFor <= d>>shift {
+		d = p.cfg.ejectFor << shift
+	}
+	if p.cfg.jitter && d >= 10 {
+		d -= int64(rand63() % uint64(d/10+1))
+	}
+	return d
+}

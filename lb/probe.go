@@ -1,0 +1,108 @@
+package lb
+
+import (
+	"math"
+	"time"
+)
+
+// How an ejected endpoint comes back, without a clock read on the hot path:
+//
+// Every ejection and every probe lease arms the pool's wake timer for its
+// deadline (arm keeps the timer at the earliest one). While the timer has
+// not fired, no ejected endpoint can be due, and Pick only loads p.due.
+// When it fires, it raises p.due; the next Pick that sees it scans the
+// endpoints once, leases the first due one to itself as a probe with a
+// single compare-and-swap, re-arms the timer for the next deadline, and
+// lowers the flag unless more endpoints are due. Concurrent Picks go on to
+// normal selection meanwhile.
+
+// Values of Pool.due.
+const (
+	dueNone     = 0 // no ejected endpoint's deadline has passed since the last scan
+	dueRaised   = 1 // one may have: the next Pick scans
+	dueScanning = 2 // a Pick is scanning
+)
+
+const never = math.MaxInt64
+
+// clock reads the pool's monotonic clock in microseconds since its epoch.
+func (p *Pool) clock() int64 { return p.now() }
+
+func (p *Pool) monotonic() int64 { return int64(time.Since(p.epoch) / time.Microsecond) }
+
+// leaseProbe hands the first endpoint whose deadline has passed to the
+// calling Pick as a probe. It reports false when another Pick is scanning or
+// nothing is due.
+func (p *Pool) leaseProbe() (Lease, bool) {
+	if !p.due.CompareAndSwap(dueRaised, dueScanning) {
+		return Lease{}, false
+	}
+	now := p.clock()
+	next := int64(never)
+	more := false
+	var won *core
+	var token uint64
+	for _, c := range *p.all.Load() {
+		h := c.health.Load()
+		if s := stateOf(h); s != stateEjected && s != stateProbing {
+			continue
+		}
+		if d := deadlineOf(h); d > now {
+			next = min(next, d)
+			continue
+		}
+		if won != nil {
+			more = true
+			continue
+		}
+		lease := healthWord(stateProbing, streakOf(h), ejectionsOf(h), now+p.cfg.probeTimeout)
+		if !c.health.CompareAndSwap(h, lease) {
+			more = true // it changed under us: let the next Pick look again
+			continue
+		}
+		won, token = c, lease
+		next = min(next, deadlineOf(lease))
+	}
+	if more {
+		p.due.Store(dueRaised)
+	} else {
+		p.due.CompareAndSwap(dueScanning, dueNone) // fails if the timer raised it again meanwhile
+	}
+	if next != never {
+		p.arm(next)
+	}
+	if won == nil {
+		return Lease{}, false
+	}
+	won.inflight.Add(1)
+	return Lease{c: won, pool: p, probe: token}, true
+}
+
+// arm makes sure the wake timer fires no later than deadline. Callers race
+// freely: whoever lowers armedAt resets the timer, then checks that no lower
+// deadline was recorded meanwhile whose Reset its own may have overwritten.
+func (p *Pool) arm(deadline int64) {
+	for {
+		at := p.armedAt.Load()
+		if at <= deadline {
+			return
+		}
+		if p.armedAt.CompareAndSwap(at, deadline) {
+			break
+		}
+	}
+	for {
+		p.wake.Reset(time.Duration(max(deadline-p.clock(), 0)) * time.Microsecond)
+		at := p.armedAt.Load()
+		if at >= deadline {
+			return
+		}
+		deadline = at
+	}
+}
+
+// wakeUp runs on the timer's goroutine when the earliest deadline passes.
+func (p *Pool) wakeUp() {
+	p.armedAt.Store(never)
+	p.due.Store(dueRaised)
+}
