@@ -38,7 +38,6 @@ func newFile() *File {
 	return f
 }
 
-
 // policyFile emits one policy's slot type, its layout guards, its table type,
 // the table's constructor and its specialised pick.
 func policyFile(p policy) *File {

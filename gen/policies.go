@@ -84,10 +84,12 @@ func p2cPick(g *Group) {
 	g.If(Op("!").Id("a").Dot("pickable").Call().Op("||").Op("!").Id("b").Dot("pickable").Call()).Block(
 		Return(Id("p2cSlow").Call(Id("slots"))),
 	)
+	g.Comment("A select the compiler can turn into a conditional move: loads are random.")
+	g.Id("w").Op(":=").Id("a")
 	g.If(Id("b").Dot("inflight").Dot("Load").Call().Op("<").Id("a").Dot("inflight").Dot("Load").Call()).Block(
-		Return(Op("&").Id("b").Dot("core")),
+		Id("w").Op("=").Id("b"),
 	)
-	g.Return(Op("&").Id("a").Dot("core"))
+	g.Return(Op("&").Id("w").Dot("core"))
 }
 
 // roundRobinPick: a few tickets, then a scan from the cursor.

@@ -62,8 +62,10 @@ func (t *p2cTable) pick() *core {
 	if !a.pickable() || !b.pickable() {
 		return p2cSlow(slots)
 	}
+	// A select the compiler can turn into a conditional move: loads are random.
+	w := a
 	if b.inflight.Load() < a.inflight.Load() {
-		return &b.core
+		w = b
 	}
-	return &a.core
+	return &w.core
 }

@@ -24,8 +24,8 @@ type Pool struct {
 	epoch   time.Time
 	now     func() int64 // the monotonic clock; replaced by tests that count reads
 	wake    *time.Timer
-	armedAt atomic.Int64           // deadline the wake timer is set for, or never
-	ejected atomic.Int32           // endpoints ejected or probing
+	armedAt atomic.Int64            // deadline the wake timer is set for, or never
+	ejected atomic.Int32            // endpoints ejected or probing
 	all     atomic.Pointer[[]*core] // every member, in order: for scans and snapshots
 
 	mu      sync.Mutex // serialises membership changes

@@ -23,8 +23,8 @@ func randn(n int) int {
 func pair(r uint64, n uint32) (i, j uint32) {
 	i = uint32((uint64(uint32(r)) * uint64(n)) >> 32)
 	j = uint32(((r >> 32) * uint64(n-1)) >> 31)
-	if j >= i {
-		j++
-	}
+	// j++ when j >= i, without a branch: the draw is random, so a branch
+	// would mispredict half the time. i-j-1 is negative exactly then.
+	j += uint32((uint64(i) - uint64(j) - 1) >> 63)
 	return i, j
 }
