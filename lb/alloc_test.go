@@ -1,0 +1,64 @@
+package lb
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// Pick and Done allocate nothing, on every policy, on the success, failure
+// and cancel paths, through the registry, and on the probe path.
+func TestPickDoneAllocatesNothing(t *testing.T) {
+	if testing.CoverMode() != "" {
+		t.Skip("coverage counters distort allocation counts")
+	}
+	for _, pol := range policyCases {
+		for _, n := range []int{1, 8, 1024} {
+			p := mustNew(t, Config{Policy: pol, EjectAfter: 255}, addrs(n)...)
+			for name, outcome := range map[string]error{"success": nil, "failure": errBackend} {
+				allocs := testing.AllocsPerRun(1000, func() {
+					l, err := p.Pick()
+					if err != nil {
+						panic(err)
+					}
+					l.Done(outcome)
+				})
+				if allocs != 0 {
+					t.Errorf("%v n=%d %s: %.1f allocations per Pick+Done", pol, n, name, allocs)
+				}
+			}
+		}
+	}
+	r := NewRegistry()
+	if _, err := r.Ensure("users", Config{}, addrs(8)...); err != nil {
+		t.Fatal(err)
+	}
+	if allocs := testing.AllocsPerRun(1000, func() {
+		l, _ := r.Pick("users")
+		l.Done(nil)
+	}); allocs != 0 {
+		t.Errorf("Registry.Pick+Done: %.1f allocations", allocs)
+	}
+}
+
+func TestProbeAndEjectionAllocateNothing(t *testing.T) {
+	if testing.CoverMode() != "" {
+		t.Skip("coverage counters distort allocation counts")
+	}
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{EjectAfter: 1, EjectFor: time.Second, MaxEjectFor: time.Second, MaxEjectedPercent: 50}, "a:1", "b:1")
+		failTimes(t, p, "a:1", 1)
+		allocs := testing.AllocsPerRun(100, func() {
+			time.Sleep(2 * time.Second)
+			synctest.Wait()
+			l, _ := p.Pick()
+			if !l.Probe() {
+				panic("no probe")
+			}
+			l.Done(errBackend) // eject again, arming the timer
+		})
+		if allocs != 0 {
+			t.Errorf("probe lease and re-ejection: %.1f allocations", allocs)
+		}
+	})
+}

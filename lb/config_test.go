@@ -1,0 +1,94 @@
+package lb
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestZeroConfigMeansTheDocumentedDefaults(t *testing.T) {
+	s, err := Config{}.resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := settings{
+		policy:       P2C,
+		ejectAfter:   DefaultEjectAfter,
+		ejectFor:     micros(DefaultEjectFor),
+		maxEjectFor:  micros(DefaultMaxEjectFor),
+		probeTimeout: micros(DefaultProbeTimeout),
+		maxPercent:   DefaultMaxEjectedPercent,
+		jitter:       true,
+	}
+	if s != want {
+		t.Fatalf("Config{} resolved to %+v, want %+v", s, want)
+	}
+}
+
+func TestALongEjectForRaisesTheDefaultCap(t *testing.T) {
+	s, err := Config{EjectFor: 2 * time.Minute}.resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.maxEjectFor != micros(2*time.Minute) {
+		t.Fatalf("default MaxEjectFor with EjectFor 2m = %dµs, want 2m", s.maxEjectFor)
+	}
+}
+
+func TestBadConfigIsAnErrorAndNoPool(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"a negative EjectAfter", Config{EjectAfter: -1}},
+		{"an EjectAfter past the streak field", Config{EjectAfter: 256}},
+		{"a negative EjectFor", Config{EjectFor: -time.Second}},
+		{"a negative MaxEjectFor", Config{MaxEjectFor: -time.Second}},
+		{"a negative ProbeTimeout", Config{ProbeTimeout: -1}},
+		{"a MaxEjectFor shorter than EjectFor", Config{EjectFor: 2 * time.Second, MaxEjectFor: time.Second}},
+		{"a duration below a microsecond", Config{EjectFor: time.Nanosecond}},
+		{"a duration over a day", Config{ProbeTimeout: 25 * time.Hour}},
+		{"a negative MaxEjectedPercent", Config{MaxEjectedPercent: -1}},
+		{"a MaxEjectedPercent over 100", Config{MaxEjectedPercent: 101}},
+		{"an unknown policy", Config{Policy: Policy(200)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := New(tc.cfg, "a:1")
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("New = %v, want an error wrapping ErrConfig", err)
+			}
+			if p != nil {
+				t.Fatal("New returned a pool with its error")
+			}
+		})
+	}
+}
+
+func TestEjectionBudget(t *testing.T) {
+	for _, tc := range []struct{ n, percent, want int }{
+		{n: 1, percent: 10, want: 0},     // the only endpoint always stays in below 100%
+		{n: 2, percent: 10, want: 1},     // at least one ejection is allowed
+		{n: 10, percent: 10, want: 1},    // 10% of 10
+		{n: 100, percent: 10, want: 10},  // 10% of 100
+		{n: 3, percent: 99, want: 2},     // never all below 100%
+		{n: 3, percent: 100, want: 3},    // all at 100%
+		{n: 0, percent: 10, want: -1},    // an empty pool has nothing to eject
+		{n: 1000, percent: 50, want: 500}, // the share as given
+	} {
+		s := settings{maxPercent: tc.percent}
+		if got := s.maxEjected(tc.n); got != tc.want && !(tc.n == 0 && got <= 0) {
+			t.Errorf("maxEjected(n=%d, %d%%) = %d, want %d", tc.n, tc.percent, got, tc.want)
+		}
+	}
+}
+
+func TestPolicyNames(t *testing.T) {
+	for p, want := range map[Policy]string{P2C: "p2c", RoundRobin: "round_robin", Policy(99): "unknown"} {
+		if got := p.String(); got != want {
+			t.Errorf("Policy(%d).String() = %q, want %q", p, got, want)
+		}
+	}
+	if P2C != 0 {
+		t.Error("P2C must be the zero Policy")
+	}
+}

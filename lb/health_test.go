@@ -1,0 +1,213 @@
+package lb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+func TestSuccessEndsTheFailureStreak(t *testing.T) {
+	p := mustNew(t, Config{EjectAfter: 5}, "a:1", "b:1")
+	failTimes(t, p, "a:1", 3)
+	if e := mustStatus(t, p, "a:1"); e.Streak != 3 || e.State != Up {
+		t.Fatalf("after 3 failures: %+v", e)
+	}
+	l := leaseOn(t, p, "a:1")
+	l.Done(nil)
+	if e := mustStatus(t, p, "a:1"); e.Streak != 0 {
+		t.Fatalf("after a success: %+v, want no streak", e)
+	}
+	failTimes(t, p, "a:1", 4)
+	if e := mustStatus(t, p, "a:1"); e.State != Up {
+		t.Fatalf("4 failures after a success ejected: %+v", e)
+	}
+}
+
+func TestCancelledIsNeitherSuccessNorFailure(t *testing.T) {
+	p := mustNew(t, Config{EjectAfter: 5}, "a:1", "b:1")
+	failTimes(t, p, "a:1", 2)
+	for range 10 {
+		l := leaseOn(t, p, "a:1")
+		l.Done(fmt.Errorf("rpc: %w", context.Canceled))
+	}
+	if e := mustStatus(t, p, "a:1"); e.Streak != 2 || e.State != Up {
+		t.Fatalf("cancelled leases changed health: %+v", e)
+	}
+	l := leaseOn(t, p, "a:1")
+	l.Done(context.DeadlineExceeded) // a deadline is the endpoint's failure
+	if e := mustStatus(t, p, "a:1"); e.Streak != 3 {
+		t.Fatalf("DeadlineExceeded did not count as a failure: %+v", e)
+	}
+}
+
+func TestEjectionAtEjectAfterForEjectFor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{EjectAfter: 3, EjectFor: 2 * time.Second, NoJitter: true, MaxEjectedPercent: 50}, "a:1", "b:1")
+		failTimes(t, p, "a:1", 2)
+		if e := mustStatus(t, p, "a:1"); e.State != Up {
+			t.Fatalf("ejected before EjectAfter: %+v", e)
+		}
+		failTimes(t, p, "a:1", 1)
+		e := mustStatus(t, p, "a:1")
+		if e.State != Ejected || e.Ejections != 1 || !e.Until.Equal(time.Now().Add(2*time.Second)) {
+			t.Fatalf("at EjectAfter: %+v, want ejected until now+2s", e)
+		}
+		if seen := pickCounts(t, p, 100); seen["a:1"] != 0 {
+			t.Fatalf("ejected endpoint picked during its cooldown: %v", seen)
+		}
+	})
+}
+
+// An ordinary lease that ends on an endpoint after its ejection (it was
+// picked before) changes nothing: only the probe decides.
+func TestLateOutcomesOnAnEjectedEndpointChangeNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{EjectAfter: 1, NoJitter: true, MaxEjectedPercent: 50}, "a:1", "b:1")
+		late1, late2 := leaseOn(t, p, "a:1"), leaseOn(t, p, "a:1")
+		failTimes(t, p, "a:1", 1)
+		before := mustStatus(t, p, "a:1")
+		late1.Done(nil)
+		late2.Done(errBackend)
+		after := mustStatus(t, p, "a:1")
+		before.InFlight = after.InFlight
+		if after != before {
+			t.Fatalf("late outcomes changed an ejected endpoint: %+v -> %+v", before, after)
+		}
+	})
+}
+
+// Penalty = EjectFor * 2^(k-1), capped: 1s, 2s, 4s, then the 5s cap, each
+// measured as the time from a failed probe to the next probe.
+func TestCooldownDoublesPerEjectionUpToTheCap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{EjectAfter: 1, EjectFor: time.Second, MaxEjectFor: 5 * time.Second, NoJitter: true, MaxEjectedPercent: 50}, "a:1", "b:1")
+		failTimes(t, p, "a:1", 1)
+		for k, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second} {
+			e := mustStatus(t, p, "a:1")
+			if got := e.Until.Sub(time.Now()); got != want || e.Ejections != k+1 {
+				t.Fatalf("ejection %d: cooldown %v (ejections %d), want %v", k+1, got, e.Ejections, want)
+			}
+			time.Sleep(want - time.Microsecond)
+			synctest.Wait()
+			if l, _ := p.Pick(); l.Probe() {
+				t.Fatalf("ejection %d: probe before the cooldown ended", k+1)
+			} else {
+				l.Done(nil)
+			}
+			time.Sleep(time.Microsecond)
+			synctest.Wait()
+			probe, err := p.Pick()
+			if err != nil || !probe.Probe() || probe.Endpoint() != "a:1" {
+				t.Fatalf("ejection %d: first Pick after the cooldown = %q probe=%v %v", k+1, probe.Endpoint(), probe.Probe(), err)
+			}
+			probe.Done(errBackend)
+		}
+	})
+}
+
+func TestProbeSuccessResetsTheCooldown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{EjectAfter: 1, EjectFor: time.Second, NoJitter: true, MaxEjectedPercent: 50}, "a:1", "b:1")
+		failTimes(t, p, "a:1", 1)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		probe, _ := p.Pick()
+		probe.Done(errBackend) // second ejection: 2s
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		probe, _ = p.Pick()
+		if !probe.Probe() {
+			t.Fatal("no probe after the doubled cooldown")
+		}
+		probe.Done(nil)
+		if e := mustStatus(t, p, "a:1"); e.State != Up || e.Ejections != 0 || e.Streak != 0 {
+			t.Fatalf("after a probe success: %+v, want up and clean", e)
+		}
+		failTimes(t, p, "a:1", 1)
+		if e := mustStatus(t, p, "a:1"); e.Until.Sub(time.Now()) != time.Second {
+			t.Fatalf("ejection after a success: cooldown %v, want EjectFor again", e.Until.Sub(time.Now()))
+		}
+	})
+}
+
+// Jitter draws each cooldown from [90%, 100%] of its nominal length.
+func TestJitterShortensCooldownsByAtMostATenth(t *testing.T) {
+	p := mustNew(t, Config{EjectFor: time.Second, MaxEjectFor: 8 * time.Second})
+	for k, nominal := range map[uint64]int64{1: 1e6, 2: 2e6, 4: 8e6, 9: 8e6} {
+		lowest, highest := nominal, int64(0)
+		for range 2000 {
+			d := p.penalty(k)
+			lowest, highest = min(lowest, d), max(highest, d)
+		}
+		if lowest < nominal*9/10 || highest > nominal {
+			t.Errorf("k=%d: cooldowns in [%d, %d]µs, want within [%d, %d]", k, lowest, highest, nominal*9/10, nominal)
+		}
+		if highest-lowest < nominal/20 {
+			t.Errorf("k=%d: cooldowns in [%d, %d]µs barely vary: jitter is off", k, lowest, highest)
+		}
+	}
+	still := mustNew(t, Config{EjectFor: time.Second, NoJitter: true})
+	if d := still.penalty(1); d != 1e6 {
+		t.Errorf("NoJitter: cooldown %dµs, want exactly 1s", d)
+	}
+}
+
+func TestMaxEjectedPercentCapsEjections(t *testing.T) {
+	as := addrs(10)
+	p := mustNew(t, Config{EjectAfter: 2}, as...) // default 10%: one of ten
+	failTimes(t, p, as[0], 2)
+	failTimes(t, p, as[1], 5)
+	if e := mustStatus(t, p, as[0]); e.State != Ejected {
+		t.Fatalf("first ejection not made: %+v", e)
+	}
+	e := mustStatus(t, p, as[1])
+	if e.State != Up || e.Streak != 5 {
+		t.Fatalf("ejection past the cap was made: %+v, want up with its streak", e)
+	}
+}
+
+// Below 100% the last endpoint stays in, so Pick keeps answering.
+func TestBelowAHundredPercentOneEndpointAlwaysStaysIn(t *testing.T) {
+	p := mustNew(t, Config{EjectAfter: 1, MaxEjectedPercent: 99}, "a:1", "b:1")
+	failTimes(t, p, "a:1", 1)
+	failTimes(t, p, "b:1", 3)
+	if _, err := p.Pick(); err != nil {
+		t.Fatalf("Pick = %v with one endpoint left in", err)
+	}
+	single := mustNew(t, Config{EjectAfter: 1}, "only:1")
+	failTimes(t, single, "only:1", 10)
+	if e := mustStatus(t, single, "only:1"); e.State != Up {
+		t.Fatalf("the only endpoint was ejected at 10%%: %+v", e)
+	}
+}
+
+// At 100% every endpoint may go; then Pick says ErrNoEndpoint until one is
+// due, and serves that one as a probe.
+func TestAtAHundredPercentAllCanBeEjected(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{EjectAfter: 1, EjectFor: time.Second, NoJitter: true, MaxEjectedPercent: 100}, "a:1", "b:1")
+		failTimes(t, p, "a:1", 1)
+		failTimes(t, p, "b:1", 1)
+		if _, err := p.Pick(); !errors.Is(err, ErrNoEndpoint) {
+			t.Fatalf("Pick with all ejected = %v, want ErrNoEndpoint", err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		l, err := p.Pick()
+		if err != nil || !l.Probe() {
+			t.Fatalf("Pick after the cooldown = probe %v, %v; want a probe", l.Probe(), err)
+		}
+		l2, err := p.Pick()
+		if err != nil || !l2.Probe() || l2.Endpoint() == l.Endpoint() {
+			t.Fatalf("second due endpoint: %q probe %v, %v", l2.Endpoint(), l2.Probe(), err)
+		}
+		if _, err := p.Pick(); !errors.Is(err, ErrNoEndpoint) {
+			t.Fatalf("Pick with both probing = %v, want ErrNoEndpoint", err)
+		}
+		l.Done(nil)
+		l2.Done(nil)
+	})
+}

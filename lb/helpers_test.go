@@ -1,0 +1,95 @@
+package lb
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+)
+
+var errBackend = errors.New("backend failed")
+
+func mustNew(t testing.TB, cfg Config, addrs ...string) *Pool {
+	t.Helper()
+	p, err := New(cfg, addrs...)
+	if err != nil {
+		t.Fatalf("New(%+v): %v", cfg, err)
+	}
+	return p
+}
+
+// leaseOn picks until it is handed addr. It holds the other leases until
+// then (so P2C's loads steer it towards addr) and releases them neutrally.
+func leaseOn(t testing.TB, p *Pool, addr string) Lease {
+	t.Helper()
+	var others []Lease
+	defer func() {
+		for i := range others {
+			others[i].Done(context.Canceled)
+		}
+	}()
+	for range 100000 {
+		l, err := p.Pick()
+		if err != nil {
+			t.Fatalf("Pick while looking for %s: %v", addr, err)
+		}
+		if l.Endpoint() == addr {
+			return l
+		}
+		others = append(others, l)
+	}
+	t.Fatalf("no Pick returned %s", addr)
+	return Lease{}
+}
+
+// failTimes reports k failures on addr.
+func failTimes(t testing.TB, p *Pool, addr string, k int) {
+	t.Helper()
+	for range k {
+		l := leaseOn(t, p, addr)
+		l.Done(errBackend)
+	}
+}
+
+// status returns addr's snapshot; ok is false if addr is not in the pool.
+func status(p *Pool, addr string) (EndpointStatus, bool) {
+	for _, e := range p.Endpoints() {
+		if e.Addr == addr {
+			return e, true
+		}
+	}
+	return EndpointStatus{}, false
+}
+
+func mustStatus(t testing.TB, p *Pool, addr string) EndpointStatus {
+	t.Helper()
+	e, ok := status(p, addr)
+	if !ok {
+		t.Fatalf("%s is not in the pool", addr)
+	}
+	return e
+}
+
+// countClock makes p count its clock reads.
+func countClock(p *Pool) *atomic.Int64 {
+	var n atomic.Int64
+	read := p.now
+	p.now = func() int64 { n.Add(1); return read() }
+	return &n
+}
+
+// pickCounts picks k times, releasing each lease with Done(nil), and counts
+// the endpoints handed out.
+func pickCounts(t testing.TB, p *Pool, k int) map[string]int {
+	t.Helper()
+	seen := map[string]int{}
+	for range k {
+		l, err := p.Pick()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[l.Endpoint()]++
+		l.Done(nil)
+	}
+	return seen
+}

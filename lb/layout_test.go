@@ -1,0 +1,39 @@
+package lb
+
+import (
+	"testing"
+	"unsafe"
+)
+
+// Each slot is its own allocation and fills whole cache lines; the
+// allocator's power-of-two size classes then place it on a line boundary,
+// so no two endpoints share a line. The generated files guard size and
+// offsets at compile time; this checks the addresses we really get.
+func TestSlotsSitAloneOnCacheLines(t *testing.T) {
+	for _, pol := range policyCases {
+		p := mustNew(t, Config{Policy: pol}, addrs(64)...)
+		for _, c := range *p.all.Load() {
+			if addr := uintptr(unsafe.Pointer(c)); addr%cacheLine != 0 {
+				t.Fatalf("%v: slot at %#x is not on a %d-byte line boundary", pol, addr, cacheLine)
+			}
+		}
+	}
+	for name, size := range map[string]uintptr{
+		"p2cSlot":        unsafe.Sizeof(p2cSlot{}),
+		"roundRobinSlot": unsafe.Sizeof(roundRobinSlot{}),
+	} {
+		if size != cacheLine {
+			t.Errorf("%s is %d bytes, want one %d-byte line", name, size, cacheLine)
+		}
+	}
+}
+
+// The round robin cursor, written by every Pick, shares no line with the
+// table's read-only fields.
+func TestRoundRobinCursorHasItsOwnLine(t *testing.T) {
+	var tab roundRobinTable
+	next := unsafe.Offsetof(tab.next)
+	if next-unsafe.Offsetof(tab.magic) < cacheLine || unsafe.Sizeof(tab)-next < cacheLine {
+		t.Fatalf("cursor at offset %d of %d bytes: not padded a full line on each side", next, unsafe.Sizeof(tab))
+	}
+}

@@ -1,0 +1,226 @@
+package lb
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+func probeConfig() Config {
+	return Config{EjectAfter: 1, EjectFor: time.Second, ProbeTimeout: 3 * time.Second, NoJitter: true, MaxEjectedPercent: 50}
+}
+
+// ejectedPool returns a pool of a:1 (ejected, cooldown 1s) and b:1, c:1, d:1.
+func ejectedPool(t *testing.T) *Pool {
+	p := mustNew(t, probeConfig(), "a:1", "b:1", "c:1", "d:1")
+	failTimes(t, p, "a:1", 1)
+	if e := mustStatus(t, p, "a:1"); e.State != Ejected {
+		t.Fatalf("setup: %+v", e)
+	}
+	return p
+}
+
+// Once the cooldown has passed, 64 goroutines pick at once: exactly one is
+// handed the ejected endpoint, as a probe; all the others get healthy ones.
+func TestExactlyOneConcurrentPickGetsTheProbe(t *testing.T) {
+	for round := range 50 {
+		synctest.Test(t, func(t *testing.T) {
+			p := ejectedPool(t)
+			time.Sleep(time.Second)
+			synctest.Wait()
+			var probes, onEjected atomic.Int64
+			start := make(chan struct{})
+			leases := make([]Lease, 64)
+			var wg sync.WaitGroup
+			for g := range leases {
+				wg.Go(func() {
+					<-start
+					l, err := p.Pick()
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if l.Probe() {
+						probes.Add(1)
+					}
+					if l.Endpoint() == "a:1" {
+						onEjected.Add(1)
+					}
+					leases[g] = l
+				})
+			}
+			close(start)
+			wg.Wait()
+			if probes.Load() != 1 || onEjected.Load() != 1 {
+				t.Fatalf("round %d: %d probes, %d leases on the ejected endpoint; want 1 and 1", round, probes.Load(), onEjected.Load())
+			}
+			for i := range leases {
+				leases[i].Done(nil)
+			}
+		})
+	}
+}
+
+func TestADueProbeIsServedBeforeNormalSelection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := ejectedPool(t)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		l, err := p.Pick()
+		if err != nil || !l.Probe() || l.Endpoint() != "a:1" {
+			t.Fatalf("first Pick after the cooldown = %q probe=%v %v", l.Endpoint(), l.Probe(), err)
+		}
+		if e := mustStatus(t, p, "a:1"); e.State != Probing || !e.Until.Equal(time.Now().Add(3*time.Second)) {
+			t.Fatalf("probing endpoint: %+v, want probing until now+ProbeTimeout", e)
+		}
+		if seen := pickCounts(t, p, 200); seen["a:1"] != 0 {
+			t.Fatalf("a probing endpoint was picked again: %v", seen)
+		}
+		l.Done(nil)
+	})
+}
+
+func TestProbeSuccessReinstates(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := ejectedPool(t)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		l, _ := p.Pick()
+		l.Done(nil)
+		if e := mustStatus(t, p, "a:1"); e.State != Up || e.Streak != 0 || e.Ejections != 0 || !e.Until.IsZero() {
+			t.Fatalf("after the probe's success: %+v", e)
+		}
+		if p.ejected.Load() != 0 {
+			t.Fatalf("ejection budget not given back: %d", p.ejected.Load())
+		}
+		if seen := pickCounts(t, p, 400); seen["a:1"] == 0 {
+			t.Fatal("reinstated endpoint never picked")
+		}
+	})
+}
+
+func TestProbeFailureEjectsAgainForLonger(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := ejectedPool(t)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		l, _ := p.Pick()
+		l.Done(errBackend)
+		e := mustStatus(t, p, "a:1")
+		if e.State != Ejected || e.Ejections != 2 || e.Until.Sub(time.Now()) != 2*time.Second {
+			t.Fatalf("after the probe's failure: %+v, want ejected for 2s", e)
+		}
+	})
+}
+
+// A probe that never reports does not keep its endpoint out: after the
+// probe timeout the next Pick is handed a new probe; the lost probe's late
+// report then changes nothing, as the new probe owns the endpoint.
+func TestAnUnreportedProbeIsLeasedAgainAfterTheTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := ejectedPool(t)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		lost, _ := p.Pick()
+		if !lost.Probe() {
+			t.Fatal("setup: no probe")
+		}
+		time.Sleep(3*time.Second - time.Microsecond)
+		synctest.Wait()
+		if seen := pickCounts(t, p, 100); seen["a:1"] != 0 {
+			t.Fatal("a second probe inside the first one's window")
+		}
+		time.Sleep(time.Microsecond)
+		synctest.Wait()
+		again, err := p.Pick()
+		if err != nil || !again.Probe() || again.Endpoint() != "a:1" {
+			t.Fatalf("after the probe timeout: %q probe=%v %v", again.Endpoint(), again.Probe(), err)
+		}
+		lost.Done(nil)
+		if e := mustStatus(t, p, "a:1"); e.State != Probing {
+			t.Fatalf("a superseded probe's report changed the endpoint: %+v", e)
+		}
+		again.Done(nil)
+		if e := mustStatus(t, p, "a:1"); e.State != Up {
+			t.Fatalf("the current probe's success did not reinstate: %+v", e)
+		}
+	})
+}
+
+func TestACancelledProbeHandsTheEndpointToTheNextPick(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := ejectedPool(t)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		l, _ := p.Pick()
+		l.Done(context.Canceled)
+		e := mustStatus(t, p, "a:1")
+		if e.State != Ejected || e.Ejections != 1 {
+			t.Fatalf("after a cancelled probe: %+v, want still ejected, same count", e)
+		}
+		next, _ := p.Pick()
+		if !next.Probe() || next.Endpoint() != "a:1" {
+			t.Fatalf("next Pick = %q probe=%v, want the probe at once", next.Endpoint(), next.Probe())
+		}
+		next.Done(nil)
+	})
+}
+
+// The hot path reads no clock while ejected endpoints cool down: only the
+// wake timer's firing lets a Pick look at the time.
+func TestPickReadsNoClockUntilAnEjectedEndpointMayBeDue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, probeConfig(), "a:1", "b:1", "c:1", "d:1")
+		reads := countClock(p)
+		pickCounts(t, p, 1000)
+		if reads.Load() != 0 {
+			t.Fatalf("healthy pool: %d clock reads in 1000 Picks", reads.Load())
+		}
+		failTimes(t, p, "a:1", 1) // the ejection reads the clock
+		reads.Store(0)
+		time.Sleep(time.Second - time.Microsecond)
+		synctest.Wait()
+		pickCounts(t, p, 1000)
+		if reads.Load() != 0 {
+			t.Fatalf("during the cooldown: %d clock reads in 1000 Picks", reads.Load())
+		}
+		time.Sleep(time.Microsecond)
+		synctest.Wait()
+		if l, _ := p.Pick(); !l.Probe() || reads.Load() == 0 {
+			t.Fatalf("after the cooldown: probe %v with %d clock reads", l.Probe(), reads.Load())
+		} else {
+			l.Done(nil)
+		}
+	})
+}
+
+// Many endpoints ejected at different times each get their own probe at the
+// end of their own cooldown, never earlier.
+func TestEachEjectedEndpointIsProbedAtItsOwnDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		as := addrs(6)
+		p := mustNew(t, Config{EjectAfter: 1, EjectFor: time.Second, NoJitter: true, MaxEjectedPercent: 100}, as...)
+		for _, a := range as[:3] {
+			failTimes(t, p, a, 1)
+			time.Sleep(100 * time.Millisecond)
+		}
+		start := time.Now().Add(-300 * time.Millisecond)
+		for i, a := range as[:3] {
+			time.Sleep(time.Until(start.Add(time.Second + time.Duration(i)*100*time.Millisecond)))
+			synctest.Wait()
+			l, err := p.Pick()
+			if err != nil || !l.Probe() || l.Endpoint() != a {
+				t.Fatalf("at %s's deadline: %q probe=%v %v", a, l.Endpoint(), l.Probe(), err)
+			}
+			if next, _ := p.Pick(); next.Probe() {
+				t.Fatalf("a second probe (%s) before its deadline", next.Endpoint())
+			} else {
+				next.Done(nil)
+			}
+			l.Done(nil)
+		}
+	})
+}

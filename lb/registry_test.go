@@ -1,0 +1,112 @@
+package lb
+
+import (
+	"errors"
+	"sync"
+	"testing"
+)
+
+func TestEnsureIsCreateOnce(t *testing.T) {
+	r := NewRegistry()
+	p, err := r.Ensure("users", Config{Policy: RoundRobin}, "a:1", "b:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Remove("b:1"); err != nil {
+		t.Fatal(err)
+	}
+	// A lazy Ensure on every request: the same pool, untouched.
+	again, err := r.Ensure("users", Config{Policy: P2C}, "a:1", "b:1", "c:1")
+	if err != nil || again != p {
+		t.Fatalf("second Ensure = %p, %v; want the first pool %p", again, err, p)
+	}
+	if p.Len() != 1 || p.Policy() != RoundRobin {
+		t.Fatalf("Ensure changed the existing pool: %d endpoints, %v", p.Len(), p.Policy())
+	}
+}
+
+func TestConcurrentEnsureCreatesOnePool(t *testing.T) {
+	r := NewRegistry()
+	pools := make([]*Pool, 32)
+	var wg sync.WaitGroup
+	for g := range pools {
+		wg.Go(func() {
+			p, err := r.Ensure("orders", Config{}, "a:1")
+			if err != nil {
+				t.Error(err)
+			}
+			pools[g] = p
+		})
+	}
+	wg.Wait()
+	for _, p := range pools {
+		if p != pools[0] || p == nil {
+			t.Fatal("concurrent Ensure of one name returned different pools")
+		}
+	}
+	if r.Len() != 1 {
+		t.Fatalf("registry holds %d pools", r.Len())
+	}
+}
+
+func TestRegistryPickRoutesByName(t *testing.T) {
+	r := NewRegistry()
+	if _, err := r.Ensure("a", Config{}, "a:1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Ensure("b", Config{}, "b:1"); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"a": "a:1", "b": "b:1"} {
+		l, err := r.Pick(name)
+		if err != nil || l.Endpoint() != want {
+			t.Fatalf("Pick(%q) = %q, %v", name, l.Endpoint(), err)
+		}
+		l.Done(nil)
+	}
+	if _, err := r.Pick("nope"); !errors.Is(err, ErrNoPool) {
+		t.Fatalf("Pick of an unknown name = %v, want ErrNoPool", err)
+	}
+}
+
+func TestDeleteForgetsThePoolAndKeepsLeasesSafe(t *testing.T) {
+	r := NewRegistry()
+	p, _ := r.Ensure("users", Config{}, "a:1")
+	l, err := r.Pick("users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Delete("users") || r.Delete("users") {
+		t.Fatal("Delete should report true once, then false")
+	}
+	if _, err := r.Pick("users"); !errors.Is(err, ErrNoPool) {
+		t.Fatalf("Pick after Delete = %v, want ErrNoPool", err)
+	}
+	l.Done(errBackend)
+	if e := mustStatus(t, p, "a:1"); e.InFlight != 0 {
+		t.Fatalf("lease on a deleted pool left in-flight %d", e.InFlight)
+	}
+	fresh, _ := r.Ensure("users", Config{}, "z:1")
+	if fresh == p {
+		t.Fatal("Ensure after Delete returned the deleted pool")
+	}
+}
+
+func TestEnsureRejectsBadInputAndStoresNothing(t *testing.T) {
+	r := NewRegistry()
+	if _, err := r.Ensure("", Config{}, "a:1"); !errors.Is(err, ErrName) {
+		t.Fatalf("empty name: %v, want ErrName", err)
+	}
+	if _, err := r.Ensure("x", Config{EjectAfter: -2}, "a:1"); !errors.Is(err, ErrConfig) {
+		t.Fatalf("bad config: %v, want ErrConfig", err)
+	}
+	if _, err := r.Ensure("x", Config{}, "a:1", "a:1"); !errors.Is(err, ErrAddress) {
+		t.Fatalf("duplicate address: %v, want ErrAddress", err)
+	}
+	if r.Len() != 0 {
+		t.Fatalf("rejected Ensure calls stored %d pools", r.Len())
+	}
+	if p, err := r.Ensure("x", Config{}, "a:1"); err != nil || p == nil {
+		t.Fatalf("a good Ensure after bad ones: %v", err)
+	}
+}

@@ -1,0 +1,89 @@
+package lb
+
+import (
+	"math"
+	"sync"
+	"testing"
+)
+
+func TestRoundRobinCyclesInOrder(t *testing.T) {
+	as := addrs(5)
+	p := mustNew(t, Config{Policy: RoundRobin}, as...)
+	for k := range 5 * 200 {
+		l, err := p.Pick()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := as[k%5]; l.Endpoint() != want {
+			t.Fatalf("pick %d = %s, want %s", k, l.Endpoint(), want)
+		}
+		l.Done(nil)
+	}
+}
+
+// Under concurrency each endpoint's share of 1,000,000 picks stays within 1%
+// of fair, with one endpoint ejected (its tickets are drawn again, not
+// passed to its neighbour, so the neighbour gets no double share).
+func TestRoundRobinIsFairUnderConcurrency(t *testing.T) {
+	const n, workers, perWorker = 7, 4, 250000
+	as := addrs(n)
+	p := mustNew(t, Config{Policy: RoundRobin, EjectAfter: 1, MaxEjectedPercent: 20}, as...)
+	failTimes(t, p, as[3], 1)
+	counts := make([]map[string]int, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			seen := map[string]int{}
+			for range perWorker {
+				l, err := p.Pick()
+				if err != nil {
+					panic(err)
+				}
+				seen[l.Endpoint()]++
+				l.Done(nil)
+			}
+			counts[w] = seen
+		})
+	}
+	wg.Wait()
+	total := map[string]int{}
+	for _, seen := range counts {
+		for a, k := range seen {
+			total[a] += k
+		}
+	}
+	fair := float64(workers*perWorker) / (n - 1)
+	for i, a := range as {
+		if i == 3 {
+			if total[a] != 0 {
+				t.Errorf("ejected endpoint picked %d times", total[a])
+			}
+			continue
+		}
+		if dev := math.Abs(float64(total[a])-fair) / fair; dev > 0.01 {
+			t.Errorf("%s: %d picks, %.2f%% off fair %.0f", a, total[a], 100*dev, fair)
+		}
+	}
+}
+
+func TestRoundRobinFindsTheLastEndpointUp(t *testing.T) {
+	as := addrs(50)
+	p := mustNew(t, Config{Policy: RoundRobin, EjectAfter: 1, MaxEjectedPercent: 100}, as...)
+	for _, a := range as[:49] {
+		failTimes(t, p, a, 1)
+	}
+	if seen := pickCounts(t, p, 100); seen[as[49]] != 100 {
+		t.Fatalf("with one endpoint up: %v", seen)
+	}
+}
+
+func TestFastmodMatchesModulo(t *testing.T) {
+	for _, d := range []uint32{1, 2, 3, 7, 8, 1000, 10007, 1<<31 - 1, 1<<32 - 1} {
+		m := ^uint64(0)/uint64(d) + 1
+		for _, a := range []uint32{0, 1, d - 1, d, d + 1, 1<<32 - 1, 123456789} {
+			if got, want := fastmod(a, m, d), a%d; got != want {
+				t.Errorf("fastmod(%d, %d) = %d, want %d", a, d, got, want)
+			}
+		}
+	}
+}
