@@ -66,13 +66,13 @@ func TestBadConfigIsAnErrorAndNoPool(t *testing.T) {
 
 func TestEjectionBudget(t *testing.T) {
 	for _, tc := range []struct{ n, percent, want int }{
-		{n: 1, percent: 10, want: 0},     // the only endpoint always stays in below 100%
-		{n: 2, percent: 10, want: 1},     // at least one ejection is allowed
-		{n: 10, percent: 10, want: 1},    // 10% of 10
-		{n: 100, percent: 10, want: 10},  // 10% of 100
-		{n: 3, percent: 99, want: 2},     // never all below 100%
-		{n: 3, percent: 100, want: 3},    // all at 100%
-		{n: 0, percent: 10, want: -1},    // an empty pool has nothing to eject
+		{n: 1, percent: 10, want: 0},      // the only endpoint always stays in below 100%
+		{n: 2, percent: 10, want: 1},      // at least one ejection is allowed
+		{n: 10, percent: 10, want: 1},     // 10% of 10
+		{n: 100, percent: 10, want: 10},   // 10% of 100
+		{n: 3, percent: 99, want: 2},      // never all below 100%
+		{n: 3, percent: 100, want: 3},     // all at 100%
+		{n: 0, percent: 10, want: -1},     // an empty pool has nothing to eject
 		{n: 1000, percent: 50, want: 500}, // the share as given
 	} {
 		s := settings{maxPercent: tc.percent}

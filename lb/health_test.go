@@ -157,7 +157,7 @@ func TestJitterShortensCooldownsByAtMostATenth(t *testing.T) {
 
 func TestMaxEjectedPercentCapsEjections(t *testing.T) {
 	as := addrs(10)
-	p := mustNew(t, Config{EjectAfter: 2}, as...) // default 10%: one of ten
+	p := mustNew(t, Config{EjectAfter: 2, EjectFor: time.Hour}, as...) // default 10%: one of ten
 	failTimes(t, p, as[0], 2)
 	failTimes(t, p, as[1], 5)
 	if e := mustStatus(t, p, as[0]); e.State != Ejected {
@@ -171,7 +171,7 @@ func TestMaxEjectedPercentCapsEjections(t *testing.T) {
 
 // Below 100% the last endpoint stays in, so Pick keeps answering.
 func TestBelowAHundredPercentOneEndpointAlwaysStaysIn(t *testing.T) {
-	p := mustNew(t, Config{EjectAfter: 1, MaxEjectedPercent: 99}, "a:1", "b:1")
+	p := mustNew(t, Config{EjectAfter: 1, EjectFor: time.Hour, MaxEjectedPercent: 99}, "a:1", "b:1")
 	failTimes(t, p, "a:1", 1)
 	failTimes(t, p, "b:1", 3)
 	if _, err := p.Pick(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"time"
 )
 
 // holdLoads leases endpoint i of addrs i times and returns the leases.
@@ -88,7 +89,7 @@ func TestP2CSpreadsEqualLoadUniformly(t *testing.T) {
 func TestP2CSamplesOnlyPickableEndpoints(t *testing.T) {
 	const n = 8
 	as := addrs(n)
-	p := mustNew(t, Config{EjectAfter: 1, MaxEjectedPercent: 50}, as...)
+	p := mustNew(t, Config{EjectAfter: 1, EjectFor: time.Hour, MaxEjectedPercent: 50}, as...)
 	for _, a := range as[:n/2] {
 		failTimes(t, p, a, 1)
 	}

@@ -169,7 +169,7 @@ func TestLeasesOnARemovedEndpointFinishSafely(t *testing.T) {
 }
 
 func TestAReAddedAddressStartsFresh(t *testing.T) {
-	p := mustNew(t, Config{EjectAfter: 2, MaxEjectedPercent: 100}, "a:1", "b:1")
+	p := mustNew(t, Config{EjectAfter: 2, EjectFor: time.Hour, MaxEjectedPercent: 100}, "a:1", "b:1")
 	old := leaseOn(t, p, "a:1")
 	failTimes(t, p, "a:1", 2)
 	if e := mustStatus(t, p, "a:1"); e.State != Ejected {
@@ -194,7 +194,7 @@ func TestAReAddedAddressStartsFresh(t *testing.T) {
 }
 
 func TestMembershipChangesKeepOtherEndpointsState(t *testing.T) {
-	p := mustNew(t, Config{EjectAfter: 3, MaxEjectedPercent: 100}, "ejected:1", "streak:1", "busy:1", "gone:1")
+	p := mustNew(t, Config{EjectAfter: 3, EjectFor: time.Hour, MaxEjectedPercent: 100}, "ejected:1", "streak:1", "busy:1", "gone:1")
 	failTimes(t, p, "ejected:1", 3)
 	failTimes(t, p, "streak:1", 2)
 	held := leaseOn(t, p, "busy:1")
@@ -217,7 +217,7 @@ func TestMembershipChangesKeepOtherEndpointsState(t *testing.T) {
 }
 
 func TestRemovingAnEjectedEndpointFreesItsBudget(t *testing.T) {
-	p := mustNew(t, Config{EjectAfter: 1}, "a:1", "b:1", "c:1") // budget: 1 of 3
+	p := mustNew(t, Config{EjectAfter: 1, EjectFor: time.Hour}, "a:1", "b:1", "c:1") // budget: 1 of 3
 	failTimes(t, p, "a:1", 1)
 	failTimes(t, p, "b:1", 1)
 	if e := mustStatus(t, p, "b:1"); e.State != Up {

@@ -25,6 +25,11 @@ const (
 
 const never = math.MaxInt64
 
+// beforeProbeCAS, when set by a test, runs between a probe scan's read of a
+// due endpoint's health word and its compare-and-swap: the window in which a
+// competing Pick could lease the same endpoint.
+var beforeProbeCAS func(*Pool)
+
 // clock reads the pool's monotonic clock in microseconds since its epoch.
 func (p *Pool) clock() int64 { return p.now() }
 
@@ -56,6 +61,9 @@ func (p *Pool) leaseProbe() (Lease, bool) {
 			continue
 		}
 		lease := healthWord(stateProbing, streakOf(h), ejectionsOf(h), now+p.cfg.probeTimeout)
+		if beforeProbeCAS != nil {
+			beforeProbeCAS(p)
+		}
 		if !c.health.CompareAndSwap(h, lease) {
 			more = true // it changed under us: let the next Pick look again
 			continue

@@ -224,3 +224,32 @@ func TestEachEjectedEndpointIsProbedAtItsOwnDeadline(t *testing.T) {
 		}
 	})
 }
+
+// Two Picks that both see the same due endpoint race on its health word:
+// here the second one is run inside the first one's window, and only one of
+// them may come away with the probe.
+func TestTheProbeCompareAndSwapAdmitsOneWinner(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := ejectedPool(t)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		var inner Lease
+		beforeProbeCAS = func(p *Pool) {
+			beforeProbeCAS = nil
+			p.due.Store(dueRaised)
+			inner, _ = p.leaseProbe()
+		}
+		defer func() { beforeProbeCAS = nil }()
+		outer, outerOK := p.leaseProbe()
+		if !inner.Probe() {
+			t.Fatal("setup: the competing Pick got no probe")
+		}
+		if outerOK || outer.Probe() {
+			t.Fatal("two Picks leased the same probe window")
+		}
+		if e := mustStatus(t, p, "a:1"); e.InFlight != 1 {
+			t.Fatalf("in-flight %d, want the single probe", e.InFlight)
+		}
+		inner.Done(nil)
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestRoundRobinCyclesInOrder(t *testing.T) {
@@ -27,7 +28,7 @@ func TestRoundRobinCyclesInOrder(t *testing.T) {
 func TestRoundRobinIsFairUnderConcurrency(t *testing.T) {
 	const n, workers, perWorker = 7, 4, 250000
 	as := addrs(n)
-	p := mustNew(t, Config{Policy: RoundRobin, EjectAfter: 1, MaxEjectedPercent: 20}, as...)
+	p := mustNew(t, Config{Policy: RoundRobin, EjectAfter: 1, EjectFor: time.Hour, MaxEjectedPercent: 20}, as...)
 	failTimes(t, p, as[3], 1)
 	counts := make([]map[string]int, workers)
 	var wg sync.WaitGroup
@@ -68,7 +69,7 @@ func TestRoundRobinIsFairUnderConcurrency(t *testing.T) {
 
 func TestRoundRobinFindsTheLastEndpointUp(t *testing.T) {
 	as := addrs(50)
-	p := mustNew(t, Config{Policy: RoundRobin, EjectAfter: 1, MaxEjectedPercent: 100}, as...)
+	p := mustNew(t, Config{Policy: RoundRobin, EjectAfter: 1, EjectFor: time.Hour, MaxEjectedPercent: 100}, as...)
 	for _, a := range as[:49] {
 		failTimes(t, p, a, 1)
 	}

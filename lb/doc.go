@@ -1,0 +1,35 @@
+// Package lb picks the endpoint for each outgoing request in nanoseconds,
+// keeps failing endpoints out, and lets them back in one probe at a time.
+//
+// # Model
+//
+// A Pool holds endpoints (addresses) and a Policy. Pick returns a Lease on
+// one endpoint; the caller sends its request there and ends the lease with
+// Done, passing the request's outcome. Pick adds one to the endpoint's
+// in-flight count and Done takes it away, exactly once per lease.
+//
+// Outcomes drive passive health. A success (nil) ends the endpoint's failure
+// streak. A failure extends it, and at Config.EjectAfter consecutive failures
+// the endpoint is ejected: no Pick chooses it for a cooldown of
+// Config.EjectFor, doubled for each ejection in a row up to
+// Config.MaxEjectFor, less up to 10% of jitter. context.Canceled is neither:
+// the caller gave up. Config.MaxEjectedPercent caps how many endpoints may be
+// ejected at once, so a wide outage never empties the pool by ejection.
+//
+// When a cooldown ends, exactly one Pick is leased the endpoint as a probe,
+// won by a compare-and-swap on the endpoint's health word that also starts
+// the probe's window (Config.ProbeTimeout). Every concurrent Pick goes on to
+// the healthy endpoints. The probe's success reinstates the endpoint; its
+// failure ejects it again for twice as long; a probe that never reports lets
+// the next Pick probe again once its window ends.
+//
+// Pools change membership at run time with Add and Remove. Neither resets
+// another endpoint's counters or health, and once Remove returns no Pick
+// hands the endpoint out. A Registry holds named pools, created once.
+//
+// # Cost
+//
+// Pick and Done take no lock, allocate nothing, and read no clock: endpoints
+// sit in generated, cache-line-padded tables behind one atomic pointer, and
+// a timer, not the hot path, notices when a cooldown ends.
+package lb

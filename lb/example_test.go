@@ -1,0 +1,89 @@
+package lb_test
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nanolb/nanolb/lb"
+)
+
+func Example() {
+	pool, err := lb.New(lb.Config{Policy: lb.RoundRobin}, "10.0.0.1:8080", "10.0.0.2:8080")
+	if err != nil {
+		panic(err)
+	}
+	for range 3 {
+		lease, err := pool.Pick()
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println("send to", lease.Endpoint())
+		lease.Done(nil) // the request succeeded
+	}
+	// Output:
+	// send to 10.0.0.1:8080
+	// send to 10.0.0.2:8080
+	// send to 10.0.0.1:8080
+}
+
+// Failures eject an endpoint; Pick then goes to the others until its
+// cooldown ends and a probe lets it back in.
+func ExampleLease_Done() {
+	pool, _ := lb.New(lb.Config{EjectAfter: 2, EjectFor: time.Second, MaxEjectedPercent: 50},
+		"good:80", "bad:80")
+	for failures := 0; failures < 2; {
+		lease, _ := pool.Pick()
+		if lease.Endpoint() == "bad:80" {
+			lease.Done(errors.New("connection refused"))
+			failures++
+			continue
+		}
+		lease.Done(nil)
+	}
+	for _, e := range pool.Endpoints() {
+		fmt.Println(e.Addr, e.State, "streak", e.Streak)
+	}
+	lease, _ := pool.Pick()
+	fmt.Println("next pick:", lease.Endpoint())
+	lease.Done(nil)
+	// Output:
+	// good:80 up streak 0
+	// bad:80 ejected streak 2
+	// next pick: good:80
+}
+
+func ExamplePool_Add() {
+	pool, _ := lb.New(lb.Config{}, "10.0.0.1:8080")
+	_ = pool.Add("10.0.0.2:8080", "10.0.0.1:8080") // the present address is left as it is
+	_ = pool.Remove("10.0.0.1:8080")
+	for _, e := range pool.Endpoints() {
+		fmt.Println(e.Addr, e.State)
+	}
+	err := pool.Add("")
+	fmt.Println(errors.Is(err, lb.ErrAddress))
+	// Output:
+	// 10.0.0.2:8080 up
+	// true
+}
+
+func ExampleRegistry() {
+	reg := lb.NewRegistry()
+	// Ensure is create-once: calling it on every request is cheap and never
+	// undoes a Remove or a config.
+	if _, err := reg.Ensure("users", lb.Config{}, "10.0.0.1:8080"); err != nil {
+		panic(err)
+	}
+	lease, err := reg.Pick("users")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(lease.Endpoint())
+	lease.Done(nil)
+
+	_, err = reg.Pick("orders")
+	fmt.Println(errors.Is(err, lb.ErrNoPool))
+	// Output:
+	// 10.0.0.1:8080
+	// true
+}
