@@ -39,10 +39,7 @@ func BenchmarkPickDone(b *testing.B) {
 		})
 		for _, pol := range policyCases {
 			b.Run(fmt.Sprintf("impl=%s/n=%d", pol, n), func(b *testing.B) {
-				p, err := New(Config{Policy: pol}, addrs(n)...)
-				if err != nil {
-					b.Fatal(err)
-				}
+				p := mustNew(b, Config{Policy: pol}, addrs(n)...)
 				b.ReportAllocs()
 				for b.Loop() {
 					l, err := p.Pick()
@@ -51,6 +48,39 @@ func BenchmarkPickDone(b *testing.B) {
 					}
 					l.Done(nil)
 				}
+			})
+		}
+	}
+}
+
+// BenchmarkPickDoneParallel is BenchmarkPickDone on every P at once: the
+// reference then shares nothing (one padded counter per goroutine), while a
+// pool's goroutines share its endpoints.
+func BenchmarkPickDoneParallel(b *testing.B) {
+	for _, n := range []int{8, 1024} {
+		b.Run(fmt.Sprintf("impl=reference-two-adds/n=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				c := new(paddedCounter)
+				for pb.Next() {
+					c.n.Add(1)
+					c.n.Add(-1)
+				}
+			})
+		})
+		for _, pol := range policyCases {
+			b.Run(fmt.Sprintf("impl=%s/n=%d", pol, n), func(b *testing.B) {
+				p := mustNew(b, Config{Policy: pol}, addrs(n)...)
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						l, err := p.Pick()
+						if err != nil {
+							panic(err)
+						}
+						l.Done(nil)
+					}
+				})
 			})
 		}
 	}
