@@ -51,7 +51,7 @@ func policyFile(p policy) *File {
 	hotSize := Qual("unsafe", "Sizeof").Call(Id("core").Values())
 	for _, x := range p.SlotExtras {
 		fields = append(fields, Id(x.Name).Add(x.Type).Comment(x.Doc))
-		hotSize = hotSize.Op("+").Qual("unsafe", "Sizeof").Call(Id(slot).Values().Dot(x.Name))
+		hotSize = hotSize.Op("+").Qual("unsafe", "Sizeof").Call(Add(x.Type).Values())
 	}
 	fields = append(fields, Id("_").Index(Id(pad)).Byte())
 	f.Type().Id(slot).Struct(fields...)
@@ -93,7 +93,7 @@ func policyFile(p policy) *File {
 
 	newTable := "new" + p.Name + "Table"
 	f.Commentf("%s builds the table for members; prev is the table it replaces, or nil.", newTable)
-	f.Func().Id(newTable).Params(Id("members").Index().Id("member"), Id("prev").Op("*").Id(table)).Op("*").Id(table).BlockFunc(func(g *Group) {
+	f.Func().Id(newTable).Params(Id("p").Op("*").Id("Pool"), Id("members").Index().Id("member"), Id("prev").Op("*").Id(table)).Op("*").Id(table).BlockFunc(func(g *Group) {
 		g.Id("n").Op(":=").Len(Id("members"))
 		g.Id("t").Op(":=").Op("&").Id(table).Values(Dict{Id("slots"): Make(Index().Op("*").Id(slot), Id("n"))})
 		g.For(List(Id("i"), Id("m")).Op(":=").Range().Id("members")).Block(
@@ -102,7 +102,7 @@ func policyFile(p policy) *File {
 		if p.Init != nil {
 			p.Init(g)
 		} else {
-			g.Id("_").Op("=").Id("prev")
+			g.List(Id("_"), Id("_")).Op("=").List(Id("p"), Id("prev"))
 		}
 		g.Return(Id("t"))
 	})
@@ -110,6 +110,11 @@ func policyFile(p policy) *File {
 
 	f.Commentf("pick chooses an endpoint by %s, or returns nil when none is up.", p.Name)
 	f.Func().Params(Id("t").Op("*").Id(table)).Id("pick").Params().Op("*").Id("core").BlockFunc(p.Pick)
+	if p.KeyPick != nil {
+		f.Line()
+		f.Commentf("pickKey chooses the endpoint for key hash h by %s, or returns nil when none is up.", p.Name)
+		f.Func().Params(Id("t").Op("*").Id(table)).Id("pickKey").Params(Id("h").Uint64()).Op("*").Id("core").BlockFunc(p.KeyPick)
+	}
 	return f
 }
 
@@ -155,12 +160,40 @@ func dispatchFile() *File {
 		Return(Nil()),
 	)
 	f.Line()
+	f.Comment("pickKey chooses an endpoint for key hash h with the pool's policy; policies")
+	f.Comment("without keys ignore h.")
+	f.Func().Params(Id("p").Op("*").Id("Pool")).Id("pickKey").Params(Id("h").Uint64()).Op("*").Id("core").Block(
+		Switch(Id("p").Dot("policy")).BlockFunc(func(g *Group) {
+			for _, p := range policies {
+				if p.KeyPick != nil {
+					g.Case(Id(p.Name)).Block(Return(Id("p").Dot("tables").Dot(p.Ident).Dot("Load").Call().Dot("pickKey").Call(Id("h"))))
+				}
+			}
+		}),
+		Return(Id("p").Dot("pick").Call()),
+	)
+	f.Line()
+	f.Comment("timedPolicies lease with a start time on the latency clock; countedPolicies")
+	f.Comment("keep the pool's total in-flight count.")
+	f.Var().Defs(
+		Id("timedPolicies").Op("=").Index(Op("...")).Bool().ValuesFunc(func(g *Group) {
+			for _, p := range policies {
+				g.Id(p.Name).Op(":").Lit(p.Timed)
+			}
+		}),
+		Id("countedPolicies").Op("=").Index(Op("...")).Bool().ValuesFunc(func(g *Group) {
+			for _, p := range policies {
+				g.Id(p.Name).Op(":").Lit(p.Counted)
+			}
+		}),
+	)
+	f.Line()
 	f.Comment("install publishes a table of members for the pool's policy.")
 	f.Func().Params(Id("p").Op("*").Id("Pool")).Id("install").Params(Id("members").Index().Id("member")).Block(
 		Switch(Id("p").Dot("policy")).BlockFunc(func(g *Group) {
 			for _, p := range policies {
 				ptr := Id("p").Dot("tables").Dot(p.Ident)
-				g.Case(Id(p.Name)).Block(ptr.Clone().Dot("Store").Call(Id("new"+p.Name+"Table").Call(Id("members"), Id("p").Dot("tables").Dot(p.Ident).Dot("Load").Call())))
+				g.Case(Id(p.Name)).Block(ptr.Clone().Dot("Store").Call(Id("new"+p.Name+"Table").Call(Id("p"), Id("members"), Id("p").Dot("tables").Dot(p.Ident).Dot("Load").Call())))
 			}
 		}),
 	)
@@ -168,12 +201,12 @@ func dispatchFile() *File {
 	f.Comment("newMember allocates a slot of the policy's type for addr. Each slot is its")
 	f.Comment("own allocation: slots fill whole cache lines, so the allocator's size class")
 	f.Comment("keeps them line-aligned, and tables can be rebuilt without moving them.")
-	f.Func().Id("newMember").Params(Id("policy").Id("Policy"), Id("addr").String()).Id("member").Block(
+	f.Func().Id("newMember").Params(Id("policy").Id("Policy"), Id("addr").String(), Id("weight").Uint32()).Id("member").Block(
 		Switch(Id("policy")).BlockFunc(func(g *Group) {
 			for _, p := range policies {
 				g.Case(Id(p.Name)).Block(
 					Id("s").Op(":=").Op("&").Id(p.Ident+"Slot").Values(),
-					Id("s").Dot("addr").Op("=").Id("addr"),
+					List(Id("s").Dot("addr"), Id("s").Dot("weight")).Op("=").List(Id("addr"), Id("weight")),
 					Return(Id("member").Values(Dict{Id("c"): Op("&").Id("s").Dot("core"), Id("slot"): Id("s")})),
 				)
 			}

@@ -23,7 +23,7 @@ func addrs(n int) []string {
 	return out
 }
 
-var policyCases = []Policy{P2C, RoundRobin}
+var policyCases = []Policy{P2C, RoundRobin, LeastLoaded, WeightedRoundRobin, PeakEWMA, Random, ConsistentHash}
 
 // BenchmarkPickDone measures one Pick and its Done(nil), against reference
 // (a), two atomic adds on a padded counter, measured in the same run.

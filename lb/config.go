@@ -41,6 +41,22 @@ type Config struct {
 	// every endpoint to be ejected.
 	MaxEjectedPercent int
 
+	// EWMADecay is PeakEWMA's time constant: a latency sample's weight in
+	// the average falls by a factor e every EWMADecay. Zero means 10 seconds
+	// (linkerd's and Finagle's default).
+	EWMADecay time.Duration
+
+	// HashLoadFactor is ConsistentHash's load bound c: no endpoint takes a
+	// key while it has c times the mean in-flight count or more. Zero means
+	// 1.25 (as Google's consistent hashing with bounded loads); it must be at
+	// least 1.
+	HashLoadFactor float64
+
+	// HashReplicas is how many points each endpoint has on ConsistentHash's
+	// ring. More points spread keys more evenly and cost memory and rebuild
+	// time. Zero means 100; the maximum is 10,000.
+	HashReplicas int
+
 	// NoJitter turns off cooldown jitter. With jitter (the default) each
 	// cooldown is drawn uniformly from [90%, 100%] of its nominal length, so
 	// clients that ejected an endpoint together do not probe it in
@@ -55,11 +71,15 @@ const (
 	DefaultMaxEjectFor       = time.Minute
 	DefaultProbeTimeout      = 5 * time.Second
 	DefaultMaxEjectedPercent = 10
+	DefaultEWMADecay         = 10 * time.Second
+	DefaultHashLoadFactor    = 1.25
+	DefaultHashReplicas      = 100
 )
 
 const (
 	maxEjectAfter = 255            // the streak field of the health word is 8 bits
 	maxDuration   = 24 * time.Hour // longest cooldown or probe window accepted
+	maxReplicas   = 10000
 )
 
 // settings is a Config with defaults applied and durations in the health
@@ -72,14 +92,19 @@ type settings struct {
 	probeTimeout int64
 	maxPercent   int
 	jitter       bool
+	ewmaDecay    float64 // ns
+	loadFactor   float64
+	hashReplicas int
 }
 
 func (c Config) resolve() (settings, error) {
 	s := settings{
-		policy:     c.Policy,
-		ejectAfter: DefaultEjectAfter,
-		maxPercent: DefaultMaxEjectedPercent,
-		jitter:     !c.NoJitter,
+		policy:       c.Policy,
+		ejectAfter:   DefaultEjectAfter,
+		maxPercent:   DefaultMaxEjectedPercent,
+		jitter:       !c.NoJitter,
+		loadFactor:   DefaultHashLoadFactor,
+		hashReplicas: DefaultHashReplicas,
 	}
 	if !c.Policy.valid() {
 		return s, fmt.Errorf("%w: unknown policy %d", ErrConfig, int(c.Policy))
@@ -110,6 +135,23 @@ func (c Config) resolve() (settings, error) {
 	probe, err := duration("ProbeTimeout", c.ProbeTimeout, DefaultProbeTimeout)
 	if err != nil {
 		return s, err
+	}
+	decay, err := duration("EWMADecay", c.EWMADecay, DefaultEWMADecay)
+	if err != nil {
+		return s, err
+	}
+	s.ewmaDecay = float64(decay)
+	switch {
+	case c.HashLoadFactor != c.HashLoadFactor || c.HashLoadFactor < 0 || (c.HashLoadFactor > 0 && c.HashLoadFactor < 1) || c.HashLoadFactor > 1e6:
+		return s, fmt.Errorf("%w: HashLoadFactor %v is outside 1..1e6 (0 means %v)", ErrConfig, c.HashLoadFactor, DefaultHashLoadFactor)
+	case c.HashLoadFactor > 0:
+		s.loadFactor = c.HashLoadFactor
+	}
+	switch {
+	case c.HashReplicas < 0 || c.HashReplicas > maxReplicas:
+		return s, fmt.Errorf("%w: HashReplicas %d is outside 1..%d (0 means %d)", ErrConfig, c.HashReplicas, maxReplicas, DefaultHashReplicas)
+	case c.HashReplicas > 0:
+		s.hashReplicas = c.HashReplicas
 	}
 	s.ejectFor, s.maxEjectFor, s.probeTimeout = micros(ejectFor), micros(maxEjectFor), micros(probe)
 	return s, nil

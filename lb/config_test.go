@@ -2,6 +2,7 @@ package lb
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 )
@@ -19,6 +20,9 @@ func TestZeroConfigMeansTheDocumentedDefaults(t *testing.T) {
 		probeTimeout: micros(DefaultProbeTimeout),
 		maxPercent:   DefaultMaxEjectedPercent,
 		jitter:       true,
+		ewmaDecay:    float64(DefaultEWMADecay),
+		loadFactor:   DefaultHashLoadFactor,
+		hashReplicas: DefaultHashReplicas,
 	}
 	if s != want {
 		t.Fatalf("Config{} resolved to %+v, want %+v", s, want)
@@ -51,6 +55,11 @@ func TestBadConfigIsAnErrorAndNoPool(t *testing.T) {
 		{"a negative MaxEjectedPercent", Config{MaxEjectedPercent: -1}},
 		{"a MaxEjectedPercent over 100", Config{MaxEjectedPercent: 101}},
 		{"an unknown policy", Config{Policy: Policy(200)}},
+		{"a negative EWMADecay", Config{EWMADecay: -time.Second}},
+		{"a HashLoadFactor below 1", Config{HashLoadFactor: 0.5}},
+		{"a NaN HashLoadFactor", Config{HashLoadFactor: math.NaN()}},
+		{"a negative HashReplicas", Config{HashReplicas: -1}},
+		{"too many HashReplicas", Config{HashReplicas: 10001}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := New(tc.cfg, "a:1")

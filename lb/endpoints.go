@@ -31,6 +31,7 @@ func (s State) String() string {
 // Pool.Endpoints.
 type EndpointStatus struct {
 	Addr     string
+	Weight   int
 	State    State
 	InFlight int64 // leases not yet Done
 	Streak   int   // consecutive failures, ended by a success
@@ -56,6 +57,7 @@ func (p *Pool) Endpoints() []EndpointStatus {
 		}
 		e := EndpointStatus{
 			Addr:      c.addr,
+			Weight:    int(c.weight),
 			State:     State(s),
 			InFlight:  c.inflight.Load(),
 			Streak:    int(streakOf(h)),

@@ -13,6 +13,7 @@ type core struct {
 	inflight atomic.Int64
 	health   atomic.Uint64
 	addr     string
+	weight   uint32 // static, 1..MaxWeight
 }
 
 // The health word packs everything passive health knows about an endpoint

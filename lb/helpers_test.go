@@ -93,3 +93,23 @@ func pickCounts(t testing.TB, p *Pool, k int) map[string]int {
 	}
 	return seen
 }
+
+// holdCounts picks k times holding every lease, counts the endpoints handed
+// out, then releases them all: every policy spreads held load.
+func holdCounts(t testing.TB, p *Pool, k int) map[string]int {
+	t.Helper()
+	seen := map[string]int{}
+	held := make([]Lease, 0, k)
+	for range k {
+		l, err := p.Pick()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[l.Endpoint()]++
+		held = append(held, l)
+	}
+	for i := range held {
+		held[i].Done(nil)
+	}
+	return seen
+}

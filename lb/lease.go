@@ -1,5 +1,10 @@
 package lb
 
+import (
+	"context"
+	"errors"
+)
+
 // Lease is one request's hold on an endpoint, returned by Pick. While it is
 // held the endpoint's in-flight count includes it; Done ends it and reports
 // how the request went.
@@ -12,9 +17,11 @@ package lb
 // removal and its pool's deletion: its Done is then still safe and only
 // lowers the in-flight count.
 type Lease struct {
-	c     *core
-	pool  *Pool
-	probe uint64 // the health word this lease's probe set; 0 for ordinary leases
+	c       *core
+	pool    *Pool
+	probe   uint64 // the health word this lease's probe set; 0 for ordinary leases
+	start   int64  // latency clock at Pick, for timed policies (PeakEWMA); else 0
+	counted bool   // the lease is in the pool's total (ConsistentHash)
 }
 
 // Endpoint returns the leased endpoint's address, or "" for a zero or
@@ -49,8 +56,23 @@ func (l *Lease) Done(err error) {
 	}
 	l.c = nil
 	c.release()
+	if l.start != 0 || l.counted {
+		l.pool.end(c, l, err)
+	}
 	if err == nil && l.probe == 0 && c.health.Load() == 0 {
 		return // up with no streak: nothing to write
 	}
 	l.pool.report(c, err, l.probe)
+}
+
+// end undoes begin: the total count, and the latency sample of a timed
+// lease that finished (a cancelled request says nothing about latency).
+func (p *Pool) end(c *core, l *Lease, err error) {
+	if l.counted {
+		p.total.Add(-1)
+	}
+	if l.start != 0 && !errors.Is(err, context.Canceled) {
+		now := p.nanos()
+		peakSlotOf(c).observe(now-l.start, now, p.cfg.ewmaDecay)
+	}
 }

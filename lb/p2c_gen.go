@@ -38,13 +38,13 @@ type p2cTable struct {
 }
 
 // newP2CTable builds the table for members; prev is the table it replaces, or nil.
-func newP2CTable(members []member, prev *p2cTable) *p2cTable {
+func newP2CTable(p *Pool, members []member, prev *p2cTable) *p2cTable {
 	n := len(members)
 	t := &p2cTable{slots: make([]*p2cSlot, n)}
 	for i, m := range members {
 		t.slots[i] = m.slot.(*p2cSlot)
 	}
-	_ = prev
+	_, _ = p, prev
 	return t
 }
 

@@ -13,15 +13,45 @@ const (
 	// to an endpoint in turn; a ticket that lands on an endpoint that is
 	// not up is skipped, so pickable endpoints share picks evenly.
 	RoundRobin
+	// LeastLoaded leases the endpoint with the fewest leases in flight
+	// over the whole table, the lowest index on ties: exact, at the cost
+	// of a scan of every endpoint per pick.
+	LeastLoaded
+	// WeightedRoundRobin gives each endpoint a share of picks proportional
+	// to its Endpoint.Weight, smoothly: ticket t goes to the endpoint whose
+	// share of the cumulative weight holds the bit-reversed t, so
+	// consecutive tickets spread over the weight line instead of bursting
+	// on one endpoint. One atomic add and a binary search per pick.
+	WeightedRoundRobin
+	// PeakEWMA is P2C whose cost is a peak-sensitive moving average of the
+	// endpoint's latency times its leases in flight plus one, as linkerd
+	// and Finagle balance: a latency above the average replaces it at
+	// once, lower ones decay it with time constant Config.EWMADecay. Its
+	// leases time their requests on a monotonic clock.
+	PeakEWMA
+	// Random leases an endpoint drawn uniformly among those that are up.
+	Random
+	// ConsistentHash routes each key of Pool.PickKey to the same endpoint
+	// while membership is unchanged, with bounded loads (Mirrokni, Thorup
+	// and Zadimoghaddam, 2018): an endpoint at Config.HashLoadFactor times
+	// the mean in-flight count, or not up, passes the key on along the
+	// ring. Adding one endpoint to n moves about 1/(n+1) of the keys.
+	// Pick without a key uses a random one.
+	ConsistentHash
 )
 
 // policyLabels are the names Policy.String returns.
-var policyLabels = [...]string{P2C: "p2c", RoundRobin: "round_robin"}
+var policyLabels = [...]string{P2C: "p2c", RoundRobin: "round_robin", LeastLoaded: "least_loaded", WeightedRoundRobin: "weighted_round_robin", PeakEWMA: "peak_ewma", Random: "random", ConsistentHash: "consistent_hash"}
 
 // tables holds a pool's current table; only its policy's pointer is used.
 type tables struct {
-	p2c        atomic.Pointer[p2cTable]
-	roundRobin atomic.Pointer[roundRobinTable]
+	p2c                atomic.Pointer[p2cTable]
+	roundRobin         atomic.Pointer[roundRobinTable]
+	leastLoaded        atomic.Pointer[leastLoadedTable]
+	weightedRoundRobin atomic.Pointer[weightedRoundRobinTable]
+	peakEWMA           atomic.Pointer[peakEWMATable]
+	random             atomic.Pointer[randomTable]
+	consistentHash     atomic.Pointer[consistentHashTable]
 }
 
 // pick chooses an endpoint with the pool's policy, or returns nil.
@@ -31,35 +61,107 @@ func (p *Pool) pick() *core {
 		return p.tables.p2c.Load().pick()
 	case RoundRobin:
 		return p.tables.roundRobin.Load().pick()
+	case LeastLoaded:
+		return p.tables.leastLoaded.Load().pick()
+	case WeightedRoundRobin:
+		return p.tables.weightedRoundRobin.Load().pick()
+	case PeakEWMA:
+		return p.tables.peakEWMA.Load().pick()
+	case Random:
+		return p.tables.random.Load().pick()
+	case ConsistentHash:
+		return p.tables.consistentHash.Load().pick()
 	}
 	return nil
 }
+
+// pickKey chooses an endpoint for key hash h with the pool's policy; policies
+// without keys ignore h.
+func (p *Pool) pickKey(h uint64) *core {
+	switch p.policy {
+	case ConsistentHash:
+		return p.tables.consistentHash.Load().pickKey(h)
+	}
+	return p.pick()
+}
+
+// timedPolicies lease with a start time on the latency clock; countedPolicies
+// keep the pool's total in-flight count.
+var (
+	timedPolicies   = [...]bool{P2C: false, RoundRobin: false, LeastLoaded: false, WeightedRoundRobin: false, PeakEWMA: true, Random: false, ConsistentHash: false}
+	countedPolicies = [...]bool{P2C: false, RoundRobin: false, LeastLoaded: false, WeightedRoundRobin: false, PeakEWMA: false, Random: false, ConsistentHash: true}
+)
 
 // install publishes a table of members for the pool's policy.
 func (p *Pool) install(members []member) {
 	switch p.policy {
 	case P2C:
-		p.tables.p2c.Store(newP2CTable(members, p.tables.p2c.Load()))
+		p.tables.p2c.Store(newP2CTable(p, members, p.tables.p2c.Load()))
 	case RoundRobin:
-		p.tables.roundRobin.Store(newRoundRobinTable(members, p.tables.roundRobin.Load()))
+		p.tables.roundRobin.Store(newRoundRobinTable(p, members, p.tables.roundRobin.Load()))
+	case LeastLoaded:
+		p.tables.leastLoaded.Store(newLeastLoadedTable(p, members, p.tables.leastLoaded.Load()))
+	case WeightedRoundRobin:
+		p.tables.weightedRoundRobin.Store(newWeightedRoundRobinTable(p, members, p.tables.weightedRoundRobin.Load()))
+	case PeakEWMA:
+		p.tables.peakEWMA.Store(newPeakEWMATable(p, members, p.tables.peakEWMA.Load()))
+	case Random:
+		p.tables.random.Store(newRandomTable(p, members, p.tables.random.Load()))
+	case ConsistentHash:
+		p.tables.consistentHash.Store(newConsistentHashTable(p, members, p.tables.consistentHash.Load()))
 	}
 }
 
 // newMember allocates a slot of the policy's type for addr. Each slot is its
 // own allocation: slots fill whole cache lines, so the allocator's size class
 // keeps them line-aligned, and tables can be rebuilt without moving them.
-func newMember(policy Policy, addr string) member {
+func newMember(policy Policy, addr string, weight uint32) member {
 	switch policy {
 	case P2C:
 		s := &p2cSlot{}
-		s.addr = addr
+		s.addr, s.weight = addr, weight
 		return member{
 			c:    &s.core,
 			slot: s,
 		}
 	case RoundRobin:
 		s := &roundRobinSlot{}
-		s.addr = addr
+		s.addr, s.weight = addr, weight
+		return member{
+			c:    &s.core,
+			slot: s,
+		}
+	case LeastLoaded:
+		s := &leastLoadedSlot{}
+		s.addr, s.weight = addr, weight
+		return member{
+			c:    &s.core,
+			slot: s,
+		}
+	case WeightedRoundRobin:
+		s := &weightedRoundRobinSlot{}
+		s.addr, s.weight = addr, weight
+		return member{
+			c:    &s.core,
+			slot: s,
+		}
+	case PeakEWMA:
+		s := &peakEWMASlot{}
+		s.addr, s.weight = addr, weight
+		return member{
+			c:    &s.core,
+			slot: s,
+		}
+	case Random:
+		s := &randomSlot{}
+		s.addr, s.weight = addr, weight
+		return member{
+			c:    &s.core,
+			slot: s,
+		}
+	case ConsistentHash:
+		s := &consistentHashSlot{}
+		s.addr, s.weight = addr, weight
 		return member{
 			c:    &s.core,
 			slot: s,

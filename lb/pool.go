@@ -15,14 +15,20 @@ import (
 // new table with one atomic store, so they never stall a Pick.
 type Pool struct {
 	// Read by every Pick.
-	due    atomic.Uint32 // dueNone, dueRaised or dueScanning
-	policy Policy
-	tables tables // the current table of the pool's policy
-	_      cpu.CacheLinePad
+	due     atomic.Uint32 // dueNone, dueRaised or dueScanning
+	policy  Policy
+	timed   bool   // leases carry a start time (PeakEWMA)
+	counted bool   // leases count in total (ConsistentHash)
+	tables  tables // the current table of the pool's policy
+	_       cpu.CacheLinePad
+
+	total atomic.Int64 // leases in flight over the pool, kept by counted policies
+	_     cpu.CacheLinePad
 
 	cfg     settings
 	epoch   time.Time
-	now     func() int64 // the monotonic clock; replaced by tests that count reads
+	now     func() int64 // the health clock, µs since epoch; tests count its reads
+	nanos   func() int64 // the latency clock, ns, for PeakEWMA leases; tests fake it
 	wake    *time.Timer
 	armedAt atomic.Int64            // deadline the wake timer is set for, or never
 	ejected atomic.Int32            // endpoints ejected or probing
@@ -40,37 +46,68 @@ type member struct {
 	slot any
 }
 
-// New returns a pool with the given config and endpoints. An invalid config
-// or address list returns an error wrapping ErrConfig or ErrAddress. A pool
-// may start empty; Pick returns ErrNoEndpoint until Add gives it endpoints.
+// New returns a pool with the given config and endpoints, each of weight 1.
+// An invalid config or address list returns an error wrapping ErrConfig or
+// ErrAddress. A pool may start empty; Pick returns ErrNoEndpoint until Add
+// gives it endpoints.
 func New(cfg Config, addrs ...string) (*Pool, error) {
+	return NewWeighted(cfg, weightOne(addrs)...)
+}
+
+// NewWeighted is New for endpoints with weights, which WeightedRoundRobin
+// follows and the other policies ignore. A zero Weight means 1; a negative
+// one, or one over MaxWeight, is an error wrapping ErrAddress.
+func NewWeighted(cfg Config, endpoints ...Endpoint) (*Pool, error) {
 	s, err := cfg.resolve()
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAddrs(addrs); err != nil {
+	if err := checkEndpoints(endpoints); err != nil {
 		return nil, err
 	}
-	p := &Pool{policy: s.policy, cfg: s, epoch: time.Now(), index: make(map[string]int, len(addrs))}
+	p := &Pool{policy: s.policy, cfg: s, epoch: time.Now(), index: make(map[string]int, len(endpoints))}
+	p.timed, p.counted = timedPolicies[s.policy], countedPolicies[s.policy]
 	p.now = p.monotonic
+	p.nanos = nanotime
 	p.armedAt.Store(never)
 	p.wake = time.AfterFunc(time.Duration(never), p.wakeUp)
 	p.wake.Stop()
-	p.add(addrs)
+	p.add(endpoints)
 	return p, nil
 }
 
-// checkAddrs rejects empty addresses and an address given twice.
-func checkAddrs(addrs []string) error {
-	seen := make(map[string]struct{}, len(addrs))
+// Endpoint is an address with a weight, for NewWeighted and AddWeighted.
+type Endpoint struct {
+	Addr   string
+	Weight int // 0 means 1
+}
+
+// MaxWeight is the largest endpoint weight.
+const MaxWeight = 1 << 20
+
+func weightOne(addrs []string) []Endpoint {
+	out := make([]Endpoint, len(addrs))
 	for i, a := range addrs {
-		if a == "" {
+		out[i] = Endpoint{Addr: a, Weight: 1}
+	}
+	return out
+}
+
+// checkEndpoints rejects empty addresses, an address given twice, and
+// weights outside 0..MaxWeight.
+func checkEndpoints(endpoints []Endpoint) error {
+	seen := make(map[string]struct{}, len(endpoints))
+	for i, e := range endpoints {
+		if e.Addr == "" {
 			return fmt.Errorf("%w: address %d is empty", ErrAddress, i)
 		}
-		if _, dup := seen[a]; dup {
-			return fmt.Errorf("%w: %q given twice", ErrAddress, a)
+		if _, dup := seen[e.Addr]; dup {
+			return fmt.Errorf("%w: %q given twice", ErrAddress, e.Addr)
 		}
-		seen[a] = struct{}{}
+		if e.Weight < 0 || e.Weight > MaxWeight {
+			return fmt.Errorf("%w: %q has weight %d, outside 0..%d", ErrAddress, e.Addr, e.Weight, MaxWeight)
+		}
+		seen[e.Addr] = struct{}{}
 	}
 	return nil
 }
@@ -88,35 +125,57 @@ func (p *Pool) Pick() (Lease, error) {
 			return l, nil
 		}
 	}
-	c := p.pick()
+	return p.lease(p.pick())
+}
+
+// lease hands out a lease on c, or ErrNoEndpoint for nil.
+func (p *Pool) lease(c *core) (Lease, error) {
 	if c == nil {
 		return Lease{}, ErrNoEndpoint
 	}
 	c.inflight.Add(1)
-	return Lease{c: c, pool: p}, nil
+	l := Lease{c: c, pool: p}
+	if p.timed || p.counted {
+		p.begin(&l)
+	}
+	return l, nil
 }
 
-// Add adds endpoints, each up and with no history. An address already in
-// the pool is left as it is, with its counters and health. An empty address
-// or one given twice in the call is an error wrapping ErrAddress, and then
-// nothing is added.
-func (p *Pool) Add(addrs ...string) error {
-	if err := checkAddrs(addrs); err != nil {
+// begin records what some policies keep per lease.
+func (p *Pool) begin(l *Lease) {
+	if p.timed {
+		l.start = p.nanos()
+	}
+	if p.counted {
+		p.total.Add(1)
+		l.counted = true
+	}
+}
+
+// Add adds endpoints of weight 1, each up and with no history. An address
+// already in the pool is left as it is, with its counters, health and
+// weight. An empty address or one given twice in the call is an error
+// wrapping ErrAddress, and then nothing is added.
+func (p *Pool) Add(addrs ...string) error { return p.AddWeighted(weightOne(addrs)...) }
+
+// AddWeighted is Add for endpoints with weights; see NewWeighted.
+func (p *Pool) AddWeighted(endpoints ...Endpoint) error {
+	if err := checkEndpoints(endpoints); err != nil {
 		return err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.add(addrs)
+	p.add(endpoints)
 	return nil
 }
 
-func (p *Pool) add(addrs []string) {
-	fresh := make([]member, 0, len(addrs))
-	for _, a := range addrs {
-		if _, ok := p.index[a]; ok {
+func (p *Pool) add(endpoints []Endpoint) {
+	fresh := make([]member, 0, len(endpoints))
+	for _, e := range endpoints {
+		if _, ok := p.index[e.Addr]; ok {
 			continue
 		}
-		fresh = append(fresh, newMember(p.policy, a))
+		fresh = append(fresh, newMember(p.policy, e.Addr, uint32(max(e.Weight, 1))))
 	}
 	if len(fresh) > 0 || p.all.Load() == nil {
 		p.publish(append(p.members[:len(p.members):len(p.members)], fresh...))

@@ -68,7 +68,7 @@ func TestAddMakesANewEndpointPickableAndHealthy(t *testing.T) {
 		if err := p.Add("b:1", "c:1"); err != nil {
 			t.Fatal(err)
 		}
-		seen := pickCounts(t, p, 300)
+		seen := holdCounts(t, p, 300)
 		for _, a := range []string{"a:1", "b:1", "c:1"} {
 			if seen[a] == 0 {
 				t.Errorf("%v: %s never picked after Add: %v", pol, a, seen)

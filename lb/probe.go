@@ -30,11 +30,6 @@ const never = math.MaxInt64
 // competing Pick could lease the same endpoint.
 var beforeProbeCAS func(*Pool)
 
-// clock reads the pool's monotonic clock in microseconds since its epoch.
-func (p *Pool) clock() int64 { return p.now() }
-
-func (p *Pool) monotonic() int64 { return int64(time.Since(p.epoch) / time.Microsecond) }
-
 // leaseProbe hands the first endpoint whose deadline has passed to the
 // calling Pick as a probe. It reports false when another Pick is scanning or
 // nothing is due.

@@ -46,7 +46,7 @@ type roundRobinTable struct {
 }
 
 // newRoundRobinTable builds the table for members; prev is the table it replaces, or nil.
-func newRoundRobinTable(members []member, prev *roundRobinTable) *roundRobinTable {
+func newRoundRobinTable(p *Pool, members []member, prev *roundRobinTable) *roundRobinTable {
 	n := len(members)
 	t := &roundRobinTable{slots: make([]*roundRobinSlot, n)}
 	for i, m := range members {
