@@ -16,12 +16,17 @@ import (
 // the in-flight count never goes below zero. A lease outlives its endpoint's
 // removal and its pool's deletion: its Done is then still safe and only
 // lowers the in-flight count.
+//
+// Lease keeps to four fields: the compiler keeps structs of up to four
+// fields in registers, and a fifth costs every Pick a trip through memory.
 type Lease struct {
-	c       *core
-	pool    *Pool
-	probe   uint64 // the health word this lease's probe set; 0 for ordinary leases
-	start   int64  // latency clock at Pick, for timed policies (PeakEWMA); else 0
-	counted bool   // the lease is in the pool's total (ConsistentHash)
+	c     *core
+	pool  *Pool
+	probe uint64 // the health word this lease's probe set; 0 for ordinary leases
+	// extras is nonzero when the pool's policy keeps something per lease
+	// (Pool.timed, Pool.counted): the start on the latency clock for timed
+	// policies, else 1.
+	extras int64
 }
 
 // Endpoint returns the leased endpoint's address, or "" for a zero or
@@ -56,8 +61,8 @@ func (l *Lease) Done(err error) {
 	}
 	l.c = nil
 	c.release()
-	if l.start != 0 || l.counted {
-		l.pool.end(c, l, err)
+	if l.extras != 0 {
+		l.pool.end(c, l.extras, err)
 	}
 	if err == nil && l.probe == 0 && c.health.Load() == 0 {
 		return // up with no streak: nothing to write
@@ -65,14 +70,15 @@ func (l *Lease) Done(err error) {
 	l.pool.report(c, err, l.probe)
 }
 
-// end undoes begin: the total count, and the latency sample of a timed
-// lease that finished (a cancelled request says nothing about latency).
-func (p *Pool) end(c *core, l *Lease, err error) {
-	if l.counted {
+// end undoes leaseWithExtras: the total count, and the latency sample of a
+// timed lease that finished (a cancelled request says nothing about
+// latency).
+func (p *Pool) end(c *core, extras int64, err error) {
+	if p.counted {
 		p.total.Add(-1)
 	}
-	if l.start != 0 && !errors.Is(err, context.Canceled) {
+	if p.timed && !errors.Is(err, context.Canceled) {
 		now := p.nanos()
-		peakSlotOf(c).observe(now-l.start, now, p.cfg.ewmaDecay)
+		peakSlotOf(c).observe(now-extras, now, p.cfg.ewmaDecay)
 	}
 }

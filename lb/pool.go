@@ -17,6 +17,7 @@ type Pool struct {
 	// Read by every Pick.
 	due     atomic.Uint32 // dueNone, dueRaised or dueScanning
 	policy  Policy
+	extras  bool   // timed || counted: leases carry extras
 	timed   bool   // leases carry a start time (PeakEWMA)
 	counted bool   // leases count in total (ConsistentHash)
 	tables  tables // the current table of the pool's policy
@@ -67,6 +68,7 @@ func NewWeighted(cfg Config, endpoints ...Endpoint) (*Pool, error) {
 	}
 	p := &Pool{policy: s.policy, cfg: s, epoch: time.Now(), index: make(map[string]int, len(endpoints))}
 	p.timed, p.counted = timedPolicies[s.policy], countedPolicies[s.policy]
+	p.extras = p.timed || p.counted
 	p.now = p.monotonic
 	p.nanos = nanotime
 	p.armedAt.Store(never)
@@ -121,35 +123,49 @@ func checkEndpoints(endpoints []Endpoint) error {
 // Every lease must be ended with Done, once.
 func (p *Pool) Pick() (Lease, error) {
 	if p.due.Load() != dueNone {
-		if l, ok := p.leaseProbe(); ok {
-			return l, nil
-		}
+		return p.pickProbeFirst()
+	}
+	c := p.pick()
+	if c == nil || p.extras {
+		return p.lease(c)
+	}
+	c.inflight.Add(1)
+	return Lease{c: c, pool: p}, nil
+}
+
+// pickProbeFirst is Pick when an ejected endpoint may be due.
+func (p *Pool) pickProbeFirst() (Lease, error) {
+	if l, ok := p.leaseProbe(); ok {
+		return l, nil
 	}
 	return p.lease(p.pick())
 }
 
-// lease hands out a lease on c, or ErrNoEndpoint for nil.
+// lease hands out a lease on c, or ErrNoEndpoint for nil. Pick inlines its
+// common case.
 func (p *Pool) lease(c *core) (Lease, error) {
 	if c == nil {
 		return Lease{}, ErrNoEndpoint
 	}
 	c.inflight.Add(1)
-	l := Lease{c: c, pool: p}
-	if p.timed || p.counted {
-		p.begin(&l)
+	if p.extras {
+		return p.leaseWithExtras(c), nil
 	}
-	return l, nil
+	return Lease{c: c, pool: p}, nil
 }
 
-// begin records what some policies keep per lease.
-func (p *Pool) begin(l *Lease) {
+// leaseWithExtras records what some policies keep per lease. It builds the
+// Lease by value: taking a Lease's address on this path puts it on the stack
+// and costs a store-forwarding stall on every Pick.
+func (p *Pool) leaseWithExtras(c *core) Lease {
+	extras := int64(1)
 	if p.timed {
-		l.start = p.nanos()
+		extras = p.nanos()
 	}
 	if p.counted {
 		p.total.Add(1)
-		l.counted = true
 	}
+	return Lease{c: c, pool: p, extras: extras}
 }
 
 // Add adds endpoints of weight 1, each up and with no history. An address
