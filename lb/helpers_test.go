@@ -7,7 +7,10 @@ import (
 	"testing"
 )
 
-var errBackend = errors.New("backend failed")
+var (
+	errBackend  = errors.New("backend failed")
+	errCanceled = context.Canceled
+)
 
 func mustNew(t testing.TB, cfg Config, addrs ...string) *Pool {
 	t.Helper()
