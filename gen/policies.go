@@ -188,7 +188,7 @@ func twoCandidates(g *Group, slow Code) {
 // candidates that are not up.
 func p2cPick(g *Group) {
 	atMostOne(g)
-	twoCandidates(g, Id("p2cSlow").Call(Id("slots")))
+	twoCandidates(g, Id("p2cSlow").Call(Id("slots"), Id("i"), Id("j")))
 	g.Comment("A select the compiler can turn into a conditional move: loads are random.")
 	g.Id("w").Op(":=").Id("a")
 	g.If(Id("b").Dot("inflight").Dot("Load").Call().Op("<").Id("a").Dot("inflight").Dot("Load").Call()).Block(
@@ -237,7 +237,7 @@ func leastLoadedPick(g *Group) {
 // peakEWMAPick: P2C on cost, read with decay to now.
 func peakEWMAPick(g *Group) {
 	atMostOne(g)
-	twoCandidates(g, Id("peakEWMASlow").Call(Id("slots"), Id("t").Dot("clock").Call(), Id("t").Dot("tau")))
+	twoCandidates(g, Id("peakEWMASlow").Call(Id("slots"), Id("i"), Id("j"), Id("t").Dot("clock").Call(), Id("t").Dot("tau")))
 	g.Id("now").Op(":=").Id("t").Dot("clock").Call()
 	g.Id("w").Op(":=").Id("a")
 	g.If(Id("b").Dot("load").Call(Id("now"), Id("t").Dot("tau")).Op("<").Id("a").Dot("load").Call(Id("now"), Id("t").Dot("tau"))).Block(

@@ -2,6 +2,7 @@ package lb
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -18,37 +19,66 @@ type paddedCounter struct {
 func addrs(n int) []string {
 	out := make([]string, n)
 	for i := range out {
-		out[i] = fmt.Sprintf("10.0.%d.%d:8080", i/256, i%256)
+		out[i] = fmt.Sprintf("10.%d.%d.%d:8080", i>>16, i>>8&255, i&255)
 	}
 	return out
 }
 
 var policyCases = []Policy{P2C, RoundRobin, LeastLoaded, WeightedRoundRobin, PeakEWMA, Random, ConsistentHash}
 
-// BenchmarkPickDone measures one Pick and its Done(nil), against reference
-// (a), two atomic adds on a padded counter, measured in the same run.
+var (
+	benchSizes   = []int{8, 64, 1024, 10000}
+	benchEjected = []int{0, 10, 50}
+)
+
+// ejectShare ejects percent of p's endpoints, spread evenly, with a
+// deadline far enough away that no probe happens during a benchmark.
+func ejectShare(p *Pool, percent int) {
+	all := *p.all.Load()
+	k := len(all) * percent / 100
+	for i := range k {
+		c := all[i*len(all)/k]
+		c.health.Store(healthWord(stateEjected, 0, 1, deadlineMax))
+		p.ejected.Add(1)
+	}
+}
+
+func opsPerSec(b *testing.B) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}
+
+func referenceAdds(b *testing.B) {
+	var c paddedCounter
+	b.ReportAllocs()
+	for b.Loop() {
+		c.n.Add(1)
+		c.n.Add(-1)
+	}
+	opsPerSec(b)
+}
+
+// BenchmarkPickDone measures one Pick and its Done(nil) for every policy,
+// size and share of ejected endpoints, against reference (a), two atomic
+// adds on a counter alone on its cache line, in the same run.
 func BenchmarkPickDone(b *testing.B) {
-	for _, n := range []int{8, 1024} {
-		b.Run(fmt.Sprintf("impl=reference-two-adds/n=%d", n), func(b *testing.B) {
-			var c paddedCounter
-			b.ReportAllocs()
-			for b.Loop() {
-				c.n.Add(1)
-				c.n.Add(-1)
-			}
-		})
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("policy=reference/n=%d/ejected=0%%", n), referenceAdds)
 		for _, pol := range policyCases {
-			b.Run(fmt.Sprintf("impl=%s/n=%d", pol, n), func(b *testing.B) {
-				p := mustNew(b, Config{Policy: pol}, addrs(n)...)
-				b.ReportAllocs()
-				for b.Loop() {
-					l, err := p.Pick()
-					if err != nil {
-						b.Fatal(err)
+			for _, ej := range benchEjected {
+				b.Run(fmt.Sprintf("policy=%s/n=%d/ejected=%d%%", pol, n, ej), func(b *testing.B) {
+					p := mustNew(b, Config{Policy: pol, MaxEjectedPercent: 100}, addrs(n)...)
+					ejectShare(p, ej)
+					b.ReportAllocs()
+					for b.Loop() {
+						l, err := p.Pick()
+						if err != nil {
+							b.Fatal(err)
+						}
+						l.Done(nil)
 					}
-					l.Done(nil)
-				}
-			})
+					opsPerSec(b)
+				})
+			}
 		}
 	}
 }
@@ -57,8 +87,8 @@ func BenchmarkPickDone(b *testing.B) {
 // reference then shares nothing (one padded counter per goroutine), while a
 // pool's goroutines share its endpoints.
 func BenchmarkPickDoneParallel(b *testing.B) {
-	for _, n := range []int{8, 1024} {
-		b.Run(fmt.Sprintf("impl=reference-two-adds/n=%d", n), func(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("policy=reference/n=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				c := new(paddedCounter)
@@ -67,9 +97,10 @@ func BenchmarkPickDoneParallel(b *testing.B) {
 					c.n.Add(-1)
 				}
 			})
+			opsPerSec(b)
 		})
 		for _, pol := range policyCases {
-			b.Run(fmt.Sprintf("impl=%s/n=%d", pol, n), func(b *testing.B) {
+			b.Run(fmt.Sprintf("policy=%s/n=%d", pol, n), func(b *testing.B) {
 				p := mustNew(b, Config{Policy: pol}, addrs(n)...)
 				b.ReportAllocs()
 				b.RunParallel(func(pb *testing.PB) {
@@ -81,7 +112,79 @@ func BenchmarkPickDoneParallel(b *testing.B) {
 						l.Done(nil)
 					}
 				})
+				opsPerSec(b)
 			})
 		}
+	}
+}
+
+// BenchmarkRegistryPick is Pick by name through a registry of 100 pools.
+func BenchmarkRegistryPick(b *testing.B) {
+	r := NewRegistry()
+	for i := range 100 {
+		if _, err := r.Ensure(fmt.Sprint("service-", i), Config{}, addrs(8)...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		l, err := r.Pick("service-42")
+		if err != nil {
+			b.Fatal(err)
+		}
+		l.Done(nil)
+	}
+	opsPerSec(b)
+}
+
+// BenchmarkDoneFailure is Pick then Done(err): the failure path, streak
+// updates included (EjectAfter 255 keeps endpoints in, so it is measured in
+// steady state).
+func BenchmarkDoneFailure(b *testing.B) {
+	for _, pol := range []Policy{P2C, RoundRobin} {
+		b.Run(fmt.Sprintf("policy=%s/n=8", pol), func(b *testing.B) {
+			p := mustNew(b, Config{Policy: pol, EjectAfter: 255}, addrs(8)...)
+			b.ReportAllocs()
+			for b.Loop() {
+				l, _ := p.Pick()
+				l.Done(errBackend)
+			}
+			opsPerSec(b)
+		})
+	}
+}
+
+// BenchmarkPickDuringChurn picks while another goroutine adds and removes
+// an endpoint as fast as it can.
+func BenchmarkPickDuringChurn(b *testing.B) {
+	for _, pol := range []Policy{P2C, RoundRobin} {
+		b.Run(fmt.Sprintf("policy=%s/n=64", pol), func(b *testing.B) {
+			p := mustNew(b, Config{Policy: pol}, addrs(64)...)
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					_ = p.Add("churn:1")
+					_ = p.Remove("churn:1")
+				}
+			})
+			b.ReportAllocs()
+			for b.Loop() {
+				l, err := p.Pick()
+				if err != nil {
+					b.Fatal(err)
+				}
+				l.Done(nil)
+			}
+			b.StopTimer()
+			close(stop)
+			wg.Wait()
+			opsPerSec(b)
+		})
 	}
 }

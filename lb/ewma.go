@@ -58,14 +58,13 @@ func (s *peakEWMASlot) observe(rtt, now int64, tau float64) {
 }
 
 // peakEWMASlow is PeakEWMA when a sampled candidate was not up.
-func peakEWMASlow(slots []*peakEWMASlot, now int64, tau float64) *core {
-	i := choosePickable(slots, -1)
-	if i < 0 {
+func peakEWMASlow(slots []*peakEWMASlot, i, j uint32, now int64, tau float64) *core {
+	a, b := upPair(slots, int(i), int(j))
+	switch {
+	case a < 0:
 		return nil
+	case b >= 0 && slots[b].load(now, tau) < slots[a].load(now, tau):
+		return &slots[b].core
 	}
-	w := slots[i]
-	if j := choosePickable(slots, i); j >= 0 && slots[j].load(now, tau) < w.load(now, tau) {
-		w = slots[j]
-	}
-	return &w.core
+	return &slots[a].core
 }

@@ -60,7 +60,7 @@ func (t *p2cTable) pick() *core {
 	i, j := pair(rand63(), uint32(len(slots)))
 	a, b := slots[i], slots[j]
 	if !a.pickable() || !b.pickable() {
-		return p2cSlow(slots)
+		return p2cSlow(slots, i, j)
 	}
 	// A select the compiler can turn into a conditional move: loads are random.
 	w := a

@@ -68,7 +68,7 @@ func (t *peakEWMATable) pick() *core {
 	i, j := pair(rand63(), uint32(len(slots)))
 	a, b := slots[i], slots[j]
 	if !a.pickable() || !b.pickable() {
-		return peakEWMASlow(slots, t.clock(), t.tau)
+		return peakEWMASlow(slots, i, j, t.clock(), t.tau)
 	}
 	now := t.clock()
 	w := a

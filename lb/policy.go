@@ -30,8 +30,9 @@ const cacheLine = unsafe.Sizeof(cpu.CacheLinePad{})
 const roundRobinTickets = 4
 
 // rejectTries is how many uniform draws choosePickable makes before it
-// counts: with a share f of endpoints not up, it counts with probability f^4.
-const rejectTries = 4
+// counts: with a share f of endpoints not up, it counts with probability
+// f^8 (0.4% at f = 50%).
+const rejectTries = 8
 
 // fastmod returns a % d for the magic m = ^uint64(0)/d + 1 (Lemire, Kaser
 // and Kurz, "Faster remainder by direct computation", 2019): two multiplies
@@ -74,22 +75,32 @@ func choosePickable[S slotPtr](slots []S, skip int) int {
 	return last // states changed between the passes
 }
 
-// p2cSlow is P2C when a sampled candidate was not up: two distinct
-// candidates drawn uniformly among the endpoints that are.
-func p2cSlow[S slotPtr](slots []S) *core {
-	i := choosePickable(slots, -1)
-	if i < 0 {
+// upPair completes a P2C draw (i, j) in which a candidate is not up: a
+// candidate that is up is kept and the other drawn again among the rest, so
+// the pair stays uniform over pairs of endpoints that are up. j is -1 when
+// only one endpoint is up, and i too when none is.
+func upPair[S slotPtr](slots []S, i, j int) (int, int) {
+	if !slots[i].base().pickable() {
+		i, j = j, i
+	}
+	if !slots[i].base().pickable() {
+		if i = choosePickable(slots, -1); i < 0 {
+			return -1, -1
+		}
+	}
+	return i, choosePickable(slots, i)
+}
+
+// p2cSlow is P2C when a sampled candidate was not up.
+func p2cSlow[S slotPtr](slots []S, i, j uint32) *core {
+	a, b := upPair(slots, int(i), int(j))
+	switch {
+	case a < 0:
 		return nil
+	case b >= 0 && slots[b].base().inflight.Load() < slots[a].base().inflight.Load():
+		return slots[b].base()
 	}
-	a := slots[i].base()
-	j := choosePickable(slots, i)
-	if j < 0 {
-		return a
-	}
-	if b := slots[j].base(); b.inflight.Load() < a.inflight.Load() {
-		return b
-	}
-	return a
+	return slots[a].base()
 }
 
 // scanFrom returns the first slot that is up at or after start, wrapping.
