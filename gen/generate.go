@@ -72,13 +72,12 @@ func policyFile(p policy) *File {
 	)
 	f.Line()
 
-	f.Commentf("base returns the slot's core.")
-	f.Func().Params(Id("s").Op("*").Id(slot)).Id("base").Params().Op("*").Id("core").Block(Return(Op("&").Id("s").Dot("core")))
-	f.Line()
-
 	f.Commentf("%s is a %s pool's table: an immutable list of slots, replaced whole on", table, p.Name)
 	f.Comment("every membership change, plus the policy's per-table state.")
-	tfields := []Code{Id("slots").Index().Op("*").Id(slot)}
+	tfields := []Code{
+		Id("slots").Index().Op("*").Id(slot),
+		Id("view").Op("*").Id("view").Comment("the same endpoints, with their health index"),
+	}
 	for _, x := range p.TableFields {
 		if x.Own {
 			tfields = append(tfields, Id("_").Qual("golang.org/x/sys/cpu", "CacheLinePad"))
@@ -95,7 +94,7 @@ func policyFile(p policy) *File {
 	f.Commentf("%s builds the table for members; prev is the table it replaces, or nil.", newTable)
 	f.Func().Id(newTable).Params(Id("p").Op("*").Id("Pool"), Id("members").Index().Id("member"), Id("prev").Op("*").Id(table)).Op("*").Id(table).BlockFunc(func(g *Group) {
 		g.Id("n").Op(":=").Len(Id("members"))
-		g.Id("t").Op(":=").Op("&").Id(table).Values(Dict{Id("slots"): Make(Index().Op("*").Id(slot), Id("n"))})
+		g.Id("t").Op(":=").Op("&").Id(table).Values(Dict{Id("slots"): Make(Index().Op("*").Id(slot), Id("n")), Id("view"): Id("p").Dot("view").Dot("Load").Call()})
 		g.For(List(Id("i"), Id("m")).Op(":=").Range().Id("members")).Block(
 			Id("t").Dot("slots").Index(Id("i")).Op("=").Id("m").Dot("slot").Assert(Op("*").Id(slot)),
 		)

@@ -24,8 +24,9 @@ type policy struct {
 	Init func(g *Group)
 	// Pick writes the body of (t *<ident>Table) pick() *core: choose an
 	// endpoint that is up, or return nil. It may use the package's helpers
-	// (rand63, randn, pair, fastmod, choosePickable, scanFrom, ...) and the
-	// slot's core fields (inflight, pickable).
+	// (rand63, randn, pair, fastmod), the table's view (t.view: choose,
+	// upPair, p2c, scanFrom, in the same order as t.slots) and the slot's
+	// core fields (inflight, pickable).
 	Pick func(g *Group)
 	// KeyPick, if set, writes the body of (t *<ident>Table) pickKey(h uint64)
 	// *core, the choice for a hashed key.
@@ -188,7 +189,7 @@ func twoCandidates(g *Group, slow Code) {
 // candidates that are not up.
 func p2cPick(g *Group) {
 	atMostOne(g)
-	twoCandidates(g, Id("p2cSlow").Call(Id("slots"), Id("i"), Id("j")))
+	twoCandidates(g, Id("t").Dot("view").Dot("p2c").Call(Id("i"), Id("j")))
 	g.Comment("A select the compiler can turn into a conditional move: loads are random.")
 	g.Id("w").Op(":=").Id("a")
 	g.If(Id("b").Dot("inflight").Dot("Load").Call().Op("<").Id("a").Dot("inflight").Dot("Load").Call()).Block(
@@ -206,7 +207,7 @@ func ticketLoop(g *Group, index func(ticket Code) Code) {
 		Id("s").Op(":=").Id("slots").Index(index(Id("t").Dot("next").Dot("Add").Call(Lit(1)).Op("-").Lit(1))),
 		If(Id("s").Dot("pickable").Call()).Block(Return(Op("&").Id("s").Dot("core"))),
 	)
-	g.Return(Id("scanFrom").Call(Id("slots"), Int().Call(index(Id("t").Dot("next").Dot("Load").Call()))))
+	g.Return(Id("t").Dot("view").Dot("scanFrom").Call(Int().Call(index(Id("t").Dot("next").Dot("Load").Call()))))
 }
 
 func roundRobinPick(g *Group) {
@@ -237,7 +238,7 @@ func leastLoadedPick(g *Group) {
 // peakEWMAPick: P2C on cost, read with decay to now.
 func peakEWMAPick(g *Group) {
 	atMostOne(g)
-	twoCandidates(g, Id("peakEWMASlow").Call(Id("slots"), Id("i"), Id("j"), Id("t").Dot("clock").Call(), Id("t").Dot("tau")))
+	twoCandidates(g, Id("peakEWMASlow").Call(Id("t").Dot("view"), Id("slots"), Id("i"), Id("j"), Id("t").Dot("clock").Call(), Id("t").Dot("tau")))
 	g.Id("now").Op(":=").Id("t").Dot("clock").Call()
 	g.Id("w").Op(":=").Id("a")
 	g.If(Id("b").Dot("load").Call(Id("now"), Id("t").Dot("tau")).Op("<").Id("a").Dot("load").Call(Id("now"), Id("t").Dot("tau"))).Block(
@@ -252,8 +253,8 @@ func randomPick(g *Group) {
 	g.If(Id("s").Op(":=").Id("slots").Index(Id("randn").Call(Len(Id("slots")))), Id("s").Dot("pickable").Call()).Block(
 		Return(Op("&").Id("s").Dot("core")),
 	)
-	g.If(Id("i").Op(":=").Id("choosePickable").Call(Id("slots"), Lit(-1)), Id("i").Op(">=").Lit(0)).Block(
-		Return(Id("slots").Index(Id("i")).Dot("base").Call()),
+	g.If(Id("i").Op(":=").Id("t").Dot("view").Dot("choose").Call(Lit(-1)), Id("i").Op(">=").Lit(0)).Block(
+		Return(Op("&").Id("slots").Index(Id("i")).Dot("core")),
 	)
 	g.Return(Nil())
 }

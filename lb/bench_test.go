@@ -34,12 +34,13 @@ var (
 // ejectShare ejects percent of p's endpoints, spread evenly, with a
 // deadline far enough away that no probe happens during a benchmark.
 func ejectShare(p *Pool, percent int) {
-	all := *p.all.Load()
+	all := p.view.Load().cores
 	k := len(all) * percent / 100
 	for i := range k {
 		c := all[i*len(all)/k]
 		c.health.Store(healthWord(stateEjected, 0, 1, deadlineMax))
 		p.ejected.Add(1)
+		p.track(c)
 	}
 }
 

@@ -26,15 +26,11 @@ var (
 	_ [0]struct{} = [unsafe.Offsetof(consistentHashSlot{}.health) - 8]struct{}{}
 )
 
-// base returns the slot's core.
-func (s *consistentHashSlot) base() *core {
-	return &s.core
-}
-
 // consistentHashTable is a ConsistentHash pool's table: an immutable list of slots, replaced whole on
 // every membership change, plus the policy's per-table state.
 type consistentHashTable struct {
 	slots []*consistentHashSlot
+	view  *view    // the same endpoints, with their health index
 	ring  []uint64 // hash points, ascending
 	owner []uint32 // owner[i] is the slot index of ring[i]
 	pool  *Pool    // for the total in-flight count and the budget
@@ -43,7 +39,10 @@ type consistentHashTable struct {
 // newConsistentHashTable builds the table for members; prev is the table it replaces, or nil.
 func newConsistentHashTable(p *Pool, members []member, prev *consistentHashTable) *consistentHashTable {
 	n := len(members)
-	t := &consistentHashTable{slots: make([]*consistentHashSlot, n)}
+	t := &consistentHashTable{
+		slots: make([]*consistentHashSlot, n),
+		view:  p.view.Load(),
+	}
 	for i, m := range members {
 		t.slots[i] = m.slot.(*consistentHashSlot)
 	}

@@ -47,9 +47,9 @@ type EndpointStatus struct {
 // Endpoints returns a snapshot of every endpoint, in the order they were
 // added. Each endpoint's fields are read atomically, not the set as a whole.
 func (p *Pool) Endpoints() []EndpointStatus {
-	all := *p.all.Load()
-	out := make([]EndpointStatus, 0, len(all))
-	for _, c := range all {
+	cores := p.view.Load().cores
+	out := make([]EndpointStatus, 0, len(cores))
+	for _, c := range cores {
 		h := c.health.Load()
 		s := stateOf(h)
 		if s == stateRemoved {

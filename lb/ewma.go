@@ -58,8 +58,8 @@ func (s *peakEWMASlot) observe(rtt, now int64, tau float64) {
 }
 
 // peakEWMASlow is PeakEWMA when a sampled candidate was not up.
-func peakEWMASlow(slots []*peakEWMASlot, i, j uint32, now int64, tau float64) *core {
-	a, b := upPair(slots, int(i), int(j))
+func peakEWMASlow(v *view, slots []*peakEWMASlot, i, j uint32, now int64, tau float64) *core {
+	a, b := v.upPair(int(i), int(j))
 	switch {
 	case a < 0:
 		return nil

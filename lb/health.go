@@ -13,7 +13,8 @@ type core struct {
 	inflight atomic.Int64
 	health   atomic.Uint64
 	addr     string
-	weight   uint32 // static, 1..MaxWeight
+	weight   uint32       // static, 1..MaxWeight
+	index    atomic.Int32 // position in the pool's current view
 }
 
 // The health word packs everything passive health knows about an endpoint
@@ -90,6 +91,7 @@ func (p *Pool) succeeded(c *core, probe uint64) {
 		case probe != 0 && h == probe:
 			if c.health.CompareAndSwap(h, 0) {
 				p.ejected.Add(-1)
+				p.track(c)
 				return
 			}
 		case h == 0 || stateOf(h) != stateUp:
@@ -112,6 +114,7 @@ func (p *Pool) failed(c *core, probe uint64) {
 		k := min(ejectionsOf(h)+1, ejectMax)
 		deadline := p.clock() + p.penalty(k)
 		if c.health.CompareAndSwap(h, healthWord(stateEjected, streakOf(h), k, deadline)) {
+			p.track(c)
 			p.arm(deadline)
 		}
 		return
@@ -130,6 +133,7 @@ func (p *Pool) failed(c *core, probe uint64) {
 		}
 		deadline := p.clock() + p.penalty(1)
 		if c.health.CompareAndSwap(h, healthWord(stateEjected, streak, 1, deadline)) {
+			p.track(c)
 			p.arm(deadline)
 			return
 		}
@@ -141,13 +145,14 @@ func (p *Pool) failed(c *core, probe uint64) {
 // probe at once: the caller gave up, which says nothing about the endpoint.
 func (p *Pool) abandonProbe(c *core, probe uint64) {
 	if c.health.CompareAndSwap(probe, healthWord(stateEjected, streakOf(probe), ejectionsOf(probe), 0)) {
+		p.track(c)
 		p.due.Store(dueRaised)
 	}
 }
 
 // reserveEjection takes one place in the MaxEjectedPercent budget.
 func (p *Pool) reserveEjection() bool {
-	limit := int32(p.cfg.maxEjected(len(*p.all.Load())))
+	limit := int32(p.cfg.maxEjected(len(p.view.Load().cores)))
 	for {
 		n := p.ejected.Load()
 		if n >= limit {

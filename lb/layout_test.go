@@ -13,7 +13,7 @@ import (
 func TestSlotsSitAloneOnCacheLines(t *testing.T) {
 	for _, pol := range policyCases {
 		p := mustNew(t, Config{Policy: pol}, addrs(64)...)
-		for _, c := range *p.all.Load() {
+		for _, c := range p.view.Load().cores {
 			if addr := uintptr(unsafe.Pointer(c)); addr%cacheLine != 0 {
 				t.Fatalf("%v: slot at %#x is not on a %d-byte line boundary", pol, addr, cacheLine)
 			}

@@ -29,21 +29,20 @@ var (
 	_ [0]struct{} = [unsafe.Offsetof(leastLoadedSlot{}.health) - 8]struct{}{}
 )
 
-// base returns the slot's core.
-func (s *leastLoadedSlot) base() *core {
-	return &s.core
-}
-
 // leastLoadedTable is a LeastLoaded pool's table: an immutable list of slots, replaced whole on
 // every membership change, plus the policy's per-table state.
 type leastLoadedTable struct {
 	slots []*leastLoadedSlot
+	view  *view // the same endpoints, with their health index
 }
 
 // newLeastLoadedTable builds the table for members; prev is the table it replaces, or nil.
 func newLeastLoadedTable(p *Pool, members []member, prev *leastLoadedTable) *leastLoadedTable {
 	n := len(members)
-	t := &leastLoadedTable{slots: make([]*leastLoadedSlot, n)}
+	t := &leastLoadedTable{
+		slots: make([]*leastLoadedSlot, n),
+		view:  p.view.Load(),
+	}
 	for i, m := range members {
 		t.slots[i] = m.slot.(*leastLoadedSlot)
 	}

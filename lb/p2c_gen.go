@@ -26,21 +26,20 @@ var (
 	_ [0]struct{} = [unsafe.Offsetof(p2cSlot{}.health) - 8]struct{}{}
 )
 
-// base returns the slot's core.
-func (s *p2cSlot) base() *core {
-	return &s.core
-}
-
 // p2cTable is a P2C pool's table: an immutable list of slots, replaced whole on
 // every membership change, plus the policy's per-table state.
 type p2cTable struct {
 	slots []*p2cSlot
+	view  *view // the same endpoints, with their health index
 }
 
 // newP2CTable builds the table for members; prev is the table it replaces, or nil.
 func newP2CTable(p *Pool, members []member, prev *p2cTable) *p2cTable {
 	n := len(members)
-	t := &p2cTable{slots: make([]*p2cSlot, n)}
+	t := &p2cTable{
+		slots: make([]*p2cSlot, n),
+		view:  p.view.Load(),
+	}
 	for i, m := range members {
 		t.slots[i] = m.slot.(*p2cSlot)
 	}
@@ -60,7 +59,7 @@ func (t *p2cTable) pick() *core {
 	i, j := pair(rand63(), uint32(len(slots)))
 	a, b := slots[i], slots[j]
 	if !a.pickable() || !b.pickable() {
-		return p2cSlow(slots, i, j)
+		return t.view.p2c(i, j)
 	}
 	// A select the compiler can turn into a conditional move: loads are random.
 	w := a

@@ -31,15 +31,11 @@ var (
 	_ [0]struct{} = [unsafe.Offsetof(peakEWMASlot{}.health) - 8]struct{}{}
 )
 
-// base returns the slot's core.
-func (s *peakEWMASlot) base() *core {
-	return &s.core
-}
-
 // peakEWMATable is a PeakEWMA pool's table: an immutable list of slots, replaced whole on
 // every membership change, plus the policy's per-table state.
 type peakEWMATable struct {
 	slots []*peakEWMASlot
+	view  *view        // the same endpoints, with their health index
 	clock func() int64 // the pool's latency clock
 	tau   float64      // decay time constant in ns
 }
@@ -47,7 +43,10 @@ type peakEWMATable struct {
 // newPeakEWMATable builds the table for members; prev is the table it replaces, or nil.
 func newPeakEWMATable(p *Pool, members []member, prev *peakEWMATable) *peakEWMATable {
 	n := len(members)
-	t := &peakEWMATable{slots: make([]*peakEWMASlot, n)}
+	t := &peakEWMATable{
+		slots: make([]*peakEWMASlot, n),
+		view:  p.view.Load(),
+	}
 	for i, m := range members {
 		t.slots[i] = m.slot.(*peakEWMASlot)
 	}
@@ -68,7 +67,7 @@ func (t *peakEWMATable) pick() *core {
 	i, j := pair(rand63(), uint32(len(slots)))
 	a, b := slots[i], slots[j]
 	if !a.pickable() || !b.pickable() {
-		return peakEWMASlow(slots, i, j, t.clock(), t.tau)
+		return peakEWMASlow(t.view, slots, i, j, t.clock(), t.tau)
 	}
 	now := t.clock()
 	w := a

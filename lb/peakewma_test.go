@@ -27,7 +27,7 @@ func timedLease(t *testing.T, p *Pool, now *int64, addr string, rtt time.Duratio
 func TestPeakEWMAFollowsPeaksAndDecays(t *testing.T) {
 	p := mustNew(t, Config{Policy: PeakEWMA, EWMADecay: 10 * time.Second}, "a:1", "b:1")
 	now := fakeNanos(p)
-	s := peakSlotOf((*p.all.Load())[0])
+	s := peakSlotOf((p.view.Load().cores)[0])
 	tau := p.cfg.ewmaDecay
 
 	timedLease(t, p, now, "a:1", 10*time.Millisecond)
@@ -78,7 +78,7 @@ func TestPeakEWMAPenalisesUnmeasuredBusyEndpoints(t *testing.T) {
 	p := mustNew(t, Config{Policy: PeakEWMA}, "new:1", "known:1")
 	now := fakeNanos(p)
 	timedLease(t, p, now, "known:1", 5*time.Millisecond)
-	s := peakSlotOf((*p.all.Load())[0])
+	s := peakSlotOf((p.view.Load().cores)[0])
 	if s.load(*now, p.cfg.ewmaDecay) != 0 {
 		t.Fatal("an idle unmeasured endpoint should cost nothing")
 	}
@@ -98,7 +98,7 @@ func TestPeakEWMACancelledLeasesTeachNothing(t *testing.T) {
 	l, _ := p.Pick()
 	*now += int64(time.Second)
 	l.Done(errCanceled)
-	if s := peakSlotOf((*p.all.Load())[0]); s.cost.Load() != 0 {
+	if s := peakSlotOf((p.view.Load().cores)[0]); s.cost.Load() != 0 {
 		t.Fatal("a cancelled lease recorded a latency")
 	}
 }

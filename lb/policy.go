@@ -42,71 +42,52 @@ func fastmod(a uint32, m uint64, d uint32) uint32 {
 	return uint32(hi)
 }
 
-// slotPtr is satisfied by every generated slot pointer type.
-type slotPtr interface{ base() *core }
-
-// choosePickable returns a uniformly chosen index of a slot that is up,
-// other than skip (-1 skips nothing), or -1 if there is none: a few random
-// draws, then a count and a second pass for the chosen one.
-func choosePickable[S slotPtr](slots []S, skip int) int {
+// choose returns a uniformly chosen index of an endpoint that is up, other
+// than skip (-1 skips nothing), or -1 if there is none: a few random
+// draws, which nearly always succeed while few endpoints are out, then
+// PopCount and Select over the view's bitmap of endpoints that are up.
+func (v *view) choose(skip int) int {
 	for range rejectTries {
-		if i := randn(len(slots)); i != skip && slots[i].base().pickable() {
+		if i := randn(len(v.cores)); i != skip && v.cores[i].pickable() {
 			return i
 		}
 	}
-	up := 0
-	for i, s := range slots {
-		if i != skip && s.base().pickable() {
-			up++
-		}
-	}
-	if up == 0 {
-		return -1
-	}
-	want, last := randn(up), -1
-	for i, s := range slots {
-		if i != skip && s.base().pickable() {
-			if want == 0 {
-				return i
-			}
-			want, last = want-1, i
-		}
-	}
-	return last // states changed between the passes
+	return v.drawUp(skip)
 }
 
-// upPair completes a P2C draw (i, j) in which a candidate is not up: a
-// candidate that is up is kept and the other drawn again among the rest, so
-// the pair stays uniform over pairs of endpoints that are up. j is -1 when
-// only one endpoint is up, and i too when none is.
-func upPair[S slotPtr](slots []S, i, j int) (int, int) {
-	if !slots[i].base().pickable() {
+// upPair completes a two-choice draw (i, j) in which a candidate is not up:
+// a candidate that is up is kept and the other drawn again among the rest,
+// so the pair stays uniform over pairs of endpoints that are up. j is -1
+// when only one endpoint is up, and i too when none is.
+func (v *view) upPair(i, j int) (int, int) {
+	if !v.cores[i].pickable() {
 		i, j = j, i
 	}
-	if !slots[i].base().pickable() {
-		if i = choosePickable(slots, -1); i < 0 {
+	if !v.cores[i].pickable() {
+		if i = v.choose(-1); i < 0 {
 			return -1, -1
 		}
 	}
-	return i, choosePickable(slots, i)
+	return i, v.choose(i)
 }
 
-// p2cSlow is P2C when a sampled candidate was not up.
-func p2cSlow[S slotPtr](slots []S, i, j uint32) *core {
-	a, b := upPair(slots, int(i), int(j))
+// p2c is P2C when a sampled candidate was not up.
+func (v *view) p2c(i, j uint32) *core {
+	a, b := v.upPair(int(i), int(j))
 	switch {
 	case a < 0:
 		return nil
-	case b >= 0 && slots[b].base().inflight.Load() < slots[a].base().inflight.Load():
-		return slots[b].base()
+	case b >= 0 && v.cores[b].inflight.Load() < v.cores[a].inflight.Load():
+		return v.cores[b]
 	}
-	return slots[a].base()
+	return v.cores[a]
 }
 
-// scanFrom returns the first slot that is up at or after start, wrapping.
-func scanFrom[S slotPtr](slots []S, start int) *core {
-	for k := range slots {
-		if c := slots[(start+k)%len(slots)].base(); c.pickable() {
+// scanFrom returns the first endpoint that is up at or after start,
+// wrapping, or nil.
+func (v *view) scanFrom(start int) *core {
+	for k := range v.cores {
+		if c := v.cores[(start+k)%len(v.cores)]; c.pickable() {
 			return c
 		}
 	}

@@ -33,7 +33,7 @@ type Pool struct {
 	wake    *time.Timer
 	armedAt atomic.Int64            // deadline the wake timer is set for, or never
 	ejected atomic.Int32            // endpoints ejected or probing
-	all     atomic.Pointer[[]*core] // every member, in order: for scans and snapshots
+	view    atomic.Pointer[view] // every member, in table order, and its health index
 
 	mu      sync.Mutex // serialises membership changes
 	members []member
@@ -193,7 +193,7 @@ func (p *Pool) add(endpoints []Endpoint) {
 		}
 		fresh = append(fresh, newMember(p.policy, e.Addr, uint32(max(e.Weight, 1))))
 	}
-	if len(fresh) > 0 || p.all.Load() == nil {
+	if len(fresh) > 0 || p.view.Load() == nil {
 		p.publish(append(p.members[:len(p.members):len(p.members)], fresh...))
 	}
 }
@@ -247,22 +247,33 @@ func (p *Pool) retire(c *core) {
 	}
 }
 
-// publish installs members as the pool's membership: the scan list and the
+// publish installs members as the pool's membership: the view and the
 // policy's table, each behind one atomic pointer. Callers hold p.mu.
+//
+// Health transitions that race with it track themselves in whichever view
+// they find; the final pass here tracks every slot of the new view after
+// every endpoint knows its place in it, which covers the transitions that
+// found the old one.
 func (p *Pool) publish(members []member) {
-	all := make([]*core, len(members))
-	clear(p.index)
-	for i, m := range members {
-		all[i] = m.c
-		p.index[m.c.addr] = i
+	v := newView(members)
+	for i := range v.cores {
+		v.trackSlot(i) // before readers can see the view
 	}
+	clear(p.index)
 	p.members = members
-	p.all.Store(&all)
+	p.view.Store(v)
+	for i, m := range members {
+		p.index[m.c.addr] = i
+		m.c.index.Store(int32(i))
+	}
 	p.install(members)
+	for i := range v.cores {
+		v.trackSlot(i)
+	}
 }
 
 // Policy returns the pool's policy.
 func (p *Pool) Policy() Policy { return p.policy }
 
 // Len returns the number of endpoints in the pool.
-func (p *Pool) Len() int { return len(*p.all.Load()) }
+func (p *Pool) Len() int { return len(p.view.Load().cores) }

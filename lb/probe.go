@@ -32,28 +32,34 @@ var beforeProbeCAS func(*Pool)
 
 // leaseProbe hands the first endpoint whose deadline has passed to the
 // calling Pick as a probe. It reports false when another Pick is scanning or
-// nothing is due.
+// nothing is due. It finds due endpoints with the FirstDue kernel over the
+// view's deadlines, checks each against its health word, and re-arms the
+// wake timer for the earliest deadline left (MinIndex over the same array).
 func (p *Pool) leaseProbe() (Lease, bool) {
 	if !p.due.CompareAndSwap(dueRaised, dueScanning) {
 		return Lease{}, false
 	}
+	v := p.view.Load()
 	now := p.clock()
-	next := int64(never)
 	more := false
 	var won *core
 	var token uint64
-	for _, c := range *p.all.Load() {
-		h := c.health.Load()
-		if s := stateOf(h); s != stateEjected && s != stateProbing {
-			continue
+	for from := 0; from < len(v.deadlines); {
+		i := firstDue(v.deadlines[from:], now)
+		if i < 0 {
+			break
 		}
-		if d := deadlineOf(h); d > now {
-			next = min(next, d)
+		i += from
+		from = i + 1
+		c := v.cores[i]
+		h := c.health.Load()
+		if s := stateOf(h); (s != stateEjected && s != stateProbing) || deadlineOf(h) > now {
+			v.trackSlot(i) // a stale entry: mend it and go on
 			continue
 		}
 		if won != nil {
 			more = true
-			continue
+			break
 		}
 		lease := healthWord(stateProbing, streakOf(h), ejectionsOf(h), now+p.cfg.probeTimeout)
 		if beforeProbeCAS != nil {
@@ -63,16 +69,18 @@ func (p *Pool) leaseProbe() (Lease, bool) {
 			more = true // it changed under us: let the next Pick look again
 			continue
 		}
+		v.trackSlot(i)
 		won, token = c, lease
-		next = min(next, deadlineOf(lease))
 	}
 	if more {
 		p.due.Store(dueRaised)
 	} else {
 		p.due.CompareAndSwap(dueScanning, dueNone) // fails if the timer raised it again meanwhile
 	}
-	if next != never {
-		p.arm(next)
+	if i := earliest(v.deadlines); i >= 0 {
+		if next := v.deadlines[i].Load(); next != never {
+			p.arm(max(next, now+1))
+		}
 	}
 	if won == nil {
 		return Lease{}, false

@@ -26,21 +26,20 @@ var (
 	_ [0]struct{} = [unsafe.Offsetof(randomSlot{}.health) - 8]struct{}{}
 )
 
-// base returns the slot's core.
-func (s *randomSlot) base() *core {
-	return &s.core
-}
-
 // randomTable is a Random pool's table: an immutable list of slots, replaced whole on
 // every membership change, plus the policy's per-table state.
 type randomTable struct {
 	slots []*randomSlot
+	view  *view // the same endpoints, with their health index
 }
 
 // newRandomTable builds the table for members; prev is the table it replaces, or nil.
 func newRandomTable(p *Pool, members []member, prev *randomTable) *randomTable {
 	n := len(members)
-	t := &randomTable{slots: make([]*randomSlot, n)}
+	t := &randomTable{
+		slots: make([]*randomSlot, n),
+		view:  p.view.Load(),
+	}
 	for i, m := range members {
 		t.slots[i] = m.slot.(*randomSlot)
 	}
@@ -57,8 +56,8 @@ func (t *randomTable) pick() *core {
 	if s := slots[randn(len(slots))]; s.pickable() {
 		return &s.core
 	}
-	if i := choosePickable(slots, -1); i >= 0 {
-		return slots[i].base()
+	if i := t.view.choose(-1); i >= 0 {
+		return &slots[i].core
 	}
 	return nil
 }

@@ -30,15 +30,11 @@ var (
 	_ [0]struct{} = [unsafe.Offsetof(roundRobinSlot{}.health) - 8]struct{}{}
 )
 
-// base returns the slot's core.
-func (s *roundRobinSlot) base() *core {
-	return &s.core
-}
-
 // roundRobinTable is a RoundRobin pool's table: an immutable list of slots, replaced whole on
 // every membership change, plus the policy's per-table state.
 type roundRobinTable struct {
 	slots []*roundRobinSlot
+	view  *view  // the same endpoints, with their health index
 	magic uint64 // fastmod multiplier for len(slots)
 	_     cpu.CacheLinePad
 	next  atomic.Uint64 // the next ticket
@@ -48,7 +44,10 @@ type roundRobinTable struct {
 // newRoundRobinTable builds the table for members; prev is the table it replaces, or nil.
 func newRoundRobinTable(p *Pool, members []member, prev *roundRobinTable) *roundRobinTable {
 	n := len(members)
-	t := &roundRobinTable{slots: make([]*roundRobinSlot, n)}
+	t := &roundRobinTable{
+		slots: make([]*roundRobinSlot, n),
+		view:  p.view.Load(),
+	}
 	for i, m := range members {
 		t.slots[i] = m.slot.(*roundRobinSlot)
 	}
@@ -74,5 +73,5 @@ func (t *roundRobinTable) pick() *core {
 			return &s.core
 		}
 	}
-	return scanFrom(slots, int(fastmod(uint32(t.next.Load()), t.magic, uint32(len(slots)))))
+	return t.view.scanFrom(int(fastmod(uint32(t.next.Load()), t.magic, uint32(len(slots)))))
 }

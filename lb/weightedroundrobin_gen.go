@@ -30,15 +30,11 @@ var (
 	_ [0]struct{} = [unsafe.Offsetof(weightedRoundRobinSlot{}.health) - 8]struct{}{}
 )
 
-// base returns the slot's core.
-func (s *weightedRoundRobinSlot) base() *core {
-	return &s.core
-}
-
 // weightedRoundRobinTable is a WeightedRoundRobin pool's table: an immutable list of slots, replaced whole on
 // every membership change, plus the policy's per-table state.
 type weightedRoundRobinTable struct {
 	slots      []*weightedRoundRobinSlot
+	view       *view    // the same endpoints, with their health index
 	cumulative []uint64 // cumulative[i] = weights of slots[:i+1]
 	_          cpu.CacheLinePad
 	next       atomic.Uint64 // the next ticket
@@ -48,7 +44,10 @@ type weightedRoundRobinTable struct {
 // newWeightedRoundRobinTable builds the table for members; prev is the table it replaces, or nil.
 func newWeightedRoundRobinTable(p *Pool, members []member, prev *weightedRoundRobinTable) *weightedRoundRobinTable {
 	n := len(members)
-	t := &weightedRoundRobinTable{slots: make([]*weightedRoundRobinSlot, n)}
+	t := &weightedRoundRobinTable{
+		slots: make([]*weightedRoundRobinSlot, n),
+		view:  p.view.Load(),
+	}
 	for i, m := range members {
 		t.slots[i] = m.slot.(*weightedRoundRobinSlot)
 	}
@@ -72,5 +71,5 @@ func (t *weightedRoundRobinTable) pick() *core {
 			return &s.core
 		}
 	}
-	return scanFrom(slots, int(weightedIndex(t.cumulative, t.next.Load())))
+	return t.view.scanFrom(int(weightedIndex(t.cumulative, t.next.Load())))
 }
