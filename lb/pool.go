@@ -31,8 +31,8 @@ type Pool struct {
 	now     func() int64 // the health clock, µs since epoch; tests count its reads
 	nanos   func() int64 // the latency clock, ns, for PeakEWMA leases; tests fake it
 	wake    *time.Timer
-	armedAt atomic.Int64            // deadline the wake timer is set for, or never
-	ejected atomic.Int32            // endpoints ejected or probing
+	armedAt atomic.Int64         // deadline the wake timer is set for, or never
+	ejected atomic.Int32         // endpoints ejected or probing
 	view    atomic.Pointer[view] // every member, in table order, and its health index
 
 	mu      sync.Mutex // serialises membership changes
