@@ -7,11 +7,15 @@ BENCHTIME ?= 200ms
 BENCH     ?= .
 BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
-.PHONY: all test vet fmt-check race purego generate generate-check arm64-build bench
+# Gate limits for CI (see bench/cmd/benchgate and README "Measured").
+GATEFLAGS ?= -p2c-max 4.5 -rr-max 3.5
+
+.PHONY: all test vet fmt-check race purego generate generate-check arm64-build bench \
+	bench-test bench-gate bench-peers benchmarks-md
 
 all: test
 
-test: vet fmt-check generate-check race purego arm64-build
+test: vet fmt-check generate-check race purego arm64-build bench-test
 
 vet:
 	$(GO) vet $(PKGS)
@@ -41,3 +45,18 @@ arm64-build:
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -count $(COUNT) ./lb | tee /tmp/nanolb-bench.txt
 	$(BENCHSTAT) /tmp/nanolb-bench.txt
+
+# bench/ is its own module (peers stay out of the library's go.mod).
+bench-test:
+	$(MAKE) -C bench test
+
+# Fails if a Pick+Done path allocates or costs more than its limit times
+# reference (a), two atomic adds measured in the same run.
+bench-gate:
+	$(MAKE) -C bench gate GATEFLAGS='$(GATEFLAGS)'
+
+bench-peers:
+	$(MAKE) -C bench bench-peers
+
+benchmarks-md:
+	$(MAKE) -C bench benchmarks-md

@@ -1,4 +1,75 @@
 package harness
 
-// Nanolb returns the nanolb drivers. Until lb builds it returns none.
-func Nanolb() []Impl { return nil }
+import (
+	"fmt"
+
+	"github.com/nanolb/nanolb/lb"
+)
+
+// Names of the nanolb drivers in benchmark names; cmd/benchgate gates the
+// first two.
+const (
+	NanolbP2C         = "nanolb-p2c"
+	NanolbRoundRobin  = "nanolb-rr"
+	NanolbRegistryP2C = "nanolb-registry-p2c"
+)
+
+// Nanolb returns the nanolb drivers: a Pool per policy, and P2C reached
+// through a Registry lookup.
+func Nanolb() []Impl {
+	return []Impl{
+		{Name: NanolbP2C, Build: func(addrs []string) (Cycler, error) { return NewNanolbPool(lb.P2C, addrs) }},
+		{Name: NanolbRoundRobin, Build: func(addrs []string) (Cycler, error) { return NewNanolbPool(lb.RoundRobin, addrs) }},
+		{Name: NanolbRegistryP2C, Build: NewNanolbRegistry},
+	}
+}
+
+// nanolbPool is the cycle over an lb.Pool.
+type nanolbPool struct{ pool *lb.Pool }
+
+// NewNanolbPool builds an lb.Pool with the given policy over addrs.
+func NewNanolbPool(policy lb.Policy, addrs []string) (Cycler, error) {
+	pool, err := lb.New(lb.Config{Policy: policy}, addrs...)
+	if err != nil {
+		return nil, err
+	}
+	return &nanolbPool{pool: pool}, nil
+}
+
+// Cycle picks a lease and reports success on it.
+func (n *nanolbPool) Cycle() string {
+	lease, err := n.pool.Pick()
+	if err != nil {
+		panic(fmt.Sprintf("harness: nanolb pick failed: %v", err))
+	}
+	addr := lease.Endpoint()
+	lease.Done(nil)
+	return addr
+}
+
+// nanolbRegistry is the cycle through Registry.Pick, which adds the lookup
+// of a pool by service name.
+type nanolbRegistry struct {
+	reg     *lb.Registry
+	service string
+}
+
+// NewNanolbRegistry builds a Registry holding one P2C pool over addrs.
+func NewNanolbRegistry(addrs []string) (Cycler, error) {
+	reg := lb.NewRegistry()
+	if _, err := reg.Ensure("users", lb.Config{Policy: lb.P2C}, addrs...); err != nil {
+		return nil, err
+	}
+	return &nanolbRegistry{reg: reg, service: "users"}, nil
+}
+
+// Cycle picks a lease from the named pool and reports success on it.
+func (n *nanolbRegistry) Cycle() string {
+	lease, err := n.reg.Pick(n.service)
+	if err != nil {
+		panic(fmt.Sprintf("harness: nanolb registry pick failed: %v", err))
+	}
+	addr := lease.Endpoint()
+	lease.Done(nil)
+	return addr
+}

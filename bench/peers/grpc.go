@@ -224,11 +224,11 @@ type noopMetrics struct {
 	estats.MetricsRecorder // nil; satisfies grpc's embedding guard
 }
 
-func (noopMetrics) RecordInt64Count(*estats.Int64CountHandle, int64, ...string)         {}
-func (noopMetrics) RecordFloat64Count(*estats.Float64CountHandle, float64, ...string)   {}
-func (noopMetrics) RecordInt64Histo(*estats.Int64HistoHandle, int64, ...string)         {}
-func (noopMetrics) RecordFloat64Histo(*estats.Float64HistoHandle, float64, ...string)   {}
-func (noopMetrics) RecordInt64Gauge(*estats.Int64GaugeHandle, int64, ...string)         {}
+func (noopMetrics) RecordInt64Count(*estats.Int64CountHandle, int64, ...string)             {}
+func (noopMetrics) RecordFloat64Count(*estats.Float64CountHandle, float64, ...string)       {}
+func (noopMetrics) RecordInt64Histo(*estats.Int64HistoHandle, int64, ...string)             {}
+func (noopMetrics) RecordFloat64Histo(*estats.Float64HistoHandle, float64, ...string)       {}
+func (noopMetrics) RecordInt64Gauge(*estats.Int64GaugeHandle, int64, ...string)             {}
 func (noopMetrics) RecordInt64UpDownCount(*estats.Int64UpDownCountHandle, int64, ...string) {}
 func (noopMetrics) RegisterAsyncReporter(estats.AsyncMetricReporter, ...estats.AsyncMetric) func() {
 	return func() {}

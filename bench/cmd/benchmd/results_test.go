@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+const sample = `goos: linux
+pkg: github.com/nanolb/nanolb/bench/peers
+BenchmarkPickDoneParallel/impl=nanolb-p2c/n=8-2   	 5471684	        8.00 ns/op	       0 B/op	       0 allocs/op
+BenchmarkPickDoneParallel/impl=nanolb-p2c/n=8-2   	 5471684	        9.00 ns/op	       0 B/op	       0 allocs/op
+BenchmarkPickDoneParallel/impl=nanolb-p2c/n=8-2   	 5471684	       100.0 ns/op	       0 B/op	       0 allocs/op
+BenchmarkPickDoneParallel/impl=ref-atomic-pair/n=8-2   	 22783678	         4.00 ns/op	       0 B/op	       0 allocs/op
+BenchmarkPickDoneParallel/impl=grpc-least-request/n=8-2   	 1000000	       108.6 ns/op	      72 B/op	       3 allocs/op
+PASS
+ok  	github.com/nanolb/nanolb/bench/peers	1.391s
+`
+
+func TestParseReadsNameKeysProcsAndUnits(t *testing.T) {
+	rs := parse([]byte(sample))
+	if len(rs) != 5 {
+		t.Fatalf("parsed %d results, want 5", len(rs))
+	}
+	r := rs[4]
+	want := result{bench: "BenchmarkPickDoneParallel", impl: "grpc-least-request", n: "8", procs: "2", ns: 108.6, allocs: 3}
+	if r != want {
+		t.Fatalf("parsed %+v, want %+v", r, want)
+	}
+}
+
+func TestTheRatioTableUsesMediansAgainstTheFloor(t *testing.T) {
+	rs := parse([]byte(sample))
+	var buf bytes.Buffer
+	writeRatioTable(&buf, section{results: rs, floor: pickFloor(rs, []string{"absent", "ref-atomic-pair"})})
+	got := buf.String()
+	for _, want := range []string{
+		"(GOMAXPROCS=2)",
+		"ratio to the median of every `ref-atomic-pair` sample",
+		"| nanolb-p2c | 9.00 ns (2.25×) | 0 |", // median of 8, 9, 100 over 4
+		"| grpc-least-request | 108.6 ns (27.15×) | 3 |",
+		"| ref-atomic-pair | 4.00 ns (1.00×) | 0 |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("table lacks %q:\n%s", want, got)
+		}
+	}
+}
