@@ -14,14 +14,30 @@ const (
 	NanolbRegistryP2C = "nanolb-registry-p2c"
 )
 
+// The other nanolb policies, each beside the peer policy it compares with:
+// kratos's wrr and random, and kratos's p2c, which like PeakEWMA weighs
+// latency averages by in-flight requests.
+var nanolbOthers = []struct {
+	name   string
+	policy lb.Policy
+}{
+	{"nanolb-wrr", lb.WeightedRoundRobin},
+	{"nanolb-random", lb.Random},
+	{"nanolb-peak-ewma", lb.PeakEWMA},
+}
+
 // Nanolb returns the nanolb drivers: a Pool per policy, and P2C reached
 // through a Registry lookup.
 func Nanolb() []Impl {
-	return []Impl{
+	impls := []Impl{
 		{Name: NanolbP2C, Build: func(addrs []string) (Cycler, error) { return NewNanolbPool(lb.P2C, addrs) }},
 		{Name: NanolbRoundRobin, Build: func(addrs []string) (Cycler, error) { return NewNanolbPool(lb.RoundRobin, addrs) }},
 		{Name: NanolbRegistryP2C, Build: NewNanolbRegistry},
 	}
+	for _, o := range nanolbOthers {
+		impls = append(impls, Impl{Name: o.name, Build: func(addrs []string) (Cycler, error) { return NewNanolbPool(o.policy, addrs) }})
+	}
+	return impls
 }
 
 // nanolbPool is the cycle over an lb.Pool.
