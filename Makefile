@@ -10,12 +10,12 @@ BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c
 # Gate limits for CI (see bench/cmd/benchgate and README "Measured").
 GATEFLAGS ?= -p2c-max 4.5 -rr-max 3.5
 
-.PHONY: all test vet fmt-check race purego generate generate-check arm64-build bench \
+.PHONY: all test vet fmt-check race purego generate generate-check arm64-build kernels-asm bench \
 	bench-test bench-gate bench-peers benchmarks-md
 
 all: test
 
-test: vet fmt-check generate-check race purego arm64-build bench-test
+test: vet fmt-check generate-check race purego arm64-build kernels-asm bench-test
 
 vet:
 	$(GO) vet $(PKGS)
@@ -41,6 +41,16 @@ generate-check:
 arm64-build:
 	GOARCH=arm64 $(GO) build $(PKGS)
 	GOARCH=arm64 $(GO) test -c -o /dev/null ./lb
+	GOOS=linux GOARCH=386 $(GO) build $(PKGS)
+
+# The root package's kernels: NANOLB_REQUIRE_ASM makes the tests fail unless
+# the asm kernel expected for the CPU was dispatched, here (amd64) and on
+# arm64 under qemu-user (.ci/run installs qemu-user-static).
+kernels-asm:
+	NANOLB_REQUIRE_ASM=1 $(GO) test -count=1 .
+	NANOLB_REQUIRE_ASM=1 GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64-static .
+	GOARCH=arm64 $(GO) test -count=1 -tags purego -exec qemu-aarch64-static .
+	GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64-static ./lb
 
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -count $(COUNT) ./lb | tee /tmp/nanolb-bench.txt

@@ -15,11 +15,11 @@ var (
 	hasPOPCNT = cpu.X86.HasPOPCNT
 
 	// hasBMI2 gates selectBMI2 (POPCNT to find the word, PDEP+TZCNT inside
-	// it). It is off where PDEP is microcoded: AMD and Hygon before family
+	// it; TZCNT is BMI1). It is off where PDEP is microcoded: AMD and Hygon before family
 	// 0x19 (Zen 1 and 2) run PDEP in 18 to 300 cycles depending on the mask,
 	// slower than the broadword select in selectInWord. x/sys/cpu does not
 	// know the family, so cpuid/v2 supplies it.
-	hasBMI2 = cpu.X86.HasBMI2 && cpu.X86.HasPOPCNT && !slowPDEP()
+	hasBMI2 = cpu.X86.HasBMI2 && cpu.X86.HasBMI1 && cpu.X86.HasPOPCNT && !slowPDEP()
 
 	// hasAVX2 gates minIndexAVX2 and firstDueAVX2.
 	hasAVX2 = cpu.X86.HasAVX2

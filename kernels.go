@@ -40,3 +40,33 @@ func MinIndex(v []int64) int {
 func FirstDue(deadlines []int64, now int64) int {
 	return firstDueKernel(deadlines, now)
 }
+
+// kernel names one implementation of an operation. The per-architecture
+// dispatchers choose one with a <op>Choice function of the input length,
+// which the tests also ask (NANOLB_REQUIRE_ASM).
+type kernel uint8
+
+const (
+	kGeneric kernel = iota
+	kPOPCNT
+	kBMI2
+	kAVX2
+	kAVX512
+	kNEON
+)
+
+func (k kernel) String() string {
+	switch k {
+	case kPOPCNT:
+		return "POPCNT"
+	case kBMI2:
+		return "BMI2"
+	case kAVX2:
+		return "AVX2"
+	case kAVX512:
+		return "AVX512"
+	case kNEON:
+		return "NEON"
+	}
+	return "generic"
+}

@@ -38,8 +38,8 @@ func selectInWord(w, r uint64) int {
 	shift := ((le >> 7) * ones8 >> 56) * 8 // 8 * (bytes with prefix <= r)
 	r -= (p << 8 >> shift) & 0xff          // rank inside the byte
 	x := (w >> shift) & 0xff
-	spread := ((x*ones8&0x8040201008040201)+0x7f7f7f7f7f7f7f7f)&high8>>7 // byte j: bit j of x
-	q := spread * ones8                                                 // byte j: set bits of x in 0..j
+	spread := ((x * ones8 & 0x8040201008040201) + 0x7f7f7f7f7f7f7f7f) & high8 >> 7 // byte j: bit j of x
+	q := spread * ones8                                                            // byte j: set bits of x in 0..j
 	le = ((r*ones8 | high8) - q) & high8
 	return int(shift + (le>>7)*ones8>>56)
 }

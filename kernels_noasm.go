@@ -12,3 +12,6 @@ func popCountKernel(words []uint64) int { return popCountGeneric(words) }
 func minIndexKernel(v []int64) int { return minIndexGeneric(v) }
 
 func firstDueKernel(deadlines []int64, now int64) int { return firstDueGeneric(deadlines, now) }
+
+// asmKernels reports whether this build has assembly kernels.
+const asmKernels = false
