@@ -260,17 +260,24 @@ func randomPick(g *Group) {
 }
 
 // consistentHashPickKey: the first ring point at or after h, then onwards
-// to the first owner that is up and under the load bound.
+// to the first owner that is up and under the load bound. If every owner
+// that is up is at the bound (possible only while leases are lost or
+// racing), the first one that is up takes the key: the bound steers load,
+// it never refuses a pick.
 func consistentHashPickKey(g *Group) {
 	g.Id("slots").Op(":=").Id("t").Dot("slots")
 	g.If(Len(Id("slots")).Op("==").Lit(0)).Block(Return(Nil()))
 	g.Id("bound").Op(":=").Id("t").Dot("pool").Dot("loadBound").Call(Len(Id("slots")))
 	g.Id("start").Op(":=").Id("ringSearch").Call(Id("t").Dot("ring"), Id("h"))
+	g.Var().Id("first").Op("*").Id("consistentHashSlot")
 	g.For(Id("k").Op(":=").Range().Id("t").Dot("ring")).Block(
 		Id("s").Op(":=").Id("slots").Index(Id("t").Dot("owner").Index(Parens(Id("start").Op("+").Id("k")).Op("%").Len(Id("t").Dot("ring")))),
-		If(Id("s").Dot("pickable").Call().Op("&&").Id("s").Dot("inflight").Dot("Load").Call().Op("<").Id("bound")).Block(
+		If(Op("!").Id("s").Dot("pickable").Call()).Block(Continue()),
+		If(Id("s").Dot("inflight").Dot("Load").Call().Op("<").Id("bound")).Block(
 			Return(Op("&").Id("s").Dot("core")),
 		),
+		If(Id("first").Op("==").Nil()).Block(Id("first").Op("=").Id("s")),
 	)
-	g.Return(Nil())
+	g.If(Id("first").Op("==").Nil()).Block(Return(Nil()))
+	g.Return(Op("&").Id("first").Dot("core"))
 }

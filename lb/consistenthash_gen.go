@@ -65,11 +65,21 @@ func (t *consistentHashTable) pickKey(h uint64) *core {
 	}
 	bound := t.pool.loadBound(len(slots))
 	start := ringSearch(t.ring, h)
+	var first *consistentHashSlot
 	for k := range t.ring {
 		s := slots[t.owner[(start+k)%len(t.ring)]]
-		if s.pickable() && s.inflight.Load() < bound {
+		if !s.pickable() {
+			continue
+		}
+		if s.inflight.Load() < bound {
 			return &s.core
 		}
+		if first == nil {
+			first = s
+		}
 	}
-	return nil
+	if first == nil {
+		return nil
+	}
+	return &first.core
 }

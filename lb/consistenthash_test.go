@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -126,4 +127,41 @@ func TestConsistentHashFailsOverAlongTheRingAndBack(t *testing.T) {
 	if after := keyOwners(t, p, 3000); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Fatal("keys did not come back to the recovered endpoint")
 	}
+}
+
+// Found by FuzzProbeLease: probe leases that never report used to stay in
+// an endpoint's in-flight count but not in the pool's total, so after two
+// of them the only endpoint up sat at the load bound and Pick said
+// ErrNoEndpoint. Probes are now counted like any lease, and the bound never
+// refuses a pick while an endpoint is up.
+func TestConsistentHashLostProbesNeverBlockTheLastEndpoint(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{Policy: ConsistentHash, EjectAfter: 1, EjectFor: time.Second, MaxEjectFor: time.Second,
+			ProbeTimeout: time.Second, NoJitter: true, MaxEjectedPercent: 100}, "a:1")
+		failTimes(t, p, "a:1", 1)
+		for range 2 { // two probes lost, then a third succeeds
+			time.Sleep(time.Second)
+			synctest.Wait()
+			if l, _ := p.Pick(); !l.Probe() {
+				t.Fatal("no probe")
+			}
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		probe, _ := p.Pick()
+		if p.total.Load() != 3 {
+			t.Fatalf("total in-flight %d with three probe leases out, want 3", p.total.Load())
+		}
+		probe.Done(nil)
+		for range 5 {
+			l, err := p.PickKey("k")
+			if err != nil {
+				t.Fatalf("Pick with the only endpoint up and two lost leases: %v", err)
+			}
+			l.Done(nil)
+		}
+		if p.total.Load() != 2 {
+			t.Fatalf("total in-flight %d, want the 2 lost probes", p.total.Load())
+		}
+	})
 }

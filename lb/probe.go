@@ -86,7 +86,12 @@ func (p *Pool) leaseProbe() (Lease, bool) {
 		return Lease{}, false
 	}
 	won.inflight.Add(1)
-	return Lease{c: won, pool: p, probe: token}, true
+	l := Lease{c: won, pool: p}
+	if p.extras {
+		l = p.leaseWithExtras(won) // a probe is counted and timed like any lease
+	}
+	l.probe = token
+	return l, true
 }
 
 // arm makes sure the wake timer fires no later than deadline. Callers race
