@@ -8,7 +8,7 @@ BENCH     ?= .
 BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 # Gate limits for CI (see bench/cmd/benchgate and README "Measured").
-GATEFLAGS ?= -p2c-max 4.5 -rr-max 3.5
+GATEFLAGS ?= -p2c-max 4 -rr-max 3
 
 .PHONY: all test vet fmt-check race purego generate generate-check arm64-build kernels-asm bench \
 	bench-test bench-gate bench-peers benchmarks-md

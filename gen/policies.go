@@ -182,7 +182,7 @@ func atMostOne(g *Group) {
 func twoCandidates(g *Group, slow Code) {
 	g.List(Id("i"), Id("j")).Op(":=").Id("pair").Call(Id("rand63").Call(), Uint32().Call(Len(Id("slots"))))
 	g.List(Id("a"), Id("b")).Op(":=").Id("slots").Index(Id("i")).Op(",").Id("slots").Index(Id("j"))
-	g.If(Op("!").Id("a").Dot("pickable").Call().Op("||").Op("!").Id("b").Dot("pickable").Call()).Block(Return(slow))
+	g.If(Op("!").Id("bothUp").Call(Op("&").Id("a").Dot("core"), Op("&").Id("b").Dot("core"))).Block(Return(slow))
 }
 
 // p2cPick: two candidates from one random word; the slow path handles

@@ -11,11 +11,12 @@ import (
 //
 // The contract: call Done exactly once per lease, on the variable Pick's
 // result was stored in. Done clears the lease, so a second Done on the same
-// variable does nothing. A Lease is a small value; copying it and calling
-// Done on both copies is a misuse, like copying a sync.Mutex, but even then
-// the in-flight count never goes below zero. A lease outlives its endpoint's
-// removal and its pool's deletion: its Done is then still safe and only
-// lowers the in-flight count.
+// variable does nothing, and the in-flight count never goes below zero. A
+// Lease is a small value; copying it and calling Done on both copies is a
+// misuse, like copying a sync.Mutex: it takes another lease's count away
+// (and a count it would drive below zero is put back at once, so it never
+// stays negative). A lease outlives its endpoint's removal and its pool's
+// deletion: its Done is then still safe and only lowers the in-flight count.
 //
 // Lease keeps to four fields: the compiler keeps structs of up to four
 // fields in registers, and a fifth costs every Pick a trip through memory.

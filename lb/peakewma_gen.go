@@ -66,7 +66,7 @@ func (t *peakEWMATable) pick() *core {
 	}
 	i, j := pair(rand63(), uint32(len(slots)))
 	a, b := slots[i], slots[j]
-	if !a.pickable() || !b.pickable() {
+	if !bothUp(&a.core, &b.core) {
 		return peakEWMASlow(t.view, slots, i, j, t.clock(), t.tau)
 	}
 	now := t.clock()
