@@ -10,7 +10,7 @@ BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c
 # Gate limits for CI (see bench/cmd/benchgate and README "Measured").
 GATEFLAGS ?= -p2c-max 4 -rr-max 3
 
-.PHONY: all test vet fmt-check race purego generate generate-check arm64-build kernels-asm bench \
+.PHONY: all test vet fmt-check race purego generate generate-check arm64-build kernels-asm fuzz bench \
 	bench-test bench-gate bench-peers benchmarks-md
 
 all: test
@@ -55,6 +55,15 @@ kernels-asm:
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -count $(COUNT) ./lb | tee /tmp/nanolb-bench.txt
 	$(BENCHSTAT) /tmp/nanolb-bench.txt
+
+# Every fuzz target in ./fuzz, one at a time (go test -fuzz takes one), for
+# FUZZTIME each. CI runs it with a few seconds per target.
+FUZZTIME ?= 10s
+fuzz:
+	@for t in $$($(GO) test -list '^Fuzz' ./fuzz | grep '^Fuzz'); do \
+		echo "== $$t ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./fuzz || exit 1; \
+	done
 
 # bench/ is its own module (peers stay out of the library's go.mod).
 bench-test:
