@@ -12,9 +12,6 @@ import (
 //   - the latency clock (Pool.nanos), nanoseconds, read only by PeakEWMA
 //     leases to time their requests.
 
-// clock reads the health clock.
-func (p *Pool) clock() int64 { return p.now() }
-
 // monotonic is the default health clock: time.Since reads the monotonic
 // reading of time.Now, which testing/synctest fakes in tests.
 func (p *Pool) monotonic() int64 { return int64(time.Since(p.epoch) / time.Microsecond) }

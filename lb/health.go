@@ -116,7 +116,7 @@ func (p *Pool) failed(c *core, probe uint64) {
 			return // a later probe owns the endpoint, or it was removed
 		}
 		k := min(ejectionsOf(h)+1, ejectMax)
-		deadline := p.clock() + p.penalty(k)
+		deadline := p.now() + p.penalty(k)
 		if c.health.CompareAndSwap(h, healthWord(stateEjected, streakOf(h), k, deadline)) {
 			p.track(c)
 			p.arm(deadline)
@@ -135,7 +135,7 @@ func (p *Pool) failed(c *core, probe uint64) {
 			}
 			continue
 		}
-		deadline := p.clock() + p.penalty(1)
+		deadline := p.now() + p.penalty(1)
 		if c.health.CompareAndSwap(h, healthWord(stateEjected, streak, 1, deadline)) {
 			p.track(c)
 			p.arm(deadline)

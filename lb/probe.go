@@ -40,7 +40,7 @@ func (p *Pool) leaseProbe() (Lease, bool) {
 		return Lease{}, false
 	}
 	v := p.view.Load()
-	now := p.clock()
+	now := p.now()
 	more := false
 	var won *core
 	var token uint64
@@ -108,7 +108,7 @@ func (p *Pool) arm(deadline int64) {
 		}
 	}
 	for {
-		p.wake.Reset(time.Duration(max(deadline-p.clock(), 0)) * time.Microsecond)
+		p.wake.Reset(time.Duration(max(deadline-p.now(), 0)) * time.Microsecond)
 		at := p.armedAt.Load()
 		if at >= deadline {
 			return
