@@ -207,7 +207,17 @@ func ticketLoop(g *Group, index func(ticket Code) Code) {
 		Id("s").Op(":=").Id("slots").Index(index(Id("t").Dot("next").Dot("Add").Call(Lit(1)).Op("-").Lit(1))),
 		If(Id("s").Dot("pickable").Call()).Block(Return(Op("&").Id("s").Dot("core"))),
 	)
-	g.Return(Id("t").Dot("view").Dot("scanFrom").Call(Int().Call(index(Id("t").Dot("next").Dot("Load").Call()))))
+	g.Comment("Every ticket missed: walk on from the cursor, and spend the tickets")
+	g.Comment("walked over with the one used, so the next Pick does not repeat it.")
+	g.Id("start").Op(":=").Id("t").Dot("next").Dot("Load").Call()
+	g.For(Id("k").Op(":=").Range().Uint64().Call(Len(Id("slots")))).Block(
+		If(Id("s").Op(":=").Id("slots").Index(index(Id("start").Op("+").Id("k"))), Id("s").Dot("pickable").Call()).Block(
+			Id("t").Dot("next").Dot("CompareAndSwap").Call(Id("start"), Id("start").Op("+").Id("k").Op("+").Lit(1)),
+			Return(Op("&").Id("s").Dot("core")),
+		),
+	)
+	g.Comment("Tickets need not reach every slot (weighted): any endpoint that is up.")
+	g.Return(Id("t").Dot("view").Dot("scanFrom").Call(Int().Call(index(Id("start")))))
 }
 
 func roundRobinPick(g *Group) {

@@ -108,21 +108,21 @@ func (p *Pool) succeeded(c *core, probe uint64) {
 
 // failed extends the failure streak and ejects at EjectAfter, if the
 // MaxEjectedPercent budget allows. A failed probe that still owns its
-// endpoint ejects it again with the next, doubled, penalty.
+// endpoint ejects it again with the next, doubled, penalty; a superseded
+// probe's failure is an ordinary one (it changes nothing while the endpoint
+// is out).
 func (p *Pool) failed(c *core, probe uint64) {
-	if probe != 0 {
-		h := c.health.Load()
-		if h != probe {
-			return // a later probe owns the endpoint, or it was removed
-		}
-		k := min(ejectionsOf(h)+1, ejectMax)
+	if probe != 0 && c.health.Load() == probe {
+		k := min(ejectionsOf(probe)+1, ejectMax)
 		deadline := p.now() + p.penalty(k)
-		if c.health.CompareAndSwap(h, healthWord(stateEjected, streakOf(h), k, deadline)) {
+		if c.health.CompareAndSwap(probe, healthWord(stateEjected, streakOf(probe), k, deadline)) {
 			p.track(c)
 			p.arm(deadline)
+			return
 		}
-		return
 	}
+	// An ordinary lease, or a superseded probe: a probe whose window a later
+	// probe took counts as an ordinary lease, as its success does.
 	for {
 		h := c.health.Load()
 		if stateOf(h) != stateUp {

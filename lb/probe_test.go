@@ -253,3 +253,27 @@ func TestTheProbeCompareAndSwapAdmitsOneWinner(t *testing.T) {
 		inner.Done(nil)
 	})
 }
+
+// A superseded probe's late outcome is an ordinary lease's: once a later
+// probe reinstated the endpoint, its failure extends the streak (as its
+// success would end it).
+func TestASupersededProbesLateFailureIsOrdinary(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{EjectAfter: 2, EjectFor: time.Second, ProbeTimeout: time.Second, NoJitter: true, MaxEjectedPercent: 50}, "a:1", "b:1")
+		failTimes(t, p, "a:1", 2)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		lost, _ := p.Pick()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		current, _ := p.Pick()
+		if !lost.Probe() || !current.Probe() {
+			t.Fatal("setup: want two probes")
+		}
+		current.Done(nil)
+		lost.Done(errBackend)
+		if e := mustStatus(t, p, "a:1"); e.State != Up || e.Streak != 1 {
+			t.Fatalf("after a superseded probe's failure: %+v, want up with a streak of 1", e)
+		}
+	})
+}

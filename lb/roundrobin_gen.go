@@ -73,5 +73,15 @@ func (t *roundRobinTable) pick() *core {
 			return &s.core
 		}
 	}
-	return t.view.scanFrom(int(fastmod(uint32(t.next.Load()), t.magic, uint32(len(slots)))))
+	// Every ticket missed: walk on from the cursor, and spend the tickets
+	// walked over with the one used, so the next Pick does not repeat it.
+	start := t.next.Load()
+	for k := range uint64(len(slots)) {
+		if s := slots[fastmod(uint32(start+k), t.magic, uint32(len(slots)))]; s.pickable() {
+			t.next.CompareAndSwap(start, start+k+1)
+			return &s.core
+		}
+	}
+	// Tickets need not reach every slot (weighted): any endpoint that is up.
+	return t.view.scanFrom(int(fastmod(uint32(start), t.magic, uint32(len(slots)))))
 }

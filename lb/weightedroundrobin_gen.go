@@ -71,5 +71,15 @@ func (t *weightedRoundRobinTable) pick() *core {
 			return &s.core
 		}
 	}
-	return t.view.scanFrom(int(weightedIndex(t.cumulative, t.next.Load())))
+	// Every ticket missed: walk on from the cursor, and spend the tickets
+	// walked over with the one used, so the next Pick does not repeat it.
+	start := t.next.Load()
+	for k := range uint64(len(slots)) {
+		if s := slots[weightedIndex(t.cumulative, start+k)]; s.pickable() {
+			t.next.CompareAndSwap(start, start+k+1)
+			return &s.core
+		}
+	}
+	// Tickets need not reach every slot (weighted): any endpoint that is up.
+	return t.view.scanFrom(int(weightedIndex(t.cumulative, start)))
 }
