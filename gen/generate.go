@@ -197,20 +197,30 @@ func dispatchFile() *File {
 		}),
 	)
 	f.Line()
-	f.Comment("newMember allocates a slot of the policy's type for addr. Each slot is its")
-	f.Comment("own allocation: slots fill whole cache lines, so the allocator's size class")
-	f.Comment("keeps them line-aligned, and tables can be rebuilt without moving them.")
-	f.Func().Id("newMember").Params(Id("policy").Id("Policy"), Id("addr").String(), Id("weight").Uint32()).Id("member").Block(
+	f.Comment("newMembers allocates the slots of a batch of endpoints in chunks of")
+	f.Comment("chunkBytes: consecutive chunks share a span, so a pool's slots share pages,")
+	f.Comment("and each chunk is line-aligned (no malloc header at that size). Tables hold")
+	f.Comment("pointers into the chunks, so they can be rebuilt without moving a slot.")
+	f.Func().Id("newMembers").Params(Id("policy").Id("Policy"), Id("endpoints").Index().Id("Endpoint")).Index().Id("member").Block(
+		Id("out").Op(":=").Make(Index().Id("member"), Len(Id("endpoints"))),
 		Switch(Id("policy")).BlockFunc(func(g *Group) {
 			for _, p := range policies {
+				slot := p.Ident + "Slot"
 				g.Case(Id(p.Name)).Block(
-					Id("s").Op(":=").Op("&").Id(p.Ident+"Slot").Values(),
-					List(Id("s").Dot("addr"), Id("s").Dot("weight")).Op("=").List(Id("addr"), Id("weight")),
-					Return(Id("member").Values(Dict{Id("c"): Op("&").Id("s").Dot("core"), Id("slot"): Id("s")})),
+					Var().Id("chunk").Index().Id(slot),
+					For(List(Id("i"), Id("e")).Op(":=").Range().Id("endpoints")).Block(
+						If(Len(Id("chunk")).Op("==").Lit(0)).Block(
+							Id("chunk").Op("=").Make(Index().Id(slot), Min(Len(Id("endpoints")).Op("-").Id("i"), Int().Call(Id("chunkBytes").Op("/").Qual("unsafe", "Sizeof").Call(Id(slot).Values())))),
+						),
+						Id("s").Op(":=").Op("&").Id("chunk").Index(Lit(0)),
+						Id("chunk").Op("=").Id("chunk").Index(Lit(1).Op(":")),
+						List(Id("s").Dot("addr"), Id("s").Dot("weight")).Op("=").List(Id("e").Dot("Addr"), Uint32().Call(Max(Id("e").Dot("Weight"), Lit(1)))),
+						Id("out").Index(Id("i")).Op("=").Id("member").Values(Dict{Id("c"): Op("&").Id("s").Dot("core"), Id("slot"): Id("s")}),
+					),
 				)
 			}
 		}),
-		Panic(Lit("lb: newMember with an unchecked policy")),
+		Return(Id("out")),
 	)
 	return f
 }

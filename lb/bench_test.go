@@ -59,46 +59,51 @@ func referenceAdds(b *testing.B) {
 }
 
 // floorRoundRobin is the least any round robin that counts in-flight
-// leases can do: a ticket add, then the in-flight add and subtract, on
-// counters alone on their cache lines.
-func floorRoundRobin(b *testing.B) {
-	var ticket paddedCounter
-	cs := make([]paddedCounter, 8)
-	b.ReportAllocs()
-	for b.Loop() {
-		c := &cs[ticket.n.Add(1)&7]
-		c.n.Add(1)
-		c.n.Add(-1)
+// leases can do over n endpoints: a ticket add, then the in-flight add and
+// subtract, on counters alone on their cache lines.
+func floorRoundRobin(n int) func(*testing.B) {
+	return func(b *testing.B) {
+		var ticket paddedCounter
+		cs := make([]paddedCounter, n)
+		b.ReportAllocs()
+		for b.Loop() {
+			c := &cs[ticket.n.Add(1)%int64(n)]
+			c.n.Add(1)
+			c.n.Add(-1)
+		}
+		opsPerSec(b)
 	}
-	opsPerSec(b)
 }
 
-// floorP2C is the least a P2C that counts in-flight leases can do: one
-// random word for two distinct indexes, two loads, an add and a subtract.
-func floorP2C(b *testing.B) {
-	cs := make([]paddedCounter, 8)
-	b.ReportAllocs()
-	for b.Loop() {
-		i, j := pair(rand63(), 8)
-		w := &cs[i]
-		if cs[j].n.Load() < w.n.Load() {
-			w = &cs[j]
+// floorP2C is the least a P2C that counts in-flight leases can do over n
+// endpoints: one random word for two distinct indexes, two loads, an add
+// and a subtract, on one contiguous array of padded counters.
+func floorP2C(n int) func(*testing.B) {
+	return func(b *testing.B) {
+		cs := make([]paddedCounter, n)
+		b.ReportAllocs()
+		for b.Loop() {
+			i, j := pair(rand63(), uint32(n))
+			w := &cs[i]
+			if cs[j].n.Load() < w.n.Load() {
+				w = &cs[j]
+			}
+			w.n.Add(1)
+			w.n.Add(-1)
 		}
-		w.n.Add(1)
-		w.n.Add(-1)
+		opsPerSec(b)
 	}
-	opsPerSec(b)
 }
 
 // BenchmarkPickDone measures one Pick and its Done(nil) for every policy,
 // size and share of ejected endpoints, against reference (a), two atomic
 // adds on a counter alone on its cache line, in the same run; and against
-// the floors of round robin and P2C (the same run, n=8).
+// the floors of round robin and P2C at each size.
 func BenchmarkPickDone(b *testing.B) {
-	b.Run("policy=floor-round_robin/n=8/ejected=0%", floorRoundRobin)
-	b.Run("policy=floor-p2c/n=8/ejected=0%", floorP2C)
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("policy=reference/n=%d/ejected=0%%", n), referenceAdds)
+		b.Run(fmt.Sprintf("policy=floor-round_robin/n=%d/ejected=0%%", n), floorRoundRobin(n))
+		b.Run(fmt.Sprintf("policy=floor-p2c/n=%d/ejected=0%%", n), floorP2C(n))
 		for _, pol := range policyCases {
 			for _, ej := range benchEjected {
 				b.Run(fmt.Sprintf("policy=%s/n=%d/ejected=%d%%", pol, n, ej), func(b *testing.B) {

@@ -2,7 +2,10 @@
 
 package lb
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"unsafe"
+)
 
 const (
 	// P2C (power of two choices) samples two distinct pickable endpoints
@@ -112,60 +115,111 @@ func (p *Pool) install(members []member) {
 	}
 }
 
-// newMember allocates a slot of the policy's type for addr. Each slot is its
-// own allocation: slots fill whole cache lines, so the allocator's size class
-// keeps them line-aligned, and tables can be rebuilt without moving them.
-func newMember(policy Policy, addr string, weight uint32) member {
+// newMembers allocates the slots of a batch of endpoints in chunks of
+// chunkBytes: consecutive chunks share a span, so a pool's slots share pages,
+// and each chunk is line-aligned (no malloc header at that size). Tables hold
+// pointers into the chunks, so they can be rebuilt without moving a slot.
+func newMembers(policy Policy, endpoints []Endpoint) []member {
+	out := make([]member, len(endpoints))
 	switch policy {
 	case P2C:
-		s := &p2cSlot{}
-		s.addr, s.weight = addr, weight
-		return member{
-			c:    &s.core,
-			slot: s,
+		var chunk []p2cSlot
+		for i, e := range endpoints {
+			if len(chunk) == 0 {
+				chunk = make([]p2cSlot, min(len(endpoints)-i, int(chunkBytes/unsafe.Sizeof(p2cSlot{}))))
+			}
+			s := &chunk[0]
+			chunk = chunk[1:]
+			s.addr, s.weight = e.Addr, uint32(max(e.Weight, 1))
+			out[i] = member{
+				c:    &s.core,
+				slot: s,
+			}
 		}
 	case RoundRobin:
-		s := &roundRobinSlot{}
-		s.addr, s.weight = addr, weight
-		return member{
-			c:    &s.core,
-			slot: s,
+		var chunk []roundRobinSlot
+		for i, e := range endpoints {
+			if len(chunk) == 0 {
+				chunk = make([]roundRobinSlot, min(len(endpoints)-i, int(chunkBytes/unsafe.Sizeof(roundRobinSlot{}))))
+			}
+			s := &chunk[0]
+			chunk = chunk[1:]
+			s.addr, s.weight = e.Addr, uint32(max(e.Weight, 1))
+			out[i] = member{
+				c:    &s.core,
+				slot: s,
+			}
 		}
 	case LeastLoaded:
-		s := &leastLoadedSlot{}
-		s.addr, s.weight = addr, weight
-		return member{
-			c:    &s.core,
-			slot: s,
+		var chunk []leastLoadedSlot
+		for i, e := range endpoints {
+			if len(chunk) == 0 {
+				chunk = make([]leastLoadedSlot, min(len(endpoints)-i, int(chunkBytes/unsafe.Sizeof(leastLoadedSlot{}))))
+			}
+			s := &chunk[0]
+			chunk = chunk[1:]
+			s.addr, s.weight = e.Addr, uint32(max(e.Weight, 1))
+			out[i] = member{
+				c:    &s.core,
+				slot: s,
+			}
 		}
 	case WeightedRoundRobin:
-		s := &weightedRoundRobinSlot{}
-		s.addr, s.weight = addr, weight
-		return member{
-			c:    &s.core,
-			slot: s,
+		var chunk []weightedRoundRobinSlot
+		for i, e := range endpoints {
+			if len(chunk) == 0 {
+				chunk = make([]weightedRoundRobinSlot, min(len(endpoints)-i, int(chunkBytes/unsafe.Sizeof(weightedRoundRobinSlot{}))))
+			}
+			s := &chunk[0]
+			chunk = chunk[1:]
+			s.addr, s.weight = e.Addr, uint32(max(e.Weight, 1))
+			out[i] = member{
+				c:    &s.core,
+				slot: s,
+			}
 		}
 	case PeakEWMA:
-		s := &peakEWMASlot{}
-		s.addr, s.weight = addr, weight
-		return member{
-			c:    &s.core,
-			slot: s,
+		var chunk []peakEWMASlot
+		for i, e := range endpoints {
+			if len(chunk) == 0 {
+				chunk = make([]peakEWMASlot, min(len(endpoints)-i, int(chunkBytes/unsafe.Sizeof(peakEWMASlot{}))))
+			}
+			s := &chunk[0]
+			chunk = chunk[1:]
+			s.addr, s.weight = e.Addr, uint32(max(e.Weight, 1))
+			out[i] = member{
+				c:    &s.core,
+				slot: s,
+			}
 		}
 	case Random:
-		s := &randomSlot{}
-		s.addr, s.weight = addr, weight
-		return member{
-			c:    &s.core,
-			slot: s,
+		var chunk []randomSlot
+		for i, e := range endpoints {
+			if len(chunk) == 0 {
+				chunk = make([]randomSlot, min(len(endpoints)-i, int(chunkBytes/unsafe.Sizeof(randomSlot{}))))
+			}
+			s := &chunk[0]
+			chunk = chunk[1:]
+			s.addr, s.weight = e.Addr, uint32(max(e.Weight, 1))
+			out[i] = member{
+				c:    &s.core,
+				slot: s,
+			}
 		}
 	case ConsistentHash:
-		s := &consistentHashSlot{}
-		s.addr, s.weight = addr, weight
-		return member{
-			c:    &s.core,
-			slot: s,
+		var chunk []consistentHashSlot
+		for i, e := range endpoints {
+			if len(chunk) == 0 {
+				chunk = make([]consistentHashSlot, min(len(endpoints)-i, int(chunkBytes/unsafe.Sizeof(consistentHashSlot{}))))
+			}
+			s := &chunk[0]
+			chunk = chunk[1:]
+			s.addr, s.weight = e.Addr, uint32(max(e.Weight, 1))
+			out[i] = member{
+				c:    &s.core,
+				slot: s,
+			}
 		}
 	}
-	panic("lb: newMember with an unchecked policy")
+	return out
 }

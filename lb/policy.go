@@ -25,6 +25,11 @@ func (p Policy) valid() bool { return int(p) < len(policyLabels) }
 // on arm64 (its cores prefetch lines in pairs), as x/sys/cpu defines it.
 const cacheLine = unsafe.Sizeof(cpu.CacheLinePad{})
 
+// chunkBytes is the size of the arrays slots are allocated in: the largest
+// allocation that, holding pointers, has no malloc header (Go 1.22 and
+// later), so a chunk of line-sized slots starts on a line boundary.
+const chunkBytes = 512
+
 // roundRobinTickets is how many tickets RoundRobin draws before it scans:
 // with a share f of endpoints ejected, a scan happens with probability f^4.
 const roundRobinTickets = 4

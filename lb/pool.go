@@ -186,15 +186,14 @@ func (p *Pool) AddWeighted(endpoints ...Endpoint) error {
 }
 
 func (p *Pool) add(endpoints []Endpoint) {
-	fresh := make([]member, 0, len(endpoints))
+	fresh := make([]Endpoint, 0, len(endpoints))
 	for _, e := range endpoints {
-		if _, ok := p.index[e.Addr]; ok {
-			continue
+		if _, ok := p.index[e.Addr]; !ok {
+			fresh = append(fresh, e)
 		}
-		fresh = append(fresh, newMember(p.policy, e.Addr, uint32(max(e.Weight, 1))))
 	}
 	if len(fresh) > 0 || p.view.Load() == nil {
-		p.publish(append(p.members[:len(p.members):len(p.members)], fresh...))
+		p.publish(append(p.members[:len(p.members):len(p.members)], newMembers(p.policy, fresh)...))
 	}
 }
 
