@@ -60,39 +60,39 @@ func referenceAdds(b *testing.B) {
 
 // floorRoundRobin is the least any round robin that counts in-flight
 // leases can do over n endpoints: a ticket add, then the in-flight add and
-// subtract, on counters alone on their cache lines.
-func floorRoundRobin(n int) func(*testing.B) {
-	return func(b *testing.B) {
-		var ticket paddedCounter
-		cs := make([]paddedCounter, n)
-		b.ReportAllocs()
-		for b.Loop() {
-			c := &cs[ticket.n.Add(1)%int64(n)]
-			c.n.Add(1)
-			c.n.Add(-1)
-		}
-		opsPerSec(b)
+// subtract, on counters alone on their cache lines. The floors are plain
+// functions called from the benchmark closure: written as closures returned
+// by a function, the same loop measured twice as slow (11 ns against 5.3 ns
+// for floorP2C at n=8).
+func floorRoundRobin(b *testing.B, n int) {
+	var ticket paddedCounter
+	cs := make([]paddedCounter, n)
+	magic := ^uint64(0)/uint64(n) + 1
+	b.ReportAllocs()
+	for b.Loop() {
+		c := &cs[fastmod(uint32(ticket.n.Add(1)), magic, uint32(n))]
+		c.n.Add(1)
+		c.n.Add(-1)
 	}
+	opsPerSec(b)
 }
 
 // floorP2C is the least a P2C that counts in-flight leases can do over n
 // endpoints: one random word for two distinct indexes, two loads, an add
 // and a subtract, on one contiguous array of padded counters.
-func floorP2C(n int) func(*testing.B) {
-	return func(b *testing.B) {
-		cs := make([]paddedCounter, n)
-		b.ReportAllocs()
-		for b.Loop() {
-			i, j := pair(rand63(), uint32(n))
-			w := &cs[i]
-			if cs[j].n.Load() < w.n.Load() {
-				w = &cs[j]
-			}
-			w.n.Add(1)
-			w.n.Add(-1)
+func floorP2C(b *testing.B, n int) {
+	cs := make([]paddedCounter, n)
+	b.ReportAllocs()
+	for b.Loop() {
+		i, j := pair(rand63(), uint32(n))
+		w := &cs[i]
+		if cs[j].n.Load() < w.n.Load() {
+			w = &cs[j]
 		}
-		opsPerSec(b)
+		w.n.Add(1)
+		w.n.Add(-1)
 	}
+	opsPerSec(b)
 }
 
 // BenchmarkPickDone measures one Pick and its Done(nil) for every policy,
@@ -102,8 +102,8 @@ func floorP2C(n int) func(*testing.B) {
 func BenchmarkPickDone(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("policy=reference/n=%d/ejected=0%%", n), referenceAdds)
-		b.Run(fmt.Sprintf("policy=floor-round_robin/n=%d/ejected=0%%", n), floorRoundRobin(n))
-		b.Run(fmt.Sprintf("policy=floor-p2c/n=%d/ejected=0%%", n), floorP2C(n))
+		b.Run(fmt.Sprintf("policy=floor-round_robin/n=%d/ejected=0%%", n), func(b *testing.B) { floorRoundRobin(b, n) })
+		b.Run(fmt.Sprintf("policy=floor-p2c/n=%d/ejected=0%%", n), func(b *testing.B) { floorP2C(b, n) })
 		for _, pol := range policyCases {
 			for _, ej := range benchEjected {
 				b.Run(fmt.Sprintf("policy=%s/n=%d/ejected=%d%%", pol, n, ej), func(b *testing.B) {
