@@ -37,6 +37,7 @@ func parse(raw []byte) []result {
 		}
 		parts := strings.Split(name, "/")
 		r.bench = parts[0]
+		var extra []string // other keys, such as ejected=10%, qualify the row
 		for _, p := range parts[1:] {
 			if k, v, ok := strings.Cut(p, "="); ok {
 				switch k {
@@ -44,11 +45,18 @@ func parse(raw []byte) []result {
 					r.impl = v
 				case "n":
 					r.n = v
+				default:
+					if v != "0" && v != "0%" {
+						extra = append(extra, k+"="+v)
+					}
 				}
 			}
 		}
 		if r.impl == "" {
 			r.impl = strings.Join(parts[1:], "/")
+		}
+		if len(extra) > 0 {
+			r.impl += " (" + strings.Join(extra, ", ") + ")"
 		}
 		ok := false
 		for i := 2; i+1 < len(f); i += 2 {

@@ -46,3 +46,15 @@ func TestTheRatioTableUsesMediansAgainstTheFloor(t *testing.T) {
 		}
 	}
 }
+
+// Keys other than impl/policy and n qualify the row, so that samples of
+// different configurations are never pooled into one median; zero values
+// keep the plain name.
+func TestParseKeepsOtherKeysApart(t *testing.T) {
+	rs := parse([]byte(`BenchmarkPickDone/policy=p2c/n=8/ejected=0%-2   100   11.0 ns/op   0 allocs/op
+BenchmarkPickDone/policy=p2c/n=8/ejected=50%-2   100   45.0 ns/op   0 allocs/op
+`))
+	if len(rs) != 2 || rs[0].impl != "p2c" || rs[1].impl != "p2c (ejected=50%)" {
+		t.Fatalf("parsed %+v", rs)
+	}
+}
