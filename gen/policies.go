@@ -177,12 +177,19 @@ func atMostOne(g *Group) {
 	)
 }
 
-// twoCandidates draws a and b, falling back to slow(slots) when either is
-// not up.
+// twoCandidates draws a and b. A pair with a candidate that is not up is
+// drawn again once, inline (with a share f of endpoints out, about 2f of
+// pairs fail, and 4f² twice), before the out-of-line slow path completes
+// the second pair. Rejecting whole pairs keeps the draw uniform over pairs
+// that are up, and so does the slow path on a pair that failed.
 func twoCandidates(g *Group, slow Code) {
 	g.List(Id("i"), Id("j")).Op(":=").Id("pair").Call(Id("rand63").Call(), Uint32().Call(Len(Id("slots"))))
 	g.List(Id("a"), Id("b")).Op(":=").Id("slots").Index(Id("i")).Op(",").Id("slots").Index(Id("j"))
-	g.If(Op("!").Id("bothUp").Call(Op("&").Id("a").Dot("core"), Op("&").Id("b").Dot("core"))).Block(Return(slow))
+	g.If(Op("!").Id("bothUp").Call(Op("&").Id("a").Dot("core"), Op("&").Id("b").Dot("core"))).Block(
+		List(Id("i"), Id("j")).Op("=").Id("pair").Call(Id("rand63").Call(), Uint32().Call(Len(Id("slots")))),
+		List(Id("a"), Id("b")).Op("=").Id("slots").Index(Id("i")).Op(",").Id("slots").Index(Id("j")),
+		If(Op("!").Id("bothUp").Call(Op("&").Id("a").Dot("core"), Op("&").Id("b").Dot("core"))).Block(Return(slow)),
+	)
 }
 
 // p2cPick: two candidates from one random word; the slow path handles

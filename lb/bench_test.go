@@ -77,14 +77,32 @@ func floorRoundRobin(b *testing.B, n int) {
 	opsPerSec(b)
 }
 
+// floorCounter is a padded counter with a down flag on its line.
+type floorCounter struct {
+	_    cpu.CacheLinePad
+	n    atomic.Int64
+	down atomic.Bool
+	_    cpu.CacheLinePad
+}
+
 // floorP2C is the least a P2C that counts in-flight leases can do over n
-// endpoints: one random word for two distinct indexes, two loads, an add
-// and a subtract, on one contiguous array of padded counters.
-func floorP2C(b *testing.B, n int) {
-	cs := make([]paddedCounter, n)
+// endpoints with percent of them down: one random word for two distinct
+// indexes, drawn again while either is down (uniform over pairs that are
+// up), two loads, an add and a subtract, on one contiguous array of padded
+// counters.
+func floorP2C(b *testing.B, n, percent int) {
+	cs := make([]floorCounter, n)
+	if k := n * percent / 100; k > 0 {
+		for i := range k {
+			cs[i*n/k].down.Store(true)
+		}
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		i, j := pair(rand63(), uint32(n))
+		for cs[i].down.Load() || cs[j].down.Load() {
+			i, j = pair(rand63(), uint32(n))
+		}
 		w := &cs[i]
 		if cs[j].n.Load() < w.n.Load() {
 			w = &cs[j]
@@ -103,7 +121,9 @@ func BenchmarkPickDone(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("policy=reference/n=%d/ejected=0%%", n), referenceAdds)
 		b.Run(fmt.Sprintf("policy=floor-round_robin/n=%d/ejected=0%%", n), func(b *testing.B) { floorRoundRobin(b, n) })
-		b.Run(fmt.Sprintf("policy=floor-p2c/n=%d/ejected=0%%", n), func(b *testing.B) { floorP2C(b, n) })
+		for _, ej := range benchEjected {
+			b.Run(fmt.Sprintf("policy=floor-p2c/n=%d/ejected=%d%%", n, ej), func(b *testing.B) { floorP2C(b, n, ej) })
+		}
 		for _, pol := range policyCases {
 			for _, ej := range benchEjected {
 				b.Run(fmt.Sprintf("policy=%s/n=%d/ejected=%d%%", pol, n, ej), func(b *testing.B) {

@@ -59,7 +59,11 @@ func (t *p2cTable) pick() *core {
 	i, j := pair(rand63(), uint32(len(slots)))
 	a, b := slots[i], slots[j]
 	if !bothUp(&a.core, &b.core) {
-		return t.view.p2c(i, j)
+		i, j = pair(rand63(), uint32(len(slots)))
+		a, b = slots[i], slots[j]
+		if !bothUp(&a.core, &b.core) {
+			return t.view.p2c(i, j)
+		}
 	}
 	// A select the compiler can turn into a conditional move: loads are random.
 	w := a

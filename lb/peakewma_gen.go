@@ -67,7 +67,11 @@ func (t *peakEWMATable) pick() *core {
 	i, j := pair(rand63(), uint32(len(slots)))
 	a, b := slots[i], slots[j]
 	if !bothUp(&a.core, &b.core) {
-		return peakEWMASlow(t.view, slots, i, j, t.clock(), t.tau)
+		i, j = pair(rand63(), uint32(len(slots)))
+		a, b = slots[i], slots[j]
+		if !bothUp(&a.core, &b.core) {
+			return peakEWMASlow(t.view, slots, i, j, t.clock(), t.tau)
+		}
 	}
 	now := t.clock()
 	w := a
