@@ -72,6 +72,13 @@ func policyFile(p policy) *File {
 	)
 	f.Line()
 
+	f.Commentf("setup fills a new slot and returns its core.")
+	f.Func().Params(Id("s").Op("*").Id(slot)).Id("setup").Params(Id("addr").String(), Id("weight").Uint32()).Op("*").Id("core").Block(
+		List(Id("s").Dot("addr"), Id("s").Dot("weight")).Op("=").List(Id("addr"), Id("weight")),
+		Return(Op("&").Id("s").Dot("core")),
+	)
+	f.Line()
+
 	f.Commentf("%s is a %s pool's table: an immutable list of slots, replaced whole on", table, p.Name)
 	f.Comment("every membership change, plus the policy's per-table state.")
 	tfields := []Code{
@@ -197,30 +204,14 @@ func dispatchFile() *File {
 		}),
 	)
 	f.Line()
-	f.Comment("newMembers allocates the slots of a batch of endpoints in chunks of")
-	f.Comment("chunkBytes: consecutive chunks share a span, so a pool's slots share pages,")
-	f.Comment("and each chunk is line-aligned (no malloc header at that size). Tables hold")
-	f.Comment("pointers into the chunks, so they can be rebuilt without moving a slot.")
+	f.Comment("newMembers allocates the slots of a batch of endpoints for the policy.")
 	f.Func().Id("newMembers").Params(Id("policy").Id("Policy"), Id("endpoints").Index().Id("Endpoint")).Index().Id("member").Block(
-		Id("out").Op(":=").Make(Index().Id("member"), Len(Id("endpoints"))),
 		Switch(Id("policy")).BlockFunc(func(g *Group) {
 			for _, p := range policies {
-				slot := p.Ident + "Slot"
-				g.Case(Id(p.Name)).Block(
-					Var().Id("chunk").Index().Id(slot),
-					For(List(Id("i"), Id("e")).Op(":=").Range().Id("endpoints")).Block(
-						If(Len(Id("chunk")).Op("==").Lit(0)).Block(
-							Id("chunk").Op("=").Make(Index().Id(slot), Min(Len(Id("endpoints")).Op("-").Id("i"), Int().Call(Id("chunkBytes").Op("/").Qual("unsafe", "Sizeof").Call(Id(slot).Values())))),
-						),
-						Id("s").Op(":=").Op("&").Id("chunk").Index(Lit(0)),
-						Id("chunk").Op("=").Id("chunk").Index(Lit(1).Op(":")),
-						List(Id("s").Dot("addr"), Id("s").Dot("weight")).Op("=").List(Id("e").Dot("Addr"), Uint32().Call(Max(Id("e").Dot("Weight"), Lit(1)))),
-						Id("out").Index(Id("i")).Op("=").Id("member").Values(Dict{Id("c"): Op("&").Id("s").Dot("core"), Id("slot"): Id("s")}),
-					),
-				)
+				g.Case(Id(p.Name)).Block(Return(Id("newMembersOf").Types(Id(p.Ident + "Slot")).Call(Id("endpoints"))))
 			}
 		}),
-		Return(Id("out")),
+		Panic(Lit("lb: newMembers with an unchecked policy")),
 	)
 	return f
 }

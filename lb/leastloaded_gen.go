@@ -29,6 +29,12 @@ var (
 	_ [0]struct{} = [unsafe.Offsetof(leastLoadedSlot{}.health) - 8]struct{}{}
 )
 
+// setup fills a new slot and returns its core.
+func (s *leastLoadedSlot) setup(addr string, weight uint32) *core {
+	s.addr, s.weight = addr, weight
+	return &s.core
+}
+
 // leastLoadedTable is a LeastLoaded pool's table: an immutable list of slots, replaced whole on
 // every membership change, plus the policy's per-table state.
 type leastLoadedTable struct {

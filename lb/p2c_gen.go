@@ -26,6 +26,12 @@ var (
 	_ [0]struct{} = [unsafe.Offsetof(p2cSlot{}.health) - 8]struct{}{}
 )
 
+// setup fills a new slot and returns its core.
+func (s *p2cSlot) setup(addr string, weight uint32) *core {
+	s.addr, s.weight = addr, weight
+	return &s.core
+}
+
 // p2cTable is a P2C pool's table: an immutable list of slots, replaced whole on
 // every membership change, plus the policy's per-table state.
 type p2cTable struct {

@@ -31,6 +31,12 @@ var (
 	_ [0]struct{} = [unsafe.Offsetof(peakEWMASlot{}.health) - 8]struct{}{}
 )
 
+// setup fills a new slot and returns its core.
+func (s *peakEWMASlot) setup(addr string, weight uint32) *core {
+	s.addr, s.weight = addr, weight
+	return &s.core
+}
+
 // peakEWMATable is a PeakEWMA pool's table: an immutable list of slots, replaced whole on
 // every membership change, plus the policy's per-table state.
 type peakEWMATable struct {

@@ -2,10 +2,7 @@
 
 package lb
 
-import (
-	"sync/atomic"
-	"unsafe"
-)
+import "sync/atomic"
 
 const (
 	// P2C (power of two choices) samples two distinct pickable endpoints
@@ -115,111 +112,23 @@ func (p *Pool) install(members []member) {
 	}
 }
 
-// newMembers allocates the slots of a batch of endpoints in chunks of
-// chunkBytes: consecutive chunks share a span, so a pool's slots share pages,
-// and each chunk is line-aligned (no malloc header at that size). Tables hold
-// pointers into the chunks, so they can be rebuilt without moving a slot.
+// newMembers allocates the slots of a batch of endpoints for the policy.
 func newMembers(policy Policy, endpoints []Endpoint) []member {
-	out := make([]member, len(endpoints))
 	switch policy {
 	case P2C:
-		var chunk []p2cSlot
-		for i, e := range endpoints {
-			if len(chunk) == 0 {
-				chunk = make([]p2cSlot, min(len(endpoints)-i, int(chunkBytes/unsafe.Sizeof(p2cSlot{}))))
-			}
-			s := &chunk[0]
-			chunk = chunk[1:]
-			s.addr, s.weight = e.Addr, uint32(max(e.Weight, 1))
-			out[i] = member{
-				c:    &s.core,
-				slot: s,
-			}
-		}
+		return newMembersOf[p2cSlot](endpoints)
 	case RoundRobin:
-		var chunk []roundRobinSlot
-		for i, e := range endpoints {
-			if len(chunk) == 0 {
-				chunk = make([]roundRobinSlot, min(len(endpoints)-i, int(chunkBytes/unsafe.Sizeof(roundRobinSlot{}))))
-			}
-			s := &chunk[0]
-			chunk = chunk[1:]
-			s.addr, s.weight = e.Addr, uint32(max(e.Weight, 1))
-			out[i] = member{
-				c:    &s.core,
-				slot: s,
-			}
-		}
+		return newMembersOf[roundRobinSlot](endpoints)
 	case LeastLoaded:
-		var chunk []leastLoadedSlot
-		for i, e := range endpoints {
-			if len(chunk) == 0 {
-				chunk = make([]leastLoadedSlot, min(len(endpoints)-i, int(chunkBytes/unsafe.Sizeof(leastLoadedSlot{}))))
-			}
-			s := &chunk[0]
-			chunk = chunk[1:]
-			s.addr, s.weight = e.Addr, uint32(max(e.Weight, 1))
-			out[i] = member{
-				c:    &s.core,
-				slot: s,
-			}
-		}
+		return newMembersOf[leastLoadedSlot](endpoints)
 	case WeightedRoundRobin:
-		var chunk []weightedRoundRobinSlot
-		for i, e := range endpoints {
-			if len(chunk) == 0 {
-				chunk = make([]weightedRoundRobinSlot, min(len(endpoints)-i, int(chunkBytes/unsafe.Sizeof(weightedRoundRobinSlot{}))))
-			}
-			s := &chunk[0]
-			chunk = chunk[1:]
-			s.addr, s.weight = e.Addr, uint32(max(e.Weight, 1))
-			out[i] = member{
-				c:    &s.core,
-				slot: s,
-			}
-		}
+		return newMembersOf[weightedRoundRobinSlot](endpoints)
 	case PeakEWMA:
-		var chunk []peakEWMASlot
-		for i, e := range endpoints {
-			if len(chunk) == 0 {
-				chunk = make([]peakEWMASlot, min(len(endpoints)-i, int(chunkBytes/unsafe.Sizeof(peakEWMASlot{}))))
-			}
-			s := &chunk[0]
-			chunk = chunk[1:]
-			s.addr, s.weight = e.Addr, uint32(max(e.Weight, 1))
-			out[i] = member{
-				c:    &s.core,
-				slot: s,
-			}
-		}
+		return newMembersOf[peakEWMASlot](endpoints)
 	case Random:
-		var chunk []randomSlot
-		for i, e := range endpoints {
-			if len(chunk) == 0 {
-				chunk = make([]randomSlot, min(len(endpoints)-i, int(chunkBytes/unsafe.Sizeof(randomSlot{}))))
-			}
-			s := &chunk[0]
-			chunk = chunk[1:]
-			s.addr, s.weight = e.Addr, uint32(max(e.Weight, 1))
-			out[i] = member{
-				c:    &s.core,
-				slot: s,
-			}
-		}
+		return newMembersOf[randomSlot](endpoints)
 	case ConsistentHash:
-		var chunk []consistentHashSlot
-		for i, e := range endpoints {
-			if len(chunk) == 0 {
-				chunk = make([]consistentHashSlot, min(len(endpoints)-i, int(chunkBytes/unsafe.Sizeof(consistentHashSlot{}))))
-			}
-			s := &chunk[0]
-			chunk = chunk[1:]
-			s.addr, s.weight = e.Addr, uint32(max(e.Weight, 1))
-			out[i] = member{
-				c:    &s.core,
-				slot: s,
-			}
-		}
+		return newMembersOf[consistentHashSlot](endpoints)
 	}
-	return out
+	panic("lb: newMembers with an unchecked policy")
 }

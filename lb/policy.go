@@ -30,6 +30,31 @@ const cacheLine = unsafe.Sizeof(cpu.CacheLinePad{})
 // later), so a chunk of line-sized slots starts on a line boundary.
 const chunkBytes = 512
 
+// newSlot is a generated slot type's pointer: setup fills it.
+type newSlot[S any] interface {
+	*S
+	setup(addr string, weight uint32) *core
+}
+
+// newMembersOf allocates a batch's slots in chunks of chunkBytes:
+// consecutive chunks share a span, so a pool's slots share pages, and each
+// chunk is line-aligned (no malloc header at that size). Tables hold
+// pointers into the chunks, so they can be rebuilt without moving a slot.
+func newMembersOf[S any, P newSlot[S]](endpoints []Endpoint) []member {
+	out := make([]member, len(endpoints))
+	perChunk := int(chunkBytes / unsafe.Sizeof(*new(S)))
+	var chunk []S
+	for i, e := range endpoints {
+		if len(chunk) == 0 {
+			chunk = make([]S, min(len(endpoints)-i, max(perChunk, 1)))
+		}
+		s := P(&chunk[0])
+		chunk = chunk[1:]
+		out[i] = member{c: s.setup(e.Addr, uint32(max(e.Weight, 1))), slot: s}
+	}
+	return out
+}
+
 // roundRobinTickets is how many tickets RoundRobin draws before it scans:
 // with a share f of endpoints ejected, a scan happens with probability f^4.
 const roundRobinTickets = 4

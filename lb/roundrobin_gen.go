@@ -30,6 +30,12 @@ var (
 	_ [0]struct{} = [unsafe.Offsetof(roundRobinSlot{}.health) - 8]struct{}{}
 )
 
+// setup fills a new slot and returns its core.
+func (s *roundRobinSlot) setup(addr string, weight uint32) *core {
+	s.addr, s.weight = addr, weight
+	return &s.core
+}
+
 // roundRobinTable is a RoundRobin pool's table: an immutable list of slots, replaced whole on
 // every membership change, plus the policy's per-table state.
 type roundRobinTable struct {
