@@ -74,7 +74,8 @@ func policyFile(p policy) *File {
 
 	f.Commentf("setup fills a new slot and returns its core.")
 	f.Func().Params(Id("s").Op("*").Id(slot)).Id("setup").Params(Id("addr").String(), Id("weight").Uint32()).Op("*").Id("core").Block(
-		List(Id("s").Dot("addr"), Id("s").Dot("weight")).Op("=").List(Id("addr"), Id("weight")),
+		Id("s").Dot("addr").Op("=").Id("addr"),
+		Id("s").Dot("weight").Dot("Store").Call(Id("weight")),
 		Return(Op("&").Id("s").Dot("core")),
 	)
 	f.Line()

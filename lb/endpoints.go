@@ -57,7 +57,7 @@ func (p *Pool) Endpoints() []EndpointStatus {
 		}
 		e := EndpointStatus{
 			Addr:      c.addr,
-			Weight:    int(c.weight),
+			Weight:    int(c.weight.Load()),
 			State:     State(s),
 			InFlight:  c.inflight.Load(),
 			Streak:    int(streakOf(h)),

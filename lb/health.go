@@ -13,7 +13,7 @@ type core struct {
 	inflight atomic.Int64
 	health   atomic.Uint64
 	addr     string
-	weight   uint32       // static, 1..MaxWeight
+	weight   atomic.Uint32 // 1..MaxWeight; Set changes it in place
 	index    atomic.Int32 // position in the pool's current view
 }
 

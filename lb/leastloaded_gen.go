@@ -31,7 +31,8 @@ var (
 
 // setup fills a new slot and returns its core.
 func (s *leastLoadedSlot) setup(addr string, weight uint32) *core {
-	s.addr, s.weight = addr, weight
+	s.addr = addr
+	s.weight.Store(weight)
 	return &s.core
 }
 

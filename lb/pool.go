@@ -232,6 +232,53 @@ func (p *Pool) Remove(addrs ...string) error {
 	return nil
 }
 
+// Set makes endpoints the pool's whole membership, in one publish: an
+// address already in the pool keeps its counters and health (a changed
+// weight applies in place), a new one starts up with no history, and one
+// left out is removed as by Remove. A zero Weight means 1. An empty
+// address, one given twice or a weight outside 0..MaxWeight is an error
+// wrapping ErrAddress, and then nothing changes.
+func (p *Pool) Set(endpoints ...Endpoint) error {
+	if err := checkEndpoints(endpoints); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	want := make(map[string]uint32, len(endpoints))
+	for _, e := range endpoints {
+		want[e.Addr] = uint32(max(e.Weight, 1))
+	}
+	kept := make([]member, 0, len(endpoints))
+	var gone []*core
+	reweighed := false
+	for _, m := range p.members {
+		w, ok := want[m.c.addr]
+		if !ok {
+			gone = append(gone, m.c)
+			continue
+		}
+		if m.c.weight.Load() != w {
+			m.c.weight.Store(w)
+			reweighed = true
+		}
+		kept = append(kept, m)
+	}
+	fresh := make([]Endpoint, 0, len(endpoints))
+	for _, e := range endpoints {
+		if _, ok := p.index[e.Addr]; !ok {
+			fresh = append(fresh, e)
+		}
+	}
+	if len(gone) == 0 && len(fresh) == 0 && !reweighed {
+		return nil
+	}
+	p.publish(append(kept, newMembers(p.policy, fresh)...))
+	for _, c := range gone {
+		p.retire(c)
+	}
+	return nil
+}
+
 // retire marks a removed endpoint so that late outcomes of its leases change
 // nothing, and gives back its place in the ejection budget.
 func (p *Pool) retire(c *core) {

@@ -7,7 +7,7 @@ func cumulativeWeights(members []member) []uint64 {
 	out := make([]uint64, len(members))
 	var sum uint64
 	for i, m := range members {
-		sum += uint64(m.c.weight)
+		sum += uint64(m.c.weight.Load())
 		out[i] = sum
 	}
 	return out

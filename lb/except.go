@@ -1,0 +1,55 @@
+package lb
+
+import "context"
+
+// exceptTries is how many ordinary picks PickExcept makes before it counts
+// the endpoints that are up and not excluded.
+const exceptTries = 4
+
+// PickExcept is Pick for a retry: it leases an endpoint whose address is
+// not in tried while one is up, so a retry does not land where the request
+// already failed. It first asks the pool's policy a few times, then draws
+// uniformly among the endpoints that are up and not in tried; when every
+// endpoint that is up was tried, it returns the policy's choice among them
+// all. With no addresses it is Pick. It costs plain Pick nothing: the
+// exclusion is this method's own loop.
+func (p *Pool) PickExcept(tried ...string) (Lease, error) {
+	if len(tried) == 0 {
+		return p.Pick()
+	}
+	for range exceptTries {
+		l, err := p.Pick()
+		if err != nil || !contains(tried, l.c.addr) {
+			return l, err
+		}
+		l.Done(context.Canceled) // neutral: only the in-flight count changes
+	}
+	v := p.view.Load()
+	up := 0
+	for _, c := range v.cores {
+		if c.pickable() && !contains(tried, c.addr) {
+			up++
+		}
+	}
+	if up > 0 {
+		want := randn(up)
+		for _, c := range v.cores {
+			if c.pickable() && !contains(tried, c.addr) {
+				if want == 0 {
+					return p.lease(c)
+				}
+				want--
+			}
+		}
+	}
+	return p.Pick()
+}
+
+func contains(addrs []string, addr string) bool {
+	for _, a := range addrs {
+		if a == addr {
+			return true
+		}
+	}
+	return false
+}
