@@ -11,8 +11,9 @@
 //     is endpoint 64*w+i): PopCount counts the healthy ones, Select finds
 //     the k-th, so a uniform pick among healthy endpoints is
 //     Select(bitmap, rand.IntN(PopCount(bitmap))).
-//   - [MinIndex] finds the least loaded endpoint in a snapshot of in-flight
-//     counters, the lowest index on ties.
+//   - [MinIndex] finds the smallest value, the lowest index on ties: lb
+//     uses it only for the probe timer's next wake-up, the earliest
+//     deadline of the ejected endpoints.
 //   - [FirstDue] finds the first ejected endpoint whose probe time has come.
 //
 // All four are pure functions: they do not allocate, keep no state and are

@@ -12,7 +12,7 @@ func TestPickDoneAllocatesNothing(t *testing.T) {
 	if testing.CoverMode() != "" {
 		t.Skip("coverage counters distort allocation counts")
 	}
-	for _, pol := range policyCases {
+	for _, pol := range Policies() {
 		for _, n := range []int{1, 8, 1024} {
 			p := mustNew(t, Config{Policy: pol, EjectAfter: 255}, addrs(n)...)
 			for name, outcome := range map[string]error{"success": nil, "failure": errBackend} {

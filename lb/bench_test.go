@@ -24,8 +24,6 @@ func addrs(n int) []string {
 	return out
 }
 
-var policyCases = []Policy{P2C, RoundRobin, LeastLoaded, WeightedRoundRobin, PeakEWMA, Random, ConsistentHash}
-
 var (
 	benchSizes   = []int{8, 64, 1024, 10000}
 	benchEjected = []int{0, 10, 50}
@@ -39,7 +37,7 @@ func ejectShare(p *Pool, percent int) {
 	for i := range k {
 		c := all[i*len(all)/k]
 		c.health.Store(healthWord(stateEjected, 0, 1, deadlineMax))
-		p.ejected.Add(1)
+		p.counts.ejected.Add(1)
 		p.track(c)
 	}
 }
@@ -124,7 +122,7 @@ func BenchmarkPickDone(b *testing.B) {
 		for _, ej := range benchEjected {
 			b.Run(fmt.Sprintf("policy=floor-p2c/n=%d/ejected=%d%%", n, ej), func(b *testing.B) { floorP2C(b, n, ej) })
 		}
-		for _, pol := range policyCases {
+		for _, pol := range Policies() {
 			for _, ej := range benchEjected {
 				b.Run(fmt.Sprintf("policy=%s/n=%d/ejected=%d%%", pol, n, ej), func(b *testing.B) {
 					p := mustNew(b, Config{Policy: pol, MaxEjectedPercent: 100}, addrs(n)...)
@@ -160,7 +158,7 @@ func BenchmarkPickDoneParallel(b *testing.B) {
 			})
 			opsPerSec(b)
 		})
-		for _, pol := range policyCases {
+		for _, pol := range Policies() {
 			b.Run(fmt.Sprintf("policy=%s/n=%d", pol, n), func(b *testing.B) {
 				p := mustNew(b, Config{Policy: pol}, addrs(n)...)
 				b.ReportAllocs()

@@ -1,24 +1,33 @@
 package lb
 
-import (
-	"time"
-	_ "unsafe" // for go:linkname
-)
+import "time"
 
-// The pool reads two clocks, both monotonic and both off the hot path of
-// P2C and round robin:
-//   - the health clock (Pool.now), microseconds since the pool's epoch,
-//     for cooldown and probe deadlines: read on ejections and probe leases;
-//   - the latency clock (Pool.nanos), nanoseconds, read only by PeakEWMA
-//     leases to time their requests.
-
-// monotonic is the default health clock: time.Since reads the monotonic
-// reading of time.Now, which testing/synctest fakes in tests.
-func (p *Pool) monotonic() int64 { return int64(time.Since(p.epoch) / time.Microsecond) }
-
-// nanotime is the runtime's monotonic clock in nanoseconds: the vDSO read
-// under time.Now without the wall-clock half. The runtime keeps this symbol
-// linkable on purpose (go.dev/issue/67401).
+// The pool reads one clock, the monotonic one, and only off the hot path of
+// every policy but PeakEWMA:
+//   - the health clock (Pool.now), microseconds since the pool's epoch, for
+//     cooldown and probe deadlines: read on ejections and probe leases;
+//   - the latency clock (nanos), nanoseconds, read only by PeakEWMA's leases
+//     to time their requests (peakewma.go).
 //
-//go:linkname nanotime runtime.nanotime
-func nanotime() int64
+// Both are time.Since of a monotonic reading: one read of the runtime's
+// clock, without time.Now's wall-clock half, and inside a testing/synctest
+// bubble a read of the bubble's fake clock, so tests control time.
+
+// latencyEpoch is the latency clock's zero.
+var latencyEpoch = time.Now()
+
+// nanos is the latency clock.
+func nanos() int64 { return int64(time.Since(latencyEpoch)) }
+
+// testHookClockRead, when set by a test, is called on every read of a
+// pool's health clock, so tests can count them. Pick and Done reach it only
+// where they read the clock, which the common path never does.
+var testHookClockRead func(*Pool)
+
+// now is the health clock: microseconds since the pool's epoch.
+func (p *Pool) now() int64 {
+	if testHookClockRead != nil {
+		testHookClockRead(p)
+	}
+	return int64(time.Since(p.epoch) / time.Microsecond)
+}

@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"testing"
@@ -99,5 +100,37 @@ func TestPolicyNames(t *testing.T) {
 	}
 	if P2C != 0 {
 		t.Error("P2C must be the zero Policy")
+	}
+}
+
+func TestPoliciesRoundTripThroughTheirNames(t *testing.T) {
+	for _, pol := range Policies() {
+		text, err := pol.MarshalText()
+		if err != nil || string(text) != pol.String() {
+			t.Fatalf("%d.MarshalText() = %q, %v", pol, text, err)
+		}
+		var back Policy = 255
+		if err := back.UnmarshalText(text); err != nil || back != pol {
+			t.Fatalf("UnmarshalText(%q) = %v, %v", text, back, err)
+		}
+		if parsed, err := ParsePolicy(pol.String()); err != nil || parsed != pol {
+			t.Fatalf("ParsePolicy(%q) = %v, %v", pol.String(), parsed, err)
+		}
+	}
+	var cfg struct{ Policy Policy }
+	if err := json.Unmarshal([]byte(`{"Policy":"least_loaded"}`), &cfg); err != nil || cfg.Policy != LeastLoaded {
+		t.Fatalf("a config file naming least_loaded: %v, %v", cfg.Policy, err)
+	}
+	keep := RoundRobin
+	for _, bad := range []string{"", "P2C", "roundrobin", "unknown"} {
+		if _, err := ParsePolicy(bad); !errors.Is(err, ErrConfig) {
+			t.Errorf("ParsePolicy(%q): %v, want ErrConfig", bad, err)
+		}
+		if err := keep.UnmarshalText([]byte(bad)); !errors.Is(err, ErrConfig) || keep != RoundRobin {
+			t.Errorf("UnmarshalText(%q): %v, policy now %v", bad, err, keep)
+		}
+	}
+	if _, err := Policy(200).MarshalText(); !errors.Is(err, ErrConfig) {
+		t.Errorf("MarshalText of an undefined policy: %v", err)
 	}
 }

@@ -2,91 +2,27 @@
 
 package lb
 
-import "unsafe"
-
-// consistentHashSlot is one endpoint of a ConsistentHash table: the core every policy shares,
-// then this policy's hot fields, padded to whole cache lines so that no two
-// endpoints share one.
-type consistentHashSlot struct {
-	core
-	_ [consistentHashSlotPad]byte
-}
-
-// consistentHashSlotHot is the size of consistentHashSlot's fields; consistentHashSlotPad fills the rest of the line.
-const (
-	consistentHashSlotHot = unsafe.Sizeof(core{})
-	consistentHashSlotPad = (cacheLine - consistentHashSlotHot%cacheLine) % cacheLine
-)
-
-// Layout guards: these fail to compile if the slot stops filling whole cache
-// lines or its hot fields move off the start of the slot.
-var (
-	_ [0]struct{} = [unsafe.Sizeof(consistentHashSlot{}) % cacheLine]struct{}{}
-	_ [0]struct{} = [unsafe.Offsetof(consistentHashSlot{}.inflight)]struct{}{}
-	_ [0]struct{} = [unsafe.Offsetof(consistentHashSlot{}.health) - 8]struct{}{}
-)
-
-// setup fills a new slot and returns its core.
-func (s *consistentHashSlot) setup(addr string, weight uint32) *core {
-	s.addr = addr
-	s.weight.Store(weight)
-	return &s.core
-}
-
-// consistentHashTable is a ConsistentHash pool's table: an immutable list of slots, replaced whole on
-// every membership change, plus the policy's per-table state.
+// consistentHashTable is a ConsistentHash pool's table: an immutable list of slots,
+// replaced whole on every membership change, and the policy's state.
 type consistentHashTable struct {
-	slots []*consistentHashSlot
-	view  *view    // the same endpoints, with their health index
-	ring  []uint64 // hash points, ascending
-	owner []uint32 // owner[i] is the slot index of ring[i]
-	pool  *Pool    // for the total in-flight count and the budget
+	slots      []*slot
+	view       *view     // the same endpoints, with their health index
+	ring       []uint64  // hash points, ascending
+	owner      []uint32  // owner[i] is the slot index of ring[i]
+	counts     *counters // the pool's total in flight and ejected count
+	loadFactor float64   // Config.HashLoadFactor
 }
 
-// newConsistentHashTable builds the table for members; prev is the table it replaces, or nil.
-func newConsistentHashTable(p *Pool, members []member, prev *consistentHashTable) *consistentHashTable {
-	n := len(members)
+// newConsistentHashTable builds the table for members, in v's order; prev is
+// the table it replaces, or nil.
+func newConsistentHashTable(members []member, v *view, prev *consistentHashTable, env tableEnv) *consistentHashTable {
 	t := &consistentHashTable{
-		slots: make([]*consistentHashSlot, n),
-		view:  p.view.Load(),
+		slots: make([]*slot, len(members)),
+		view:  v,
 	}
 	for i, m := range members {
-		t.slots[i] = m.slot.(*consistentHashSlot)
+		t.slots[i] = m.slot.(*slot)
 	}
-	t.ring, t.owner = buildRing(members, p.cfg.hashReplicas)
-	t.pool = p
-	_ = prev
+	t.setup(prev, env)
 	return t
-}
-
-// pick chooses an endpoint by ConsistentHash, or returns nil when none is up.
-func (t *consistentHashTable) pick() *core {
-	return t.pickKey(rand63()<<1 ^ rand63())
-}
-
-// pickKey chooses the endpoint for key hash h by ConsistentHash, or returns nil when none is up.
-func (t *consistentHashTable) pickKey(h uint64) *core {
-	slots := t.slots
-	if len(slots) == 0 {
-		return nil
-	}
-	bound := t.pool.loadBound(len(slots))
-	start := ringSearch(t.ring, h)
-	var first *consistentHashSlot
-	for k := range t.ring {
-		s := slots[t.owner[(start+k)%len(t.ring)]]
-		if !s.pickable() {
-			continue
-		}
-		if s.inflight.Load() < bound {
-			return &s.core
-		}
-		if first == nil {
-			first = s
-		}
-	}
-	if first == nil {
-		return nil
-	}
-	return &first.core
 }

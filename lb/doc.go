@@ -29,7 +29,18 @@
 //
 // # Cost
 //
-// Pick and Done take no lock, allocate nothing, and read no clock: endpoints
-// sit in generated, cache-line-padded tables behind one atomic pointer, and
-// a timer, not the hot path, notices when a cooldown ends.
+// Pick and Done take no lock and allocate nothing: endpoints sit in
+// generated, cache-line-padded tables behind one atomic pointer. They read
+// no clock either, with two exceptions: PeakEWMA, whose leases time their
+// requests by design (one monotonic read at Pick, one at Done), and a Pick
+// that finds an ejected endpoint may be due, which a timer, not the hot
+// path, signals.
+//
+// # Code layout
+//
+// Each policy's algorithm is ordinary Go in the file named for it
+// (p2c.go, roundrobin.go, leastloaded.go, weightedroundrobin.go,
+// peakewma.go, random.go, consistenthash.go), as methods on its table
+// type. The *_gen.go files are generated from the table in gen/policies.go:
+// the padded slot and table types, the Policy constants and the dispatch.
 package lb

@@ -3,19 +3,7 @@ package lb
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 )
-
-// core holds the fields every policy's slot starts with: the in-flight count
-// and the health word, read and written by Pick and Done, then the address.
-// Generated slot types embed it first and pad the rest of the cache line.
-type core struct {
-	inflight atomic.Int64
-	health   atomic.Uint64
-	addr     string
-	weight   atomic.Uint32 // 1..MaxWeight; Set changes it in place
-	index    atomic.Int32 // position in the pool's current view
-}
 
 // The health word packs everything passive health knows about an endpoint
 // into one uint64, so every transition is a single compare-and-swap:
@@ -53,23 +41,6 @@ func healthWord(state, streak, ejections uint64, deadline int64) uint64 {
 	return state | streak<<streakShift | ejections<<ejectShift | uint64(deadline)<<deadlineShft
 }
 
-// pickable reports whether normal selection may hand out this endpoint.
-func (c *core) pickable() bool { return stateOf(c.health.Load()) == stateUp }
-
-// bothUp is pickable for two endpoints with one branch: up is state 0.
-func bothUp(a, b *core) bool { return (a.health.Load()|b.health.Load())&stateMask == stateUp }
-
-// release takes one lease off the in-flight count. Under Done's contract
-// the count cannot go below zero; a misuse that ends one lease twice (two
-// copies of it) is put back at once, so the count never stays negative. A
-// single atomic add, not a compare-and-swap loop: the loop cost 1–2 ns per
-// Done (10–15% of Pick+Done) to hide a misuse's instant.
-func (c *core) release() {
-	if c.inflight.Add(-1) < 0 {
-		c.inflight.Add(1)
-	}
-}
-
 // report applies a lease's outcome to the endpoint's health. probe is the
 // health word the lease's probe set, or 0 for an ordinary lease.
 func (p *Pool) report(c *core, err error, probe uint64) {
@@ -94,7 +65,7 @@ func (p *Pool) succeeded(c *core, probe uint64) {
 		switch {
 		case probe != 0 && h == probe:
 			if c.health.CompareAndSwap(h, 0) {
-				p.ejected.Add(-1)
+				p.counts.ejected.Add(-1)
 				p.track(c)
 				return
 			}
@@ -141,7 +112,7 @@ func (p *Pool) failed(c *core, probe uint64) {
 			p.arm(deadline)
 			return
 		}
-		p.ejected.Add(-1) // lost a race with another transition: look again
+		p.counts.ejected.Add(-1) // lost a race with another transition: look again
 	}
 }
 
@@ -158,11 +129,11 @@ func (p *Pool) abandonProbe(c *core, probe uint64) {
 func (p *Pool) reserveEjection() bool {
 	limit := int32(p.cfg.maxEjected(len(p.view.Load().cores)))
 	for {
-		n := p.ejected.Load()
+		n := p.counts.ejected.Load()
 		if n >= limit {
 			return false
 		}
-		if p.ejected.CompareAndSwap(n, n+1) {
+		if p.counts.ejected.CompareAndSwap(n, n+1) {
 			return true
 		}
 	}

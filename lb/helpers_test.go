@@ -73,11 +73,15 @@ func mustStatus(t testing.TB, p *Pool, addr string) EndpointStatus {
 	return e
 }
 
-// countClock makes p count its clock reads.
-func countClock(p *Pool) *atomic.Int64 {
+// countClock counts p's clock reads until the test ends.
+func countClock(t testing.TB, p *Pool) *atomic.Int64 {
 	var n atomic.Int64
-	read := p.now
-	p.now = func() int64 { n.Add(1); return read() }
+	testHookClockRead = func(q *Pool) {
+		if q == p {
+			n.Add(1)
+		}
+	}
+	t.Cleanup(func() { testHookClockRead = nil })
 	return &n
 }
 

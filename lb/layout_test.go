@@ -6,12 +6,12 @@ import (
 	"unsafe"
 )
 
-// Each slot is its own allocation and fills whole cache lines; the
-// allocator's power-of-two size classes then place it on a line boundary,
-// so no two endpoints share a line. The generated files guard size and
-// offsets at compile time; this checks the addresses we really get.
+// Slots fill whole cache lines and are allocated in line-aligned chunks
+// (newMembersOf), so no two endpoints share a line. The generated files
+// guard size and offsets at compile time; this checks the addresses we
+// really get.
 func TestSlotsSitAloneOnCacheLines(t *testing.T) {
-	for _, pol := range policyCases {
+	for _, pol := range Policies() {
 		p := mustNew(t, Config{Policy: pol}, addrs(64)...)
 		for _, c := range p.view.Load().cores {
 			if addr := uintptr(unsafe.Pointer(c)); addr%cacheLine != 0 {
@@ -20,8 +20,8 @@ func TestSlotsSitAloneOnCacheLines(t *testing.T) {
 		}
 	}
 	for name, size := range map[string]uintptr{
-		"p2cSlot":        unsafe.Sizeof(p2cSlot{}),
-		"roundRobinSlot": unsafe.Sizeof(roundRobinSlot{}),
+		"slot":         unsafe.Sizeof(slot{}),
+		"peakEWMASlot": unsafe.Sizeof(peakEWMASlot{}),
 	} {
 		if size != cacheLine {
 			t.Errorf("%s is %d bytes, want one %d-byte line", name, size, cacheLine)

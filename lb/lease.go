@@ -1,10 +1,5 @@
 package lb
 
-import (
-	"context"
-	"errors"
-)
-
 // Lease is one request's hold on an endpoint, returned by Pick. While it is
 // held the endpoint's in-flight count includes it; Done ends it and reports
 // how the request went.
@@ -24,10 +19,9 @@ type Lease struct {
 	c     *core
 	pool  *Pool
 	probe uint64 // the health word this lease's probe set; 0 for ordinary leases
-	// extras is nonzero when the pool's policy keeps something per lease
-	// (Pool.timed, Pool.counted): the start on the latency clock for timed
-	// policies, else 1.
-	extras int64
+	// mark is what the policy's begin returned, for its end, on pools whose
+	// leases carry state (Pool.leased); 0 on the others.
+	mark int64
 }
 
 // Endpoint returns the leased endpoint's address, or "" for a zero or
@@ -62,24 +56,11 @@ func (l *Lease) Done(err error) {
 	}
 	l.c = nil
 	c.release()
-	if l.extras != 0 {
-		l.pool.end(c, l.extras, err)
+	if l.mark != 0 {
+		l.pool.end(c, l.mark, err)
 	}
 	if err == nil && l.probe == 0 && c.health.Load() == 0 {
 		return // up with no streak: nothing to write
 	}
 	l.pool.report(c, err, l.probe)
-}
-
-// end undoes leaseWithExtras: the total count, and the latency sample of a
-// timed lease that finished (a cancelled request says nothing about
-// latency).
-func (p *Pool) end(c *core, extras int64, err error) {
-	if p.counted {
-		p.total.Add(-1)
-	}
-	if p.timed && !errors.Is(err, context.Canceled) {
-		now := p.nanos()
-		peakSlotOf(c).observe(now-extras, now, p.cfg.ewmaDecay)
-	}
 }

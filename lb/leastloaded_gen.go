@@ -2,72 +2,22 @@
 
 package lb
 
-import (
-	"math"
-	"unsafe"
-)
-
-// leastLoadedSlot is one endpoint of a LeastLoaded table: the core every policy shares,
-// then this policy's hot fields, padded to whole cache lines so that no two
-// endpoints share one.
-type leastLoadedSlot struct {
-	core
-	_ [leastLoadedSlotPad]byte
-}
-
-// leastLoadedSlotHot is the size of leastLoadedSlot's fields; leastLoadedSlotPad fills the rest of the line.
-const (
-	leastLoadedSlotHot = unsafe.Sizeof(core{})
-	leastLoadedSlotPad = (cacheLine - leastLoadedSlotHot%cacheLine) % cacheLine
-)
-
-// Layout guards: these fail to compile if the slot stops filling whole cache
-// lines or its hot fields move off the start of the slot.
-var (
-	_ [0]struct{} = [unsafe.Sizeof(leastLoadedSlot{}) % cacheLine]struct{}{}
-	_ [0]struct{} = [unsafe.Offsetof(leastLoadedSlot{}.inflight)]struct{}{}
-	_ [0]struct{} = [unsafe.Offsetof(leastLoadedSlot{}.health) - 8]struct{}{}
-)
-
-// setup fills a new slot and returns its core.
-func (s *leastLoadedSlot) setup(addr string, weight uint32) *core {
-	s.addr = addr
-	s.weight.Store(weight)
-	return &s.core
-}
-
-// leastLoadedTable is a LeastLoaded pool's table: an immutable list of slots, replaced whole on
-// every membership change, plus the policy's per-table state.
+// leastLoadedTable is a LeastLoaded pool's table: an immutable list of slots,
+// replaced whole on every membership change, and the policy's state.
 type leastLoadedTable struct {
-	slots []*leastLoadedSlot
+	slots []*slot
 	view  *view // the same endpoints, with their health index
 }
 
-// newLeastLoadedTable builds the table for members; prev is the table it replaces, or nil.
-func newLeastLoadedTable(p *Pool, members []member, prev *leastLoadedTable) *leastLoadedTable {
-	n := len(members)
+// newLeastLoadedTable builds the table for members, in v's order; prev is
+// the table it replaces, or nil.
+func newLeastLoadedTable(members []member, v *view, prev *leastLoadedTable, env tableEnv) *leastLoadedTable {
 	t := &leastLoadedTable{
-		slots: make([]*leastLoadedSlot, n),
-		view:  p.view.Load(),
+		slots: make([]*slot, len(members)),
+		view:  v,
 	}
 	for i, m := range members {
-		t.slots[i] = m.slot.(*leastLoadedSlot)
+		t.slots[i] = m.slot.(*slot)
 	}
-	_, _ = p, prev
 	return t
-}
-
-// pick chooses an endpoint by LeastLoaded, or returns nil when none is up.
-func (t *leastLoadedTable) pick() *core {
-	var best *leastLoadedSlot
-	low := int64(math.MaxInt64)
-	for _, s := range t.slots {
-		if n := s.inflight.Load(); n < low && s.pickable() {
-			best, low = s, n
-		}
-	}
-	if best == nil {
-		return nil
-	}
-	return &best.core
 }

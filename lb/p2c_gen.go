@@ -2,80 +2,22 @@
 
 package lb
 
-import "unsafe"
-
-// p2cSlot is one endpoint of a P2C table: the core every policy shares,
-// then this policy's hot fields, padded to whole cache lines so that no two
-// endpoints share one.
-type p2cSlot struct {
-	core
-	_ [p2cSlotPad]byte
-}
-
-// p2cSlotHot is the size of p2cSlot's fields; p2cSlotPad fills the rest of the line.
-const (
-	p2cSlotHot = unsafe.Sizeof(core{})
-	p2cSlotPad = (cacheLine - p2cSlotHot%cacheLine) % cacheLine
-)
-
-// Layout guards: these fail to compile if the slot stops filling whole cache
-// lines or its hot fields move off the start of the slot.
-var (
-	_ [0]struct{} = [unsafe.Sizeof(p2cSlot{}) % cacheLine]struct{}{}
-	_ [0]struct{} = [unsafe.Offsetof(p2cSlot{}.inflight)]struct{}{}
-	_ [0]struct{} = [unsafe.Offsetof(p2cSlot{}.health) - 8]struct{}{}
-)
-
-// setup fills a new slot and returns its core.
-func (s *p2cSlot) setup(addr string, weight uint32) *core {
-	s.addr = addr
-	s.weight.Store(weight)
-	return &s.core
-}
-
-// p2cTable is a P2C pool's table: an immutable list of slots, replaced whole on
-// every membership change, plus the policy's per-table state.
+// p2cTable is a P2C pool's table: an immutable list of slots,
+// replaced whole on every membership change, and the policy's state.
 type p2cTable struct {
-	slots []*p2cSlot
+	slots []*slot
 	view  *view // the same endpoints, with their health index
 }
 
-// newP2CTable builds the table for members; prev is the table it replaces, or nil.
-func newP2CTable(p *Pool, members []member, prev *p2cTable) *p2cTable {
-	n := len(members)
+// newP2CTable builds the table for members, in v's order; prev is
+// the table it replaces, or nil.
+func newP2CTable(members []member, v *view, prev *p2cTable, env tableEnv) *p2cTable {
 	t := &p2cTable{
-		slots: make([]*p2cSlot, n),
-		view:  p.view.Load(),
+		slots: make([]*slot, len(members)),
+		view:  v,
 	}
 	for i, m := range members {
-		t.slots[i] = m.slot.(*p2cSlot)
+		t.slots[i] = m.slot.(*slot)
 	}
-	_, _ = p, prev
 	return t
-}
-
-// pick chooses an endpoint by P2C, or returns nil when none is up.
-func (t *p2cTable) pick() *core {
-	slots := t.slots
-	if len(slots) < 2 {
-		if len(slots) == 1 && slots[0].pickable() {
-			return &slots[0].core
-		}
-		return nil
-	}
-	i, j := pair(rand63(), uint32(len(slots)))
-	a, b := slots[i], slots[j]
-	if !bothUp(&a.core, &b.core) {
-		i, j = pair(rand63(), uint32(len(slots)))
-		a, b = slots[i], slots[j]
-		if !bothUp(&a.core, &b.core) {
-			return t.view.p2c(i, j)
-		}
-	}
-	// A select the compiler can turn into a conditional move: loads are random.
-	w := a
-	if b.inflight.Load() < a.inflight.Load() {
-		w = b
-	}
-	return &w.core
 }

@@ -7,24 +7,22 @@ import (
 	"unsafe"
 )
 
-// peakEWMASlot is one endpoint of a PeakEWMA table: the core every policy shares,
-// then this policy's hot fields, padded to whole cache lines so that no two
-// endpoints share one.
+// peakEWMASlot is one endpoint's entry in a table: peakEWMAHot, padded
+// to whole cache lines so that no two endpoints share one.
 type peakEWMASlot struct {
+	peakEWMAHot
+	_ [(cacheLine - unsafe.Sizeof(peakEWMAHot{})%cacheLine) % cacheLine]byte
+}
+
+// peakEWMAHot is the hot part of peakEWMASlot: the core every policy shares
+// first, then this policy's own per-endpoint fields.
+type peakEWMAHot struct {
 	core
 	cost  atomic.Uint64 // the latency average in ns, float64 bits
 	stamp atomic.Int64  // latency clock at the last update
-	_     [peakEWMASlotPad]byte
 }
 
-// peakEWMASlotHot is the size of peakEWMASlot's fields; peakEWMASlotPad fills the rest of the line.
-const (
-	peakEWMASlotHot = unsafe.Sizeof(core{}) + unsafe.Sizeof(atomic.Uint64{}) + unsafe.Sizeof(atomic.Int64{})
-	peakEWMASlotPad = (cacheLine - peakEWMASlotHot%cacheLine) % cacheLine
-)
-
-// Layout guards: these fail to compile if the slot stops filling whole cache
-// lines or its hot fields move off the start of the slot.
+// Layout guards: whole cache lines; in-flight count and health word first.
 var (
 	_ [0]struct{} = [unsafe.Sizeof(peakEWMASlot{}) % cacheLine]struct{}{}
 	_ [0]struct{} = [unsafe.Offsetof(peakEWMASlot{}.inflight)]struct{}{}
@@ -38,52 +36,24 @@ func (s *peakEWMASlot) setup(addr string, weight uint32) *core {
 	return &s.core
 }
 
-// peakEWMATable is a PeakEWMA pool's table: an immutable list of slots, replaced whole on
-// every membership change, plus the policy's per-table state.
+// peakEWMATable is a PeakEWMA pool's table: an immutable list of slots,
+// replaced whole on every membership change, and the policy's state.
 type peakEWMATable struct {
 	slots []*peakEWMASlot
-	view  *view        // the same endpoints, with their health index
-	clock func() int64 // the pool's latency clock
-	tau   float64      // decay time constant in ns
+	view  *view   // the same endpoints, with their health index
+	tau   float64 // decay time constant in ns
 }
 
-// newPeakEWMATable builds the table for members; prev is the table it replaces, or nil.
-func newPeakEWMATable(p *Pool, members []member, prev *peakEWMATable) *peakEWMATable {
-	n := len(members)
+// newPeakEWMATable builds the table for members, in v's order; prev is
+// the table it replaces, or nil.
+func newPeakEWMATable(members []member, v *view, prev *peakEWMATable, env tableEnv) *peakEWMATable {
 	t := &peakEWMATable{
-		slots: make([]*peakEWMASlot, n),
-		view:  p.view.Load(),
+		slots: make([]*peakEWMASlot, len(members)),
+		view:  v,
 	}
 	for i, m := range members {
 		t.slots[i] = m.slot.(*peakEWMASlot)
 	}
-	t.clock, t.tau = p.nanos, p.cfg.ewmaDecay
-	_ = prev
+	t.setup(prev, env)
 	return t
-}
-
-// pick chooses an endpoint by PeakEWMA, or returns nil when none is up.
-func (t *peakEWMATable) pick() *core {
-	slots := t.slots
-	if len(slots) < 2 {
-		if len(slots) == 1 && slots[0].pickable() {
-			return &slots[0].core
-		}
-		return nil
-	}
-	i, j := pair(rand63(), uint32(len(slots)))
-	a, b := slots[i], slots[j]
-	if !bothUp(&a.core, &b.core) {
-		i, j = pair(rand63(), uint32(len(slots)))
-		a, b = slots[i], slots[j]
-		if !bothUp(&a.core, &b.core) {
-			return peakEWMASlow(t.view, slots, i, j, t.clock(), t.tau)
-		}
-	}
-	now := t.clock()
-	w := a
-	if b.load(now, t.tau) < a.load(now, t.tau) {
-		w = b
-	}
-	return &w.core
 }

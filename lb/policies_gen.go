@@ -5,13 +5,13 @@ package lb
 import "sync/atomic"
 
 const (
-	// P2C (power of two choices) samples two distinct pickable endpoints
+	// P2C (power of two choices) samples two distinct endpoints that are up
 	// uniformly and leases the one with fewer leases in flight; a single
-	// pickable endpoint is simply returned. It is the zero Policy.
+	// endpoint that is up is simply returned. It is the zero Policy.
 	P2C Policy = iota
 	// RoundRobin hands out tickets from one shared counter and maps each
 	// to an endpoint in turn; a ticket that lands on an endpoint that is
-	// not up is skipped, so pickable endpoints share picks evenly.
+	// not up is drawn again, so endpoints that are up share picks evenly.
 	RoundRobin
 	// LeastLoaded leases the endpoint with the fewest leases in flight
 	// over the whole table, the lowest index on ties: exact, at the cost
@@ -40,8 +40,19 @@ const (
 	ConsistentHash
 )
 
-// policyLabels are the names Policy.String returns.
-var policyLabels = [...]string{P2C: "p2c", RoundRobin: "round_robin", LeastLoaded: "least_loaded", WeightedRoundRobin: "weighted_round_robin", PeakEWMA: "peak_ewma", Random: "random", ConsistentHash: "consistent_hash"}
+// policyLabels are the policies' text names, in Policy order.
+var policyLabels = [...]string{
+	P2C:                "p2c",
+	RoundRobin:         "round_robin",
+	LeastLoaded:        "least_loaded",
+	WeightedRoundRobin: "weighted_round_robin",
+	PeakEWMA:           "peak_ewma",
+	Random:             "random",
+	ConsistentHash:     "consistent_hash",
+}
+
+// leasedPolicies are those whose leases carry state: begin and end.
+var leasedPolicies = [len(policyLabels)]bool{PeakEWMA: true, ConsistentHash: true}
 
 // tables holds a pool's current table; only its policy's pointer is used.
 type tables struct {
@@ -75,8 +86,8 @@ func (p *Pool) pick() *core {
 	return nil
 }
 
-// pickKey chooses an endpoint for key hash h with the pool's policy; policies
-// without keys ignore h.
+// pickKey chooses an endpoint for key hash h with the pool's policy;
+// policies without keys pick as Pick does.
 func (p *Pool) pickKey(h uint64) *core {
 	switch p.policy {
 	case ConsistentHash:
@@ -85,30 +96,45 @@ func (p *Pool) pickKey(h uint64) *core {
 	return p.pick()
 }
 
-// timedPolicies lease with a start time on the latency clock; countedPolicies
-// keep the pool's total in-flight count.
-var (
-	timedPolicies   = [...]bool{P2C: false, RoundRobin: false, LeastLoaded: false, WeightedRoundRobin: false, PeakEWMA: true, Random: false, ConsistentHash: false}
-	countedPolicies = [...]bool{P2C: false, RoundRobin: false, LeastLoaded: false, WeightedRoundRobin: false, PeakEWMA: false, Random: false, ConsistentHash: true}
-)
+// begin starts a lease's per-lease state, for leased policies: the mark
+// it returns is nonzero and comes back to end.
+func (p *Pool) begin(c *core) int64 {
+	switch p.policy {
+	case PeakEWMA:
+		return p.tables.peakEWMA.Load().begin(c)
+	case ConsistentHash:
+		return p.tables.consistentHash.Load().begin(c)
+	}
+	return 1
+}
 
-// install publishes a table of members for the pool's policy.
-func (p *Pool) install(members []member) {
+// end ends a lease's per-lease state, for leased policies.
+func (p *Pool) end(c *core, mark int64, err error) {
+	switch p.policy {
+	case PeakEWMA:
+		p.tables.peakEWMA.Load().end(c, mark, err)
+	case ConsistentHash:
+		p.tables.consistentHash.Load().end(c, mark, err)
+	}
+}
+
+// install publishes a table of members, in v's order, for the pool's policy.
+func (p *Pool) install(members []member, v *view) {
 	switch p.policy {
 	case P2C:
-		p.tables.p2c.Store(newP2CTable(p, members, p.tables.p2c.Load()))
+		p.tables.p2c.Store(newP2CTable(members, v, p.tables.p2c.Load(), p.env()))
 	case RoundRobin:
-		p.tables.roundRobin.Store(newRoundRobinTable(p, members, p.tables.roundRobin.Load()))
+		p.tables.roundRobin.Store(newRoundRobinTable(members, v, p.tables.roundRobin.Load(), p.env()))
 	case LeastLoaded:
-		p.tables.leastLoaded.Store(newLeastLoadedTable(p, members, p.tables.leastLoaded.Load()))
+		p.tables.leastLoaded.Store(newLeastLoadedTable(members, v, p.tables.leastLoaded.Load(), p.env()))
 	case WeightedRoundRobin:
-		p.tables.weightedRoundRobin.Store(newWeightedRoundRobinTable(p, members, p.tables.weightedRoundRobin.Load()))
+		p.tables.weightedRoundRobin.Store(newWeightedRoundRobinTable(members, v, p.tables.weightedRoundRobin.Load(), p.env()))
 	case PeakEWMA:
-		p.tables.peakEWMA.Store(newPeakEWMATable(p, members, p.tables.peakEWMA.Load()))
+		p.tables.peakEWMA.Store(newPeakEWMATable(members, v, p.tables.peakEWMA.Load(), p.env()))
 	case Random:
-		p.tables.random.Store(newRandomTable(p, members, p.tables.random.Load()))
+		p.tables.random.Store(newRandomTable(members, v, p.tables.random.Load(), p.env()))
 	case ConsistentHash:
-		p.tables.consistentHash.Store(newConsistentHashTable(p, members, p.tables.consistentHash.Load()))
+		p.tables.consistentHash.Store(newConsistentHashTable(members, v, p.tables.consistentHash.Load(), p.env()))
 	}
 }
 
@@ -116,19 +142,19 @@ func (p *Pool) install(members []member) {
 func newMembers(policy Policy, endpoints []Endpoint) []member {
 	switch policy {
 	case P2C:
-		return newMembersOf[p2cSlot](endpoints)
+		return newMembersOf[slot](endpoints)
 	case RoundRobin:
-		return newMembersOf[roundRobinSlot](endpoints)
+		return newMembersOf[slot](endpoints)
 	case LeastLoaded:
-		return newMembersOf[leastLoadedSlot](endpoints)
+		return newMembersOf[slot](endpoints)
 	case WeightedRoundRobin:
-		return newMembersOf[weightedRoundRobinSlot](endpoints)
+		return newMembersOf[slot](endpoints)
 	case PeakEWMA:
 		return newMembersOf[peakEWMASlot](endpoints)
 	case Random:
-		return newMembersOf[randomSlot](endpoints)
+		return newMembersOf[slot](endpoints)
 	case ConsistentHash:
-		return newMembersOf[consistentHashSlot](endpoints)
+		return newMembersOf[slot](endpoints)
 	}
 	panic("lb: newMembers with an unchecked policy")
 }

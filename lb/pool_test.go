@@ -48,7 +48,7 @@ func TestBadAddressesAreAnErrorAndLoseNothing(t *testing.T) {
 }
 
 func TestAnEmptyPoolHasNoEndpoint(t *testing.T) {
-	for _, pol := range policyCases {
+	for _, pol := range Policies() {
 		p := mustNew(t, Config{Policy: pol})
 		if _, err := p.Pick(); !errors.Is(err, ErrNoEndpoint) {
 			t.Fatalf("%v: Pick on an empty pool = %v, want ErrNoEndpoint", pol, err)
@@ -63,7 +63,7 @@ func TestAnEmptyPoolHasNoEndpoint(t *testing.T) {
 }
 
 func TestAddMakesANewEndpointPickableAndHealthy(t *testing.T) {
-	for _, pol := range policyCases {
+	for _, pol := range Policies() {
 		p := mustNew(t, Config{Policy: pol}, "a:1")
 		if err := p.Add("b:1", "c:1"); err != nil {
 			t.Fatal(err)
@@ -98,7 +98,7 @@ func TestAddOfAPresentAddressChangesNothing(t *testing.T) {
 }
 
 func TestRemovedEndpointsAreNeverPickedAgain(t *testing.T) {
-	for _, pol := range policyCases {
+	for _, pol := range Policies() {
 		p := mustNew(t, Config{Policy: pol}, "a:1", "b:1", "c:1")
 		if err := p.Remove("b:1", "not-there:1"); err != nil {
 			t.Fatal(err)
@@ -115,7 +115,7 @@ func TestRemovedEndpointsAreNeverPickedAgain(t *testing.T) {
 // A Pick that starts after Remove returned must never hand the endpoint out,
 // however many Picks race with the removal.
 func TestNoPickAfterRemoveReturnedUnderConcurrency(t *testing.T) {
-	for _, pol := range policyCases {
+	for _, pol := range Policies() {
 		t.Run(pol.String(), func(t *testing.T) {
 			for round := range 20 {
 				victim := fmt.Sprintf("v:%d", round)
@@ -160,7 +160,7 @@ func TestLeasesOnARemovedEndpointFinishSafely(t *testing.T) {
 	}
 	ok.Done(nil)
 	failing.Done(errBackend)
-	if got := p.ejected.Load(); got != 0 {
+	if got := p.counts.ejected.Load(); got != 0 {
 		t.Fatalf("a failure on a removed endpoint counted as an ejection: %d", got)
 	}
 	if e := mustStatus(t, p, "b:1"); e.State != Up || e.InFlight != 0 {
@@ -188,8 +188,8 @@ func TestAReAddedAddressStartsFresh(t *testing.T) {
 	if e := mustStatus(t, p, "a:1"); e.Streak != 0 || e.InFlight != 0 {
 		t.Fatalf("old lease changed the re-added endpoint: %+v", e)
 	}
-	if p.ejected.Load() != 0 {
-		t.Fatalf("ejection budget still holds the removed endpoint: %d", p.ejected.Load())
+	if p.counts.ejected.Load() != 0 {
+		t.Fatalf("ejection budget still holds the removed endpoint: %d", p.counts.ejected.Load())
 	}
 }
 
@@ -235,7 +235,7 @@ func TestRemovingAnEjectedEndpointFreesItsBudget(t *testing.T) {
 // Churn: Picks and Dones on every goroutine while endpoints come and go.
 // Afterwards every in-flight count is zero and nothing panicked.
 func TestPickDoneWhileMembershipChurns(t *testing.T) {
-	for _, pol := range policyCases {
+	for _, pol := range Policies() {
 		t.Run(pol.String(), func(t *testing.T) {
 			p := mustNew(t, Config{Policy: pol, EjectAfter: 3, EjectFor: time.Millisecond}, "a:1", "b:1", "c:1")
 			stop := make(chan struct{})

@@ -25,10 +25,10 @@ const (
 
 const never = math.MaxInt64
 
-// beforeProbeCAS, when set by a test, runs between a probe scan's read of a
+// testHookBeforeProbeCAS, when set by a test, runs between a probe scan's read of a
 // due endpoint's health word and its compare-and-swap: the window in which a
 // competing Pick could lease the same endpoint.
-var beforeProbeCAS func(*Pool)
+var testHookBeforeProbeCAS func(*Pool)
 
 // leaseProbe hands the first endpoint whose deadline has passed to the
 // calling Pick as a probe. It reports false when another Pick is scanning or
@@ -62,8 +62,8 @@ func (p *Pool) leaseProbe() (Lease, bool) {
 			break
 		}
 		lease := healthWord(stateProbing, streakOf(h), ejectionsOf(h), now+p.cfg.probeTimeout)
-		if beforeProbeCAS != nil {
-			beforeProbeCAS(p)
+		if testHookBeforeProbeCAS != nil {
+			testHookBeforeProbeCAS(p)
 		}
 		if !c.health.CompareAndSwap(h, lease) {
 			more = true // it changed under us: let the next Pick look again
@@ -85,11 +85,7 @@ func (p *Pool) leaseProbe() (Lease, bool) {
 	if won == nil {
 		return Lease{}, false
 	}
-	won.inflight.Add(1)
-	l := Lease{c: won, pool: p}
-	if p.extras {
-		l = p.leaseWithExtras(won) // a probe is counted and timed like any lease
-	}
+	l, _ := p.lease(won) // a probe carries the policy's lease state like any lease
 	l.probe = token
 	return l, true
 }

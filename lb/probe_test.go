@@ -93,8 +93,8 @@ func TestProbeSuccessReinstates(t *testing.T) {
 		if e := mustStatus(t, p, "a:1"); e.State != Up || e.Streak != 0 || e.Ejections != 0 || !e.Until.IsZero() {
 			t.Fatalf("after the probe's success: %+v", e)
 		}
-		if p.ejected.Load() != 0 {
-			t.Fatalf("ejection budget not given back: %d", p.ejected.Load())
+		if p.counts.ejected.Load() != 0 {
+			t.Fatalf("ejection budget not given back: %d", p.counts.ejected.Load())
 		}
 		if seen := pickCounts(t, p, 400); seen["a:1"] == 0 {
 			t.Fatal("reinstated endpoint never picked")
@@ -174,7 +174,7 @@ func TestACancelledProbeHandsTheEndpointToTheNextPick(t *testing.T) {
 func TestPickReadsNoClockUntilAnEjectedEndpointMayBeDue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := mustNew(t, probeConfig(), "a:1", "b:1", "c:1", "d:1")
-		reads := countClock(p)
+		reads := countClock(t, p)
 		pickCounts(t, p, 1000)
 		if reads.Load() != 0 {
 			t.Fatalf("healthy pool: %d clock reads in 1000 Picks", reads.Load())
@@ -234,12 +234,12 @@ func TestTheProbeCompareAndSwapAdmitsOneWinner(t *testing.T) {
 		time.Sleep(time.Second)
 		synctest.Wait()
 		var inner Lease
-		beforeProbeCAS = func(p *Pool) {
-			beforeProbeCAS = nil
+		testHookBeforeProbeCAS = func(p *Pool) {
+			testHookBeforeProbeCAS = nil
 			p.due.Store(dueRaised)
 			inner, _ = p.leaseProbe()
 		}
-		defer func() { beforeProbeCAS = nil }()
+		defer func() { testHookBeforeProbeCAS = nil }()
 		outer, outerOK := p.leaseProbe()
 		if !inner.Probe() {
 			t.Fatal("setup: the competing Pick got no probe")

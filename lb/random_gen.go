@@ -2,69 +2,22 @@
 
 package lb
 
-import "unsafe"
-
-// randomSlot is one endpoint of a Random table: the core every policy shares,
-// then this policy's hot fields, padded to whole cache lines so that no two
-// endpoints share one.
-type randomSlot struct {
-	core
-	_ [randomSlotPad]byte
-}
-
-// randomSlotHot is the size of randomSlot's fields; randomSlotPad fills the rest of the line.
-const (
-	randomSlotHot = unsafe.Sizeof(core{})
-	randomSlotPad = (cacheLine - randomSlotHot%cacheLine) % cacheLine
-)
-
-// Layout guards: these fail to compile if the slot stops filling whole cache
-// lines or its hot fields move off the start of the slot.
-var (
-	_ [0]struct{} = [unsafe.Sizeof(randomSlot{}) % cacheLine]struct{}{}
-	_ [0]struct{} = [unsafe.Offsetof(randomSlot{}.inflight)]struct{}{}
-	_ [0]struct{} = [unsafe.Offsetof(randomSlot{}.health) - 8]struct{}{}
-)
-
-// setup fills a new slot and returns its core.
-func (s *randomSlot) setup(addr string, weight uint32) *core {
-	s.addr = addr
-	s.weight.Store(weight)
-	return &s.core
-}
-
-// randomTable is a Random pool's table: an immutable list of slots, replaced whole on
-// every membership change, plus the policy's per-table state.
+// randomTable is a Random pool's table: an immutable list of slots,
+// replaced whole on every membership change, and the policy's state.
 type randomTable struct {
-	slots []*randomSlot
+	slots []*slot
 	view  *view // the same endpoints, with their health index
 }
 
-// newRandomTable builds the table for members; prev is the table it replaces, or nil.
-func newRandomTable(p *Pool, members []member, prev *randomTable) *randomTable {
-	n := len(members)
+// newRandomTable builds the table for members, in v's order; prev is
+// the table it replaces, or nil.
+func newRandomTable(members []member, v *view, prev *randomTable, env tableEnv) *randomTable {
 	t := &randomTable{
-		slots: make([]*randomSlot, n),
-		view:  p.view.Load(),
+		slots: make([]*slot, len(members)),
+		view:  v,
 	}
 	for i, m := range members {
-		t.slots[i] = m.slot.(*randomSlot)
+		t.slots[i] = m.slot.(*slot)
 	}
-	_, _ = p, prev
 	return t
-}
-
-// pick chooses an endpoint by Random, or returns nil when none is up.
-func (t *randomTable) pick() *core {
-	slots := t.slots
-	if len(slots) == 0 {
-		return nil
-	}
-	if s := slots[randn(len(slots))]; s.pickable() {
-		return &s.core
-	}
-	if i := t.view.choose(-1); i >= 0 {
-		return &slots[i].core
-	}
-	return nil
 }

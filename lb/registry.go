@@ -24,6 +24,11 @@ func NewRegistry() *Registry {
 // Concurrent Ensure calls for one name create one pool. An empty name, or
 // a config or address list New rejects, is an error and stores nothing.
 func (r *Registry) Ensure(name string, cfg Config, addrs ...string) (*Pool, error) {
+	return r.EnsureEndpoints(name, cfg, weightOne(addrs)...)
+}
+
+// EnsureEndpoints is Ensure for endpoints with weights (see NewWeighted).
+func (r *Registry) EnsureEndpoints(name string, cfg Config, endpoints ...Endpoint) (*Pool, error) {
 	if name == "" {
 		return nil, fmt.Errorf("%w: empty name", ErrName)
 	}
@@ -36,7 +41,7 @@ func (r *Registry) Ensure(name string, cfg Config, addrs ...string) (*Pool, erro
 			return old, false
 		}
 		var created *Pool
-		created, err = New(cfg, addrs...)
+		created, err = NewWeighted(cfg, endpoints...)
 		return created, err != nil // on error, store nothing
 	})
 	if err != nil {
@@ -56,6 +61,34 @@ func (r *Registry) Pick(name string) (Lease, error) {
 		return Lease{}, ErrNoPool
 	}
 	return p.Pick()
+}
+
+// PickKey is Pool.PickKey on the pool named name, or ErrNoPool.
+func (r *Registry) PickKey(name, key string) (Lease, error) {
+	p, ok := r.pools.Load(name)
+	if !ok {
+		return Lease{}, ErrNoPool
+	}
+	return p.PickKey(key)
+}
+
+// PickKeyUint64 is Pool.PickKeyUint64 on the pool named name, or
+// ErrNoPool.
+func (r *Registry) PickKeyUint64(name string, key uint64) (Lease, error) {
+	p, ok := r.pools.Load(name)
+	if !ok {
+		return Lease{}, ErrNoPool
+	}
+	return p.PickKeyUint64(key)
+}
+
+// PickExcept is Pool.PickExcept on the pool named name, or ErrNoPool.
+func (r *Registry) PickExcept(name string, tried ...string) (Lease, error) {
+	p, ok := r.pools.Load(name)
+	if !ok {
+		return Lease{}, ErrNoPool
+	}
+	return p.PickExcept(tried...)
 }
 
 // Delete forgets the pool named name and reports whether there was one.

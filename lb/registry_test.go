@@ -110,3 +110,41 @@ func TestEnsureRejectsBadInputAndStoresNothing(t *testing.T) {
 		t.Fatalf("a good Ensure after bad ones: %v", err)
 	}
 }
+
+func TestRegistryOffersEveryPickAPoolOffers(t *testing.T) {
+	r := NewRegistry()
+	p, err := r.EnsureEndpoints("svc", Config{Policy: ConsistentHash}, Endpoint{Addr: "a:1", Weight: 2}, Endpoint{Addr: "b:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := mustStatus(t, p, "a:1"); e.Weight != 2 {
+		t.Fatalf("EnsureEndpoints lost the weight: %+v", e)
+	}
+	own, _ := p.PickKey("user-7")
+	want := own.Endpoint()
+	own.Done(nil)
+	for _, pick := range []func() (Lease, error){
+		func() (Lease, error) { return r.PickKey("svc", "user-7") },
+		func() (Lease, error) { return r.PickKeyUint64("svc", hashString("user-7")) },
+	} {
+		l, err := pick()
+		if err != nil || l.Endpoint() != want {
+			t.Fatalf("registry key pick: %q, %v; the pool's own: %q", l.Endpoint(), err, want)
+		}
+		l.Done(nil)
+	}
+	if l, err := r.PickExcept("svc", "a:1"); err != nil || l.Endpoint() != "b:1" {
+		t.Fatalf("PickExcept(a:1) = %q, %v", l.Endpoint(), err)
+	} else {
+		l.Done(nil)
+	}
+	for _, pick := range []func() (Lease, error){
+		func() (Lease, error) { return r.PickKey("none", "k") },
+		func() (Lease, error) { return r.PickKeyUint64("none", 1) },
+		func() (Lease, error) { return r.PickExcept("none") },
+	} {
+		if _, err := pick(); !errors.Is(err, ErrNoPool) {
+			t.Fatalf("pick on a missing pool: %v, want ErrNoPool", err)
+		}
+	}
+}

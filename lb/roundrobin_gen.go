@@ -5,42 +5,12 @@ package lb
 import (
 	"golang.org/x/sys/cpu"
 	"sync/atomic"
-	"unsafe"
 )
 
-// roundRobinSlot is one endpoint of a RoundRobin table: the core every policy shares,
-// then this policy's hot fields, padded to whole cache lines so that no two
-// endpoints share one.
-type roundRobinSlot struct {
-	core
-	_ [roundRobinSlotPad]byte
-}
-
-// roundRobinSlotHot is the size of roundRobinSlot's fields; roundRobinSlotPad fills the rest of the line.
-const (
-	roundRobinSlotHot = unsafe.Sizeof(core{})
-	roundRobinSlotPad = (cacheLine - roundRobinSlotHot%cacheLine) % cacheLine
-)
-
-// Layout guards: these fail to compile if the slot stops filling whole cache
-// lines or its hot fields move off the start of the slot.
-var (
-	_ [0]struct{} = [unsafe.Sizeof(roundRobinSlot{}) % cacheLine]struct{}{}
-	_ [0]struct{} = [unsafe.Offsetof(roundRobinSlot{}.inflight)]struct{}{}
-	_ [0]struct{} = [unsafe.Offsetof(roundRobinSlot{}.health) - 8]struct{}{}
-)
-
-// setup fills a new slot and returns its core.
-func (s *roundRobinSlot) setup(addr string, weight uint32) *core {
-	s.addr = addr
-	s.weight.Store(weight)
-	return &s.core
-}
-
-// roundRobinTable is a RoundRobin pool's table: an immutable list of slots, replaced whole on
-// every membership change, plus the policy's per-table state.
+// roundRobinTable is a RoundRobin pool's table: an immutable list of slots,
+// replaced whole on every membership change, and the policy's state.
 type roundRobinTable struct {
-	slots []*roundRobinSlot
+	slots []*slot
 	view  *view  // the same endpoints, with their health index
 	magic uint64 // fastmod multiplier for len(slots)
 	_     cpu.CacheLinePad
@@ -48,47 +18,16 @@ type roundRobinTable struct {
 	_     cpu.CacheLinePad
 }
 
-// newRoundRobinTable builds the table for members; prev is the table it replaces, or nil.
-func newRoundRobinTable(p *Pool, members []member, prev *roundRobinTable) *roundRobinTable {
-	n := len(members)
+// newRoundRobinTable builds the table for members, in v's order; prev is
+// the table it replaces, or nil.
+func newRoundRobinTable(members []member, v *view, prev *roundRobinTable, env tableEnv) *roundRobinTable {
 	t := &roundRobinTable{
-		slots: make([]*roundRobinSlot, n),
-		view:  p.view.Load(),
+		slots: make([]*slot, len(members)),
+		view:  v,
 	}
 	for i, m := range members {
-		t.slots[i] = m.slot.(*roundRobinSlot)
+		t.slots[i] = m.slot.(*slot)
 	}
-	if n > 0 {
-		t.magic = ^uint64(0)/uint64(n) + 1
-	}
-	if prev != nil {
-		// Carry the cursor over, so membership churn does not favour the first endpoints.
-		t.next.Store(prev.next.Load())
-	}
+	t.setup(prev, env)
 	return t
-}
-
-// pick chooses an endpoint by RoundRobin, or returns nil when none is up.
-func (t *roundRobinTable) pick() *core {
-	slots := t.slots
-	if len(slots) == 0 {
-		return nil
-	}
-	for range roundRobinTickets {
-		s := slots[fastmod(uint32(t.next.Add(1)-1), t.magic, uint32(len(slots)))]
-		if s.pickable() {
-			return &s.core
-		}
-	}
-	// Every ticket missed: walk on from the cursor, and spend the tickets
-	// walked over with the one used, so the next Pick does not repeat it.
-	start := t.next.Load()
-	for k := range uint64(len(slots)) {
-		if s := slots[fastmod(uint32(start+k), t.magic, uint32(len(slots)))]; s.pickable() {
-			t.next.CompareAndSwap(start, start+k+1)
-			return &s.core
-		}
-	}
-	// Tickets need not reach every slot (weighted): any endpoint that is up.
-	return t.view.scanFrom(int(fastmod(uint32(start), t.magic, uint32(len(slots)))))
 }

@@ -15,7 +15,7 @@ func addrsOf(p *Pool) []string {
 }
 
 func TestSetDeclaresTheWholeMembershipAndKeepsWhatStays(t *testing.T) {
-	for _, policy := range policyCases {
+	for _, policy := range Policies() {
 		t.Run(policy.String(), func(t *testing.T) {
 			p := mustNew(t, Config{Policy: policy, EjectAfter: 100}, "a", "b", "c")
 			failTimes(t, p, "b", 2)
@@ -93,7 +93,7 @@ func TestWeightChangedBySetSteersWeightedRoundRobin(t *testing.T) {
 }
 
 func TestPickExceptAvoidsTriedEndpointsWhileAnotherIsUp(t *testing.T) {
-	for _, policy := range policyCases {
+	for _, policy := range Policies() {
 		t.Run(policy.String(), func(t *testing.T) {
 			p := mustNew(t, Config{Policy: policy}, "a", "b", "c")
 			for range 300 {

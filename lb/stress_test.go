@@ -14,15 +14,6 @@ import (
 // make test. Each is bounded by a count of operations, not a duration, and
 // shrinks under -short.
 
-// allPolicies lists every policy the package defines.
-func allPolicies() []Policy {
-	var out []Policy
-	for p := Policy(0); p.valid(); p++ {
-		out = append(out, p)
-	}
-	return out
-}
-
 // removalLog records, for each churned address, when its Remove returned:
 // a sequence number drawn after the return. A Pick that read the sequence
 // before it started and then got the address violates Remove's promise if
@@ -55,7 +46,7 @@ func TestStressPickDoneWhileMembershipAndRegistryChurn(t *testing.T) {
 	if testing.Short() {
 		picksEach = 4000
 	}
-	for _, pol := range allPolicies() {
+	for _, pol := range Policies() {
 		t.Run("policy="+pol.String(), func(t *testing.T) {
 			cfg := Config{Policy: pol, EjectAfter: 2, EjectFor: time.Millisecond, MaxEjectFor: 4 * time.Millisecond,
 				ProbeTimeout: 2 * time.Millisecond, MaxEjectedPercent: 50}
@@ -137,7 +128,7 @@ func TestStressPickDoneWhileMembershipAndRegistryChurn(t *testing.T) {
 			}
 			others.Go(func() { // Ensure is create-once: always p, never re-adding its addresses
 				for !stop.Load() {
-					q, err := reg.Ensure("svc", Config{Policy: (pol + 1) % Policy(len(allPolicies()))}, "ensure:1")
+					q, err := reg.Ensure("svc", Config{Policy: (pol + 1) % Policy(len(Policies()))}, "ensure:1")
 					if err != nil || q != p {
 						t.Errorf("Ensure of the existing pool = %p, %v; want %p", q, err, p)
 						return
@@ -208,7 +199,7 @@ func TestStressPickDoneWhileMembershipAndRegistryChurn(t *testing.T) {
 					t.Error("Ensure of an existing pool added its addresses")
 				}
 			}
-			if got := int(p.ejected.Load()); got != out {
+			if got := int(p.counts.ejected.Load()); got != out {
 				t.Errorf("ejection budget counts %d endpoints out, the snapshot shows %d", got, out)
 			}
 			if picks.Load() == 0 {

@@ -5,42 +5,12 @@ package lb
 import (
 	"golang.org/x/sys/cpu"
 	"sync/atomic"
-	"unsafe"
 )
 
-// weightedRoundRobinSlot is one endpoint of a WeightedRoundRobin table: the core every policy shares,
-// then this policy's hot fields, padded to whole cache lines so that no two
-// endpoints share one.
-type weightedRoundRobinSlot struct {
-	core
-	_ [weightedRoundRobinSlotPad]byte
-}
-
-// weightedRoundRobinSlotHot is the size of weightedRoundRobinSlot's fields; weightedRoundRobinSlotPad fills the rest of the line.
-const (
-	weightedRoundRobinSlotHot = unsafe.Sizeof(core{})
-	weightedRoundRobinSlotPad = (cacheLine - weightedRoundRobinSlotHot%cacheLine) % cacheLine
-)
-
-// Layout guards: these fail to compile if the slot stops filling whole cache
-// lines or its hot fields move off the start of the slot.
-var (
-	_ [0]struct{} = [unsafe.Sizeof(weightedRoundRobinSlot{}) % cacheLine]struct{}{}
-	_ [0]struct{} = [unsafe.Offsetof(weightedRoundRobinSlot{}.inflight)]struct{}{}
-	_ [0]struct{} = [unsafe.Offsetof(weightedRoundRobinSlot{}.health) - 8]struct{}{}
-)
-
-// setup fills a new slot and returns its core.
-func (s *weightedRoundRobinSlot) setup(addr string, weight uint32) *core {
-	s.addr = addr
-	s.weight.Store(weight)
-	return &s.core
-}
-
-// weightedRoundRobinTable is a WeightedRoundRobin pool's table: an immutable list of slots, replaced whole on
-// every membership change, plus the policy's per-table state.
+// weightedRoundRobinTable is a WeightedRoundRobin pool's table: an immutable list of slots,
+// replaced whole on every membership change, and the policy's state.
 type weightedRoundRobinTable struct {
-	slots      []*weightedRoundRobinSlot
+	slots      []*slot
 	view       *view    // the same endpoints, with their health index
 	cumulative []uint64 // cumulative[i] = weights of slots[:i+1]
 	_          cpu.CacheLinePad
@@ -48,45 +18,16 @@ type weightedRoundRobinTable struct {
 	_          cpu.CacheLinePad
 }
 
-// newWeightedRoundRobinTable builds the table for members; prev is the table it replaces, or nil.
-func newWeightedRoundRobinTable(p *Pool, members []member, prev *weightedRoundRobinTable) *weightedRoundRobinTable {
-	n := len(members)
+// newWeightedRoundRobinTable builds the table for members, in v's order; prev is
+// the table it replaces, or nil.
+func newWeightedRoundRobinTable(members []member, v *view, prev *weightedRoundRobinTable, env tableEnv) *weightedRoundRobinTable {
 	t := &weightedRoundRobinTable{
-		slots: make([]*weightedRoundRobinSlot, n),
-		view:  p.view.Load(),
+		slots: make([]*slot, len(members)),
+		view:  v,
 	}
 	for i, m := range members {
-		t.slots[i] = m.slot.(*weightedRoundRobinSlot)
+		t.slots[i] = m.slot.(*slot)
 	}
-	t.cumulative = cumulativeWeights(members)
-	if prev != nil {
-		// Carry the cursor over, so membership churn does not favour the first endpoints.
-		t.next.Store(prev.next.Load())
-	}
+	t.setup(prev, env)
 	return t
-}
-
-// pick chooses an endpoint by WeightedRoundRobin, or returns nil when none is up.
-func (t *weightedRoundRobinTable) pick() *core {
-	slots := t.slots
-	if len(slots) == 0 {
-		return nil
-	}
-	for range roundRobinTickets {
-		s := slots[weightedIndex(t.cumulative, t.next.Add(1)-1)]
-		if s.pickable() {
-			return &s.core
-		}
-	}
-	// Every ticket missed: walk on from the cursor, and spend the tickets
-	// walked over with the one used, so the next Pick does not repeat it.
-	start := t.next.Load()
-	for k := range uint64(len(slots)) {
-		if s := slots[weightedIndex(t.cumulative, start+k)]; s.pickable() {
-			t.next.CompareAndSwap(start, start+k+1)
-			return &s.core
-		}
-	}
-	// Tickets need not reach every slot (weighted): any endpoint that is up.
-	return t.view.scanFrom(int(weightedIndex(t.cumulative, start)))
 }

@@ -1,6 +1,46 @@
 package lb
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
+
+// Endpoint is an address with a weight, for NewWeighted, AddWeighted and
+// Set.
+type Endpoint struct {
+	Addr   string
+	Weight int // 0 means 1; at most MaxWeight
+}
+
+// MaxWeight is the largest endpoint weight.
+const MaxWeight = 1 << 20
+
+func weightOne(addrs []string) []Endpoint {
+	out := make([]Endpoint, len(addrs))
+	for i, a := range addrs {
+		out[i] = Endpoint{Addr: a, Weight: 1}
+	}
+	return out
+}
+
+// checkEndpoints rejects empty addresses, an address given twice, and
+// weights outside 0..MaxWeight.
+func checkEndpoints(endpoints []Endpoint) error {
+	seen := make(map[string]struct{}, len(endpoints))
+	for i, e := range endpoints {
+		if e.Addr == "" {
+			return fmt.Errorf("%w: address %d is empty", ErrAddress, i)
+		}
+		if _, dup := seen[e.Addr]; dup {
+			return fmt.Errorf("%w: %q given twice", ErrAddress, e.Addr)
+		}
+		if e.Weight < 0 || e.Weight > MaxWeight {
+			return fmt.Errorf("%w: %q has weight %d, outside 0..%d", ErrAddress, e.Addr, e.Weight, MaxWeight)
+		}
+		seen[e.Addr] = struct{}{}
+	}
+	return nil
+}
 
 // State is an endpoint's passive-health state.
 type State uint8

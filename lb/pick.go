@@ -1,0 +1,61 @@
+package lb
+
+// Pick leases an endpoint. A due probe is served first: once an ejected
+// endpoint's cooldown has passed, exactly one Pick receives it; all other
+// Picks choose among the endpoints that are up, by the pool's policy. Pick
+// returns ErrNoEndpoint when the pool is empty, or when every endpoint is
+// ejected and none is due for a probe.
+//
+// Every lease must be ended with Done, once.
+func (p *Pool) Pick() (Lease, error) {
+	if p.due.Load() != dueNone {
+		return p.probeOrPick(0, false)
+	}
+	c := p.pick()
+	if c == nil || p.leased {
+		return p.lease(c)
+	}
+	c.inflight.Add(1)
+	return Lease{c: c, pool: p}, nil
+}
+
+// PickKey leases the endpoint for key: on a ConsistentHash pool, the same
+// endpoint for the same key while membership is unchanged, unless that
+// endpoint is out or at the load bound; other policies ignore the key. The
+// hash is fixed (FNV-1a with a final mix), so clients in different
+// processes with the same endpoints route a key alike.
+func (p *Pool) PickKey(key string) (Lease, error) { return p.PickKeyUint64(hashString(key)) }
+
+// PickKeyUint64 is PickKey for a numeric key, such as a user ID or an
+// already hashed value.
+func (p *Pool) PickKeyUint64(key uint64) (Lease, error) {
+	if p.due.Load() != dueNone {
+		return p.probeOrPick(mix64(key), true)
+	}
+	return p.lease(p.pickKey(mix64(key)))
+}
+
+// probeOrPick is Pick (or, keyed, PickKey for key hash h) when an ejected
+// endpoint may be due: a due probe first, else the policy's choice.
+func (p *Pool) probeOrPick(h uint64, keyed bool) (Lease, error) {
+	if l, ok := p.leaseProbe(); ok {
+		return l, nil
+	}
+	if keyed {
+		return p.lease(p.pickKey(h))
+	}
+	return p.lease(p.pick())
+}
+
+// lease hands out a lease on c, or ErrNoEndpoint for nil. Pick inlines its
+// common case.
+func (p *Pool) lease(c *core) (Lease, error) {
+	if c == nil {
+		return Lease{}, ErrNoEndpoint
+	}
+	c.inflight.Add(1)
+	if p.leased {
+		return Lease{c: c, pool: p, mark: p.begin(c)}, nil
+	}
+	return Lease{c: c, pool: p}, nil
+}

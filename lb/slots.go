@@ -1,0 +1,48 @@
+package lb
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// cacheLine is the padding unit of generated slots: 64 bytes on amd64, 128
+// on arm64 (its cores prefetch lines in pairs), as x/sys/cpu defines it.
+const cacheLine = unsafe.Sizeof(cpu.CacheLinePad{})
+
+// chunkBytes is the size of the arrays slots are allocated in: the largest
+// allocation that, holding pointers, has no malloc header (Go 1.22 and
+// later), so a chunk of line-sized slots starts on a line boundary.
+const chunkBytes = 512
+
+// member is one endpoint as the membership code sees it: its core, and the
+// policy's slot holding that core, kept to rebuild the policy's table.
+type member struct {
+	c    *core
+	slot any
+}
+
+// newSlot is a generated slot type's pointer: setup fills it.
+type newSlot[S any] interface {
+	*S
+	setup(addr string, weight uint32) *core
+}
+
+// newMembersOf allocates a batch's slots in chunks of chunkBytes:
+// consecutive chunks share a span, so a pool's slots share pages, and each
+// chunk is line-aligned (no malloc header at that size). Tables hold
+// pointers into the chunks, so they can be rebuilt without moving a slot.
+func newMembersOf[S any, P newSlot[S]](endpoints []Endpoint) []member {
+	out := make([]member, len(endpoints))
+	perChunk := int(chunkBytes / unsafe.Sizeof(*new(S)))
+	var chunk []S
+	for i, e := range endpoints {
+		if len(chunk) == 0 {
+			chunk = make([]S, min(len(endpoints)-i, max(perChunk, 1)))
+		}
+		s := P(&chunk[0])
+		chunk = chunk[1:]
+		out[i] = member{c: s.setup(e.Addr, uint32(max(e.Weight, 1))), slot: s}
+	}
+	return out
+}
