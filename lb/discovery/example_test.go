@@ -1,0 +1,135 @@
+package discovery_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nanolb/nanolb/lb"
+	"github.com/nanolb/nanolb/lb/discovery"
+)
+
+// A Runner keeps a Pool in step with a Resolver; WaitForReady blocks until
+// the first good answer is in the pool.
+func ExampleStart() {
+	pool, err := lb.New(lb.Config{Policy: lb.WeightedRoundRobin})
+	if err != nil {
+		panic(err)
+	}
+	res := discovery.Static{{Addr: "10.0.0.1:8080"}, {Addr: "10.0.0.2:8080", Weight: 3}}
+	r, err := discovery.Start(pool, res, discovery.Config{}) // the default schedule
+	if err != nil {
+		panic(err)
+	}
+	defer r.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.WaitForReady(ctx); err != nil {
+		panic(err)
+	}
+	for _, e := range pool.Endpoints() {
+		fmt.Println(e.Addr, "weight", e.Weight)
+	}
+	st := r.Status()
+	fmt.Println("phase:", st.Phase, "endpoints:", st.Endpoints, "failures:", st.Failures)
+	// Output:
+	// 10.0.0.1:8080 weight 1
+	// 10.0.0.2:8080 weight 3
+	// phase: startup endpoints: 2 failures: 0
+}
+
+// A File resolver reads a JSON list; its Watch applies an edit within one
+// poll interval. Rewrite the file atomically: write a temporary file, then
+// rename it over the old one.
+func ExampleNewFile() {
+	dir, err := os.MkdirTemp("", "nanolb-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "endpoints.json")
+	write := func(content string) {
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+			panic(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			panic(err)
+		}
+	}
+	write(`[{"addr": "10.0.0.1:8080"}, {"addr": "10.0.0.2:8080", "weight": 2}]`)
+
+	res, err := discovery.NewFile(path, 10*time.Millisecond)
+	if err != nil {
+		panic(err)
+	}
+	pool, err := lb.New(lb.Config{})
+	if err != nil {
+		panic(err)
+	}
+	r, err := discovery.Start(pool, res, discovery.Config{})
+	if err != nil {
+		panic(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.WaitForReady(ctx); err != nil {
+		panic(err)
+	}
+	fmt.Println(pool.Len(), "endpoints")
+
+	write(`[{"addr": "10.0.0.3:8080"}]`)
+	for pool.Len() != 1 && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	l, err := pool.Pick()
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("picked", l.Endpoint())
+	l.Done(nil)
+	// Output:
+	// 2 endpoints
+	// picked 10.0.0.3:8080
+}
+
+// A DNS resolver for SRV records, polled fast while a fleet starts and
+// every 30 s after that; the pool keeps its last good set through DNS
+// failures and empty answers.
+func ExampleNewDNS() {
+	res, err := discovery.NewDNS(discovery.DNSConfig{
+		SRV:    "_http._tcp.users.internal.example.", // lowest priority only; weights kept
+		Server: "10.0.0.53:53",                       // empty: the system's resolvers
+	})
+	if err != nil {
+		panic(err)
+	}
+	pool, err := lb.New(lb.Config{Policy: lb.WeightedRoundRobin})
+	if err != nil {
+		panic(err)
+	}
+	r, err := discovery.Start(pool, res, discovery.Config{
+		Every:   30 * time.Second, // the default, written out
+		Timeout: 2 * time.Second,
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer r.Close()
+	// Serve traffic; report r.Status() on a health page.
+}
+
+// ResolverFunc turns any lookup into a Resolver.
+func ExampleResolverFunc() {
+	res := discovery.ResolverFunc(func(ctx context.Context) ([]lb.Endpoint, error) {
+		return []lb.Endpoint{{Addr: "10.0.0.9:8080"}}, nil // ask a registry here
+	})
+	eps, err := res.Resolve(context.Background())
+	fmt.Println(eps, err)
+	// Output:
+	// [{10.0.0.9:8080 0}] <nil>
+}
