@@ -1,0 +1,235 @@
+package lbgrpc
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/nanolb/nanolb/lb"
+	"google.golang.org/grpc/balancer"
+	"google.golang.org/grpc/balancer/endpointsharding"
+	"google.golang.org/grpc/balancer/pickfirst"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/grpclog"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/serviceconfig"
+)
+
+// Prefix starts the name of every balancer the package registers.
+const Prefix = "nanolb_"
+
+var logger = grpclog.Component("nanolb")
+
+// Name returns the name policy's balancer is registered under: Prefix and
+// the policy's String, as "nanolb_p2c" or "nanolb_round_robin".
+func Name(policy lb.Policy) string { return Prefix + policy.String() }
+
+func init() {
+	for _, p := range lb.Policies() {
+		balancer.Register(&builder{name: Name(p), policy: p, classify: Classify})
+	}
+}
+
+// Option adjusts a builder made by NewBuilder.
+type Option func(*builder)
+
+// WithClassifier makes the balancer end each lease with classify's verdict
+// instead of Classify's. A nil classify means Classify.
+func WithClassifier(classify Classifier) Option {
+	return func(b *builder) {
+		if classify != nil {
+			b.classify = classify
+		}
+	}
+}
+
+// NewBuilder returns a balancer builder for policy named name, for settings
+// a service config cannot carry, such as a Classifier. Register it with
+// balancer.Register before dialling, and select it by name in the service
+// config; gRPC compares balancer names case-insensitively. An empty name is
+// an error wrapping lb.ErrName; an unknown policy one wrapping lb.ErrConfig.
+func NewBuilder(name string, policy lb.Policy, opts ...Option) (balancer.Builder, error) {
+	if name == "" {
+		return nil, fmt.Errorf("%w: empty balancer name", lb.ErrName)
+	}
+	if _, err := policy.MarshalText(); err != nil {
+		return nil, err // wraps lb.ErrConfig
+	}
+	b := &builder{name: name, policy: policy, classify: Classify}
+	for _, o := range opts {
+		o(b)
+	}
+	return b, nil
+}
+
+// builder builds one policy's balancers and parses its service config.
+type builder struct {
+	name     string
+	policy   lb.Policy
+	classify Classifier
+
+	testHookPool   func(*lb.Pool) // tests: sees each pool the balancers make
+	testHookPicker func(n int)    // tests: a picker over n children was published
+}
+
+func (b *builder) Name() string { return b.name }
+
+func (b *builder) ParseConfig(js json.RawMessage) (serviceconfig.LoadBalancingConfig, error) {
+	c, err := ParseConfig(b.policy, js)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.name, err)
+	}
+	return c, nil
+}
+
+func (b *builder) Build(cc balancer.ClientConn, opts balancer.BuildOptions) balancer.Balancer {
+	nb := &nanoBalancer{ClientConn: cc, builder: b}
+	nb.child = endpointsharding.NewBalancer(nb, opts, balancer.Get(pickfirst.Name).Build, endpointsharding.Options{})
+	return nb
+}
+
+// nanoBalancer keeps one pick_first child per endpoint (endpointsharding)
+// and one lb.Pool whose members are the endpoints whose child is READY.
+// It embeds the ClientConn to see the children's aggregated state in
+// UpdateState before passing its own picker up.
+type nanoBalancer struct {
+	balancer.ClientConn
+	builder *builder
+	child   balancer.Balancer
+
+	mu   sync.Mutex
+	cfg  Config   // the config pool was made with
+	pool *lb.Pool // nil until the first config
+}
+
+// UpdateClientConnState takes a new config and endpoint list. The pool
+// lives as long as the config is unchanged, so endpoints keep their health
+// across resolver updates; a changed config starts a new pool (leases on
+// the old one end normally).
+func (b *nanoBalancer) UpdateClientConnState(ccs balancer.ClientConnState) error {
+	cfg := new(Config)
+	if ccs.BalancerConfig != nil {
+		c, ok := ccs.BalancerConfig.(*Config)
+		if !ok {
+			logger.Errorf("%s: config of type %T", b.builder.name, ccs.BalancerConfig)
+			return balancer.ErrBadResolverState
+		}
+		cfg = c
+	}
+	b.mu.Lock()
+	if b.pool == nil || b.cfg.LB(b.builder.policy) != cfg.LB(b.builder.policy) {
+		pool, err := lb.New(cfg.LB(b.builder.policy))
+		if err != nil { // ParseConfig checked the config already
+			b.mu.Unlock()
+			return fmt.Errorf("%s: %w", b.builder.name, err)
+		}
+		b.pool, b.cfg = pool, *cfg
+		if h := b.builder.testHookPool; h != nil {
+			h(pool)
+		}
+	}
+	b.mu.Unlock()
+	// Reserved for lb's coming endpoint events (Pool.Subscribe): a
+	// subscription made here, with the new pool, could report ejections and
+	// reinstatements to channelz or to a StatsHandler. Nothing here depends
+	// on it.
+	return b.child.UpdateClientConnState(balancer.ClientConnState{
+		ResolverState: pickfirst.EnableHealthListener(ccs.ResolverState),
+	})
+}
+
+// UpdateState receives the children's aggregated state from
+// endpointsharding, which holds its own lock meanwhile: it must not call
+// into the children. It sets the pool's membership to the READY children
+// and publishes a picker over them; with none READY it passes
+// endpointsharding's picker on, which reports CONNECTING or
+// TRANSIENT_FAILURE as the children do.
+func (b *nanoBalancer) UpdateState(state balancer.State) {
+	children := endpointsharding.ChildStatesFromPicker(state.Picker)
+	ready := make(map[string]balancer.Picker, len(children))
+	members := make([]lb.Endpoint, 0, len(children))
+	for _, c := range children {
+		if c.State.ConnectivityState != connectivity.Ready {
+			continue
+		}
+		key := endpointKey(c.Endpoint)
+		if _, dup := ready[key]; dup || key == "" {
+			continue
+		}
+		ready[key] = c.State.Picker
+		members = append(members, lb.Endpoint{Addr: key, Weight: Weight(c.Endpoint)})
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pool == nil {
+		b.ClientConn.UpdateState(state)
+		return
+	}
+	if err := b.pool.Set(members...); err != nil { // keys are unique and not empty
+		logger.Errorf("%s: %v", b.builder.name, err)
+	}
+	if len(members) == 0 {
+		b.ClientConn.UpdateState(state)
+		return
+	}
+	b.ClientConn.UpdateState(balancer.State{
+		ConnectivityState: connectivity.Ready,
+		Picker:            newPicker(b.pool, ready, b.builder),
+	})
+	if h := b.builder.testHookPicker; h != nil {
+		h(len(ready))
+	}
+}
+
+func (b *nanoBalancer) ResolverError(err error) { b.child.ResolverError(err) }
+
+func (b *nanoBalancer) ExitIdle() { b.child.ExitIdle() }
+
+func (b *nanoBalancer) Close() { b.child.Close() }
+
+func (b *nanoBalancer) UpdateSubConnState(sc balancer.SubConn, _ balancer.SubConnState) {
+	logger.Errorf("%s: UpdateSubConnState(%v) called; the children own their SubConns", b.builder.name, sc)
+}
+
+// endpointKey is the pool address of an endpoint: its address, or its
+// addresses sorted and joined by commas when it has several (gRPC
+// identifies an endpoint by its set of addresses).
+func endpointKey(e resolver.Endpoint) string {
+	switch len(e.Addresses) {
+	case 0:
+		return ""
+	case 1:
+		return e.Addresses[0].Addr
+	}
+	addrs := make([]string, len(e.Addresses))
+	for i, a := range e.Addresses {
+		addrs[i] = a.Addr
+	}
+	slices.Sort(addrs)
+	return strings.Join(addrs, ",")
+}
+
+// weightKey keys an endpoint's weight in its attributes.
+type weightKey struct{}
+
+// WithWeight returns e carrying weight w, which nanolb_weighted_round_robin
+// follows and the other policies ignore; a resolver sets it on the
+// endpoints it reports. Zero means 1; a weight outside 0..lb.MaxWeight is an
+// error wrapping lb.ErrAddress, and e is returned unchanged.
+func WithWeight(e resolver.Endpoint, w int) (resolver.Endpoint, error) {
+	if w < 0 || w > lb.MaxWeight {
+		return e, fmt.Errorf("%w: weight %d is outside 0..%d", lb.ErrAddress, w, lb.MaxWeight)
+	}
+	e.Attributes = e.Attributes.WithValue(weightKey{}, w)
+	return e, nil
+}
+
+// Weight returns the weight WithWeight set on e, or 1.
+func Weight(e resolver.Endpoint) int {
+	if w, ok := e.Attributes.Value(weightKey{}).(int); ok && w > 0 {
+		return w
+	}
+	return 1
+}

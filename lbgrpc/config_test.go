@@ -1,0 +1,106 @@
+package lbgrpc
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nanolb/nanolb/lb"
+)
+
+func TestParseConfigReadsEveryField(t *testing.T) {
+	c, err := ParseConfig(lb.ConsistentHash, []byte(`{"ejectAfter": 3, "ejectFor": "1.5s",
+		"maxEjectFor": "2m", "maxEjectedPercent": 30, "probeTimeout": "250ms", "ewmaDecay": "3s",
+		"hashLoadFactor": 1.5, "hashReplicas": 40, "noJitter": true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := lb.Config{Policy: lb.ConsistentHash, EjectAfter: 3, EjectFor: 1500 * time.Millisecond,
+		MaxEjectFor: 2 * time.Minute, MaxEjectedPercent: 30, ProbeTimeout: 250 * time.Millisecond,
+		EWMADecay: 3 * time.Second, HashLoadFactor: 1.5, HashReplicas: 40, NoJitter: true}
+	if got := c.LB(lb.ConsistentHash); got != want {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestParseConfigTakesNothingAsDefaults(t *testing.T) {
+	for _, js := range []string{``, ` `, `{}`, `null`} {
+		c, err := ParseConfig(lb.P2C, []byte(js))
+		if err != nil {
+			t.Fatalf("%q: %v", js, err)
+		}
+		if got := c.LB(lb.P2C); got != (lb.Config{}) {
+			t.Fatalf("%q: %+v, want the zero config", js, got)
+		}
+	}
+}
+
+func TestParseConfigRejectsBadInputNamingIt(t *testing.T) {
+	tests := []struct {
+		js, mention string
+	}{
+		{`{"ejectAfter": -1}`, "EjectAfter"},
+		{`{"ejectAfter": 256}`, "EjectAfter"},
+		{`{"ejectFor": "-1s"}`, "EjectFor"},
+		{`{"ejectFor": "2s", "maxEjectFor": "1s"}`, "shorter"},
+		{`{"ejectFor": 5}`, "not a string"},
+		{`{"ejectFor": "5 parsecs"}`, "5 parsecs"},
+		{`{"maxEjectedPercent": 101}`, "MaxEjectedPercent"},
+		{`{"hashLoadFactor": 0.5}`, "HashLoadFactor"},
+		{`{"hashReplicas": 10001}`, "HashReplicas"},
+		{`{"ejectafter": 3}`, `unknown field "ejectafter"`},
+		{`{"maxConcurrency": 3}`, `unknown field "maxConcurrency"`},
+		{`{"noJitter": "yes"}`, "noJitter"},
+		{`{} {}`, "after the config"},
+		{`[1]`, "cannot unmarshal array"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.js, func(t *testing.T) {
+			_, err := ParseConfig(lb.P2C, []byte(tt.js))
+			if !errors.Is(err, lb.ErrConfig) {
+				t.Fatalf("error %v does not wrap lb.ErrConfig", err)
+			}
+			if !strings.Contains(err.Error(), tt.mention) {
+				t.Fatalf("error %q does not mention %q", err, tt.mention)
+			}
+		})
+	}
+}
+
+func TestDurationWritesWhatItReads(t *testing.T) {
+	d := Duration(1500 * time.Millisecond)
+	js, err := d.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Duration
+	if err := back.UnmarshalJSON(js); err != nil || back != d {
+		t.Fatalf("%s read back as %v, %v", js, time.Duration(back), err)
+	}
+}
+
+func TestNewBuilderRejectsBadInput(t *testing.T) {
+	if _, err := NewBuilder("", lb.P2C); !errors.Is(err, lb.ErrName) {
+		t.Fatalf("empty name: %v", err)
+	}
+	if _, err := NewBuilder("x", lb.Policy(200)); !errors.Is(err, lb.ErrConfig) {
+		t.Fatalf("unknown policy: %v", err)
+	}
+}
+
+func TestWithWeight(t *testing.T) {
+	e, err := WithWeight(endpoints([]*server{{addr: "a"}})[0], 7)
+	if err != nil || Weight(e) != 7 {
+		t.Fatalf("weight %d, %v", Weight(e), err)
+	}
+	if _, err := WithWeight(e, -1); !errors.Is(err, lb.ErrAddress) {
+		t.Fatalf("negative weight: %v", err)
+	}
+	if _, err := WithWeight(e, lb.MaxWeight+1); !errors.Is(err, lb.ErrAddress) {
+		t.Fatalf("weight over lb.MaxWeight: %v", err)
+	}
+	if w := Weight(endpoints([]*server{{addr: "b"}})[0]); w != 1 {
+		t.Fatalf("no weight set: %d, want 1", w)
+	}
+}

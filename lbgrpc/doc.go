@@ -1,0 +1,47 @@
+// Package lbgrpc makes nanolb's policies and passive health gRPC balancers.
+//
+// Importing the package registers one grpc-go balancer per lb policy, named
+// by Name: nanolb_p2c, nanolb_round_robin, nanolb_least_loaded,
+// nanolb_weighted_round_robin, nanolb_peak_ewma, nanolb_random and
+// nanolb_consistent_hash. A ClientConn selects one in its service config,
+// with an optional Config object:
+//
+//	{"loadBalancingConfig": [{"nanolb_p2c": {"ejectAfter": 3, "ejectFor": "2s"}}]}
+//
+// # Model
+//
+// Each balancer is built as grpc-go builds its own round_robin and
+// least_request: endpointsharding keeps one pick_first child per resolver
+// endpoint. The balancer keeps one lb.Pool whose members are the endpoints
+// whose child is READY (Pool.Set, so health survives membership changes)
+// and publishes a picker that asks the pool for a lease and hands the RPC
+// to that endpoint's child. A pick takes no lock, never blocks and
+// allocates nothing.
+//
+// Each pick's lease ends in the PickResult's Done, which gRPC calls once
+// when the RPC ends; for a stream, when the stream ends, so a long stream
+// holds its lease, and counts as in flight, for its whole life. A
+// Classifier turns the RPC's DoneInfo into the lease's outcome; the default,
+// Classify, counts Unavailable and DeadlineExceeded as failures, cancelled
+// RPCs and RPCs that sent nothing as neutral, and every other ending as a
+// success. Consecutive failures eject an endpoint for a cooldown, and one
+// probe RPC then decides whether it comes back, as lb documents.
+//
+// An endpoint whose connection breaks leaves the pool and comes back with
+// no history when it is READY again: connection health is gRPC's, request
+// health is nanolb's. A changed service config starts a new pool.
+//
+// Consistent hashing routes by the key WithHashKey puts in an RPC's
+// context; weighted round robin follows the weights a resolver sets with
+// WithWeight.
+//
+// # Not yet here
+//
+// A gRPC resolver backed by lb/discovery belongs in this module as its own
+// file (resolver.go): a resolver.Builder whose resolver runs a discovery
+// Runner and reports each endpoint set with ClientConn.UpdateState, weights
+// via WithWeight. lb's endpoint events (Pool.Subscribe) will be subscribed
+// to where nanoBalancer.UpdateClientConnState makes a pool; and
+// Config.MaxConcurrency, once lb has it, becomes a Config field (see the
+// note there).
+package lbgrpc

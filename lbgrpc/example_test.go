@@ -1,0 +1,101 @@
+package lbgrpc_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net"
+
+	"github.com/nanolb/nanolb/lb"
+	"github.com/nanolb/nanolb/lbgrpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/balancer"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+)
+
+// A ClientConn balanced by nanolb's P2C with passive health: name the
+// balancer in the service config. Importing lbgrpc registers it.
+func Example() {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	go srv.Serve(lis) // returns when stopped
+	defer srv.Stop()
+
+	cc, err := grpc.NewClient("passthrough:///"+lis.Addr().String(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [
+			{"nanolb_p2c": {"ejectAfter": 3, "ejectFor": "2s", "maxEjectFor": "30s"}}
+		]}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cc.Close()
+
+	resp, err := healthpb.NewHealthClient(cc).Check(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(resp.GetStatus())
+	// Output: SERVING
+}
+
+// Every policy's balancer name.
+func ExampleName() {
+	for _, p := range lb.Policies() {
+		fmt.Println(lbgrpc.Name(p))
+	}
+	// Output:
+	// nanolb_p2c
+	// nanolb_round_robin
+	// nanolb_least_loaded
+	// nanolb_weighted_round_robin
+	// nanolb_peak_ewma
+	// nanolb_random
+	// nanolb_consistent_hash
+}
+
+// ParseConfig is what the balancers run on their service config; a bad
+// value is an error wrapping lb.ErrConfig.
+func ExampleParseConfig() {
+	c, err := lbgrpc.ParseConfig(lb.P2C, []byte(`{"ejectAfter": 3, "ejectFor": "1.5s"}`))
+	fmt.Println(c.LB(lb.P2C).EjectFor, err)
+	_, err = lbgrpc.ParseConfig(lb.P2C, []byte(`{"ejectFor": "2s", "maxEjectFor": "1s"}`))
+	fmt.Println(err)
+	// Output:
+	// 1.5s <nil>
+	// lb: invalid config: MaxEjectFor 1s is shorter than EjectFor 2s
+}
+
+// A classifier of one's own: here an RPC the server answered with
+// ResourceExhausted also counts against it. Register the builder before
+// dialling and name it in the service config.
+func ExampleNewBuilder() {
+	b, err := lbgrpc.NewBuilder("p2c_shed_aware", lb.P2C, lbgrpc.WithClassifier(func(info balancer.DoneInfo) error {
+		if status.Code(info.Err) == codes.ResourceExhausted && info.BytesSent {
+			return info.Err
+		}
+		return lbgrpc.Classify(info)
+	}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	balancer.Register(b)
+	fmt.Println(balancer.Get("p2c_shed_aware") != nil)
+	// Output: true
+}
+
+// Consistent hashing routes each RPC by the key in its context.
+func ExampleWithHashKey() {
+	ctx := lbgrpc.WithHashKey(context.Background(), "user-42")
+	// An RPC on a ClientConn balanced by nanolb_consistent_hash, made with
+	// ctx, goes to user-42's endpoint while membership and load allow.
+	_ = ctx
+}

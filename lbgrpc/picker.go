@@ -1,0 +1,141 @@
+package lbgrpc
+
+import (
+	"context"
+	"sync"
+
+	"github.com/nanolb/nanolb/lb"
+	"google.golang.org/grpc/balancer"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// fallbackTries bounds how many endpoints a pick skips because this picker
+// has no child for them (the pool's membership is a step ahead of the
+// picker gRPC still holds) before it waits for the next picker.
+const fallbackTries = 3
+
+// picker leases an endpoint from the pool and sends the RPC to that
+// endpoint's READY child. It never blocks: a pick that cannot be served
+// now returns balancer.ErrNoSubConnAvailable (gRPC retries with the next
+// picker) or a status error.
+type picker struct {
+	pool     *lb.Pool
+	children map[string]balancer.Picker // pool address -> the READY child's picker
+	classify Classifier
+	hashed   bool // the policy routes by WithHashKey's key
+}
+
+func newPicker(pool *lb.Pool, children map[string]balancer.Picker, b *builder) *picker {
+	return &picker{pool: pool, children: children, classify: b.classify, hashed: b.policy == lb.ConsistentHash}
+}
+
+func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
+	lease, err := p.lease(info.Ctx)
+	if err != nil {
+		if p.pool.Len() == 0 {
+			// Every child left READY after this picker was made; the
+			// picker that says so is on its way.
+			return balancer.PickResult{}, balancer.ErrNoSubConnAvailable
+		}
+		// Every endpoint is ejected and none is due for a probe (possible
+		// only at MaxEjectedPercent 100): fail rather than queue, since no
+		// new picker comes when a cooldown ends.
+		return balancer.PickResult{}, status.Error(codes.Unavailable, err.Error())
+	}
+	child, ok := p.children[lease.Endpoint()]
+	if !ok {
+		if child, ok = p.fallback(&lease); !ok {
+			return balancer.PickResult{}, balancer.ErrNoSubConnAvailable
+		}
+	}
+	res, err := child.Pick(info)
+	if err != nil {
+		lease.Done(context.Canceled)
+		return res, err
+	}
+	res.Done = p.done(lease, res.Done)
+	return res, nil
+}
+
+// lease asks the pool: by the RPC's hash key for consistent hashing when
+// it has one, else by the policy.
+func (p *picker) lease(ctx context.Context) (lb.Lease, error) {
+	if p.hashed && ctx != nil {
+		if key, ok := ctx.Value(hashKey{}).(string); ok {
+			return p.pool.PickKey(key)
+		}
+	}
+	return p.pool.Pick()
+}
+
+// fallback replaces *lease, whose endpoint this picker has no child for,
+// with a lease on an endpoint it has, asking the pool to avoid the ones
+// already refused. It reports false, holding no lease, when it finds none.
+func (p *picker) fallback(lease *lb.Lease) (balancer.Picker, bool) {
+	var tried [fallbackTries]string
+	for i := range fallbackTries {
+		tried[i] = lease.Endpoint()
+		lease.Done(context.Canceled) // never used: neutral
+		l, err := p.pool.PickExcept(tried[:i+1]...)
+		if err != nil {
+			return nil, false
+		}
+		*lease = l
+		if child, ok := p.children[lease.Endpoint()]; ok {
+			return child, true
+		}
+	}
+	lease.Done(context.Canceled)
+	return nil, false
+}
+
+// done returns the PickResult.Done that ends lease with the classifier's
+// verdict and then calls the child's own Done, if any. gRPC calls it once
+// when the RPC ends (for a stream: when the stream ends), or with an empty
+// DoneInfo when it drops the pick unused.
+func (p *picker) done(lease lb.Lease, inner func(balancer.DoneInfo)) func(balancer.DoneInfo) {
+	r, _ := rpcLeases.Get().(*rpcLease)
+	if r == nil {
+		r = new(rpcLease)
+		r.end = r.done
+	}
+	r.lease, r.classify, r.inner = lease, p.classify, inner
+	return r.end
+}
+
+// rpcLease carries one RPC's lease from Pick to Done. Holders are reused
+// through rpcLeases, each with its Done function made once, so a pick
+// allocates nothing (a closure per pick would be one allocation, two when
+// it holds the lease by reference). Reuse relies on gRPC's contract that
+// it calls a PickResult's Done at most once: done returns the holder to the
+// pool before it ends the lease.
+type rpcLease struct {
+	lease    lb.Lease
+	classify Classifier
+	inner    func(balancer.DoneInfo)
+	end      func(balancer.DoneInfo) // r.done, bound once
+}
+
+var rpcLeases sync.Pool
+
+func (r *rpcLease) done(info balancer.DoneInfo) {
+	lease, classify, inner := r.lease, r.classify, r.inner
+	*r = rpcLease{end: r.end}
+	rpcLeases.Put(r)
+	lease.Done(classify(info))
+	if inner != nil {
+		inner(info)
+	}
+}
+
+// hashKey keys an RPC's consistent-hash key in its context.
+type hashKey struct{}
+
+// WithHashKey returns a context whose RPCs nanolb_consistent_hash routes by
+// key: RPCs with one key go to one endpoint while membership and load
+// allow (see lb.ConsistentHash). RPCs without a key go to a random
+// endpoint; other policies ignore the key.
+func WithHashKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, hashKey{}, key)
+}
