@@ -149,13 +149,13 @@ func leaseOn(p *lb.Pool, addr string) (lb.Lease, bool) {
 }
 
 // maxEjected is how many of n endpoints Config.MaxEjectedPercent lets be
-// ejected at once, as Config documents it: pct of n rounded down, but below
+// ejected at once, as Config documents it: pct of n rounded up, but below
 // 100 at least one and never all.
 func maxEjected(pct, n int) int {
 	if pct >= 100 {
 		return n
 	}
-	return min(max(n*pct/100, 1), n-1)
+	return min(max((n*pct+99)/100, 1), n-1)
 }
 
 // penalty is the nominal cooldown of the k-th ejection in a row: ejectFor

@@ -15,46 +15,53 @@ type Config struct {
 
 	// EjectAfter is the number of consecutive failures that ejects an
 	// endpoint. Zero means 5, as Envoy's and Finagle's outlier detectors;
-	// the maximum is 255.
+	// 1..255 (the health word's streak field).
 	EjectAfter int
 
 	// EjectFor is the cooldown of a first ejection. Each further ejection
 	// without a success in between doubles it, up to MaxEjectFor. Zero means
-	// one second (linkerd's minimum backoff).
+	// one second (linkerd's minimum backoff); otherwise 1µs..24h, rounded up
+	// to the health clock's microsecond.
 	EjectFor time.Duration
 
 	// MaxEjectFor caps the cooldown. Zero means one minute (linkerd's maximum
-	// backoff), or EjectFor if that is longer. It must not be shorter than
-	// EjectFor.
+	// backoff), or EjectFor if that is longer. Otherwise 1µs..24h, rounded up
+	// to the microsecond, and not shorter than EjectFor.
 	MaxEjectFor time.Duration
 
 	// ProbeTimeout is how long a probe lease owns an ejected endpoint. If the
 	// probe does not report by then, the endpoint is leased to a new probe,
-	// so a lost lease never keeps an endpoint out. Zero means 5 seconds.
+	// so a lost lease never keeps an endpoint out. Zero means 5 seconds;
+	// otherwise 1µs..24h, rounded up to the microsecond.
 	ProbeTimeout time.Duration
 
-	// MaxEjectedPercent caps the share of endpoints ejected at once; an
-	// ejection that would pass it is not made, and the endpoint keeps
-	// serving with its failure streak. Zero means 10 (Envoy's and
-	// grpc-go's default). Below 100, at least one ejection is always
-	// allowed, and at least one endpoint always stays in; only 100 allows
-	// every endpoint to be ejected.
+	// MaxEjectedPercent caps the share of endpoints ejected at once: with n
+	// endpoints, at most ceil(n × MaxEjectedPercent / 100) of them, and,
+	// below 100, never all of them. An ejection past the cap is not made,
+	// and the endpoint keeps serving with its failure streak (which makes it
+	// look loaded to the load-aware policies). Zero means 50: a pool of five
+	// with two dead endpoints ejects both, and a pool where every endpoint
+	// fails (a fault on the client's side or further downstream) keeps at
+	// least half serving, as Envoy's panic threshold and Finagle's panic
+	// mode do at 50%. 1..100; only 100 allows every endpoint to be ejected.
+	// Below 100, a Pick on a non-empty pool never fails: if nothing is up it
+	// leases the endpoint whose cooldown ends first (panic mode).
 	MaxEjectedPercent int
 
 	// EWMADecay is PeakEWMA's time constant: a latency sample's weight in
 	// the average falls by a factor e every EWMADecay. Zero means 10 seconds
-	// (linkerd's and Finagle's default).
+	// (linkerd's and Finagle's default); otherwise 1µs..24h.
 	EWMADecay time.Duration
 
 	// HashLoadFactor is ConsistentHash's load bound c: no endpoint takes a
 	// key while it has c times the mean in-flight count or more. Zero means
-	// 1.25 (as Google's consistent hashing with bounded loads); it must be at
-	// least 1.
+	// 1.25 (as Google's consistent hashing with bounded loads); otherwise
+	// 1..1e6 (NaN is rejected).
 	HashLoadFactor float64
 
 	// HashReplicas is how many points each endpoint has on ConsistentHash's
 	// ring. More points spread keys more evenly and cost memory and rebuild
-	// time. Zero means 100; the maximum is 10,000.
+	// time. Zero means 100; otherwise 1..10,000.
 	HashReplicas int
 
 	// NoJitter turns off cooldown jitter. With jitter (the default) each
@@ -70,7 +77,7 @@ const (
 	DefaultEjectFor          = time.Second
 	DefaultMaxEjectFor       = time.Minute
 	DefaultProbeTimeout      = 5 * time.Second
-	DefaultMaxEjectedPercent = 10
+	DefaultMaxEjectedPercent = 50
 	DefaultEWMADecay         = 10 * time.Second
 	DefaultHashLoadFactor    = 1.25
 	DefaultHashReplicas      = 100
@@ -172,13 +179,15 @@ func duration(name string, d, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-func micros(d time.Duration) int64 { return int64(d / time.Microsecond) }
+// micros converts d to the health clock's unit, rounding up: a cooldown
+// or a window is never shorter than asked.
+func micros(d time.Duration) int64 { return int64((d + time.Microsecond - 1) / time.Microsecond) }
 
 // maxEjected is how many of n endpoints may be ejected at once.
 func (s *settings) maxEjected(n int) int {
 	if s.maxPercent >= 100 {
 		return n
 	}
-	limit := max(n*s.maxPercent/100, 1)
+	limit := max((n*s.maxPercent+99)/100, 1)
 	return min(limit, n-1)
 }

@@ -21,7 +21,8 @@ func (t *consistentHashTable) setup(_ *consistentHashTable, env tableEnv) {
 func (t *consistentHashTable) pick() *core { return t.pickKey(rand63()<<1 ^ rand63()) }
 
 // pickKey returns the owner of the first ring point at or after h that is
-// up and under the load bound, or nil when none is up. If every owner that
+// up and under the load bound (by streakLoad, so a failing owner passes its
+// keys on early), or nil when none is up. If every owner that
 // is up is at the bound (possible only while leases are lost or racing),
 // the first one that is up takes the key: the bound steers load, it never
 // refuses a pick.
@@ -38,7 +39,7 @@ func (t *consistentHashTable) pickKey(h uint64) *core {
 		if !s.pickable() {
 			continue
 		}
-		if s.inflight.Load() < bound {
+		if s.load() < bound {
 			return &s.core
 		}
 		if first == nil {

@@ -29,3 +29,6 @@ func (c *core) release() {
 		c.inflight.Add(1)
 	}
 }
+
+// load is the endpoint's streakLoad, for an endpoint that is up.
+func (c *core) load() int64 { return streakLoad(c.inflight.Load(), c.health.Load()) }

@@ -6,7 +6,8 @@ import "errors"
 // callers can test for them with errors.Is.
 var (
 	// ErrNoEndpoint is returned by Pick when nothing can be picked: the pool
-	// is empty, or every endpoint is ejected and none is due for a probe.
+	// is empty, or, at MaxEjectedPercent 100, every endpoint is ejected and
+	// none is due for a probe.
 	ErrNoEndpoint = errors.New("lb: no endpoint available")
 
 	// ErrNoPool is returned by Registry.Pick for a name that has no pool.

@@ -30,7 +30,7 @@ func Example() {
 // Failures eject an endpoint; Pick then goes to the others until its
 // cooldown ends and a probe lets it back in.
 func ExampleLease_Done() {
-	pool, _ := lb.New(lb.Config{EjectAfter: 2, EjectFor: time.Second, MaxEjectedPercent: 50},
+	pool, _ := lb.New(lb.Config{Policy: lb.RoundRobin, EjectAfter: 2, EjectFor: time.Second, MaxEjectedPercent: 50},
 		"good:80", "bad:80")
 	for failures := 0; failures < 2; {
 		lease, _ := pool.Pick()

@@ -151,3 +151,21 @@ func (p *Pool) penalty(k uint64) int64 {
 	}
 	return d
 }
+
+// maxStreakShift caps the doubling of streakLoad, so the load cannot
+// overflow: 2^24 times any real in-flight count still fits an int64.
+const maxStreakShift = 24
+
+// streakLoad is the load an endpoint that is up shows to the load-aware
+// policies (P2C, LeastLoaded, ConsistentHash's bound; PeakEWMA scales its
+// cost alike): its in-flight count, doubled for each failure of its
+// current streak, (inflight+1)·2^streak − 1. A failing endpoint answers
+// fast, so its in-flight count stays low and, compared by that count
+// alone, it would win most choices: a black hole. Doubling per failure in
+// a row makes it lose to any endpoint with fewer than 2^streak times its
+// leases after a few failures, without a clock or a history; one success
+// ends the streak and the penalty with it. With no streak (h == 0 for an
+// endpoint that is up) it is the in-flight count.
+func streakLoad(inflight int64, h uint64) int64 {
+	return (inflight+1)<<min(streakOf(h), maxStreakShift) - 1
+}

@@ -157,7 +157,7 @@ func TestJitterShortensCooldownsByAtMostATenth(t *testing.T) {
 
 func TestMaxEjectedPercentCapsEjections(t *testing.T) {
 	as := addrs(10)
-	p := mustNew(t, Config{EjectAfter: 2, EjectFor: time.Hour}, as...) // default 10%: one of ten
+	p := mustNew(t, Config{EjectAfter: 2, EjectFor: time.Hour, MaxEjectedPercent: 10}, as...) // one of ten
 	failTimes(t, p, as[0], 2)
 	failTimes(t, p, as[1], 5)
 	if e := mustStatus(t, p, as[0]); e.State != Ejected {
@@ -210,4 +210,44 @@ func TestAtAHundredPercentAllCanBeEjected(t *testing.T) {
 		l.Done(nil)
 		l2.Done(nil)
 	})
+}
+
+// A fast-failing endpoint must not attract traffic before (or without)
+// ejection: every load-aware policy sees a streak of k as a load of
+// (in flight + 1)·2^k − 1, so with idle healthy endpoints it is not picked.
+func TestAFailingEndpointLooksLoadedToLoadAwarePolicies(t *testing.T) {
+	for _, pol := range []Policy{P2C, LeastLoaded, PeakEWMA, ConsistentHash} {
+		t.Run(pol.String(), func(t *testing.T) {
+			as := addrs(4)
+			p := mustNew(t, Config{Policy: pol, EjectAfter: 100}, as...)
+			failTimes(t, p, as[0], 3)
+			if seen := pickCounts(t, p, 4000); seen[as[0]] != 0 {
+				t.Fatalf("endpoint with a streak of 3 picked %d of 4000 times: %v", seen[as[0]], seen)
+			}
+			if pol == PeakEWMA {
+				return // after the streak its latencies decide, not counts
+			}
+			// One success ends the streak and the penalty with it.
+			l := leaseOn(t, p, as[0])
+			l.Done(nil)
+			if seen := pickCounts(t, p, 4000); seen[as[0]] < 400 {
+				t.Fatalf("after a success, the endpoint got %d of 4000 picks: %v", seen[as[0]], seen)
+			}
+		})
+	}
+}
+
+func TestStreakLoadDoublesPerFailureAndSaturates(t *testing.T) {
+	for _, tc := range []struct {
+		inflight int64
+		streak   uint64
+		want     int64
+	}{
+		{0, 0, 0}, {5, 0, 5}, {0, 1, 1}, {0, 3, 7}, {2, 2, 11},
+		{0, 255, 1<<maxStreakShift - 1}, {1 << 20, 255, (1<<20+1)<<maxStreakShift - 1},
+	} {
+		if got := streakLoad(tc.inflight, healthWord(stateUp, tc.streak, 0, 0)); got != tc.want {
+			t.Errorf("streakLoad(%d in flight, streak %d) = %d, want %d", tc.inflight, tc.streak, got, tc.want)
+		}
+	}
 }

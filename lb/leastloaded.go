@@ -2,18 +2,31 @@ package lb
 
 import "math"
 
-// LeastLoaded: the endpoint with the fewest leases in flight over the whole
-// table. Exact, and linear in the pool's size: one load per endpoint, each
-// on its own cache line.
+// LeastLoaded: the endpoint with the lowest load (streakLoad: the in-flight
+// count, doubled per failure in a row) over the whole table. Exact, and
+// linear in the pool's size: one load per endpoint, each on its own cache
+// line. The scan starts at a random slot, so ties are spread instead of
+// all going to the first endpoint.
 
-// pick returns the endpoint that is up with the fewest leases in flight,
-// the lowest index on ties, or nil when none is up.
+// pick returns the endpoint that is up with the lowest load, the first
+// from a random start on ties, or nil when none is up.
 func (t *leastLoadedTable) pick() *core {
+	n := len(t.slots)
+	if n == 0 {
+		return nil
+	}
 	var best *slot
 	low := int64(math.MaxInt64)
-	for _, s := range t.slots {
-		if n := s.inflight.Load(); n < low && s.pickable() {
-			best, low = s, n
+	i := randn(n)
+	for range n {
+		s := t.slots[i]
+		if h := s.health.Load(); stateOf(h) == stateUp {
+			if l := streakLoad(s.inflight.Load(), h); l < low {
+				best, low = s, l
+			}
+		}
+		if i++; i == n {
+			i = 0
 		}
 	}
 	if best == nil {

@@ -2,26 +2,58 @@ package lb
 
 import "testing"
 
-func TestLeastLoadedPicksTheMinimumLowestIndexFirst(t *testing.T) {
+func TestLeastLoadedPicksTheMinimum(t *testing.T) {
 	as := addrs(6)
 	p := mustNew(t, Config{Policy: LeastLoaded, EjectAfter: 1, MaxEjectedPercent: 50}, as...)
-	// Loads 0,1,2,... then every pick must go to the least loaded, and on
-	// ties to the lowest index: with leases held, picks fill the endpoints
-	// level by level in index order.
+	// With leases held, every pick must go to an endpoint of the lowest
+	// load: picks fill the endpoints level by level.
 	var held []Lease
+	count := map[string]int{}
 	for k := range 3 * len(as) {
 		l, err := p.Pick()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := as[k%len(as)]; l.Endpoint() != want {
-			t.Fatalf("pick %d went to %s, want %s (least loaded, lowest index)", k, l.Endpoint(), want)
+		if count[l.Endpoint()] != k/len(as) {
+			t.Fatalf("pick %d went to %s, which already had %d leases (level %d)", k, l.Endpoint(), count[l.Endpoint()], k/len(as))
 		}
+		count[l.Endpoint()]++
 		held = append(held, l)
 	}
-	held[0].Done(nil) // as[0] is now the single least loaded
-	if l, _ := p.Pick(); l.Endpoint() != as[0] {
-		t.Fatalf("after a release, pick went to %s, want %s", l.Endpoint(), as[0])
+	first := held[0].Endpoint()
+	held[0].Done(nil) // now the single least loaded
+	if l, _ := p.Pick(); l.Endpoint() != first {
+		t.Fatalf("after a release, pick went to %s, want %s", l.Endpoint(), first)
+	} else {
+		held[0] = l
+	}
+	for i := range held {
+		held[i].Done(nil)
+	}
+}
+
+// Ties are spread: with equal loads every endpoint gets an even share,
+// where "lowest index wins" gave one endpoint everything.
+func TestLeastLoadedSpreadsTies(t *testing.T) {
+	p := mustNew(t, Config{Policy: LeastLoaded}, "a:1", "b:1")
+	seen := pickCounts(t, p, 20000)
+	if a := seen["a:1"]; a < 9000 || a > 11000 {
+		t.Fatalf("two idle endpoints: %v, want 50%% ± 5%% each", seen)
+	}
+}
+
+// A failing endpoint looks loaded before it is ejected: with a streak of
+// k it shows (in flight + 1)·2^k − 1.
+func TestLeastLoadedAvoidsAFailingEndpoint(t *testing.T) {
+	p := mustNew(t, Config{Policy: LeastLoaded, EjectAfter: 100}, "bad:1", "good:1")
+	failTimes(t, p, "bad:1", 3) // load 7 while idle
+	held := make([]Lease, 0, 7)
+	for range 7 {
+		l, _ := p.Pick()
+		if l.Endpoint() != "good:1" {
+			t.Fatalf("with good at %d leases and bad at streak 3, pick went to %s", len(held), l.Endpoint())
+		}
+		held = append(held, l)
 	}
 	for i := range held {
 		held[i].Done(nil)

@@ -1,12 +1,14 @@
 package lb
 
 // P2C, the power of two choices (Mitzenmacher, 2001): two endpoints drawn
-// uniformly among those that are up, and the one with fewer leases in
-// flight wins. Its table is the shared slot list and nothing else.
+// uniformly among those that are up, and the one with the lower load wins
+// (streakLoad: the in-flight count, doubled per failure in a row). Its
+// table is the shared slot list and nothing else.
 
 // pick chooses the less loaded of two endpoints drawn uniformly among those
-// that are up, or returns nil when none is. The first draw is inline; a
-// pair with an endpoint that is not up goes to slow.
+// that are up, or returns nil when none is. The common case, two endpoints
+// up with no failure streak (health words 0), is inline; anything else goes
+// to slow.
 func (t *p2cTable) pick() *core {
 	slots := t.slots
 	if len(slots) < 2 {
@@ -14,8 +16,8 @@ func (t *p2cTable) pick() *core {
 	}
 	i, j := pair(rand63(), uint32(len(slots)))
 	a, b := slots[i], slots[j]
-	if !bothUp(&a.core, &b.core) {
-		return t.slow()
+	if a.health.Load()|b.health.Load() != 0 {
+		return t.slow(i, j)
 	}
 	// A select the compiler can turn into a conditional move: loads are random.
 	w := a
@@ -25,16 +27,20 @@ func (t *p2cTable) pick() *core {
 	return &w.core
 }
 
-// slow is pick after a drawn pair had an endpoint that was not up: whole
-// pairs are drawn again, and a pair that still fails is mended.
-func (t *p2cTable) slow() *core {
-	i, j, ok := t.view.drawPair()
-	less := func(b, a int) bool { return t.slots[b].inflight.Load() < t.slots[a].inflight.Load() }
-	switch {
-	case !ok:
-		return t.view.mendPair(i, j, less)
-	case less(int(j), int(i)):
-		return t.view.cores[j]
+// slow is pick when a drawn candidate has a failure streak or is not up: a
+// pair that is up is compared by streakLoad; otherwise whole pairs are
+// drawn again, and a pair that still fails is mended.
+func (t *p2cTable) slow(i, j uint32) *core {
+	less := func(b, a int) bool { return t.slots[b].load() < t.slots[a].load() }
+	v := t.view
+	if !bothUp(v.cores[i], v.cores[j]) {
+		var ok bool
+		if i, j, ok = v.drawPair(); !ok {
+			return v.mendPair(i, j, less)
+		}
 	}
-	return t.view.cores[i]
+	if less(int(j), int(i)) {
+		return v.cores[j]
+	}
+	return v.cores[i]
 }

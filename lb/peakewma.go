@@ -17,6 +17,13 @@ import (
 // rule Finagle's PeakEwma uses): far above any real latency.
 const penaltyCost = float64(1 << 50)
 
+// failureLatency is the least latency a failed request teaches PeakEWMA:
+// a fast failure must not make an endpoint look fast (linkerd treats a
+// failure as a 5 s sample). With the average decaying on read (τ =
+// Config.EWMADecay, 10 s by default), an endpoint that failed once costs
+// about as much as a 1 ms one again after a minute, sooner if it succeeds.
+const failureLatency = int64(1e9)
+
 // setup takes the decay time constant from the pool's settings.
 func (t *peakEWMATable) setup(_ *peakEWMATable, env tableEnv) { t.tau = env.cfg.ewmaDecay }
 
@@ -49,16 +56,20 @@ func (t *peakEWMATable) slow(i, j uint32, now int64) *core {
 // begin stamps the lease with its start on the latency clock.
 func (t *peakEWMATable) begin(*core) int64 { return nanos() }
 
-// end folds the lease's latency into its endpoint's average, unless the
-// request was cancelled (which says nothing about latency) or the endpoint
-// left this table meanwhile.
+// end folds the lease's latency into its endpoint's average, a failure
+// as at least failureLatency, unless the request was cancelled (which says
+// nothing about latency) or the endpoint left this table meanwhile.
 func (t *peakEWMATable) end(c *core, start int64, err error) {
 	if errors.Is(err, context.Canceled) {
 		return
 	}
 	if s := t.slotOf(c); s != nil {
 		now := nanos()
-		s.observe(now-start, now, t.tau)
+		rtt := now - start
+		if err != nil {
+			rtt = max(rtt, failureLatency)
+		}
+		s.observe(rtt, now, t.tau)
 	}
 }
 
@@ -80,14 +91,20 @@ func (s *peakEWMASlot) average(now int64, tau float64) float64 {
 }
 
 // load is the endpoint's PeakEWMA cost: its latency average times its
-// leases in flight plus one.
+// leases in flight plus one, doubled per failure of its current streak (as
+// streakLoad doubles a count: a fast failure must not look cheap).
 func (s *peakEWMASlot) load(now int64, tau float64) float64 {
 	pending := s.inflight.Load()
 	cost := s.average(now, tau)
 	if cost == 0 && pending > 0 {
-		return penaltyCost + float64(pending)
+		cost = penaltyCost + float64(pending)
+	} else {
+		cost *= float64(pending + 1)
 	}
-	return cost * float64(pending+1)
+	if h := s.health.Load(); h != 0 {
+		cost *= float64(streakLoad(0, h) + 1)
+	}
+	return cost
 }
 
 // observe folds one latency sample into the average: a sample above the

@@ -105,3 +105,17 @@ func TestPeakEWMACancelledLeasesTeachNothing(t *testing.T) {
 		}
 	})
 }
+
+// A fast failure must not make an endpoint look fast: it teaches at least
+// failureLatency.
+func TestPeakEWMAFailuresTeachAtLeastTheFailureLatency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{Policy: PeakEWMA, EjectAfter: 100}, "a:1", "b:1")
+		l := leaseOn(t, p, "a:1")
+		time.Sleep(time.Millisecond)
+		l.Done(errBackend)
+		if got := peakSlot(p).average(nanos(), p.cfg.ewmaDecay); got != float64(failureLatency) {
+			t.Fatalf("after a 1 ms failure: average %v ns, want %v", got, failureLatency)
+		}
+	})
+}

@@ -2,9 +2,11 @@ package lb
 
 // Pick leases an endpoint. A due probe is served first: once an ejected
 // endpoint's cooldown has passed, exactly one Pick receives it; all other
-// Picks choose among the endpoints that are up, by the pool's policy. Pick
-// returns ErrNoEndpoint when the pool is empty, or when every endpoint is
-// ejected and none is due for a probe.
+// Picks choose among the endpoints that are up, by the pool's policy. When
+// none is up, a due probe is still served, and below MaxEjectedPercent 100
+// the endpoint whose cooldown ends first is (panic mode). Pick returns
+// ErrNoEndpoint only when the pool is empty, or, at MaxEjectedPercent 100,
+// when every endpoint is ejected and none is due for a probe.
 //
 // Every lease must be ended with Done, once.
 func (p *Pool) Pick() (Lease, error) {
@@ -47,11 +49,11 @@ func (p *Pool) probeOrPick(h uint64, keyed bool) (Lease, error) {
 	return p.lease(p.pick())
 }
 
-// lease hands out a lease on c, or ErrNoEndpoint for nil. Pick inlines its
-// common case.
+// lease hands out a lease on c; for nil, the policy found nothing up, and
+// lastResort decides. Pick inlines its common case.
 func (p *Pool) lease(c *core) (Lease, error) {
 	if c == nil {
-		return Lease{}, ErrNoEndpoint
+		return p.lastResort()
 	}
 	c.inflight.Add(1)
 	if p.leased {

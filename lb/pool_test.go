@@ -217,7 +217,7 @@ func TestMembershipChangesKeepOtherEndpointsState(t *testing.T) {
 }
 
 func TestRemovingAnEjectedEndpointFreesItsBudget(t *testing.T) {
-	p := mustNew(t, Config{EjectAfter: 1, EjectFor: time.Hour}, "a:1", "b:1", "c:1") // budget: 1 of 3
+	p := mustNew(t, Config{EjectAfter: 1, EjectFor: time.Hour, MaxEjectedPercent: 10}, "a:1", "b:1", "c:1") // budget: 1 of 3
 	failTimes(t, p, "a:1", 1)
 	failTimes(t, p, "b:1", 1)
 	if e := mustStatus(t, p, "b:1"); e.State != Up {

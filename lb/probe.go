@@ -33,17 +33,35 @@ var testHookBeforeProbeCAS func(*Pool)
 // leaseProbe hands the first endpoint whose deadline has passed to the
 // calling Pick as a probe. It reports false when another Pick is scanning or
 // nothing is due. It finds due endpoints with the FirstDue kernel over the
-// view's deadlines, checks each against its health word, and re-arms the
-// wake timer for the earliest deadline left (MinIndex over the same array).
+// view's deadlines (claimDue), and re-arms the wake timer for the earliest
+// deadline left (MinIndex over the same array).
 func (p *Pool) leaseProbe() (Lease, bool) {
 	if !p.due.CompareAndSwap(dueRaised, dueScanning) {
 		return Lease{}, false
 	}
 	v := p.view.Load()
 	now := p.now()
-	more := false
-	var won *core
-	var token uint64
+	won, token, more := p.claimDue(v, now)
+	if more {
+		p.due.Store(dueRaised)
+	} else {
+		p.due.CompareAndSwap(dueScanning, dueNone) // fails if the timer raised it again meanwhile
+	}
+	if i := earliest(v.deadlines); i >= 0 {
+		if next := v.deadlines[i].Load(); next != never {
+			p.arm(max(next, now+1))
+		}
+	}
+	if won == nil {
+		return Lease{}, false
+	}
+	return p.probeLease(won, token), true
+}
+
+// claimDue leases the first endpoint of v whose deadline is at or before
+// now as a probe, with a compare-and-swap on its health word, and returns
+// it with the word it set. more reports that another endpoint may be due.
+func (p *Pool) claimDue(v *view, now int64) (won *core, token uint64, more bool) {
 	for from := 0; from < len(v.deadlines); {
 		i := firstDue(v.deadlines[from:], now)
 		if i < 0 {
@@ -58,36 +76,77 @@ func (p *Pool) leaseProbe() (Lease, bool) {
 			continue
 		}
 		if won != nil {
-			more = true
-			break
+			return won, token, true
 		}
-		lease := healthWord(stateProbing, streakOf(h), ejectionsOf(h), now+p.cfg.probeTimeout)
 		if testHookBeforeProbeCAS != nil {
 			testHookBeforeProbeCAS(p)
 		}
-		if !c.health.CompareAndSwap(h, lease) {
+		if t, ok := p.startProbe(v, i, h, now); ok {
+			won, token = c, t
+		} else {
 			more = true // it changed under us: let the next Pick look again
-			continue
-		}
-		v.trackSlot(i)
-		won, token = c, lease
-	}
-	if more {
-		p.due.Store(dueRaised)
-	} else {
-		p.due.CompareAndSwap(dueScanning, dueNone) // fails if the timer raised it again meanwhile
-	}
-	if i := earliest(v.deadlines); i >= 0 {
-		if next := v.deadlines[i].Load(); next != never {
-			p.arm(max(next, now+1))
 		}
 	}
-	if won == nil {
-		return Lease{}, false
+	return won, token, more
+}
+
+// startProbe moves v's endpoint i from health word h to probing for
+// ProbeTimeout, and returns the word it set; false if h changed meanwhile.
+func (p *Pool) startProbe(v *view, i int, h uint64, now int64) (uint64, bool) {
+	token := healthWord(stateProbing, streakOf(h), ejectionsOf(h), now+p.cfg.probeTimeout)
+	if !v.cores[i].health.CompareAndSwap(h, token) {
+		return 0, false
 	}
-	l, _ := p.lease(won) // a probe carries the policy's lease state like any lease
+	v.trackSlot(i)
+	return token, true
+}
+
+// probeLease leases c as the probe whose health word is token: a probe
+// carries the policy's lease state like any lease.
+func (p *Pool) probeLease(c *core, token uint64) Lease {
+	l, _ := p.lease(c)
 	l.probe = token
-	return l, true
+	return l
+}
+
+// lastResort is Pick when the policy found no endpoint up. A due probe
+// comes first, even while another Pick holds the probe scan (that flag
+// keeps the wake timer's bookkeeping single, not the probes). Then, below
+// MaxEjectedPercent 100, a pool that is not empty still serves — panic
+// mode, as Envoy's panic threshold: the endpoint whose cooldown ends first
+// is leased, as an early probe while no probe holds it, else as an ordinary
+// lease, whose outcome changes nothing while the endpoint is out.
+// ErrNoEndpoint remains for an empty pool, and at 100% for a pool with
+// every endpoint out and none due.
+func (p *Pool) lastResort() (Lease, error) {
+	v := p.view.Load()
+	if len(v.cores) == 0 {
+		return Lease{}, ErrNoEndpoint
+	}
+	now := p.now()
+	if won, token, _ := p.claimDue(v, now); won != nil {
+		return p.probeLease(won, token), nil
+	}
+	if p.cfg.maxPercent >= 100 {
+		return Lease{}, ErrNoEndpoint
+	}
+	i := earliest(v.deadlines)
+	if i < 0 {
+		return Lease{}, ErrNoEndpoint
+	}
+	c := v.cores[i]
+	switch h := c.health.Load(); stateOf(h) {
+	case stateUp:
+		return p.lease(c) // it came back meanwhile
+	case stateEjected:
+		if token, ok := p.startProbe(v, i, h, now); ok {
+			p.arm(now + p.cfg.probeTimeout)
+			return p.probeLease(c, token), nil
+		}
+	case stateRemoved:
+		return Lease{}, ErrNoEndpoint // the view changed under us; rare
+	}
+	return p.lease(c)
 }
 
 // arm makes sure the wake timer fires no later than deadline. Callers race

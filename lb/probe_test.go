@@ -2,6 +2,8 @@ package lb
 
 import (
 	"context"
+	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -274,6 +276,105 @@ func TestASupersededProbesLateFailureIsOrdinary(t *testing.T) {
 		lost.Done(errBackend)
 		if e := mustStatus(t, p, "a:1"); e.State != Up || e.Streak != 1 {
 			t.Fatalf("after a superseded probe's failure: %+v, want up with a streak of 1", e)
+		}
+	})
+}
+
+// Below 100%, a pool that is not empty never goes dark: removing the
+// endpoints that were up leaves only an ejected one, and every Pick, from
+// goroutines on every P, still gets a lease (the first an early probe).
+func TestPanicModeServesWhenRemovalLeavesOnlyEjectedEndpoints(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), 2)))
+	p := mustNew(t, Config{EjectAfter: 1, EjectFor: time.Hour}, "a:1", "b:1")
+	failTimes(t, p, "a:1", 1)
+	if e := mustStatus(t, p, "a:1"); e.State != Ejected {
+		t.Fatalf("setup: a:1 = %+v, want ejected", e)
+	}
+	if err := p.Remove("b:1"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var failures, probes atomic.Int64
+	for range 8 {
+		wg.Go(func() {
+			for range 200 {
+				l, err := p.Pick()
+				if err != nil {
+					failures.Add(1)
+					continue
+				}
+				if l.Probe() {
+					probes.Add(1)
+				}
+				l.Done(context.Canceled) // neutral: a:1 stays out
+			}
+		})
+	}
+	wg.Wait()
+	if failures.Load() != 0 || probes.Load() == 0 {
+		t.Fatalf("%d of 1600 Picks failed on a pool of one ejected endpoint, %d probes", failures.Load(), probes.Load())
+	}
+	// A success through panic mode's probe reinstates the endpoint.
+	l, err := p.Pick()
+	if err != nil || !l.Probe() {
+		t.Fatalf("Pick = %v, probe %v; want an early probe", err, l.Probe())
+	}
+	l.Done(nil)
+	if e := mustStatus(t, p, "a:1"); e.State != Up {
+		t.Fatalf("after the early probe's success: %+v", e)
+	}
+}
+
+// At 100% with several endpoints due at once, a Pick that arrives while
+// another Pick holds the probe scan still gets one of the due probes; it
+// used to go to normal selection and fail with ErrNoEndpoint.
+func TestConcurrentPicksDuringAProbeScanGetTheDueProbes(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), 2)))
+	synctest.Test(t, func(t *testing.T) {
+		as := addrs(6)
+		p := mustNew(t, Config{EjectAfter: 1, EjectFor: time.Second, NoJitter: true, MaxEjectedPercent: 100}, as...)
+		for _, a := range as {
+			failTimes(t, p, a, 1)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		others := len(as) - 1
+		results := make(chan error, others)
+		testHookBeforeProbeCAS = func(*Pool) {
+			testHookBeforeProbeCAS = nil
+			// The scanning Pick waits here, in its window, while the
+			// others pick on goroutines of their own.
+			var wg sync.WaitGroup
+			for range others {
+				wg.Go(func() {
+					l, err := p.Pick()
+					if err == nil && !l.Probe() {
+						err = errors.New("a lease that is not a probe")
+					}
+					results <- err
+				})
+			}
+			wg.Wait()
+		}
+		defer func() { testHookBeforeProbeCAS = nil }()
+		first, err := p.Pick()
+		if err != nil || !first.Probe() {
+			t.Fatalf("the scanning Pick: %v, probe %v", err, first.Probe())
+		}
+		close(results)
+		for err := range results {
+			if err != nil {
+				t.Fatalf("a Pick during the scan: %v", err)
+			}
+		}
+		probing := 0
+		for _, e := range p.Endpoints() {
+			if e.State == Probing {
+				probing++
+			}
+		}
+		if probing != len(as) {
+			t.Fatalf("%d of %d endpoints probing after %d Picks", probing, len(as), len(as))
 		}
 	})
 }
