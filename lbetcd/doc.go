@@ -1,0 +1,35 @@
+// Package lbetcd is service discovery from etcd for nanolb: a Resolver that
+// reads the endpoints stored under a key prefix and follows them with an
+// etcd watch, for a discovery.Runner to keep an lb.Pool in step with, and
+// Register, with which a service stores its own endpoint under a lease that
+// it keeps alive.
+//
+// # Layout in etcd
+//
+// One key per endpoint under a prefix such as "/services/users/"; Register
+// uses prefix+address as the key. The value is an endpoint in one of the
+// forms ParseValue accepts: a small JSON object,
+// {"addr":"10.0.0.1:8080","weight":2} (what Register writes; the weight is
+// optional, other fields are ignored), a JSON string, or a bare address
+// (what go-zero and many scripts write).
+//
+// # Following changes
+//
+// The Resolver is a discovery.Watcher. Resolve lists the prefix at one
+// revision; Watch watches the prefix from the next revision, so no change
+// falls between a list and the watch, and every event makes the Runner list
+// again at once. A watch whose revisions were compacted away (etcd answers
+// ErrCompacted) and a connection to etcd lost or regained also make the
+// Runner list again. While etcd is away, Resolve fails (wrapping ErrEtcd):
+// the Runner's Status shows it and the pool keeps its last good set.
+//
+// # Bad values
+//
+// A value that is not an endpoint is skipped and reported once per version
+// (Config.OnBadValue, slog by default, and Resolver.BadValues), so one bad
+// registrant cannot freeze discovery for the others; a prefix with values
+// but no valid one fails the Resolve, so the Runner keeps the last good set.
+//
+// The module needs an etcd v3 API server, 3.4 or newer; it uses
+// go.etcd.io/etcd/client/v3 v3.5.
+package lbetcd
