@@ -1,0 +1,102 @@
+package lbhttp
+
+import (
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/nanolb/nanolb/lb"
+)
+
+// drain withdraws until the budget refuses, returning how many it granted
+// (at most limit).
+func drain(b *budget, limit int) int {
+	for n := range limit {
+		if !b.withdraw() {
+			return n
+		}
+	}
+	return limit
+}
+
+func TestBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var b budget
+		b.init(0.2, 10)
+		if n := drain(&b, 1000); n != 100 {
+			t.Fatalf("a fresh bucket granted %d retries, want 100 (ten seconds of 10/s)", n)
+		}
+		for range 50 {
+			b.deposit()
+		}
+		if n := drain(&b, 1000); n != 10 {
+			t.Fatalf("50 requests at 20%% earned %d retries, want 10", n)
+		}
+		time.Sleep(time.Second)
+		if n := drain(&b, 1000); n != 10 {
+			t.Fatalf("one quiet second earned %d retries, want 10", n)
+		}
+		time.Sleep(500 * time.Millisecond)
+		for range 25 {
+			b.deposit()
+		}
+		if n := drain(&b, 1000); n != 10 {
+			t.Fatalf("half a second and 25 requests earned %d retries, want 5 + 5", n)
+		}
+		time.Sleep(time.Hour)
+		for range 100_000 {
+			b.deposit()
+		}
+		if n := drain(&b, 100_000); n != 100 {
+			t.Fatalf("an hour and 100,000 requests earned %d retries, want the cap, 100", n)
+		}
+	})
+}
+
+// statusTripper answers every request with a bodiless response of its
+// status, counting attempts: the budget test's stand-in for a server, so
+// that it runs in synctest's fake time.
+type statusTripper struct {
+	status   int
+	attempts atomic.Int64
+}
+
+func (s *statusTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	s.attempts.Add(1)
+	return &http.Response{StatusCode: s.status, Body: http.NoBody, Request: req, Header: http.Header{}}, nil
+}
+
+// TestBudgetBoundsRetriesInAnOutage sends 100 requests a second for 20
+// seconds to endpoints that all fail: retries stay within 20% of requests
+// plus the bucket's start and its 10 a second, instead of the 2 per request
+// that MaxAttempts 3 would send.
+func TestBudgetBoundsRetriesInAnOutage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pool, err := lb.New(lb.Config{EjectAfter: 255}, "10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80")
+		if err != nil {
+			t.Fatal(err)
+		}
+		down := &statusTripper{status: http.StatusServiceUnavailable}
+		client := &http.Client{Transport: &Transport{Pool: pool, Base: down}}
+		const requests, perSecond = 2000, 100
+		for range requests {
+			resp, err := client.Get("http://service/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			time.Sleep(time.Second / perSecond)
+		}
+		seconds := requests / perSecond
+		retries := down.attempts.Load() - requests
+		// 0.2 × 2000 + 10 × 20 s + 100 at start = 700; without a budget, 4000.
+		limit := int64(requests/5 + 10*seconds + 100)
+		if retries > limit || retries < limit-10 {
+			t.Errorf("%d retries of %d failing requests over %d s, want %d (within 10 below)",
+				retries, requests, seconds, limit)
+		}
+		requireIdle(t, pool)
+	})
+}

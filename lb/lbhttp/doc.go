@@ -1,0 +1,50 @@
+// Package lbhttp puts an lb.Pool under net/http: a Transport that picks an
+// endpoint for each request, sends it there, reports how it went, and
+// retries failed idempotent requests on another endpoint.
+//
+// # Model
+//
+// For each attempt the Transport leases an endpoint from its pool, replaces
+// the host of the request's URL with the endpoint's address (scheme, path
+// and query stay) and sends the request through its Base round tripper.
+// The lease ends exactly once:
+//
+//   - on a transport error, at once;
+//   - otherwise when the response body is read to EOF, fails, or is closed,
+//     whichever comes first; a response that has no body (to HEAD, a 204
+//     or 304 status, http.NoBody) ends it at once.
+//
+// So a request counts as in flight on its endpoint until the caller is done
+// with the response, as the pool's load-aware policies need, and it counts
+// once: a caller that closes the body twice, or reads past EOF, ends
+// nothing more.
+//
+// # Outcomes
+//
+// Classify turns each attempt into the outcome passed to lb.Lease.Done.
+// By default (DefaultClassify) a transport error and a 5xx status are
+// failures and everything else succeeds; whatever Classify says, an attempt
+// whose request context was cancelled is neutral (neither success nor
+// failure) and one whose deadline passed is a failure. An error while
+// reading the body is a failure, or neutral when the context was cancelled.
+//
+// # Retries
+//
+// A failed attempt is retried, up to MaxAttempts in all, when the request
+// may be sent twice (GET, HEAD, OPTIONS, TRACE, an Idempotency-Key header,
+// or any method with RetryNonIdempotent), its body can be replayed (no
+// body, or Request.GetBody set), its context is live, and the retry budget
+// has a token. A retry goes to an endpoint this request has not tried
+// while one is up (lb.Pool.PickExcept). The failed attempt's response body
+// is drained (up to 64 KiB), closed and its lease ended before the retry is
+// sent. When retries run out, the caller gets the last attempt's response
+// or error, exactly as without a balancer: a 5xx is a response, not an
+// error.
+//
+// The retry budget keeps retries from multiplying an outage, as Envoy's and
+// Finagle's budgets do: each request adds RetryRatio of a token to a
+// bucket (0.2: retries may add 20% to the load), the bucket also refills at
+// RetryMinPerSecond tokens a second so a quiet client can still retry, and
+// each retry takes a whole token. The bucket holds at most ten seconds of
+// RetryMinPerSecond and starts full.
+package lbhttp

@@ -1,0 +1,345 @@
+package lbhttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+
+	"github.com/nanolb/nanolb/lb"
+)
+
+// Defaults and limits of Transport's fields.
+const (
+	// DefaultMaxAttempts is MaxAttempts when zero: a request and two retries.
+	DefaultMaxAttempts = 3
+	// MaxMaxAttempts is the largest MaxAttempts accepted.
+	MaxMaxAttempts = 10
+	// DefaultRetryRatio is RetryRatio when zero: retries add at most 20% to
+	// the requests, as Envoy's and Finagle's budgets allow.
+	DefaultRetryRatio = 0.2
+	// DefaultRetryMinPerSecond is RetryMinPerSecond when zero, as Finagle's.
+	DefaultRetryMinPerSecond = 10
+	// MaxRetryMinPerSecond is the largest RetryMinPerSecond accepted.
+	MaxRetryMinPerSecond = 1e6
+)
+
+// ErrRequest wraps the error RoundTrip returns for a request it cannot
+// send: one without a URL.
+var ErrRequest = errors.New("lbhttp: invalid request")
+
+// drainLimit is how much of a retried response's body is read before it is
+// closed, so its connection can be reused; a longer body costs the
+// connection instead.
+const drainLimit = 64 << 10
+
+// Transport is an http.RoundTripper that balances requests over a pool: it
+// leases an endpoint per attempt, rewrites the URL's host to it, reports
+// each attempt's outcome, and retries failures on endpoints not yet tried.
+// See the package documentation for when leases end and what is retried.
+//
+// The Host header stays what the caller addressed: Request.Host if set,
+// else the host of the request's URL before rewriting (for
+// "http://users/list", "users"). TLS verifies the endpoint's address,
+// unless Base's TLS config names a ServerName.
+//
+// Set the fields before the first request and do not change them after;
+// a Transport is safe for concurrent use. A field out of range makes every
+// RoundTrip fail with an error wrapping lb.ErrConfig.
+type Transport struct {
+	// Pool is where requests go. Required unless Pick is set.
+	Pool *lb.Pool
+
+	// Base sends each attempt. Nil means a clone of http.DefaultTransport,
+	// made at the first request. With many concurrent requests per
+	// endpoint, give it an *http.Transport whose MaxIdleConnsPerHost (2 by
+	// default) is near that concurrency, or connections churn.
+	Base http.RoundTripper
+
+	// Pick leases the endpoint for one attempt of req; tried holds the
+	// endpoints this request already failed on, oldest first (empty on the
+	// first attempt). Nil means Pool.PickExcept(tried...). It is the place
+	// to route by key (Pool.PickKey) or, once it lands, to wait for
+	// capacity:
+	//
+	//	Pick: func(req *http.Request, tried []string) (lb.Lease, error) {
+	//		return pool.PickWait(req.Context()) // lb's coming PickWait
+	//	}
+	//
+	// An error from Pick for the first attempt ends the request with that
+	// error wrapped; for a retry, it ends the request with the attempt
+	// before, as if no retry had been allowed.
+	Pick func(req *http.Request, tried []string) (lb.Lease, error)
+
+	// Classify decides an attempt's outcome from its response (err nil) or
+	// its transport error (resp nil): nil is a success, an error wrapping
+	// context.Canceled is neutral, any other error is a failure and makes
+	// the attempt retryable. It must not read or close the body. Nil means
+	// DefaultClassify. Whatever it returns, an attempt whose request
+	// context was cancelled is neutral and one whose deadline passed is a
+	// failure.
+	Classify func(resp *http.Response, err error) error
+
+	// MaxAttempts bounds the attempts per request, the first included:
+	// 1 turns retries off. Zero means DefaultMaxAttempts (3); the maximum is
+	// MaxMaxAttempts (10).
+	MaxAttempts int
+
+	// RetryNonIdempotent also retries methods other than GET, HEAD,
+	// OPTIONS and TRACE that carry no Idempotency-Key header. Only set it
+	// when the server tolerates a request applied twice: a failure seen by
+	// the client (a timeout, a 5xx) may follow a change on the server.
+	RetryNonIdempotent bool
+
+	// RetryRatio is how many retries each request earns for the retry
+	// budget: at most RetryRatio × requests + RetryMinPerSecond × seconds
+	// retries are sent, plus what the bucket held at first. Zero means
+	// DefaultRetryRatio (0.2, Envoy's and Finagle's 20%); it must not be
+	// above 1.
+	RetryRatio float64
+
+	// RetryMinPerSecond is the rate at which the retry budget refills
+	// regardless of traffic, so that a client sending few requests can
+	// still retry. The bucket holds at most ten seconds of it. Zero means
+	// DefaultRetryMinPerSecond (10, Finagle's default); the maximum is
+	// MaxRetryMinPerSecond.
+	RetryMinPerSecond float64
+
+	once    sync.Once
+	initErr error
+	base    http.RoundTripper
+	budget  budget
+	max     int
+}
+
+// NewClient returns an http.Client whose Transport balances every request
+// over pool with the Transport's defaults. Requests name the service, not
+// an endpoint: client.Get("http://users/list") goes to one of pool's
+// endpoints, with "users" as its Host header.
+func NewClient(pool *lb.Pool) *http.Client {
+	return &http.Client{Transport: &Transport{Pool: pool}}
+}
+
+// init applies the defaults and checks the fields, once.
+func (t *Transport) init() {
+	t.initErr = t.resolve()
+}
+
+func (t *Transport) resolve() error {
+	if t.Pool == nil && t.Pick == nil {
+		return fmt.Errorf("lbhttp: Transport needs a Pool or a Pick: %w", lb.ErrConfig)
+	}
+	t.max = t.MaxAttempts
+	switch {
+	case t.max == 0:
+		t.max = DefaultMaxAttempts
+	case t.max < 0 || t.max > MaxMaxAttempts:
+		return fmt.Errorf("lbhttp: MaxAttempts %d out of range [0, %d]: %w", t.MaxAttempts, MaxMaxAttempts, lb.ErrConfig)
+	}
+	ratio := t.RetryRatio
+	switch {
+	case ratio == 0:
+		ratio = DefaultRetryRatio
+	case !(ratio > 0 && ratio <= 1): // also rejects NaN
+		return fmt.Errorf("lbhttp: RetryRatio %v out of range [0, 1]: %w", t.RetryRatio, lb.ErrConfig)
+	}
+	perSecond := t.RetryMinPerSecond
+	switch {
+	case perSecond == 0:
+		perSecond = DefaultRetryMinPerSecond
+	case !(perSecond > 0 && perSecond <= MaxRetryMinPerSecond):
+		return fmt.Errorf("lbhttp: RetryMinPerSecond %v out of range [0, %g]: %w", t.RetryMinPerSecond, float64(MaxRetryMinPerSecond), lb.ErrConfig)
+	}
+	t.budget.init(ratio, perSecond)
+	t.base = t.Base
+	if t.base == nil {
+		if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+			t.base = dt.Clone()
+		} else {
+			t.base = http.DefaultTransport
+		}
+	}
+	return nil
+}
+
+// CloseIdleConnections closes the idle connections of Base, if it has
+// such a method; http.Client.CloseIdleConnections calls it.
+func (t *Transport) CloseIdleConnections() {
+	t.once.Do(t.init)
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// RoundTrip sends req to an endpoint of the pool, retrying as the package
+// documentation describes, and returns the last attempt's response or
+// error. The response's body must be closed (or read to EOF) to end the
+// lease on its endpoint. The response's Request is the attempt's request,
+// whose URL names the endpoint that answered.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.once.Do(t.init)
+	if t.initErr != nil {
+		closeBody(req)
+		return nil, t.initErr
+	}
+	if req.URL == nil {
+		closeBody(req)
+		return nil, fmt.Errorf("lbhttp: request has no URL: %w", ErrRequest)
+	}
+	ctx := req.Context()
+	retry := false
+	if t.max > 1 {
+		t.budget.deposit() // every request earns retries, as in Finagle
+		retry = t.retryable(req)
+	}
+	var tried []string // allocated by the first retry only
+	lease, err := t.pick(req, nil)
+	if err != nil {
+		closeBody(req)
+		return nil, fmt.Errorf("lbhttp: pick: %w", err)
+	}
+	body := req.Body
+	for attempt := 1; ; attempt++ {
+		a := newAttempt(req, lease.Endpoint(), body)
+		resp, rtErr := t.base.RoundTrip(&a.req)
+		outcome := t.classify(ctx, resp, rtErr)
+		if !retry || outcome == nil || attempt == t.max || ctx.Err() != nil ||
+			errors.Is(outcome, context.Canceled) {
+			return t.finish(req, a, lease, resp, rtErr, outcome)
+		}
+		// Everything that can refuse the retry comes before the failed
+		// attempt is discarded, so a refused retry returns it unchanged.
+		var next io.ReadCloser
+		if req.GetBody != nil && body != nil && body != http.NoBody {
+			if next, err = req.GetBody(); err != nil {
+				return t.finish(req, a, lease, resp, rtErr, outcome)
+			}
+		}
+		if !t.budget.withdraw() {
+			closeReader(next)
+			return t.finish(req, a, lease, resp, rtErr, outcome)
+		}
+		if tried == nil {
+			tried = make([]string, 0, t.max-1)
+		}
+		tried = append(tried, lease.Endpoint())
+		nextLease, err := t.pick(req, tried)
+		if err != nil {
+			closeReader(next)
+			return t.finish(req, a, lease, resp, rtErr, outcome)
+		}
+		if resp != nil {
+			discard(resp.Body)
+		}
+		lease.Done(outcome)
+		lease, body = nextLease, next
+	}
+}
+
+// retryable reports whether req may be sent more than once: its method is
+// idempotent (or the Transport retries every method) and its body, if any,
+// can be replayed.
+func (t *Transport) retryable(req *http.Request) bool {
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		return false
+	}
+	if t.RetryNonIdempotent {
+		return true
+	}
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, ok := req.Header["Idempotency-Key"]
+	return ok
+}
+
+func (t *Transport) pick(req *http.Request, tried []string) (lb.Lease, error) {
+	if t.Pick != nil {
+		return t.Pick(req, tried)
+	}
+	return t.Pool.PickExcept(tried...)
+}
+
+// attempt is one attempt's request, its URL and its response body's
+// wrapper, in one allocation: the request and the body live as long as
+// the response does anyway (Response.Request points to the request).
+type attempt struct {
+	req  http.Request
+	url  url.URL
+	body body
+}
+
+// newAttempt is req aimed at endpoint with body: a shallow copy sharing the
+// header, as a RoundTripper must not change the caller's request.
+func newAttempt(req *http.Request, endpoint string, body io.ReadCloser) *attempt {
+	a := new(attempt)
+	a.req = *req
+	a.url = *req.URL
+	a.url.Host = endpoint
+	a.req.URL = &a.url
+	if a.req.Host == "" {
+		a.req.Host = req.URL.Host
+	}
+	a.req.Body = body
+	return a
+}
+
+// classify is the Transport's Classify with the request context's verdict
+// on top: a cancelled context is neutral, a passed deadline a failure.
+func (t *Transport) classify(ctx context.Context, resp *http.Response, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	if t.Classify != nil {
+		return t.Classify(resp, err)
+	}
+	return DefaultClassify(resp, err)
+}
+
+// finish ends the request with this attempt: on a transport error (or no
+// response) it ends the lease now; otherwise the response body ends it.
+func (t *Transport) finish(req *http.Request, a *attempt, lease lb.Lease, resp *http.Response, err, outcome error) (*http.Response, error) {
+	if err != nil || resp == nil {
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		lease.Done(outcome)
+		if err == nil {
+			err = errors.New("lbhttp: base round tripper returned no response and no error")
+		}
+		return nil, err // unwrapped: callers test it as net/http's own
+	}
+	if req.Method == http.MethodHead || resp.StatusCode == http.StatusNoContent ||
+		resp.StatusCode == http.StatusNotModified {
+		lease.Done(outcome) // no body by definition, whatever Body is
+		return resp, nil
+	}
+	resp.Body = a.wrapBody(resp.Body, lease, outcome, req.Context())
+	return resp, nil
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+func closeReader(r io.ReadCloser) {
+	if r != nil {
+		r.Close()
+	}
+}
+
+// discard drains up to drainLimit of a body the caller will not see, so its
+// connection can be reused, and closes it.
+func discard(body io.ReadCloser) {
+	if body == nil {
+		return
+	}
+	io.CopyN(io.Discard, body, drainLimit)
+	body.Close()
+}
