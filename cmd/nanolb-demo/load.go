@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// options are the demo's knobs, from its flags.
+type options struct {
+	Duration    time.Duration // per phase
+	Concurrency int           // callers sending at once
+	MaxRequests int           // per phase, a hard bound on the load
+	Buckets     int           // time buckets per phase in the report
+	Poll        time.Duration // timeline polling interval
+}
+
+// sample is one caller's request: when it started (seconds into the phase),
+// how long the caller waited, retries included, and whether it failed.
+type sample struct {
+	At      float64
+	Latency time.Duration
+	Err     bool
+}
+
+// phaseResult is everything one client's phase produced.
+type phaseResult struct {
+	Spec     clientSpec
+	Duration time.Duration
+	Wall     time.Duration // the phase's real length, stragglers included
+	Backends []backendSpec
+	Samples  []sample
+	Received [][]int64 // [backend][bucket] requests the backend received
+	Failed   [][]int64 // [backend][bucket] of those, answered 500 or 503
+	Timeline *timeline // nanolb only
+	FirstErr string    // an example of what callers saw, for the table
+}
+
+// runPhase starts the scenario's backends afresh, sends a bounded closed-loop
+// load from opts.Concurrency callers through the client of spec until the
+// phase ends or opts.MaxRequests were sent, and collects what happened.
+// progress is called with the fraction done, from one goroutine.
+func runPhase(ctx context.Context, sc scenario, spec clientSpec, opts options, progress func(float64)) (*phaseResult, error) {
+	cl, err := startCluster(sc, opts.Duration, opts.Buckets)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	c, err := newClient(spec, cl.addrs(), opts.Concurrency)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+
+	end := cl.start.Add(opts.Duration)
+	phaseCtx, cancel := context.WithDeadline(ctx, end)
+	defer cancel()
+
+	var tl *timeline
+	var bg sync.WaitGroup
+	if c.pool != nil {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			tl = pollTimeline(phaseCtx, c.pool, cl.addrs(), cl.start, opts.Poll)
+		}()
+	}
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-phaseCtx.Done():
+				progress(1)
+				return
+			case now := <-tick.C:
+				progress(float64(now.Sub(cl.start)) / float64(opts.Duration))
+			}
+		}
+	}()
+
+	var sent atomic.Int64
+	var firstErr atomic.Pointer[string]
+	perWorker := make([][]sample, opts.Concurrency)
+	var workers sync.WaitGroup
+	for w := range opts.Concurrency {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for phaseCtx.Err() == nil && sent.Add(1) <= int64(opts.MaxRequests) {
+				t0 := time.Now()
+				// The request's own context outlives the phase's end, so
+				// a request sent just before it is not cut short.
+				err := c.do(context.WithoutCancel(phaseCtx))
+				if err != nil {
+					msg := err.Error()
+					firstErr.CompareAndSwap(nil, &msg)
+				}
+				perWorker[w] = append(perWorker[w], sample{
+					At:      t0.Sub(cl.start).Seconds(),
+					Latency: time.Since(t0),
+					Err:     err != nil,
+				})
+			}
+		}()
+	}
+	workers.Wait()
+	cancel()
+	bg.Wait()
+
+	r := &phaseResult{
+		Spec:     spec,
+		Duration: opts.Duration,
+		Wall:     time.Since(cl.start),
+		Backends: sc.Backends,
+		Timeline: tl,
+	}
+	if p := firstErr.Load(); p != nil {
+		r.FirstErr = *p
+	}
+	for _, s := range perWorker {
+		r.Samples = append(r.Samples, s...)
+	}
+	for _, b := range cl.backends {
+		rec := make([]int64, opts.Buckets)
+		fail := make([]int64, opts.Buckets)
+		for i := range rec {
+			rec[i] = b.received[i].Load()
+			fail[i] = b.failed[i].Load()
+		}
+		r.Received = append(r.Received, rec)
+		r.Failed = append(r.Failed, fail)
+	}
+	return r, ctx.Err()
+}

@@ -1,0 +1,152 @@
+// Command nanolb-demo shows nanolb balancing real HTTP traffic and riding out
+// real faults, beside bufbuild/httplb and a naive random client.
+//
+// It starts real HTTP servers on 127.0.0.1 that follow a fault script (the
+// default, "mixed": one fast, one slow, one failing for a while then
+// recovering, one dying, one flapping, one overloaded behind a concurrency
+// limit), then, one phase per client, drives a bounded closed-loop load
+// through each of nanolb's policies (lbhttp.Transport over an lb.Pool, with
+// retries), through httplb, and through a client that picks a backend at
+// random. Every phase restarts the backends and the script, so each client
+// meets the same faults at the same moments.
+//
+// It prints a table per client (requests, errors seen by callers, p50, p99
+// and p99.9 latency, each backend's share, ejections and probes) and writes
+// one self-contained HTML report with, per client, the traffic share per
+// backend over time, the latency percentiles over time, and the timeline of
+// faults, ejections, probes and reinstatements, drawn with gonum/plot as
+// inline SVG.
+//
+// Usage:
+//
+//	nanolb-demo [-scenario mixed|steady|outage] [-duration 4s] [-concurrency 16]
+//	    [-clients all|p2c,round_robin,...,httplb,naive] [-out out/demo/report.html]
+//
+// All traffic stays on the loopback interface; each phase is bounded by
+// -duration and -max-requests.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+)
+
+// errFlag is wrapped by every error about a flag's value.
+var errFlag = errors.New("nanolb-demo: invalid flag")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, isTerminal(os.Stderr))
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		if errors.Is(err, errFlag) || errors.Is(err, errScenario) || errors.Is(err, errClient) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// config is the parsed command line.
+type config struct {
+	opts     options
+	scenario scenario
+	clients  []clientSpec
+	out      string
+}
+
+// parseFlags reads args into a config, rejecting out-of-range values.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("nanolb-demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	scenarioName := fs.String("scenario", "mixed", "fault script: "+strings.Join(scenarioNames(), ", "))
+	fs.DurationVar(&c.opts.Duration, "duration", 4*time.Second, "length of each client's phase (100ms to 10m)")
+	fs.IntVar(&c.opts.Concurrency, "concurrency", 16, "callers sending at once (1 to 1024)")
+	fs.IntVar(&c.opts.MaxRequests, "max-requests", 100000, "at most this many requests per phase (1 to 10,000,000)")
+	fs.IntVar(&c.opts.Buckets, "buckets", 40, "time buckets per phase in the report's plots (4 to 1000)")
+	fs.DurationVar(&c.opts.Poll, "poll", 50*time.Millisecond, "how often the timeline polls a nanolb pool (1ms to 1s)")
+	clients := fs.String("clients", "all", "comma-separated clients: all, httplb, naive, or nanolb policies (p2c, round_robin, least_loaded, weighted_round_robin, peak_ewma, random, consistent_hash)")
+	fs.StringVar(&c.out, "out", "out/demo/report.html", "where to write the HTML report")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("%w: unexpected argument %q", errFlag, fs.Arg(0))
+	}
+	check := func(name string, ok bool, limits string) error {
+		if !ok {
+			return fmt.Errorf("%w: -%s must be %s", errFlag, name, limits)
+		}
+		return nil
+	}
+	if err := errors.Join(
+		check("duration", c.opts.Duration >= 100*time.Millisecond && c.opts.Duration <= 10*time.Minute, "between 100ms and 10m"),
+		check("concurrency", c.opts.Concurrency >= 1 && c.opts.Concurrency <= 1024, "between 1 and 1024"),
+		check("max-requests", c.opts.MaxRequests >= 1 && c.opts.MaxRequests <= 10_000_000, "between 1 and 10,000,000"),
+		check("buckets", c.opts.Buckets >= 4 && c.opts.Buckets <= 1000, "between 4 and 1000"),
+		check("poll", c.opts.Poll >= time.Millisecond && c.opts.Poll <= time.Second, "between 1ms and 1s"),
+		check("out", c.out != "", "a file path"),
+	); err != nil {
+		return c, err
+	}
+	var err error
+	if c.scenario, err = lookupScenario(*scenarioName); err != nil {
+		return c, err
+	}
+	if c.clients, err = parseClients(strings.Split(*clients, ",")); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// run is the whole command: phases, table on stdout, progress on stderr,
+// the report to the -out file.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool) error {
+	c, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	begin := time.Now()
+	fmt.Fprintf(stderr, "nanolb-demo: scenario %q, %d clients, %v each, %d callers\n",
+		c.scenario.Name, len(c.clients), c.opts.Duration, c.opts.Concurrency)
+	var results []*phaseResult
+	var rows []summary
+	for i, spec := range c.clients {
+		bar := newProgressBar(stderr, tty, i+1, len(c.clients), spec.Label())
+		r, err := runPhase(ctx, c.scenario, spec, c.opts, bar.update)
+		if err != nil {
+			bar.finish("stopped")
+			return err
+		}
+		s := summarize(r)
+		bar.finish(fmt.Sprintf("%d requests, %d errors", s.Requests, s.Errors))
+		results = append(results, r)
+		rows = append(rows, s)
+	}
+	fmt.Fprintf(stdout, "\nscenario %s: %s\n", c.scenario.Name, c.scenario.Describe)
+	for _, b := range c.scenario.Backends {
+		fmt.Fprintf(stdout, "  %-10s %s\n", b.Name, b.Role)
+	}
+	fmt.Fprintln(stdout)
+	writeTable(stdout, c.scenario.Backends, rows)
+	page, err := renderReport(c.scenario, c.opts, results, rows)
+	if err != nil {
+		return err
+	}
+	if err := writeReport(c.out, page); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nerrors: what callers saw after retries; share: of requests the backends received.\nreport: %s (%.1f s in all)\n", c.out, time.Since(begin).Seconds())
+	return nil
+}

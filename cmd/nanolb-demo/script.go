@@ -1,0 +1,143 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// errScenario is wrapped by every error about an unknown scenario name.
+var errScenario = errors.New("nanolb-demo: unknown scenario")
+
+// faultKind is what a backend does during a fault window.
+type faultKind uint8
+
+const (
+	// faultFail answers every request with 500 at once.
+	faultFail faultKind = iota + 1
+	// faultDown closes the listener and every connection: connection refused.
+	faultDown
+)
+
+func (k faultKind) String() string {
+	switch k {
+	case faultFail:
+		return "answers 500"
+	case faultDown:
+		return "down (connection refused)"
+	}
+	return "ok"
+}
+
+// window is one fault in a backend's script, as fractions of the phase: it
+// starts at From and ends at To (1 means the end of the phase).
+type window struct {
+	From, To float64
+	Kind     faultKind
+}
+
+// backendSpec is one backend of a scenario: how fast it answers, how many
+// requests it serves at once, and its fault windows.
+type backendSpec struct {
+	Name  string
+	Role  string        // one line for the table and the report
+	Delay time.Duration // service time of a healthy request
+	// Limit is how many requests it serves at once; the others wait their
+	// turn, and past Queue waiting the next one gets 503 at once (load
+	// shedding). Zero means no limit.
+	Limit   int
+	Queue   int
+	Windows []window
+}
+
+// kindAt returns the fault in force at fraction f of the phase, 0 if none.
+func (s backendSpec) kindAt(f float64) faultKind {
+	for _, w := range s.Windows {
+		if f >= w.From && f < w.To {
+			return w.Kind
+		}
+	}
+	return 0
+}
+
+// scenario is a named fault script: the backends every client meets, each
+// phase starting the script from its beginning.
+type scenario struct {
+	Name     string
+	Describe string
+	Backends []backendSpec
+}
+
+// flapping returns n fail windows of equal length, spread evenly over
+// [from, to): the backend fails for half of each period.
+func flapping(from, to float64, n int) []window {
+	period := (to - from) / float64(n)
+	ws := make([]window, n)
+	for i := range ws {
+		start := from + float64(i)*period
+		ws[i] = window{From: start, To: start + period/2, Kind: faultFail}
+	}
+	return ws
+}
+
+// scenarios lists the scripts that -scenario accepts, by name.
+var scenarios = map[string]scenario{
+	"mixed": {
+		Name:     "mixed",
+		Describe: "six backends: one fast, one slow, one failing for a while then recovering, one dying, one flapping, one overloaded behind a concurrency limit",
+		Backends: []backendSpec{
+			{Name: "fast", Role: "answers in 1 ms", Delay: time.Millisecond},
+			{Name: "slow", Role: "answers in 20 ms", Delay: 20 * time.Millisecond},
+			{Name: "failing", Role: "answers 500 from 20% to 50% of the phase, then recovers", Delay: 3 * time.Millisecond,
+				Windows: []window{{From: 0.2, To: 0.5, Kind: faultFail}}},
+			{Name: "dying", Role: "dies at 40% of the phase (connection refused) and stays dead", Delay: 3 * time.Millisecond,
+				Windows: []window{{From: 0.4, To: 1, Kind: faultDown}}},
+			{Name: "flapping", Role: "from 10% of the phase on, answers 500 for half of every 15%", Delay: 3 * time.Millisecond,
+				Windows: flapping(0.1, 1, 6)},
+			{Name: "overloaded", Role: "serves 2 requests at once in 5 ms, queues 6 more, answers 503 past that", Delay: 5 * time.Millisecond, Limit: 2, Queue: 6},
+		},
+	},
+	"steady": {
+		Name:     "steady",
+		Describe: "four healthy backends of different speeds, no faults: how each policy shares load by speed",
+		Backends: []backendSpec{
+			{Name: "fast", Role: "answers in 1 ms", Delay: time.Millisecond},
+			{Name: "medium", Role: "answers in 5 ms", Delay: 5 * time.Millisecond},
+			{Name: "slow", Role: "answers in 20 ms", Delay: 20 * time.Millisecond},
+			{Name: "slower", Role: "answers in 40 ms", Delay: 40 * time.Millisecond},
+		},
+	},
+	"outage": {
+		Name:     "outage",
+		Describe: "six backends, half of them down from 30% to 70% of the phase, then back",
+		Backends: []backendSpec{
+			{Name: "a", Role: "answers in 2 ms", Delay: 2 * time.Millisecond},
+			{Name: "b", Role: "answers in 2 ms", Delay: 2 * time.Millisecond},
+			{Name: "c", Role: "answers in 2 ms", Delay: 2 * time.Millisecond},
+			{Name: "d", Role: "down from 30% to 70%", Delay: 2 * time.Millisecond, Windows: []window{{From: 0.3, To: 0.7, Kind: faultDown}}},
+			{Name: "e", Role: "down from 30% to 70%", Delay: 2 * time.Millisecond, Windows: []window{{From: 0.3, To: 0.7, Kind: faultDown}}},
+			{Name: "f", Role: "answers 500 from 30% to 70%", Delay: 2 * time.Millisecond, Windows: []window{{From: 0.3, To: 0.7, Kind: faultFail}}},
+		},
+	},
+}
+
+// scenarioNames returns the names -scenario accepts, sorted.
+func scenarioNames() []string {
+	names := make([]string, 0, len(scenarios))
+	for n := range scenarios {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// lookupScenario returns the scenario called name.
+func lookupScenario(name string) (scenario, error) {
+	s, ok := scenarios[name]
+	if !ok {
+		return scenario{}, fmt.Errorf("%w %q (have %s)", errScenario, name, strings.Join(scenarioNames(), ", "))
+	}
+	return s, nil
+}
