@@ -30,7 +30,7 @@ type Pool struct {
 
 	mu      sync.Mutex // serialises membership changes
 	members []member
-	index   map[string]int // address -> position in members
+	index   map[string]*core // address -> endpoint; its position is core.index
 }
 
 // counters are the pool-wide counts that policies may read: a table holds
@@ -68,7 +68,7 @@ func NewWeighted(cfg Config, endpoints ...Endpoint) (*Pool, error) {
 	if err := checkEndpoints(endpoints); err != nil {
 		return nil, err
 	}
-	p := &Pool{policy: s.policy, cfg: s, index: make(map[string]int, len(endpoints))}
+	p := &Pool{policy: s.policy, cfg: s, index: make(map[string]*core, len(endpoints))}
 	p.epoch = time.Now()
 	p.leased = leasedPolicies[s.policy]
 	p.armedAt.Store(never)
