@@ -67,6 +67,7 @@ func (p *Pool) succeeded(c *core, probe uint64) {
 			if c.health.CompareAndSwap(h, 0) {
 				p.counts.ejected.Add(-1)
 				p.track(c)
+				p.kick() // reinstated: an endpoint for a waiter
 				return
 			}
 		case h == 0 || stateOf(h) != stateUp:

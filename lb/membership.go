@@ -193,4 +193,7 @@ func (p *Pool) publish(members, added []member, retired []*core) {
 	for i := range v.cores {
 		v.mend(i)
 	}
+	if len(added) > 0 {
+		p.kick() // a new endpoint for a waiter
+	}
 }

@@ -55,7 +55,7 @@ func (p *Pool) leaseProbe() (Lease, bool) {
 	if won == nil {
 		return Lease{}, false
 	}
-	return p.probeLease(won, token), true
+	return p.probeLease(won, token)
 }
 
 // claimDue leases the first endpoint of v whose deadline is at or before
@@ -102,11 +102,21 @@ func (p *Pool) startProbe(v *view, i int, h uint64, now int64) (uint64, bool) {
 }
 
 // probeLease leases c as the probe whose health word is token: a probe
-// carries the policy's lease state like any lease.
-func (p *Pool) probeLease(c *core, token uint64) Lease {
-	l, _ := p.lease(c)
-	l.probe = token
-	return l
+// carries the policy's lease state like any lease, and respects the
+// concurrency limit; at it, the probe is handed back (abandonProbe) for a
+// later Pick.
+func (p *Pool) probeLease(c *core, token uint64) (Lease, bool) {
+	if p.limit == 0 {
+		c.inflight.Add(1)
+	} else if !p.admit(c) {
+		p.abandonProbe(c, token)
+		return Lease{}, false
+	}
+	l := Lease{c: c, pool: p, probe: token}
+	if p.leased {
+		l.mark = p.begin(c)
+	}
+	return l, true
 }
 
 // lastResort is Pick when the policy found no endpoint up. A due probe
@@ -125,7 +135,9 @@ func (p *Pool) lastResort() (Lease, error) {
 	}
 	now := p.now()
 	if won, token, _ := p.claimDue(v, now); won != nil {
-		return p.probeLease(won, token), nil
+		if l, ok := p.probeLease(won, token); ok {
+			return l, nil
+		}
 	}
 	if p.cfg.maxPercent >= 100 {
 		return Lease{}, ErrNoEndpoint
@@ -137,16 +149,19 @@ func (p *Pool) lastResort() (Lease, error) {
 	c := v.cores[i]
 	switch h := c.health.Load(); stateOf(h) {
 	case stateUp:
-		return p.lease(c) // it came back meanwhile
+		return p.leaseOn(c) // it came back meanwhile
 	case stateEjected:
 		if token, ok := p.startProbe(v, i, h, now); ok {
 			p.arm(now + p.cfg.probeTimeout)
-			return p.probeLease(c, token), nil
+			if l, ok := p.probeLease(c, token); ok {
+				return l, nil
+			}
+			return p.saturated()
 		}
 	case stateRemoved:
 		return Lease{}, ErrNoEndpoint // the view changed under us; rare
 	}
-	return p.lease(c)
+	return p.leaseOn(c)
 }
 
 // arm makes sure the wake timer fires no later than deadline. Callers race
@@ -176,4 +191,5 @@ func (p *Pool) arm(deadline int64) {
 func (p *Pool) wakeUp() {
 	p.armedAt.Store(never)
 	p.due.Store(dueRaised)
+	p.kick() // a probe may be due for a waiter
 }

@@ -91,10 +91,14 @@ func (r *Registry) PickExcept(name string, tried ...string) (Lease, error) {
 	return p.PickExcept(tried...)
 }
 
-// Delete forgets the pool named name and reports whether there was one.
-// Leases taken from it stay valid and are ended with Done as usual.
+// Delete forgets the pool named name, closes it (its PickWait callers get
+// ErrClosed) and reports whether there was one. Leases taken from it stay
+// valid and are ended with Done as usual.
 func (r *Registry) Delete(name string) bool {
-	_, ok := r.pools.LoadAndDelete(name)
+	p, ok := r.pools.LoadAndDelete(name)
+	if ok {
+		p.Close()
+	}
 	return ok
 }
 
