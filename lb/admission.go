@@ -280,4 +280,3 @@ func (p *Pool) Close() {
 		close(w.grant)
 	}
 }
-
