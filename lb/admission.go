@@ -74,6 +74,7 @@ func (q *queue) remove(w *waiter) bool {
 // stats are admission's counters, written only off the common path.
 type stats struct {
 	grants, timeouts, queueFull, saturations atomic.Uint64
+	full                                     atomic.Bool // an EventSaturated was the last pool event
 }
 
 // Stats is a snapshot of a pool's admission counters.
@@ -113,6 +114,9 @@ func (p *Pool) end(c *core, mark int64, err error) {
 	}
 	if p.limit != 0 {
 		p.kick()
+		if p.stats.full.Load() && p.queue.n.Load() == 0 && p.stats.full.CompareAndSwap(true, false) {
+			p.emit(EventDrained, nil, 0)
+		}
 	}
 }
 
@@ -158,6 +162,9 @@ func (p *Pool) belowLimit() *core {
 
 func (p *Pool) saturated() (Lease, error) {
 	p.stats.saturations.Add(1)
+	if p.stats.full.CompareAndSwap(false, true) {
+		p.emit(EventSaturated, nil, 0)
+	}
 	return Lease{}, ErrSaturated
 }
 

@@ -156,12 +156,15 @@ func (p *Pool) keepOnly(drop []bool, gone int, fresh []member) {
 func (p *Pool) retire(c *core) {
 	for {
 		h := c.health.Load()
+		ev := p.reserve()
 		if c.health.CompareAndSwap(h, stateRemoved) {
+			ev.commit(EventRemoved, c, h, false)
 			if s := stateOf(h); s == stateEjected || s == stateProbing {
 				p.counts.ejected.Add(-1)
 			}
 			return
 		}
+		ev.cancel()
 	}
 }
 
@@ -181,6 +184,7 @@ func (p *Pool) publish(members, added []member, retired []*core) {
 	}
 	for _, m := range added {
 		p.index[m.c.addr] = m.c
+		p.emit(EventAdded, m.c, 0) // before readers can see it, so before its transitions
 	}
 	for i, m := range members {
 		if m.c.index.Load() != int32(i) {

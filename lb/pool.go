@@ -27,6 +27,10 @@ type Pool struct {
 
 	policyLeased bool // the policy's leases carry state: begin and end call it
 
+	name  string              // in a Registry, for events
+	hub   atomic.Pointer[hub] // event delivery, while anybody listens
+	subMu sync.Mutex          // serialises starting and stopping the hub
+
 	cfg     settings
 	epoch   time.Time // the health clock's zero
 	wake    *time.Timer

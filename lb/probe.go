@@ -93,10 +93,20 @@ func (p *Pool) claimDue(v *view, now int64) (won *core, token uint64, more bool)
 // startProbe moves v's endpoint i from health word h to probing for
 // ProbeTimeout, and returns the word it set; false if h changed meanwhile.
 func (p *Pool) startProbe(v *view, i int, h uint64, now int64) (uint64, bool) {
+	c := v.cores[i]
 	token := healthWord(stateProbing, streakOf(h), ejectionsOf(h), now+p.cfg.probeTimeout)
-	if !v.cores[i].health.CompareAndSwap(h, token) {
+	var lapsed ticket
+	if stateOf(h) == stateProbing { // the last probe's window ended unreported
+		lapsed = p.reserve()
+	}
+	leased := p.reserve()
+	if !c.health.CompareAndSwap(h, token) {
+		lapsed.cancel()
+		leased.cancel()
 		return 0, false
 	}
+	lapsed.commit(EventProbeTimedOut, c, h, false)
+	leased.commit(EventProbeLeased, c, token, false)
 	v.trackSlot(i)
 	return token, true
 }
