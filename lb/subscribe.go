@@ -102,10 +102,7 @@ func (k ticket) commit(kind EventKind, c *core, health uint64, refused bool) {
 	r.kind, r.void, r.refused, r.c, r.h, r.at = kind, false, refused, c, health, time.Now()
 	r.seq.Store(k.t + 1)
 	if k.t-k.h.head.Load() == ringSize/2 {
-		select {
-		case k.h.wake <- struct{}{}:
-		default:
-		}
+		k.h.signal()
 	}
 }
 
@@ -181,18 +178,28 @@ func (s *Subscription) attach(p *Pool) {
 	s.pools = append(s.pools, p)
 	p.subMu.Lock()
 	defer p.subMu.Unlock()
-	h := p.hub.Load()
-	if h == nil {
-		h = &hub{wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-		for i := range h.ring {
-			h.ring[i].seq.Store(uint64(i))
-		}
-		p.hub.Store(h)
-		go p.sweep(h)
+	k := &sink{sub: s, next: time.Now().Add(s.opts.Interval)}
+	if h := p.hub.Load(); h != nil {
+		h.mu.Lock()
+		h.sinks = append(h.sinks, k)
+		h.mu.Unlock()
+		h.signal() // the sweep interval may be shorter now
+		return
 	}
-	h.mu.Lock()
-	h.sinks = append(h.sinks, &sink{sub: s, next: time.Now().Add(s.opts.Interval)})
-	h.mu.Unlock()
+	h := &hub{wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), sinks: []*sink{k}}
+	for i := range h.ring {
+		h.ring[i].seq.Store(uint64(i))
+	}
+	p.hub.Store(h)
+	go p.sweep(h)
+}
+
+// signal wakes the dispatcher without waiting.
+func (h *hub) signal() {
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
 }
 
 // detach removes s from p's subscribers, and stops p's dispatcher if s was
@@ -252,6 +259,7 @@ func (p *Pool) sweep(h *hub) {
 			return
 		case <-h.wake:
 			p.drain(h)
+			tick.Reset(p.sweepEvery(h))
 		case now := <-tick.C:
 			p.drain(h)
 			p.deliver(h, now)
