@@ -230,17 +230,17 @@ func dispatchFile(table []policy) *File {
 		Return(Id("p").Dot("pick").Call()),
 	)
 	f.Line()
-	f.Comment("begin starts a lease's per-lease state, for leased policies: the mark")
-	f.Comment("it returns is nonzero and comes back to end.")
-	f.Func().Params(Id("p").Op("*").Id("Pool")).Id("begin").Params(Id("c").Op("*").Id("core")).Int64().Block(
+	f.Comment("policyBegin starts a lease's per-lease state, for leased policies: the")
+	f.Comment("mark it returns is nonzero and comes back to policyEnd.")
+	f.Func().Params(Id("p").Op("*").Id("Pool")).Id("policyBegin").Params(Id("c").Op("*").Id("core")).Int64().Block(
 		switchOn(Id("p").Dot("policy"), table, func(p policy) bool { return p.Leases }, func(p policy) Code {
 			return Return(current(p).Dot("begin").Call(Id("c")))
 		}),
 		Return(Lit(1)),
 	)
 	f.Line()
-	f.Comment("end ends a lease's per-lease state, for leased policies.")
-	f.Func().Params(Id("p").Op("*").Id("Pool")).Id("end").Params(Id("c").Op("*").Id("core"), Id("mark").Int64(), Id("err").Error()).Block(
+	f.Comment("policyEnd ends a lease's per-lease state, for leased policies.")
+	f.Func().Params(Id("p").Op("*").Id("Pool")).Id("policyEnd").Params(Id("c").Op("*").Id("core"), Id("mark").Int64(), Id("err").Error()).Block(
 		switchOn(Id("p").Dot("policy"), table, func(p policy) bool { return p.Leases }, func(p policy) Code {
 			return current(p).Dot("end").Call(Id("c"), Id("mark"), Id("err"))
 		}),

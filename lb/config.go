@@ -64,6 +64,23 @@ type Config struct {
 	// time. Zero means 100; otherwise 1..10,000.
 	HashReplicas int
 
+	// MaxConcurrency caps the leases in flight on each endpoint: Pick never
+	// leases an endpoint at its limit, probes included, and returns
+	// ErrSaturated when every endpoint that is up is at it. Zero means
+	// unlimited (and costs nothing); otherwise 1..1<<30.
+	MaxConcurrency int
+
+	// MaxWaiters bounds the queue of PickWait callers; past it PickWait
+	// fails at once with ErrQueueFull. Zero means 10,000 (linkerd's
+	// per-pool queue); otherwise 1..1<<20.
+	MaxWaiters int
+
+	// MaxWait bounds a PickWait whose context has no deadline: it then fails
+	// with an error wrapping context.DeadlineExceeded. A context with a
+	// deadline is bounded by it alone. Zero means 3 seconds (linkerd's
+	// failfast timeout); otherwise 1µs..24h, rounded up to the microsecond.
+	MaxWait time.Duration
+
 	// NoJitter turns off cooldown jitter. With jitter (the default) each
 	// cooldown is drawn uniformly from [90%, 100%] of its nominal length, so
 	// clients that ejected an endpoint together do not probe it in
@@ -81,12 +98,16 @@ const (
 	DefaultEWMADecay         = 10 * time.Second
 	DefaultHashLoadFactor    = 1.25
 	DefaultHashReplicas      = 100
+	DefaultMaxWaiters        = 10000
+	DefaultMaxWait           = 3 * time.Second
 )
 
 const (
 	maxEjectAfter = 255            // the streak field of the health word is 8 bits
 	maxDuration   = 24 * time.Hour // longest cooldown or probe window accepted
 	maxReplicas   = 10000
+	maxLimit      = 1 << 30
+	maxWaiters    = 1 << 20
 )
 
 // settings is a Config with defaults applied and durations in the health
@@ -102,6 +123,9 @@ type settings struct {
 	ewmaDecay    float64 // ns
 	loadFactor   float64
 	hashReplicas int
+	limit        int64 // MaxConcurrency; 0: none
+	maxWaiters   int32
+	maxWait      time.Duration
 }
 
 func (c Config) resolve() (settings, error) {
@@ -160,6 +184,20 @@ func (c Config) resolve() (settings, error) {
 	case c.HashReplicas > 0:
 		s.hashReplicas = c.HashReplicas
 	}
+	switch {
+	case c.MaxConcurrency < 0 || c.MaxConcurrency > maxLimit:
+		return s, fmt.Errorf("%w: MaxConcurrency %d is outside 1..%d (0 means unlimited)", ErrConfig, c.MaxConcurrency, maxLimit)
+	case c.MaxWaiters < 0 || c.MaxWaiters > maxWaiters:
+		return s, fmt.Errorf("%w: MaxWaiters %d is outside 1..%d (0 means %d)", ErrConfig, c.MaxWaiters, maxWaiters, DefaultMaxWaiters)
+	}
+	s.limit, s.maxWaiters = int64(c.MaxConcurrency), DefaultMaxWaiters
+	if c.MaxWaiters > 0 {
+		s.maxWaiters = int32(c.MaxWaiters)
+	}
+	if s.maxWait, err = duration("MaxWait", c.MaxWait, DefaultMaxWait); err != nil {
+		return s, err
+	}
+	s.maxWait = time.Duration(micros(s.maxWait)) * time.Microsecond
 	s.ejectFor, s.maxEjectFor, s.probeTimeout = micros(ejectFor), micros(maxEjectFor), micros(probe)
 	return s, nil
 }

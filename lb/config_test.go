@@ -24,6 +24,8 @@ func TestZeroConfigMeansTheDocumentedDefaults(t *testing.T) {
 		ewmaDecay:    float64(DefaultEWMADecay),
 		loadFactor:   DefaultHashLoadFactor,
 		hashReplicas: DefaultHashReplicas,
+		maxWaiters:   DefaultMaxWaiters,
+		maxWait:      DefaultMaxWait,
 	}
 	if s != want {
 		t.Fatalf("Config{} resolved to %+v, want %+v", s, want)
@@ -61,6 +63,12 @@ func TestBadConfigIsAnErrorAndNoPool(t *testing.T) {
 		{"a NaN HashLoadFactor", Config{HashLoadFactor: math.NaN()}},
 		{"a negative HashReplicas", Config{HashReplicas: -1}},
 		{"too many HashReplicas", Config{HashReplicas: 10001}},
+		{"a negative MaxConcurrency", Config{MaxConcurrency: -1}},
+		{"a MaxConcurrency past 2^30", Config{MaxConcurrency: 1<<30 + 1}},
+		{"a negative MaxWaiters", Config{MaxWaiters: -1}},
+		{"a MaxWaiters past 2^20", Config{MaxWaiters: 1<<20 + 1}},
+		{"a negative MaxWait", Config{MaxWait: -time.Second}},
+		{"a MaxWait over a day", Config{MaxWait: 25 * time.Hour}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := New(tc.cfg, "a:1")
@@ -132,5 +140,17 @@ func TestPoliciesRoundTripThroughTheirNames(t *testing.T) {
 	}
 	if _, err := Policy(200).MarshalText(); !errors.Is(err, ErrConfig) {
 		t.Errorf("MarshalText of an undefined policy: %v", err)
+	}
+}
+
+// Durations round up to the health clock's microsecond, never down: a
+// cooldown or window is never shorter than asked.
+func TestDurationsRoundUpToTheMicrosecond(t *testing.T) {
+	s, err := Config{EjectFor: time.Second + 999, ProbeTimeout: 1500 * time.Nanosecond, MaxWait: time.Millisecond + 1}.resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ejectFor != 1000001 || s.probeTimeout != 2 || s.maxWait != time.Millisecond+time.Microsecond {
+		t.Fatalf("rounded to %dµs, %dµs, %v; want 1000001µs, 2µs, 1.001ms", s.ejectFor, s.probeTimeout, s.maxWait)
 	}
 }

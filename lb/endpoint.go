@@ -28,16 +28,25 @@ func weightOne(addrs []string) []Endpoint {
 func checkEndpoints(endpoints []Endpoint) error {
 	seen := make(map[string]struct{}, len(endpoints))
 	for i, e := range endpoints {
-		if e.Addr == "" {
-			return fmt.Errorf("%w: address %d is empty", ErrAddress, i)
+		if err := checkEndpoint(i, e); err != nil {
+			return err
 		}
 		if _, dup := seen[e.Addr]; dup {
 			return fmt.Errorf("%w: %q given twice", ErrAddress, e.Addr)
 		}
-		if e.Weight < 0 || e.Weight > MaxWeight {
-			return fmt.Errorf("%w: %q has weight %d, outside 0..%d", ErrAddress, e.Addr, e.Weight, MaxWeight)
-		}
 		seen[e.Addr] = struct{}{}
+	}
+	return nil
+}
+
+// checkEndpoint rejects the i-th endpoint of a call if its address is empty
+// or its weight outside 0..MaxWeight.
+func checkEndpoint(i int, e Endpoint) error {
+	if e.Addr == "" {
+		return fmt.Errorf("%w: address %d is empty", ErrAddress, i)
+	}
+	if e.Weight < 0 || e.Weight > MaxWeight {
+		return fmt.Errorf("%w: %q has weight %d, outside 0..%d", ErrAddress, e.Addr, e.Weight, MaxWeight)
 	}
 	return nil
 }

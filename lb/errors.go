@@ -21,6 +21,19 @@ var (
 	// or the same address twice in one call.
 	ErrAddress = errors.New("lb: invalid endpoint address")
 
+	// ErrSaturated is returned by Pick on a pool with Config.MaxConcurrency
+	// when every endpoint that is up is at its limit, or when PickWait
+	// callers are queued (a new Pick does not overtake them).
+	ErrSaturated = errors.New("lb: every endpoint at its concurrency limit")
+
+	// ErrQueueFull is returned by PickWait when Config.MaxWaiters callers
+	// are already waiting.
+	ErrQueueFull = errors.New("lb: wait queue full")
+
+	// ErrClosed is returned by PickWait once the pool is closed (Close, or
+	// Registry.Delete), to the callers waiting then and to every later one.
+	ErrClosed = errors.New("lb: pool closed")
+
 	// ErrName is returned for an empty registry name.
 	ErrName = errors.New("lb: invalid pool name")
 )

@@ -1,6 +1,7 @@
 package lb_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -86,4 +87,53 @@ func ExampleRegistry() {
 	// Output:
 	// 10.0.0.1:8080
 	// true
+}
+
+// PickWait waits for a slot instead of failing when every endpoint is at
+// Config.MaxConcurrency, first in first out, up to its context's deadline.
+func ExamplePool_PickWait() {
+	pool, _ := lb.New(lb.Config{MaxConcurrency: 1}, "10.0.0.1:8080")
+	first, _ := pool.Pick()
+	_, err := pool.Pick()
+	fmt.Println(errors.Is(err, lb.ErrSaturated))
+
+	go func() {
+		time.Sleep(10 * time.Millisecond) // the first request finishes
+		first.Done(nil)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	second, err := pool.PickWait(ctx) // handed the slot first.Done frees
+	fmt.Println(second.Endpoint(), err)
+	second.Done(nil)
+	fmt.Println(pool.Stats().Grants)
+	// Output:
+	// true
+	// 10.0.0.1:8080 <nil>
+	// 1
+}
+
+// Subscribe delivers what happened, in batches, without ever slowing the
+// pool down.
+func ExamplePool_Subscribe() {
+	pool, _ := lb.New(lb.Config{EjectAfter: 1, MaxEjectedPercent: 50}, "10.0.0.1:8080", "10.0.0.2:8080")
+	sub, err := pool.Subscribe(lb.SubscribeOptions{Interval: 10 * time.Millisecond})
+	if err != nil {
+		panic(err)
+	}
+	defer sub.Close()
+	for {
+		lease, _ := pool.Pick()
+		if lease.Endpoint() == "10.0.0.2:8080" {
+			lease.Done(errors.New("connection refused"))
+			break
+		}
+		lease.Done(nil)
+	}
+	batch := <-sub.C()
+	for _, e := range batch.Events {
+		fmt.Println(e.Kind, e.Addr, "streak", e.Streak, "dropped", batch.Dropped)
+	}
+	// Output:
+	// ejected 10.0.0.2:8080 streak 1 dropped 0
 }

@@ -64,11 +64,15 @@ func (p *Pool) succeeded(c *core, probe uint64) {
 		h := c.health.Load()
 		switch {
 		case probe != 0 && h == probe:
+			ev := p.reserve()
 			if c.health.CompareAndSwap(h, 0) {
+				ev.commit(EventReinstated, c, 0, false)
 				p.counts.ejected.Add(-1)
 				p.track(c)
+				p.kick() // reinstated: an endpoint for a waiter
 				return
 			}
+			ev.cancel()
 		case h == 0 || stateOf(h) != stateUp:
 			return
 		case c.health.CompareAndSwap(h, 0):
@@ -86,11 +90,17 @@ func (p *Pool) failed(c *core, probe uint64) {
 	if probe != 0 && c.health.Load() == probe {
 		k := min(ejectionsOf(probe)+1, ejectMax)
 		deadline := p.now() + p.penalty(k)
-		if c.health.CompareAndSwap(probe, healthWord(stateEjected, streakOf(probe), k, deadline)) {
+		next := healthWord(stateEjected, streakOf(probe), k, deadline)
+		failedEv, ejectedEv := p.reserve(), p.reserve()
+		if c.health.CompareAndSwap(probe, next) {
+			failedEv.commit(EventProbeFailed, c, probe, false)
+			ejectedEv.commit(EventEjected, c, next, false)
 			p.track(c)
 			p.arm(deadline)
 			return
 		}
+		failedEv.cancel()
+		ejectedEv.cancel()
 	}
 	// An ordinary lease, or a superseded probe: a probe whose window a later
 	// probe took counts as an ordinary lease, as its success does.
@@ -101,17 +111,31 @@ func (p *Pool) failed(c *core, probe uint64) {
 		}
 		streak := min(streakOf(h)+1, streakMax)
 		if streak < p.cfg.ejectAfter || !p.reserveEjection() {
-			if streak == streakOf(h) || c.health.CompareAndSwap(h, healthWord(stateUp, streak, 0, 0)) {
+			if streak == streakOf(h) {
+				return // saturated: nothing changes
+			}
+			next := healthWord(stateUp, streak, 0, 0)
+			var ev ticket
+			if streak == p.cfg.ejectAfter { // the cap refused this ejection
+				ev = p.reserve()
+			}
+			if c.health.CompareAndSwap(h, next) {
+				ev.commit(EventEjected, c, next, true)
 				return
 			}
+			ev.cancel()
 			continue
 		}
 		deadline := p.now() + p.penalty(1)
-		if c.health.CompareAndSwap(h, healthWord(stateEjected, streak, 1, deadline)) {
+		next := healthWord(stateEjected, streak, 1, deadline)
+		ev := p.reserve()
+		if c.health.CompareAndSwap(h, next) {
+			ev.commit(EventEjected, c, next, false)
 			p.track(c)
 			p.arm(deadline)
 			return
 		}
+		ev.cancel()
 		p.counts.ejected.Add(-1) // lost a race with another transition: look again
 	}
 }
@@ -156,16 +180,29 @@ func (p *Pool) penalty(k uint64) int64 {
 // overflow: 2^24 times any real in-flight count still fits an int64.
 const maxStreakShift = 24
 
+// trialEvery is how often a streak is not counted: one comparison in
+// trialEvery sees an endpoint with a failure streak at its bare in-flight
+// count. Without it an endpoint whose streak is below EjectAfter, once
+// avoided, would get no more requests: its streak would never end (no
+// success) nor finish its ejection (no failure), and it would stay out
+// without the probes that bring ejected endpoints back.
+const trialEvery = 8
+
 // streakLoad is the load an endpoint that is up shows to the load-aware
 // policies (P2C, LeastLoaded, ConsistentHash's bound; PeakEWMA scales its
 // cost alike): its in-flight count, doubled for each failure of its
-// current streak, (inflight+1)·2^streak − 1. A failing endpoint answers
-// fast, so its in-flight count stays low and, compared by that count
-// alone, it would win most choices: a black hole. Doubling per failure in
-// a row makes it lose to any endpoint with fewer than 2^streak times its
-// leases after a few failures, without a clock or a history; one success
-// ends the streak and the penalty with it. With no streak (h == 0 for an
-// endpoint that is up) it is the in-flight count.
+// current streak, (inflight+1)·2^streak − 1, except in one comparison in
+// trialEvery. A failing endpoint answers fast, so its in-flight count stays
+// low and, compared by that count alone, it would win most choices: a
+// black hole. Doubling per failure in a row makes it lose to any endpoint
+// with fewer than 2^streak times its leases after a few failures, without
+// a clock or a history; the trial share still sends it a trickle, so it
+// either succeeds, which ends the streak and the penalty, or reaches
+// EjectAfter and is ejected. With no streak (h == 0 for an endpoint that is
+// up) it is the in-flight count, and no random number is drawn.
 func streakLoad(inflight int64, h uint64) int64 {
+	if h == 0 || rand63()%trialEvery == 0 {
+		return inflight
+	}
 	return (inflight+1)<<min(streakOf(h), maxStreakShift) - 1
 }

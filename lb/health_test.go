@@ -214,24 +214,68 @@ func TestAtAHundredPercentAllCanBeEjected(t *testing.T) {
 
 // A fast-failing endpoint must not attract traffic before (or without)
 // ejection: every load-aware policy sees a streak of k as a load of
-// (in flight + 1)·2^k − 1, so with idle healthy endpoints it is not picked.
+// (in flight + 1)·2^k − 1, except on the trial share, so with idle healthy
+// endpoints it gets a trickle (about 1/trialEvery of its share), not a
+// black hole's most; and one success ends the penalty.
 func TestAFailingEndpointLooksLoadedToLoadAwarePolicies(t *testing.T) {
 	for _, pol := range []Policy{P2C, LeastLoaded, PeakEWMA, ConsistentHash} {
 		t.Run(pol.String(), func(t *testing.T) {
 			as := addrs(4)
-			p := mustNew(t, Config{Policy: pol, EjectAfter: 100}, as...)
+			p := mustNew(t, Config{Policy: pol, EjectAfter: 255}, as...)
 			failTimes(t, p, as[0], 3)
-			if seen := pickCounts(t, p, 4000); seen[as[0]] != 0 {
-				t.Fatalf("endpoint with a streak of 3 picked %d of 4000 times: %v", seen[as[0]], seen)
+			seen := map[string]int{}
+			for range 2000 { // as[0] keeps failing, the others succeed
+				l, err := p.Pick()
+				if err != nil {
+					t.Fatal(err)
+				}
+				seen[l.Endpoint()]++
+				if l.Endpoint() == as[0] {
+					l.Done(errBackend)
+				} else {
+					l.Done(nil)
+				}
+			}
+			if seen[as[0]] > 2000/4/trialEvery*2 {
+				t.Fatalf("a failing endpoint picked %d of 2000 times: %v", seen[as[0]], seen)
 			}
 			if pol == PeakEWMA {
-				return // after the streak its latencies decide, not counts
+				return // its latency average, not counts, decides after a failure
+			}
+			if seen[as[0]] == 0 {
+				t.Fatalf("endpoint with a streak got no trial picks at all: %v", seen)
 			}
 			// One success ends the streak and the penalty with it.
 			l := leaseOn(t, p, as[0])
 			l.Done(nil)
 			if seen := pickCounts(t, p, 4000); seen[as[0]] < 400 {
 				t.Fatalf("after a success, the endpoint got %d of 4000 picks: %v", seen[as[0]], seen)
+			}
+		})
+	}
+}
+
+// The trial share lets an endpoint stuck below EjectAfter finish: under
+// LeastLoaded with busy healthy endpoints, a backend that keeps failing is
+// still sent requests until it is ejected (it used to be avoided forever,
+// never ejected and never probed).
+func TestAStreakBelowEjectAfterStillEndsInEjection(t *testing.T) {
+	for _, pol := range []Policy{P2C, LeastLoaded, ConsistentHash} {
+		t.Run(pol.String(), func(t *testing.T) {
+			p := mustNew(t, Config{Policy: pol, EjectAfter: 5}, "bad:1", "good:1", "good:2")
+			for range 2000 {
+				l, err := p.Pick()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if l.Endpoint() == "bad:1" {
+					l.Done(errBackend)
+				} else {
+					l.Done(nil)
+				}
+			}
+			if e := mustStatus(t, p, "bad:1"); e.State == Up {
+				t.Fatalf("a backend failing every request is still up after 2000 picks: %+v", e)
 			}
 		})
 	}
@@ -246,8 +290,18 @@ func TestStreakLoadDoublesPerFailureAndSaturates(t *testing.T) {
 		{0, 0, 0}, {5, 0, 5}, {0, 1, 1}, {0, 3, 7}, {2, 2, 11},
 		{0, 255, 1<<maxStreakShift - 1}, {1 << 20, 255, (1<<20+1)<<maxStreakShift - 1},
 	} {
-		if got := streakLoad(tc.inflight, healthWord(stateUp, tc.streak, 0, 0)); got != tc.want {
-			t.Errorf("streakLoad(%d in flight, streak %d) = %d, want %d", tc.inflight, tc.streak, got, tc.want)
+		counts := map[int64]int{}
+		for range 8 * trialEvery {
+			counts[streakLoad(tc.inflight, healthWord(stateUp, tc.streak, 0, 0))]++
+		}
+		if tc.streak == 0 {
+			if counts[tc.want] != 8*trialEvery {
+				t.Errorf("streakLoad(%d in flight, no streak) = %v, want always %d", tc.inflight, counts, tc.want)
+			}
+			continue
+		}
+		if counts[tc.want] == 0 || counts[tc.want]+counts[tc.inflight] != 8*trialEvery || counts[tc.inflight] > 4*trialEvery {
+			t.Errorf("streakLoad(%d in flight, streak %d): %v, want mostly %d and the trial share %d", tc.inflight, tc.streak, counts, tc.want, tc.inflight)
 		}
 	}
 }

@@ -42,24 +42,6 @@ func TestLeastLoadedSpreadsTies(t *testing.T) {
 	}
 }
 
-// A failing endpoint looks loaded before it is ejected: with a streak of
-// k it shows (in flight + 1)·2^k − 1.
-func TestLeastLoadedAvoidsAFailingEndpoint(t *testing.T) {
-	p := mustNew(t, Config{Policy: LeastLoaded, EjectAfter: 100}, "bad:1", "good:1")
-	failTimes(t, p, "bad:1", 3) // load 7 while idle
-	held := make([]Lease, 0, 7)
-	for range 7 {
-		l, _ := p.Pick()
-		if l.Endpoint() != "good:1" {
-			t.Fatalf("with good at %d leases and bad at streak 3, pick went to %s", len(held), l.Endpoint())
-		}
-		held = append(held, l)
-	}
-	for i := range held {
-		held[i].Done(nil)
-	}
-}
-
 func TestLeastLoadedSkipsEndpointsThatAreNotUp(t *testing.T) {
 	as := addrs(4)
 	p := mustNew(t, Config{Policy: LeastLoaded, EjectAfter: 1, EjectFor: 3600e9, MaxEjectedPercent: 50}, as...)

@@ -102,7 +102,7 @@ func (s *peakEWMASlot) load(now int64, tau float64) float64 {
 		cost *= float64(pending + 1)
 	}
 	if h := s.health.Load(); h != 0 {
-		cost *= float64(streakLoad(0, h) + 1)
+		cost *= float64(streakLoad(0, h) + 1) // 2^streak, or 1 on a trial
 	}
 	return cost
 }

@@ -40,6 +40,9 @@ func (p *Pool) PickKeyUint64(key uint64) (Lease, error) {
 // probeOrPick is Pick (or, keyed, PickKey for key hash h) when an ejected
 // endpoint may be due: a due probe first, else the policy's choice.
 func (p *Pool) probeOrPick(h uint64, keyed bool) (Lease, error) {
+	if p.limit != 0 && p.queue.n.Load() != 0 {
+		return p.saturated()
+	}
 	if l, ok := p.leaseProbe(); ok {
 		return l, nil
 	}
@@ -49,13 +52,30 @@ func (p *Pool) probeOrPick(h uint64, keyed bool) (Lease, error) {
 	return p.lease(p.pick())
 }
 
-// lease hands out a lease on c; for nil, the policy found nothing up, and
-// lastResort decides. Pick inlines its common case.
+// lease hands out a lease on the policy's choice c; for nil, the policy
+// found nothing up, and lastResort decides. On a pool with a concurrency
+// limit a new Pick does not overtake PickWait's queue. Pick inlines its
+// common case.
 func (p *Pool) lease(c *core) (Lease, error) {
+	if p.limit != 0 && p.queue.n.Load() != 0 {
+		return p.saturated()
+	}
 	if c == nil {
 		return p.lastResort()
 	}
-	c.inflight.Add(1)
+	return p.leaseOn(c)
+}
+
+// leaseOn leases c, or under a concurrency limit, if c is at it, the
+// policy's choice among the endpoints below theirs (belowLimit).
+func (p *Pool) leaseOn(c *core) (Lease, error) {
+	if p.limit == 0 {
+		c.inflight.Add(1)
+	} else if !p.admit(c) {
+		if c = p.belowLimit(); c == nil {
+			return p.saturated()
+		}
+	}
 	if p.leased {
 		return Lease{c: c, pool: p, mark: p.begin(c)}, nil
 	}

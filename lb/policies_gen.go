@@ -96,9 +96,9 @@ func (p *Pool) pickKey(h uint64) *core {
 	return p.pick()
 }
 
-// begin starts a lease's per-lease state, for leased policies: the mark
-// it returns is nonzero and comes back to end.
-func (p *Pool) begin(c *core) int64 {
+// policyBegin starts a lease's per-lease state, for leased policies: the
+// mark it returns is nonzero and comes back to policyEnd.
+func (p *Pool) policyBegin(c *core) int64 {
 	switch p.policy {
 	case PeakEWMA:
 		return p.tables.peakEWMA.Load().begin(c)
@@ -108,8 +108,8 @@ func (p *Pool) begin(c *core) int64 {
 	return 1
 }
 
-// end ends a lease's per-lease state, for leased policies.
-func (p *Pool) end(c *core, mark int64, err error) {
+// policyEnd ends a lease's per-lease state, for leased policies.
+func (p *Pool) policyEnd(c *core, mark int64, err error) {
 	switch p.policy {
 	case PeakEWMA:
 		p.tables.peakEWMA.Load().end(c, mark, err)

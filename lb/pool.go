@@ -16,11 +16,20 @@ type Pool struct {
 	// Read by every Pick.
 	due    atomic.Uint32 // dueNone, dueRaised or dueScanning
 	policy Policy
-	leased bool   // leases carry state: Pick calls begin, Done calls end
+	leased bool   // leases carry state (policy or limit): Pick calls begin, Done calls end
 	tables tables // the current table of the pool's policy
+	limit  int64  // Config.MaxConcurrency; 0: none
 	_      cpu.CacheLinePad
 
 	counts counters
+	queue  queue // PickWait's waiters
+	stats  stats
+
+	policyLeased bool // the policy's leases carry state: begin and end call it
+
+	name  string              // in a Registry, for events
+	hub   atomic.Pointer[hub] // event delivery, while anybody listens
+	subMu sync.Mutex          // serialises starting and stopping the hub
 
 	cfg     settings
 	epoch   time.Time // the health clock's zero
@@ -30,7 +39,7 @@ type Pool struct {
 
 	mu      sync.Mutex // serialises membership changes
 	members []member
-	index   map[string]int // address -> position in members
+	index   map[string]*core // address -> endpoint; its position is core.index
 }
 
 // counters are the pool-wide counts that policies may read: a table holds
@@ -68,9 +77,10 @@ func NewWeighted(cfg Config, endpoints ...Endpoint) (*Pool, error) {
 	if err := checkEndpoints(endpoints); err != nil {
 		return nil, err
 	}
-	p := &Pool{policy: s.policy, cfg: s, index: make(map[string]int, len(endpoints))}
+	p := &Pool{policy: s.policy, cfg: s, index: make(map[string]*core, len(endpoints))}
 	p.epoch = time.Now()
-	p.leased = leasedPolicies[s.policy]
+	p.policyLeased, p.limit = leasedPolicies[s.policy], s.limit
+	p.leased = p.policyLeased || p.limit != 0
 	p.armedAt.Store(never)
 	p.wake = time.AfterFunc(time.Duration(never), p.wakeUp)
 	p.wake.Stop()

@@ -55,7 +55,7 @@ func (p *Pool) leaseProbe() (Lease, bool) {
 	if won == nil {
 		return Lease{}, false
 	}
-	return p.probeLease(won, token), true
+	return p.probeLease(won, token)
 }
 
 // claimDue leases the first endpoint of v whose deadline is at or before
@@ -93,20 +93,40 @@ func (p *Pool) claimDue(v *view, now int64) (won *core, token uint64, more bool)
 // startProbe moves v's endpoint i from health word h to probing for
 // ProbeTimeout, and returns the word it set; false if h changed meanwhile.
 func (p *Pool) startProbe(v *view, i int, h uint64, now int64) (uint64, bool) {
+	c := v.cores[i]
 	token := healthWord(stateProbing, streakOf(h), ejectionsOf(h), now+p.cfg.probeTimeout)
-	if !v.cores[i].health.CompareAndSwap(h, token) {
+	var lapsed ticket
+	if stateOf(h) == stateProbing { // the last probe's window ended unreported
+		lapsed = p.reserve()
+	}
+	leased := p.reserve()
+	if !c.health.CompareAndSwap(h, token) {
+		lapsed.cancel()
+		leased.cancel()
 		return 0, false
 	}
+	lapsed.commit(EventProbeTimedOut, c, h, false)
+	leased.commit(EventProbeLeased, c, token, false)
 	v.trackSlot(i)
 	return token, true
 }
 
 // probeLease leases c as the probe whose health word is token: a probe
-// carries the policy's lease state like any lease.
-func (p *Pool) probeLease(c *core, token uint64) Lease {
-	l, _ := p.lease(c)
-	l.probe = token
-	return l
+// carries the policy's lease state like any lease, and respects the
+// concurrency limit; at it, the probe is handed back (abandonProbe) for a
+// later Pick.
+func (p *Pool) probeLease(c *core, token uint64) (Lease, bool) {
+	if p.limit == 0 {
+		c.inflight.Add(1)
+	} else if !p.admit(c) {
+		p.abandonProbe(c, token)
+		return Lease{}, false
+	}
+	l := Lease{c: c, pool: p, probe: token}
+	if p.leased {
+		l.mark = p.begin(c)
+	}
+	return l, true
 }
 
 // lastResort is Pick when the policy found no endpoint up. A due probe
@@ -125,7 +145,9 @@ func (p *Pool) lastResort() (Lease, error) {
 	}
 	now := p.now()
 	if won, token, _ := p.claimDue(v, now); won != nil {
-		return p.probeLease(won, token), nil
+		if l, ok := p.probeLease(won, token); ok {
+			return l, nil
+		}
 	}
 	if p.cfg.maxPercent >= 100 {
 		return Lease{}, ErrNoEndpoint
@@ -137,16 +159,19 @@ func (p *Pool) lastResort() (Lease, error) {
 	c := v.cores[i]
 	switch h := c.health.Load(); stateOf(h) {
 	case stateUp:
-		return p.lease(c) // it came back meanwhile
+		return p.leaseOn(c) // it came back meanwhile
 	case stateEjected:
 		if token, ok := p.startProbe(v, i, h, now); ok {
 			p.arm(now + p.cfg.probeTimeout)
-			return p.probeLease(c, token), nil
+			if l, ok := p.probeLease(c, token); ok {
+				return l, nil
+			}
+			return p.saturated()
 		}
 	case stateRemoved:
 		return Lease{}, ErrNoEndpoint // the view changed under us; rare
 	}
-	return p.lease(c)
+	return p.leaseOn(c)
 }
 
 // arm makes sure the wake timer fires no later than deadline. Callers race
@@ -176,4 +201,5 @@ func (p *Pool) arm(deadline int64) {
 func (p *Pool) wakeUp() {
 	p.armedAt.Store(never)
 	p.due.Store(dueRaised)
+	p.kick() // a probe may be due for a waiter
 }

@@ -2,6 +2,7 @@ package lb
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/puzpuzpuz/xsync/v3"
 )
@@ -10,6 +11,9 @@ import (
 // lock-free on the read side, so Registry.Pick may be called per request.
 type Registry struct {
 	pools *xsync.MapOf[string, *Pool]
+
+	mu   sync.Mutex // serialises pool creation with subscriptions
+	subs []*Subscription
 }
 
 // NewRegistry returns an empty registry.
@@ -36,16 +40,27 @@ func (r *Registry) EnsureEndpoints(name string, cfg Config, endpoints ...Endpoin
 		return p, nil
 	}
 	var err error
+	var created *Pool
 	p, _ := r.pools.Compute(name, func(old *Pool, loaded bool) (*Pool, bool) {
 		if loaded {
 			return old, false
 		}
-		var created *Pool
 		created, err = NewWeighted(cfg, endpoints...)
-		return created, err != nil // on error, store nothing
+		if err != nil {
+			return nil, true // store nothing
+		}
+		created.name = name
+		return created, false
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pool %q: %w", name, err)
+	}
+	if created != nil { // outside the map's lock: Subscribe ranges over the map under r.mu
+		r.mu.Lock()
+		for _, s := range r.subs {
+			s.attach(created)
+		}
+		r.mu.Unlock()
 	}
 	return p, nil
 }
@@ -91,12 +106,47 @@ func (r *Registry) PickExcept(name string, tried ...string) (Lease, error) {
 	return p.PickExcept(tried...)
 }
 
-// Delete forgets the pool named name and reports whether there was one.
-// Leases taken from it stay valid and are ended with Done as usual.
+// Delete forgets the pool named name, closes it (its PickWait callers get
+// ErrClosed) and reports whether there was one. Leases taken from it stay
+// valid and are ended with Done as usual.
 func (r *Registry) Delete(name string) bool {
-	_, ok := r.pools.LoadAndDelete(name)
+	p, ok := r.pools.LoadAndDelete(name)
+	if ok {
+		p.Close()
+	}
 	return ok
 }
 
 // Len returns the number of pools.
 func (r *Registry) Len() int { return r.pools.Size() }
+
+// Subscribe returns a subscription to the events of every pool in the
+// registry, including pools created later; each event names its pool. Each
+// pool paces its own deliveries (SubscribeOptions apply per pool). Bad
+// options are an error wrapping ErrConfig.
+func (r *Registry) Subscribe(opts SubscribeOptions) (*Subscription, error) {
+	o, err := opts.resolve()
+	if err != nil {
+		return nil, err
+	}
+	s := &Subscription{ch: make(chan Batch, 1), opts: o, reg: r}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.subs = append(r.subs, s)
+	r.pools.Range(func(_ string, p *Pool) bool {
+		s.attach(p)
+		return true
+	})
+	return s, nil
+}
+
+func (r *Registry) unsubscribe(s *Subscription) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, x := range r.subs {
+		if x == s {
+			r.subs = append(r.subs[:i], r.subs[i+1:]...)
+			return
+		}
+	}
+}

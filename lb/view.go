@@ -14,16 +14,49 @@ type view struct {
 	deadlines []atomic.Int64  // cores[i]'s deadline if ejected or probing, else never
 }
 
+// newView builds the view of members with its index entries filled from
+// their health words; publish mends the entries that raced with it.
 func newView(members []member) *view {
 	v := &view{
 		cores:     make([]*core, len(members)),
 		up:        make([]atomic.Uint64, (len(members)+63)/64),
 		deadlines: make([]atomic.Int64, len(members)),
 	}
+	var word uint64
 	for i, m := range members {
 		v.cores[i] = m.c
+		up, deadline := entries(m.c.health.Load())
+		if up {
+			word |= 1 << (i % 64)
+		}
+		v.deadlines[i].Store(deadline)
+		if i%64 == 63 || i == len(members)-1 {
+			v.up[i/64].Store(word)
+			word = 0
+		}
 	}
 	return v
+}
+
+// entries are a health word's index entries: up, and the deadline if the
+// endpoint is ejected or probing, else never.
+func entries(h uint64) (up bool, deadline int64) {
+	switch stateOf(h) {
+	case stateUp:
+		return true, never
+	case stateEjected, stateProbing:
+		return false, deadlineOf(h)
+	}
+	return false, never
+}
+
+// mend is trackSlot for a slot whose entries are most likely right: it
+// reads them and writes only if they disagree with the health word.
+func (v *view) mend(i int) {
+	up, deadline := entries(v.cores[i].health.Load())
+	if (v.up[i/64].Load()>>(i%64)&1 == 1) != up || v.deadlines[i].Load() != deadline {
+		v.trackSlot(i)
+	}
 }
 
 // trackSlot writes slot i's index entries from its health word, then reads
@@ -35,14 +68,10 @@ func (v *view) trackSlot(i int) {
 	word, bit := &v.up[i/64], uint64(1)<<(i%64)
 	for {
 		h := c.health.Load()
-		deadline := int64(never)
-		switch stateOf(h) {
-		case stateUp:
+		up, deadline := entries(h)
+		if up {
 			word.Or(bit)
-		case stateEjected, stateProbing:
-			deadline = deadlineOf(h)
-			word.And(^bit)
-		default:
+		} else {
 			word.And(^bit)
 		}
 		v.deadlines[i].Store(deadline)

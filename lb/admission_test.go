@@ -1,0 +1,398 @@
+package lb
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+func limited(t testing.TB, limit int, addrs ...string) *Pool {
+	t.Helper()
+	return mustNew(t, Config{MaxConcurrency: limit, MaxEjectedPercent: 100}, addrs...)
+}
+
+// waitFor polls cond for up to 5 s: the tests below run real goroutines and
+// use it only to order steps, never to assert a timing.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		runtime.Gosched()
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+type waitResult struct {
+	l   Lease
+	err error
+}
+
+// queueWaiter starts a PickWait and waits until it is queued.
+func queueWaiter(t testing.TB, p *Pool, ctx context.Context) <-chan waitResult {
+	t.Helper()
+	before := p.Stats().Waiting
+	out := make(chan waitResult, 1)
+	go func() {
+		l, err := p.PickWait(ctx)
+		out <- waitResult{l, err}
+	}()
+	waitFor(t, "the waiter to queue", func() bool { return p.Stats().Waiting > before })
+	return out
+}
+
+func noneInFlight(t testing.TB, p *Pool) {
+	t.Helper()
+	for _, e := range p.Endpoints() {
+		if e.InFlight != 0 {
+			t.Errorf("%s has %d leases in flight at the end", e.Addr, e.InFlight)
+		}
+	}
+}
+
+func TestPickNeverLeasesAnEndpointAtItsLimit(t *testing.T) {
+	for _, pol := range Policies() {
+		t.Run(pol.String(), func(t *testing.T) {
+			p := mustNew(t, Config{Policy: pol, MaxConcurrency: 2}, "a:1", "b:1", "c:1")
+			var held []Lease
+			for range 6 {
+				l, err := p.Pick()
+				if err != nil {
+					t.Fatalf("Pick %d of 6 under a limit of 2 on 3 endpoints: %v", len(held)+1, err)
+				}
+				held = append(held, l)
+			}
+			for _, e := range p.Endpoints() {
+				if e.InFlight != 2 {
+					t.Fatalf("%s has %d in flight, want the limit 2", e.Addr, e.InFlight)
+				}
+			}
+			if _, err := p.Pick(); !errors.Is(err, ErrSaturated) || errors.Is(err, ErrNoEndpoint) {
+				t.Fatalf("Pick with every endpoint at its limit: %v, want ErrSaturated", err)
+			}
+			if _, err := p.PickKey("k"); !errors.Is(err, ErrSaturated) {
+				t.Fatalf("PickKey with every endpoint at its limit: %v, want ErrSaturated", err)
+			}
+			held[0].Done(nil)
+			if l, err := p.Pick(); err != nil {
+				t.Fatalf("Pick after a release: %v", err)
+			} else {
+				held[0] = l
+			}
+			for i := range held {
+				held[i].Done(nil)
+			}
+			noneInFlight(t, p)
+			if s := p.Stats(); s.Saturations != 2 {
+				t.Errorf("Stats().Saturations = %d, want 2", s.Saturations)
+			}
+		})
+	}
+}
+
+// Probes respect the limit too: when a probe's window ends while it is
+// still in flight, the endpoint is due again but at its limit of 1, so no
+// second probe is leased until the first one ends.
+func TestAProbeRespectsTheLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{MaxConcurrency: 1, EjectAfter: 1, EjectFor: time.Second, ProbeTimeout: time.Second,
+			NoJitter: true, MaxEjectedPercent: 100}, "a:1")
+		l, _ := p.Pick()
+		l.Done(errBackend)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		first, err := p.Pick()
+		if err != nil || !first.Probe() {
+			t.Fatalf("after the cooldown: %v, probe %v", err, first.Probe())
+		}
+		time.Sleep(time.Second) // the probe's window ends; it is still in flight
+		synctest.Wait()
+		if l, err := p.Pick(); err == nil {
+			t.Fatalf("a second probe (probe %v) leased while the first holds the only slot", l.Probe())
+		}
+		if e := mustStatus(t, p, "a:1"); e.InFlight != 1 {
+			t.Fatalf("in flight %d, want 1", e.InFlight)
+		}
+		first.Done(nil) // superseded: an ordinary outcome on an ejected endpoint
+		second, err := p.Pick()
+		if err != nil || !second.Probe() {
+			t.Fatalf("once the slot frees: %v, probe %v", err, second.Probe())
+		}
+		second.Done(nil)
+		if e := mustStatus(t, p, "a:1"); e.State != Up || e.InFlight != 0 {
+			t.Fatalf("after the second probe's success: %+v", e)
+		}
+	})
+}
+
+// A freed slot goes to the oldest waiter, in order.
+func TestPickWaitGrantsInFirstInFirstOutOrder(t *testing.T) {
+	p := limited(t, 1, "a:1")
+	held, _ := p.Pick()
+	var waiters []<-chan waitResult
+	for range 5 {
+		waiters = append(waiters, queueWaiter(t, p, context.Background()))
+	}
+	for i, w := range waiters {
+		held.Done(nil)
+		r := <-w
+		if r.err != nil {
+			t.Fatalf("waiter %d: %v", i, r.err)
+		}
+		for j, later := range waiters[i+1:] {
+			select {
+			case <-later:
+				t.Fatalf("waiter %d was served before waiter %d's lease ended", i+1+j, i)
+			default:
+			}
+		}
+		held = r.l
+	}
+	held.Done(nil)
+	noneInFlight(t, p)
+	if s := p.Stats(); s.Grants != 5 || s.Waiting != 0 {
+		t.Fatalf("Stats() = %+v, want 5 grants and nobody waiting", s)
+	}
+}
+
+// New arrivals, Pick or PickWait, do not overtake a queued waiter.
+func TestNewArrivalsDoNotOvertakeQueuedWaiters(t *testing.T) {
+	p := limited(t, 1, "a:1")
+	held, _ := p.Pick()
+	first := queueWaiter(t, p, context.Background())
+	second := queueWaiter(t, p, context.Background())
+	held.Done(nil)
+	r := <-first
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if _, err := p.Pick(); !errors.Is(err, ErrSaturated) {
+		t.Fatalf("Pick with a waiter queued: %v, want ErrSaturated", err)
+	}
+	r.l.Done(nil)
+	if r2 := <-second; r2.err != nil {
+		t.Fatal(r2.err)
+	} else {
+		r2.l.Done(nil)
+	}
+	noneInFlight(t, p)
+}
+
+// A cancelled waiter at the head does not strand those behind it
+// (golang.org/x/sync issue 37852).
+func TestACancelledHeadWaiterDoesNotStrandTheNext(t *testing.T) {
+	p := limited(t, 1, "a:1")
+	held, _ := p.Pick()
+	ctx, cancel := context.WithCancel(context.Background())
+	head := queueWaiter(t, p, ctx)
+	next := queueWaiter(t, p, context.Background())
+	cancel()
+	if r := <-head; !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("cancelled head waiter: %v, want context.Canceled", r.err)
+	}
+	held.Done(nil)
+	r := <-next
+	if r.err != nil {
+		t.Fatalf("the waiter behind a cancelled head: %v", r.err)
+	}
+	r.l.Done(nil)
+	noneInFlight(t, p)
+}
+
+// A grant that races its waiter's cancellation goes to the next waiter and
+// is never leaked (golang.org/x/sync commit 14be23e); and a release that
+// races a new waiter's enqueue is not lost (marusama/semaphore issue 2).
+// Many rounds on real goroutines, each ending with every count at zero.
+func TestGrantsRacingCancellationAndEnqueueAreNeverLost(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), 2)))
+	p := limited(t, 1, "a:1")
+	for round := range 300 {
+		held, err := p.Pick()
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		racer := make(chan waitResult, 1)
+		go func() { l, err := p.PickWait(ctx); racer <- waitResult{l, err} }()
+		behind := make(chan waitResult, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			l, err := p.PickWait(ctx)
+			behind <- waitResult{l, err}
+		}()
+		var wg sync.WaitGroup
+		wg.Go(cancel)
+		wg.Go(func() { held.Done(nil) })
+		wg.Wait()
+		r := <-racer
+		if r.err == nil {
+			r.l.Done(nil) // it won the grant: its release goes to the next
+		}
+		r2 := <-behind
+		if r2.err != nil {
+			t.Fatalf("round %d: the waiter behind lost its grant: %v", round, r2.err)
+		}
+		r2.l.Done(nil)
+		if e := mustStatus(t, p, "a:1"); e.InFlight != 0 || p.Stats().Waiting != 0 {
+			t.Fatalf("round %d: %d in flight, %d waiting", round, e.InFlight, p.Stats().Waiting)
+		}
+	}
+}
+
+// Under a storm of waiters with deadlines, no endpoint ever goes past its
+// limit, every wait ends with a lease or its context's error, and nothing
+// is left in flight or waiting.
+func TestPickWaitStormKeepsTheLimit(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), 2)))
+	const limit = 3
+	p := limited(t, limit, "a:1", "b:1")
+	goroutines := runtime.NumGoroutine()
+	var over, served, timedOut atomic.Int64
+	holding := map[string]*atomic.Int64{"a:1": new(atomic.Int64), "b:1": new(atomic.Int64)}
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			for i := range 100 {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(1+(w+i)%5)*time.Millisecond)
+				l, err := p.PickWait(ctx)
+				cancel()
+				if err != nil {
+					if !errors.Is(err, context.DeadlineExceeded) {
+						t.Errorf("PickWait: %v", err)
+					}
+					timedOut.Add(1)
+					continue
+				}
+				served.Add(1)
+				h := holding[l.Endpoint()]
+				if h.Add(1) > limit || mustStatus(t, p, l.Endpoint()).InFlight > limit {
+					over.Add(1)
+				}
+				runtime.Gosched()
+				h.Add(-1)
+				l.Done(nil)
+			}
+		})
+	}
+	wg.Wait()
+	if over.Load() != 0 {
+		t.Fatalf("an endpoint went past its limit %d times", over.Load())
+	}
+	noneInFlight(t, p)
+	if s := p.Stats(); s.Waiting != 0 || s.Timeouts != uint64(timedOut.Load()) {
+		t.Fatalf("Stats() = %+v after %d timeouts", s, timedOut.Load())
+	}
+	waitFor(t, "the waiters' goroutines to end", func() bool { return runtime.NumGoroutine() <= goroutines })
+	t.Logf("%d served, %d timed out", served.Load(), timedOut.Load())
+}
+
+// Deadlines are honoured to the tick: a context's, and MaxWait when the
+// context has none.
+func TestPickWaitHonoursDeadlines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{MaxConcurrency: 1, MaxWait: 2 * time.Second}, "a:1")
+		held, _ := p.Pick()
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		if _, err := p.PickWait(ctx); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != 100*time.Millisecond {
+			t.Fatalf("PickWait with a 100 ms deadline: %v after %v", err, time.Since(start))
+		}
+		start = time.Now()
+		if _, err := p.PickWait(context.Background()); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != 2*time.Second {
+			t.Fatalf("PickWait without a deadline: %v after %v, want MaxWait (2 s)", err, time.Since(start))
+		}
+		held.Done(nil)
+		if s := p.Stats(); s.Timeouts != 2 {
+			t.Fatalf("Stats().Timeouts = %d, want 2", s.Timeouts)
+		}
+	})
+}
+
+// PickWait waits for endpoints too: on an empty pool until one is added,
+// and at 100% ejected until a probe falls due.
+func TestPickWaitWaitsForAnEndpoint(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{EjectAfter: 1, EjectFor: time.Second, NoJitter: true, MaxEjectedPercent: 100})
+		got := make(chan waitResult, 1)
+		go func() { l, err := p.PickWait(context.Background()); got <- waitResult{l, err} }()
+		synctest.Wait()
+		if err := p.Add("a:1"); err != nil {
+			t.Fatal(err)
+		}
+		r := <-got
+		if r.err != nil || r.l.Endpoint() != "a:1" {
+			t.Fatalf("PickWait on an empty pool after Add: %q, %v", r.l.Endpoint(), r.err)
+		}
+		r.l.Done(errBackend) // ejected for 1 s
+		start := time.Now()
+		l, err := p.PickWait(context.Background())
+		if err != nil || !l.Probe() || time.Since(start) != time.Second {
+			t.Fatalf("PickWait with every endpoint out: probe %v, %v after %v", l.Probe(), err, time.Since(start))
+		}
+		l.Done(nil)
+	})
+}
+
+func TestMaxWaitersBoundsTheQueue(t *testing.T) {
+	p := mustNew(t, Config{MaxConcurrency: 1, MaxWaiters: 2}, "a:1")
+	held, _ := p.Pick()
+	ctx, cancel := context.WithCancel(context.Background())
+	a, b := queueWaiter(t, p, ctx), queueWaiter(t, p, ctx)
+	if _, err := p.PickWait(ctx); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("a third waiter: %v, want ErrQueueFull", err)
+	}
+	cancel()
+	<-a
+	<-b
+	held.Done(nil)
+	if s := p.Stats(); s.QueueFull != 1 || s.Timeouts != 2 {
+		t.Fatalf("Stats() = %+v", s)
+	}
+}
+
+// Close ends waiting for good; Registry.Delete closes its pool.
+func TestCloseFailsWaitersAndRegistryDeleteCloses(t *testing.T) {
+	r := NewRegistry()
+	p, err := r.Ensure("svc", Config{MaxConcurrency: 1}, "a:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, _ := p.Pick()
+	w := queueWaiter(t, p, context.Background())
+	r.Delete("svc")
+	if res := <-w; !errors.Is(res.err, ErrClosed) {
+		t.Fatalf("a waiter when its pool was deleted: %v, want ErrClosed", res.err)
+	}
+	if _, err := p.PickWait(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("PickWait after Close: %v, want ErrClosed", err)
+	}
+	held.Done(nil)
+	if l, err := p.Pick(); err != nil {
+		t.Fatalf("Pick after Close: %v; leases and Pick go on", err)
+	} else {
+		l.Done(nil)
+	}
+}
+
+func TestALimitedPickAndDoneAllocateNothing(t *testing.T) {
+	for _, pol := range Policies() {
+		p := mustNew(t, Config{Policy: pol, MaxConcurrency: 100}, addrs(8)...)
+		if n := testing.AllocsPerRun(1000, func() {
+			l, err := p.Pick()
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Done(nil)
+		}); n != 0 {
+			t.Errorf("%v: %v allocations per limited Pick+Done", pol, n)
+		}
+	}
+}

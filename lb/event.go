@@ -1,0 +1,93 @@
+package lb
+
+import "time"
+
+// EventKind is what happened to an endpoint or a pool.
+type EventKind uint8
+
+// Event kinds.
+const (
+	// EventAdded: the endpoint joined the pool (New, Add, Set).
+	EventAdded EventKind = iota + 1
+	// EventRemoved: the endpoint left the pool (Remove, Set).
+	EventRemoved
+	// EventEjected: the endpoint reached Config.EjectAfter failures in a row, or
+	// its probe failed, and is out until Event.Until; with Event.Refused,
+	// the MaxEjectedPercent cap refused the ejection and it stays up.
+	EventEjected
+	// EventProbeLeased: a Pick was leased the ejected endpoint as its probe; the
+	// probe's window ends at Event.Until.
+	EventProbeLeased
+	// EventProbeTimedOut: a probe's window ended without an outcome, and the
+	// endpoint was leased to a new probe (an EventProbeLeased follows).
+	EventProbeTimedOut
+	// EventProbeFailed: the endpoint's probe failed; an EventEjected with the next
+	// cooldown follows.
+	EventProbeFailed
+	// EventReinstated: the endpoint's probe succeeded and it is up again.
+	EventReinstated
+	// EventSaturated: a Pick found every endpoint that is up at
+	// Config.MaxConcurrency (a pool event: Event.Addr is empty).
+	EventSaturated
+	// EventDrained: a lease was had again after EventSaturated, and nobody waits.
+	EventDrained
+)
+
+var eventNames = [...]string{
+	EventAdded: "added", EventRemoved: "removed", EventEjected: "ejected", EventProbeLeased: "probe_leased",
+	EventProbeTimedOut: "probe_timed_out", EventProbeFailed: "probe_failed", EventReinstated: "reinstated",
+	EventSaturated: "saturated", EventDrained: "drained",
+}
+
+// String returns the kind's name: "added", "removed", "ejected",
+// "probe_leased", "probe_timed_out", "probe_failed", "reinstated",
+// "saturated" or "drained".
+func (k EventKind) String() string {
+	if int(k) < len(eventNames) && eventNames[k] != "" {
+		return eventNames[k]
+	}
+	return "unknown"
+}
+
+// Event is one transition, as a subscriber receives it. The fields follow
+// Envoy's outlier-detection event where they apply.
+type Event struct {
+	Kind EventKind
+	Pool string    // the pool's name in its Registry; "" for a pool outside one
+	Addr string    // the endpoint; "" for the pool events EventSaturated and EventDrained
+	Time time.Time // when it happened
+	// Streak is the endpoint's failures in a row after the transition.
+	Streak int
+	// Ejections counts the endpoint's ejections in a row without a success
+	// (each doubles the cooldown).
+	Ejections int
+	// Until is the end of the cooldown (Ejected) or of the probe's window
+	// (ProbeLeased); zero for the other kinds.
+	Until time.Time
+	// Refused is set on an EventEjected that the MaxEjectedPercent cap refused:
+	// the endpoint reached EjectAfter but stays up with its streak.
+	Refused bool
+}
+
+// Batch is one delivery to a subscriber: events in the order they
+// happened for each endpoint, and how many events were dropped for this
+// subscriber since its previous batch because it fell behind.
+type Batch struct {
+	Events  []Event
+	Dropped int
+}
+
+// SubscribeOptions paces a subscription. The zero value means the
+// defaults: the seed's sweep of 5,000 events every 100 ms.
+type SubscribeOptions struct {
+	// Interval is how often the pool's dispatcher sweeps. Zero means
+	// 100 ms; otherwise 1ms..1h.
+	Interval time.Duration
+	// Chunk is the most events a subscriber gets per sweep. Zero means
+	// 5,000; otherwise 1..1,000,000.
+	Chunk int
+	// Buffer is the most events held for a subscriber that has not taken
+	// them yet; past it new events are dropped and counted in the next
+	// Batch. Zero means 100,000; otherwise Chunk..10,000,000.
+	Buffer int
+}

@@ -1,0 +1,342 @@
+package lb
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Event delivery. While nobody listens, a transition tests one pointer and
+// does nothing else. While somebody does, the code that makes a transition
+// records it in the pool's ring, a fixed array written without a lock or an
+// allocation (a full ring drops the event and counts it), and one
+// dispatcher goroutine per pool moves the records to each subscriber's
+// buffer and delivers a batch of at most Chunk events every Interval. A
+// subscriber that does not take its batches only loses its own events,
+// counted in its next batch: the pool and the other subscribers never wait
+// for it (go-kit's broadcaster blocked everyone behind a slow one).
+//
+// Per-endpoint order: a transition reserves its ring slot after it loads
+// the health word and before its compare-and-swap, and voids the slot if
+// the swap fails. A later transition of the same endpoint loads the word
+// this one wrote, so it reserves a later slot: slot order is transition
+// order for each endpoint.
+
+const (
+	ringSize        = 1 << 13
+	defaultInterval = 100 * time.Millisecond
+	defaultChunk    = 5000
+	defaultBuffer   = 100000
+)
+
+// record is one ring slot.
+type record struct {
+	seq     atomic.Uint64 // Vyukov's sequence: free at t, written at t+1
+	kind    EventKind
+	void    bool // reserved, but the transition did not happen
+	refused bool
+	c       *core  // nil for pool events
+	h       uint64 // the health word after the transition
+	at      time.Time
+}
+
+// hub is a pool's listening state, present while it has subscribers.
+type hub struct {
+	ring    [ringSize]record
+	tail    atomic.Uint64 // next slot to reserve
+	head    atomic.Uint64 // next slot the dispatcher reads
+	dropped atomic.Uint64 // events the full ring lost, not yet told
+	wake    chan struct{} // the ring is half full: drain early
+
+	mu    sync.Mutex
+	sinks []*sink
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+// sink is one subscription's state in one pool.
+type sink struct {
+	sub     *Subscription
+	pending []Event
+	dropped int
+	next    time.Time // the next delivery
+}
+
+// ticket is a reserved ring slot; ok is false while nobody listens or when
+// the ring was full.
+type ticket struct {
+	h  *hub
+	t  uint64
+	ok bool
+}
+
+// reserve takes the next ring slot, if anybody listens.
+func (p *Pool) reserve() ticket {
+	h := p.hub.Load()
+	if h == nil {
+		return ticket{}
+	}
+	for {
+		t := h.tail.Load()
+		r := &h.ring[t%ringSize]
+		switch seq := r.seq.Load(); {
+		case seq == t:
+			if h.tail.CompareAndSwap(t, t+1) {
+				return ticket{h, t, true}
+			}
+		case seq < t: // full: the dispatcher is a whole ring behind
+			h.dropped.Add(1)
+			return ticket{}
+		}
+	}
+}
+
+// commit writes the transition into its slot.
+func (k ticket) commit(kind EventKind, c *core, health uint64, refused bool) {
+	if !k.ok {
+		return
+	}
+	r := &k.h.ring[k.t%ringSize]
+	r.kind, r.void, r.refused, r.c, r.h, r.at = kind, false, refused, c, health, time.Now()
+	r.seq.Store(k.t + 1)
+	if k.t-k.h.head.Load() == ringSize/2 {
+		k.h.signal()
+	}
+}
+
+// cancel voids the slot: the compare-and-swap it was reserved for failed.
+func (k ticket) cancel() {
+	if k.ok {
+		r := &k.h.ring[k.t%ringSize]
+		r.void = true
+		r.seq.Store(k.t + 1)
+	}
+}
+
+// emit records a transition that needs no compare-and-swap.
+func (p *Pool) emit(kind EventKind, c *core, health uint64) {
+	p.reserve().commit(kind, c, health, false)
+}
+
+// Subscription is a stream of event batches from one pool or every pool of
+// a Registry. Receive from C; Close ends it.
+type Subscription struct {
+	ch    chan Batch
+	opts  SubscribeOptions
+	mu    sync.Mutex
+	pools []*Pool
+	reg   *Registry
+	once  sync.Once
+}
+
+// C returns the channel batches arrive on. It is closed by Close.
+func (s *Subscription) C() <-chan Batch { return s.ch }
+
+func (o SubscribeOptions) resolve() (SubscribeOptions, error) {
+	if o.Interval == 0 {
+		o.Interval = defaultInterval
+	}
+	if o.Chunk == 0 {
+		o.Chunk = defaultChunk
+	}
+	if o.Buffer == 0 {
+		o.Buffer = max(defaultBuffer, o.Chunk)
+	}
+	switch {
+	case o.Interval < time.Millisecond || o.Interval > time.Hour:
+		return o, fmt.Errorf("%w: Interval %v is outside 1ms..1h (0 means %v)", ErrConfig, o.Interval, defaultInterval)
+	case o.Chunk < 1 || o.Chunk > 1_000_000:
+		return o, fmt.Errorf("%w: Chunk %d is outside 1..1000000 (0 means %d)", ErrConfig, o.Chunk, defaultChunk)
+	case o.Buffer < o.Chunk || o.Buffer > 10_000_000:
+		return o, fmt.Errorf("%w: Buffer %d is outside Chunk..10000000 (0 means %d)", ErrConfig, o.Buffer, defaultBuffer)
+	}
+	return o, nil
+}
+
+// Subscribe returns a subscription to the pool's events. The pool starts
+// its dispatcher goroutine with its first subscriber and stops it with its
+// last. Bad options are an error wrapping ErrConfig.
+func (p *Pool) Subscribe(opts SubscribeOptions) (*Subscription, error) {
+	o, err := opts.resolve()
+	if err != nil {
+		return nil, err
+	}
+	s := &Subscription{ch: make(chan Batch, 1), opts: o}
+	s.attach(p)
+	return s, nil
+}
+
+// attach adds s to p's subscribers.
+func (s *Subscription) attach(p *Pool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil || slices.Contains(s.pools, p) {
+		return // closed, or attached already
+	}
+	s.pools = append(s.pools, p)
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	k := &sink{sub: s, next: time.Now().Add(s.opts.Interval)}
+	if h := p.hub.Load(); h != nil {
+		h.mu.Lock()
+		h.sinks = append(h.sinks, k)
+		h.mu.Unlock()
+		h.signal() // the sweep interval may be shorter now
+		return
+	}
+	h := &hub{wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), sinks: []*sink{k}}
+	for i := range h.ring {
+		h.ring[i].seq.Store(uint64(i))
+	}
+	p.hub.Store(h)
+	go p.sweep(h)
+}
+
+// signal wakes the dispatcher without waiting.
+func (h *hub) signal() {
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// detach removes s from p's subscribers, and stops p's dispatcher if s was
+// its last.
+func (s *Subscription) detach(p *Pool) {
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	h := p.hub.Load()
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	for i, k := range h.sinks {
+		if k.sub == s {
+			h.sinks = append(h.sinks[:i], h.sinks[i+1:]...)
+			break
+		}
+	}
+	last := len(h.sinks) == 0
+	h.mu.Unlock()
+	if last {
+		p.hub.Store(nil)
+		close(h.stop)
+		<-h.done
+	}
+}
+
+// Close ends the subscription: no more batches, and C is closed. Close is
+// idempotent; a pool's dispatcher goroutine ends with its last subscriber.
+func (s *Subscription) Close() {
+	s.once.Do(func() {
+		if s.reg != nil {
+			s.reg.unsubscribe(s)
+		}
+		s.mu.Lock()
+		pools := s.pools
+		s.pools = nil
+		s.mu.Unlock()
+		for _, p := range pools {
+			s.detach(p)
+		}
+		s.mu.Lock()
+		close(s.ch)
+		s.ch = nil
+		s.mu.Unlock()
+	})
+}
+
+// sweep is a pool's event dispatcher goroutine.
+func (p *Pool) sweep(h *hub) {
+	defer close(h.done)
+	tick := time.NewTicker(p.sweepEvery(h))
+	defer tick.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-h.wake:
+			p.drain(h)
+			tick.Reset(p.sweepEvery(h))
+		case now := <-tick.C:
+			p.drain(h)
+			p.deliver(h, now)
+			tick.Reset(p.sweepEvery(h))
+		}
+	}
+}
+
+// sweepEvery is the shortest Interval among h's subscribers.
+func (p *Pool) sweepEvery(h *hub) time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	d := time.Hour
+	for _, k := range h.sinks {
+		d = min(d, k.sub.opts.Interval)
+	}
+	return d
+}
+
+// drain moves the ring's records into every subscriber's buffer.
+func (p *Pool) drain(h *hub) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if lost := int(h.dropped.Swap(0)); lost > 0 {
+		for _, k := range h.sinks {
+			k.dropped += lost
+		}
+	}
+	for {
+		t := h.head.Load()
+		r := &h.ring[t%ringSize]
+		if r.seq.Load() != t+1 {
+			return // empty, or the next slot is still being written
+		}
+		if !r.void {
+			e := Event{Kind: r.kind, Pool: p.name, Time: r.at}
+			if r.c != nil {
+				e.Addr = r.c.addr
+				e.Streak, e.Ejections = int(streakOf(r.h)), int(ejectionsOf(r.h))
+				if s := stateOf(r.h); (r.kind == EventEjected && !r.refused && s == stateEjected) ||
+					(r.kind == EventProbeLeased && s == stateProbing) {
+					e.Until = p.epoch.Add(time.Duration(deadlineOf(r.h)) * time.Microsecond)
+				}
+				e.Refused = r.refused
+			}
+			for _, k := range h.sinks {
+				if len(k.pending) < k.sub.opts.Buffer {
+					k.pending = append(k.pending, e)
+				} else {
+					k.dropped++
+				}
+			}
+		}
+		r.c = nil
+		r.seq.Store(t + ringSize)
+		h.head.Store(t + 1)
+	}
+}
+
+// deliver sends each subscriber whose interval has come a batch of at
+// most Chunk events, without waiting: one that has not taken its last
+// batch keeps its events for the next sweep.
+func (p *Pool) deliver(h *hub, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, k := range h.sinks {
+		if now.Before(k.next) || (len(k.pending) == 0 && k.dropped == 0) {
+			continue
+		}
+		k.next = now.Add(k.sub.opts.Interval)
+		n := min(len(k.pending), k.sub.opts.Chunk)
+		b := Batch{Events: append([]Event(nil), k.pending[:n]...), Dropped: k.dropped}
+		select {
+		case k.sub.ch <- b:
+			k.pending = append(k.pending[:0], k.pending[n:]...)
+			k.dropped = 0
+		default:
+		}
+	}
+}

@@ -1,0 +1,300 @@
+package lb
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// collectEvents reads s until it has want events or the bubble's clock
+// passes limit; it returns the events and the drops reported.
+func collectEvents(t *testing.T, s *Subscription, want int, limit time.Duration) ([]Event, int, []int) {
+	t.Helper()
+	var events []Event
+	var sizes []int
+	dropped := 0
+	deadline := time.After(limit)
+	for len(events)+dropped < want {
+		select {
+		case b := <-s.C():
+			events = append(events, b.Events...)
+			dropped += b.Dropped
+			sizes = append(sizes, len(b.Events))
+		case <-deadline:
+			t.Fatalf("got %d events and %d drops of %d before %v", len(events), dropped, want, limit)
+		}
+	}
+	return events, dropped, sizes
+}
+
+func kinds(events []Event) []string {
+	var out []string
+	for _, e := range events {
+		out = append(out, e.Kind.String()+" "+e.Addr)
+	}
+	return out
+}
+
+// Every transition of an ejection and a recovery reaches a subscriber, in
+// order, with the fields a user asks for.
+func TestSubscribeSeesEjectionProbeAndReinstatement(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := NewRegistry()
+		p, _ := r.Ensure("svc", Config{EjectAfter: 2, EjectFor: time.Second, NoJitter: true}, "a:1", "b:1")
+		s, err := p.Subscribe(SubscribeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		start := time.Now()
+		failTimes(t, p, "a:1", 2)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		probe := leaseOn(t, p, "a:1")
+		probe.Done(errBackend) // ejected again, for 2 s
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		probe = leaseOn(t, p, "a:1")
+		probe.Done(nil)
+		_ = p.Remove("b:1")
+		_ = p.Add("c:1")
+		events, dropped, _ := collectEvents(t, s, 8, time.Second)
+		want := []string{"ejected a:1", "probe_leased a:1", "probe_failed a:1", "ejected a:1",
+			"probe_leased a:1", "reinstated a:1", "removed b:1", "added c:1"}
+		got := kinds(events)
+		if dropped != 0 || fmt.Sprint(got[:len(want)]) != fmt.Sprint(want) {
+			t.Fatalf("events %v (dropped %d), want %v", got, dropped, want)
+		}
+		first := events[0]
+		if first.Pool != "svc" || first.Streak != 2 || first.Ejections != 1 || first.Refused ||
+			!first.Until.Equal(start.Add(time.Second)) || !first.Time.Equal(start) {
+			t.Fatalf("the first ejection: %+v (start %v)", first, start)
+		}
+		if e := events[3]; e.Ejections != 2 || !e.Until.Equal(start.Add(3*time.Second)) {
+			t.Fatalf("the second ejection: %+v, want 2 in a row until start+3s", e)
+		}
+	})
+}
+
+// An ejection the MaxEjectedPercent cap refuses is reported as such.
+func TestSubscribeReportsARefusedEjection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{EjectAfter: 1, MaxEjectedPercent: 10}, "a:1", "b:1")
+		s, _ := p.Subscribe(SubscribeOptions{})
+		defer s.Close()
+		failTimes(t, p, "a:1", 1)
+		failTimes(t, p, "b:1", 1)
+		events, _, _ := collectEvents(t, s, 2, time.Second)
+		if events[1].Kind != EventEjected || !events[1].Refused || events[1].Addr != "b:1" || !events[1].Until.IsZero() {
+			t.Fatalf("events %+v, want b:1's ejection refused", events)
+		}
+	})
+}
+
+// A burst of 100,000 transitions arrives whole, in batches of at most
+// Chunk, one per sweep.
+func TestABurstIsDeliveredInChunksPerSweep(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{}, "base:1")
+		s, _ := p.Subscribe(SubscribeOptions{Chunk: 5000})
+		defer s.Close()
+		start := time.Now()
+		for i := range 50000 { // an Added and a Removed each
+			_ = p.Add("x:1")
+			_ = p.Remove("x:1")
+			if i%1000 == 999 {
+				synctest.Wait() // the dispatcher drains the ring when half full
+			}
+		}
+		events, dropped, sizes := collectEvents(t, s, 100000, time.Minute)
+		if dropped != 0 || len(sizes) != 20 {
+			t.Fatalf("%d events in %d batches, %d dropped; want 100,000 in 20 of 5,000", len(events), len(sizes), dropped)
+		}
+		for _, n := range sizes {
+			if n > 5000 {
+				t.Fatalf("a batch of %d events, past the chunk", n)
+			}
+		}
+		if took := time.Since(start); took != 2*time.Second {
+			t.Fatalf("20 sweeps took %v, want 2 s at 100 ms", took)
+		}
+		for i, e := range events {
+			if want := [2]EventKind{EventAdded, EventRemoved}[i%2]; e.Kind != want {
+				t.Fatalf("event %d is %v, want %v", i, e.Kind, want)
+			}
+		}
+	})
+}
+
+// A subscriber that takes nothing loses only its own events, counted
+// exactly; another subscriber gets every event on time.
+func TestABlockedSubscriberDelaysNobodyAndItsDropsAreCounted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{}, "base:1")
+		blocked, _ := p.Subscribe(SubscribeOptions{Chunk: 10, Buffer: 10})
+		defer blocked.Close()
+		live, _ := p.Subscribe(SubscribeOptions{})
+		defer live.Close()
+		for range 50 {
+			_ = p.Add("x:1")
+			_ = p.Remove("x:1")
+		}
+		events, dropped, _ := collectEvents(t, live, 100, 150*time.Millisecond)
+		if len(events) != 100 || dropped != 0 {
+			t.Fatalf("the live subscriber: %d events, %d dropped", len(events), dropped)
+		}
+		time.Sleep(time.Second) // the blocked one's buffer (10) filled at the first sweep
+		got, drops, _ := collectEvents(t, blocked, 100, time.Second)
+		if len(got) != 10 || drops != 90 {
+			t.Fatalf("the blocked subscriber: %d events and %d drops, want 10 and 90", len(got), drops)
+		}
+	})
+}
+
+// Transitions on goroutines of every P reach the subscriber in an order
+// that each endpoint's state machine accepts.
+func TestEventsOfOneEndpointArriveInOrder(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), 2)))
+	as := addrs(4)
+	p := mustNew(t, Config{EjectAfter: 2, EjectFor: time.Millisecond, ProbeTimeout: time.Millisecond, MaxEjectedPercent: 100}, as...)
+	s, _ := p.Subscribe(SubscribeOptions{Interval: time.Millisecond, Buffer: 1 << 22, Chunk: 1_000_000})
+	var events []Event
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for b := range s.C() {
+			if b.Dropped != 0 {
+				t.Errorf("%d events dropped", b.Dropped)
+			}
+			events = append(events, b.Events...)
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 3000 {
+				if i%50 == 0 {
+					time.Sleep(200 * time.Microsecond) // let cooldowns end, so probes happen
+				}
+				l, err := p.Pick()
+				if err != nil {
+					continue
+				}
+				if (i+w)%3 == 0 {
+					l.Done(nil)
+				} else {
+					l.Done(errBackend)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	time.Sleep(20 * time.Millisecond) // let the last sweep run
+	s.Close()
+	<-done
+	state := map[string]string{}
+	for i, e := range events {
+		st := state[e.Addr]
+		if st == "" {
+			st = "up"
+		}
+		next, ok := "", false
+		switch {
+		case e.Kind == EventEjected && e.Refused:
+			next, ok = st, st == "up"
+		case e.Kind == EventEjected:
+			next, ok = "ejected", st == "up" || st == "failed"
+		case e.Kind == EventProbeLeased:
+			next, ok = "probing", st == "ejected" || st == "lapsed"
+		case e.Kind == EventProbeTimedOut:
+			next, ok = "lapsed", st == "probing"
+		case e.Kind == EventProbeFailed:
+			next, ok = "failed", st == "probing"
+		case e.Kind == EventReinstated:
+			next, ok = "up", st == "probing"
+		}
+		if !ok {
+			t.Fatalf("event %d, %v on %s, arrived in state %q", i, e.Kind, e.Addr, st)
+		}
+		state[e.Addr] = next
+	}
+	if len(events) < 100 {
+		t.Fatalf("only %d events: the test did not exercise ejections", len(events))
+	}
+}
+
+// Subscribing and closing while transitions happen neither races nor
+// leaks: the last Close ends the dispatcher.
+func TestSubscribeAndCloseRacingTransitionsLeaveNoGoroutine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{EjectAfter: 1, EjectFor: time.Millisecond, MaxEjectedPercent: 100}, addrs(4)...)
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if l, err := p.Pick(); err == nil {
+					l.Done(errBackend)
+				}
+				time.Sleep(100 * time.Microsecond)
+			}
+		})
+		for range 50 {
+			s, _ := p.Subscribe(SubscribeOptions{Interval: time.Millisecond})
+			time.Sleep(time.Millisecond)
+			s.Close()
+			s.Close()
+		}
+		close(stop)
+		wg.Wait()
+		if p.hub.Load() != nil {
+			t.Fatal("the hub outlived its last subscriber")
+		}
+		// synctest.Test fails if the dispatcher is left blocked.
+	})
+}
+
+// A Registry subscription covers every pool, including later ones.
+func TestRegistrySubscriptionCoversPoolsCreatedLater(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := NewRegistry()
+		old, _ := r.Ensure("old", Config{}, "a:1")
+		s, err := r.Subscribe(SubscribeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		_, _ = r.Ensure("new", Config{}, "b:1")
+		newer, _ := r.Get("new")
+		_ = old.Add("a:2")
+		_ = newer.Add("b:2")
+		events, _, _ := collectEvents(t, s, 2, time.Second)
+		pools := map[string]string{}
+		for _, e := range events {
+			pools[e.Addr] = e.Pool
+		}
+		if pools["a:2"] != "old" || pools["b:2"] != "new" {
+			t.Fatalf("events %+v", events)
+		}
+	})
+}
+
+func TestBadSubscribeOptionsAreErrors(t *testing.T) {
+	p := mustNew(t, Config{}, "a:1")
+	for _, o := range []SubscribeOptions{{Interval: -1}, {Interval: time.Microsecond}, {Chunk: -1}, {Chunk: 10, Buffer: 5}} {
+		if _, err := p.Subscribe(o); !errors.Is(err, ErrConfig) {
+			t.Errorf("Subscribe(%+v) = %v, want ErrConfig", o, err)
+		}
+	}
+	if _, err := NewRegistry().Subscribe(SubscribeOptions{Chunk: 2_000_000}); !errors.Is(err, ErrConfig) {
+		t.Errorf("Registry.Subscribe with a 2,000,000 chunk: %v", err)
+	}
+}
