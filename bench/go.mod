@@ -8,6 +8,7 @@ require (
 	github.com/go-kit/kit v0.13.0
 	github.com/go-kratos/kratos/v2 v2.8.3
 	github.com/nanolb/nanolb v0.0.0-00010101000000-000000000000
+	golang.org/x/sync v0.22.0
 	google.golang.org/grpc v1.84.0
 )
 

@@ -45,6 +45,41 @@ func WithClassifier(classify Classifier) Option {
 	}
 }
 
+// WithPoolHook has hook called with each pool a balancer of the builder
+// makes, so that the caller can watch it: subscribe to its endpoint events
+// (lb.Pool.Subscribe), read its Endpoints or Stats. target is the
+// ClientConn's dial target, as resolver.Target's String spells it. A
+// balancer makes a pool at its first service config and a new one whenever
+// the config changes; the stop function hook returns (nil for none) is
+// called once when that pool is retired, by a new pool or by the
+// ClientConn's close, the place to close a subscription. The balancer
+// calls hook and stop from gRPC's serialised balancer calls, never from a
+// pick: they may take a lock, but should return soon, as an RPC's
+// configuration waits for them. A nil hook adds none.
+//
+//	lbgrpc.WithPoolHook(func(target string, pool *lb.Pool) func() {
+//		sub, err := pool.Subscribe(lb.SubscribeOptions{})
+//		if err != nil {
+//			return nil
+//		}
+//		batches := sub.C()
+//		go func() {
+//			for batch := range batches {
+//				for _, e := range batch.Events {
+//					log.Printf("%s: %s %s", target, e.Addr, e.Kind)
+//				}
+//			}
+//		}()
+//		return sub.Close
+//	})
+func WithPoolHook(hook func(target string, pool *lb.Pool) (stop func())) Option {
+	return func(b *builder) {
+		if hook != nil {
+			b.poolHook = hook
+		}
+	}
+}
+
 // NewBuilder returns a balancer builder for policy named name, for settings
 // a service config cannot carry, such as a Classifier. Register it with
 // balancer.Register before dialling, and select it by name in the service
@@ -69,6 +104,7 @@ type builder struct {
 	name     string
 	policy   lb.Policy
 	classify Classifier
+	poolHook func(target string, pool *lb.Pool) (stop func())
 
 	testHookPool   func(*lb.Pool) // tests: sees each pool the balancers make
 	testHookPicker func(n int)    // tests: a picker over n children was published
@@ -85,7 +121,7 @@ func (b *builder) ParseConfig(js json.RawMessage) (serviceconfig.LoadBalancingCo
 }
 
 func (b *builder) Build(cc balancer.ClientConn, opts balancer.BuildOptions) balancer.Balancer {
-	nb := &nanoBalancer{ClientConn: cc, builder: b}
+	nb := &nanoBalancer{ClientConn: cc, builder: b, target: opts.Target.String()}
 	nb.child = endpointsharding.NewBalancer(nb, opts, balancer.Get(pickfirst.Name).Build, endpointsharding.Options{})
 	return nb
 }
@@ -98,6 +134,10 @@ type nanoBalancer struct {
 	balancer.ClientConn
 	builder *builder
 	child   balancer.Balancer
+	target  string // the ClientConn's, for the pool hook
+	// stopHook is the pool hook's stop for the current pool, nil for none.
+	// Only UpdateClientConnState and Close, which gRPC serialises, use it.
+	stopHook func()
 
 	mu   sync.Mutex
 	cfg  Config   // the config pool was made with
@@ -119,22 +159,23 @@ func (b *nanoBalancer) UpdateClientConnState(ccs balancer.ClientConnState) error
 		cfg = c
 	}
 	b.mu.Lock()
+	var made *lb.Pool
 	if b.pool == nil || b.cfg.LB(b.builder.policy) != cfg.LB(b.builder.policy) {
 		pool, err := lb.New(cfg.LB(b.builder.policy))
 		if err != nil { // ParseConfig checked the config already
 			b.mu.Unlock()
 			return fmt.Errorf("%s: %w", b.builder.name, err)
 		}
-		b.pool, b.cfg = pool, *cfg
+		b.pool, b.cfg, made = pool, *cfg, pool
 		if h := b.builder.testHookPool; h != nil {
 			h(pool)
 		}
 	}
 	b.mu.Unlock()
-	// Reserved for lb's coming endpoint events (Pool.Subscribe): a
-	// subscription made here, with the new pool, could report ejections and
-	// reinstatements to channelz or to a StatsHandler. Nothing here depends
-	// on it.
+	if made != nil && b.builder.poolHook != nil { // outside the lock: user code
+		b.stop()
+		b.stopHook = b.builder.poolHook(b.target, made)
+	}
 	return b.child.UpdateClientConnState(balancer.ClientConnState{
 		ResolverState: pickfirst.EnableHealthListener(ccs.ResolverState),
 	})
@@ -187,7 +228,18 @@ func (b *nanoBalancer) ResolverError(err error) { b.child.ResolverError(err) }
 
 func (b *nanoBalancer) ExitIdle() { b.child.ExitIdle() }
 
-func (b *nanoBalancer) Close() { b.child.Close() }
+func (b *nanoBalancer) Close() {
+	b.child.Close()
+	b.stop()
+}
+
+// stop calls the pool hook's stop for the current pool, once.
+func (b *nanoBalancer) stop() {
+	if f := b.stopHook; f != nil {
+		b.stopHook = nil
+		f()
+	}
+}
 
 func (b *nanoBalancer) UpdateSubConnState(sc balancer.SubConn, _ balancer.SubConnState) {
 	logger.Errorf("%s: UpdateSubConnState(%v) called; the children own their SubConns", b.builder.name, sc)

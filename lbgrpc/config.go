@@ -37,7 +37,7 @@ type Config struct {
 	// EjectFor and at most 24h (0: 1m, or EjectFor if longer).
 	MaxEjectFor Duration `json:"maxEjectFor,omitempty"`
 	// MaxEjectedPercent is lb.Config.MaxEjectedPercent: the share of
-	// endpoints ejected at once, 1..100 (0: 10).
+	// endpoints ejected at once, 1..100 (0: 50).
 	MaxEjectedPercent int `json:"maxEjectedPercent,omitempty"`
 	// ProbeTimeout is lb.Config.ProbeTimeout: how long a probe owns an
 	// ejected endpoint, at most 24h (0: 5s).
@@ -53,12 +53,13 @@ type Config struct {
 	HashReplicas int `json:"hashReplicas,omitempty"`
 	// NoJitter is lb.Config.NoJitter: cooldowns without jitter.
 	NoJitter bool `json:"noJitter,omitempty"`
-
-	// Reserved: maxConcurrency (lb.Config.MaxConcurrency, with Pool.PickWait
-	// and lb.ErrSaturated) is not in lb yet. When it lands it becomes a field
-	// here, and the picker, which must not block, answers a saturated pool
-	// with balancer.ErrNoSubConnAvailable or a ResourceExhausted status
-	// rather than calling PickWait.
+	// MaxConcurrency is lb.Config.MaxConcurrency: RPCs in flight on each
+	// endpoint, a stream counting for its whole life, 1..1<<30 (0:
+	// unlimited). An RPC that finds every endpoint at it fails at once with
+	// codes.Unavailable, wait-for-ready or not (see the package
+	// documentation). lb's maxWaiters and maxWait have no field: a gRPC
+	// picker must not block, so no RPC waits in the pool.
+	MaxConcurrency int `json:"maxConcurrency,omitempty"`
 }
 
 // Duration is a time.Duration that reads from and writes to JSON as a string
@@ -99,6 +100,7 @@ func (c *Config) LB(policy lb.Policy) lb.Config {
 		HashLoadFactor:    c.HashLoadFactor,
 		HashReplicas:      c.HashReplicas,
 		NoJitter:          c.NoJitter,
+		MaxConcurrency:    c.MaxConcurrency,
 	}
 }
 

@@ -12,13 +12,14 @@ import (
 func TestParseConfigReadsEveryField(t *testing.T) {
 	c, err := ParseConfig(lb.ConsistentHash, []byte(`{"ejectAfter": 3, "ejectFor": "1.5s",
 		"maxEjectFor": "2m", "maxEjectedPercent": 30, "probeTimeout": "250ms", "ewmaDecay": "3s",
-		"hashLoadFactor": 1.5, "hashReplicas": 40, "noJitter": true}`))
+		"hashLoadFactor": 1.5, "hashReplicas": 40, "noJitter": true, "maxConcurrency": 7}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := lb.Config{Policy: lb.ConsistentHash, EjectAfter: 3, EjectFor: 1500 * time.Millisecond,
 		MaxEjectFor: 2 * time.Minute, MaxEjectedPercent: 30, ProbeTimeout: 250 * time.Millisecond,
-		EWMADecay: 3 * time.Second, HashLoadFactor: 1.5, HashReplicas: 40, NoJitter: true}
+		EWMADecay: 3 * time.Second, HashLoadFactor: 1.5, HashReplicas: 40, NoJitter: true,
+		MaxConcurrency: 7}
 	if got := c.LB(lb.ConsistentHash); got != want {
 		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
@@ -50,7 +51,10 @@ func TestParseConfigRejectsBadInputNamingIt(t *testing.T) {
 		{`{"hashLoadFactor": 0.5}`, "HashLoadFactor"},
 		{`{"hashReplicas": 10001}`, "HashReplicas"},
 		{`{"ejectafter": 3}`, `unknown field "ejectafter"`},
-		{`{"maxConcurrency": 3}`, `unknown field "maxConcurrency"`},
+		{`{"maxConcurrency": -1}`, "MaxConcurrency"},
+		{`{"maxConcurrency": 1073741825}`, "MaxConcurrency"},
+		{`{"maxWaiters": 3}`, `unknown field "maxWaiters"`},
+		{`{"maxWait": "1s"}`, `unknown field "maxWait"`},
 		{`{"noJitter": "yes"}`, "noJitter"},
 		{`{} {}`, "after the config"},
 		{`[1]`, "cannot unmarshal array"},

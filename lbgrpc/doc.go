@@ -35,13 +35,29 @@
 // context; weighted round robin follows the weights a resolver sets with
 // WithWeight.
 //
+// # Concurrency limit
+//
+// Config.MaxConcurrency caps the RPCs in flight on each endpoint (a stream
+// holds its place until it ends). An RPC that finds every endpoint at the
+// cap fails at once with codes.Unavailable, and so does a wait-for-ready
+// RPC: a picker must not block, and a freed place publishes no new picker,
+// so an RPC held for one could wait for ever. This is what grpc-go's own
+// xDS circuit breaker (max_requests) does; a retry policy that retries
+// Unavailable retries it, after its backoff. Callers who would rather
+// queue should use lb's PickWait outside gRPC (lbhttp's Transport.Wait does
+// so for HTTP).
+//
+// # Events
+//
+// WithPoolHook hands each pool a balancer makes to the caller, who can
+// subscribe to its endpoint events (ejections, probes, reinstatements,
+// saturation) with lb.Pool.Subscribe and end the subscription when the
+// hook's stop is called.
+//
 // # Not yet here
 //
 // A gRPC resolver backed by lb/discovery belongs in this module as its own
 // file (resolver.go): a resolver.Builder whose resolver runs a discovery
 // Runner and reports each endpoint set with ClientConn.UpdateState, weights
-// via WithWeight. lb's endpoint events (Pool.Subscribe) will be subscribed
-// to where nanoBalancer.UpdateClientConnState makes a pool; and
-// Config.MaxConcurrency, once lb has it, becomes a Config field (see the
-// note there).
+// via WithWeight.
 package lbgrpc

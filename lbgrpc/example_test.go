@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"time"
 
 	"github.com/nanolb/nanolb/lb"
 	"github.com/nanolb/nanolb/lbgrpc"
@@ -98,4 +99,62 @@ func ExampleWithHashKey() {
 	// An RPC on a ClientConn balanced by nanolb_consistent_hash, made with
 	// ctx, goes to user-42's endpoint while membership and load allow.
 	_ = ctx
+}
+
+// A pool hook that subscribes to each pool's endpoint events: here it
+// reports the first one, the server's endpoint joining the pool when its
+// connection is READY. Its stop ends the subscription when the ClientConn
+// closes.
+func ExampleWithPoolHook() {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	go srv.Serve(lis) // returns when stopped
+	defer srv.Stop()
+
+	first := make(chan lb.Event, 1)
+	b, err := lbgrpc.NewBuilder("p2c_watched", lb.P2C, lbgrpc.WithPoolHook(func(target string, pool *lb.Pool) func() {
+		sub, err := pool.Subscribe(lb.SubscribeOptions{Interval: 10 * time.Millisecond})
+		if err != nil {
+			log.Print(err)
+			return nil
+		}
+		batches := sub.C()
+		go func() {
+			for batch := range batches { // until stop closes the subscription
+				for _, e := range batch.Events {
+					select {
+					case first <- e:
+					default:
+					}
+				}
+			}
+		}()
+		return sub.Close
+	}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	balancer.Register(b)
+
+	cc, err := grpc.NewClient("passthrough:///"+lis.Addr().String(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"p2c_watched": {}}]}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cc.Close()
+	if _, err := healthpb.NewHealthClient(cc).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+		log.Fatal(err)
+	}
+	select {
+	case e := <-first:
+		fmt.Println(e.Kind, e.Addr == lis.Addr().String())
+	case <-time.After(10 * time.Second):
+		fmt.Println("no event")
+	}
+	// Output: added true
 }

@@ -2,6 +2,7 @@ package lbgrpc
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/nanolb/nanolb/lb"
@@ -33,6 +34,9 @@ func newPicker(pool *lb.Pool, children map[string]balancer.Picker, b *builder) *
 func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 	lease, err := p.lease(info.Ctx)
 	if err != nil {
+		if errors.Is(err, lb.ErrSaturated) {
+			return balancer.PickResult{}, errSaturated
+		}
 		if p.pool.Len() == 0 {
 			// Every child left READY after this picker was made; the
 			// picker that says so is on its way.
@@ -71,7 +75,9 @@ func (p *picker) lease(ctx context.Context) (lb.Lease, error) {
 
 // fallback replaces *lease, whose endpoint this picker has no child for,
 // with a lease on an endpoint it has, asking the pool to avoid the ones
-// already refused. It reports false, holding no lease, when it finds none.
+// already refused. It reports false, holding no lease, when it finds none
+// (the pool saturated included: the endpoint without a child has room, and
+// the picker that has its child is on its way).
 func (p *picker) fallback(lease *lb.Lease) (balancer.Picker, bool) {
 	var tried [fallbackTries]string
 	for i := range fallbackTries {
@@ -89,6 +95,14 @@ func (p *picker) fallback(lease *lb.Lease) (balancer.Picker, bool) {
 	lease.Done(context.Canceled)
 	return nil, false
 }
+
+// errSaturated fails an RPC that finds every endpoint at
+// Config.MaxConcurrency: Unavailable, as grpc-go's xDS circuit breaker
+// (max_requests, gRFC A32) fails one, and as a status error, so gRPC ends
+// the RPC at once even with wait-for-ready instead of holding it for a
+// picker that no freed slot would bring. Made once: a refused pick
+// allocates nothing.
+var errSaturated = status.Error(codes.Unavailable, "nanolb: every endpoint is at maxConcurrency")
 
 // done returns the PickResult.Done that ends lease with the classifier's
 // verdict and then calls the child's own Done, if any. gRPC calls it once

@@ -186,3 +186,42 @@ func TestPickAndDoneAllocateNothing(t *testing.T) {
 		})
 	}
 }
+
+func TestPickerAnswersASaturatedPoolWithUnavailable(t *testing.T) {
+	pool, err := lb.New(lb.Config{MaxConcurrency: 1}, "a", "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dones []string
+	p := newTestPicker(t, lb.P2C, pool, map[string]balancer.Picker{
+		"a": &childPicker{addr: "a", dones: &dones}, "b": &childPicker{addr: "b", dones: &dones}})
+	var held []balancer.PickResult
+	for range 2 {
+		res, err := p.Pick(balancer.PickInfo{Ctx: context.Background()})
+		if err != nil {
+			t.Fatalf("Pick with room: %v", err)
+		}
+		held = append(held, res)
+	}
+	_, err = p.Pick(balancer.PickInfo{Ctx: context.Background()})
+	if err != errSaturated || status.Code(err) != codes.Unavailable {
+		t.Fatalf("Pick with both endpoints at maxConcurrency 1: %v, want the Unavailable status", err)
+	}
+	if got := inFlight(pool); got != 2 {
+		t.Fatalf("%d leases in flight, want the 2 held: the refused pick kept one", got)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { p.Pick(balancer.PickInfo{Ctx: context.Background()}) }); allocs != 0 {
+		t.Errorf("a refused pick allocates %v times, want 0", allocs)
+	}
+	for _, res := range held {
+		res.Done(balancer.DoneInfo{BytesSent: true})
+	}
+	if res, err := p.Pick(balancer.PickInfo{Ctx: context.Background()}); err != nil {
+		t.Fatalf("Pick after the leases ended: %v", err)
+	} else {
+		res.Done(balancer.DoneInfo{})
+	}
+	if len(dones) != 3 || inFlight(pool) != 0 {
+		t.Fatalf("child Done called %d times for 3 RPCs; %d leases left", len(dones), inFlight(pool))
+	}
+}

@@ -25,7 +25,11 @@
 // that Pool.Set rejects all keep the last good set. WaitForReady blocks
 // until the first non-empty set is in the pool; Status reports the phase,
 // the last attempt, success and error, the failures in a row, the set's
-// size and the next attempt.
+// size and the next attempt. Events delivers the same story as it
+// happens: each failed resolve, each failed Watch, and the success that
+// ends a run of failures, never making the Runner wait for its reader.
+// The endpoints a resolve adds or removes are the pool's events
+// (lb.Pool.Subscribe).
 //
 // Errors wrap ErrConfig (bad configuration, at construction), ErrResolve
 // (a failed resolve, in Status.LastError) or ErrClosed.

@@ -133,3 +133,36 @@ func ExampleResolverFunc() {
 	// Output:
 	// [{10.0.0.9:8080 0}] <nil>
 }
+
+// Events reports a Runner's failed resolves, and the success that ends a
+// run of them, as they happen; the pool keeps its last good set meanwhile.
+func ExampleRunner_Events() {
+	pool, err := lb.New(lb.Config{})
+	if err != nil {
+		panic(err)
+	}
+	calls := 0
+	res := discovery.ResolverFunc(func(context.Context) ([]lb.Endpoint, error) {
+		calls++ // the Runner calls its Resolver from one goroutine
+		if calls == 1 {
+			return nil, fmt.Errorf("registry unreachable")
+		}
+		return []lb.Endpoint{{Addr: "10.0.0.1:8080"}}, nil
+	})
+	r, err := discovery.Start(pool, res, discovery.Config{RetryAfter: time.Millisecond})
+	if err != nil {
+		panic(err)
+	}
+	defer r.Close()
+	for e := range r.Events() {
+		fmt.Println(e.Kind, e.Failures, e.Err)
+		if e.Kind == discovery.EventRecovered {
+			break
+		}
+	}
+	fmt.Println(pool.Len(), "endpoint")
+	// Output:
+	// resolve_failed 1 discovery: resolve failed: registry unreachable
+	// recovered 1 <nil>
+	// 1 endpoint
+}

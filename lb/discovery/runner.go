@@ -32,11 +32,13 @@ type Runner struct {
 	wg     sync.WaitGroup
 	kick   chan struct{} // holds at most one pending ResolveNow
 	ready  chan struct{} // closed on the first non-empty success
+	events chan Event    // Events; closed by Close
 
 	closeOnce sync.Once
 
-	mu sync.Mutex // guards the fields below
-	st Status
+	mu      sync.Mutex // guards the fields below
+	st      Status
+	dropped int // events lost since the last one delivered
 }
 
 // Start validates cfg, then starts a Runner that resolves at once and then
@@ -63,6 +65,7 @@ func Start(target Target, res Resolver, cfg Config) (*Runner, error) {
 		cancel: cancel,
 		kick:   make(chan struct{}, 1),
 		ready:  make(chan struct{}),
+		events: make(chan Event, EventBuffer),
 	}
 	r.st.Phase = PhaseStartup
 	r.wg.Add(1)
@@ -127,8 +130,8 @@ func (r *Runner) Status() Status {
 }
 
 // Close stops the Runner: it cancels a resolve or Watch in flight, waits
-// for the Runner's goroutines to return, and leaves the target with the
-// last set applied. Close is idempotent. A Resolver must return soon after
+// for the Runner's goroutines to return, leaves the target with the last
+// set applied, and closes Events. Close is idempotent. A Resolver must return soon after
 // its context is done, or Close waits for it.
 func (r *Runner) Close() {
 	r.closeOnce.Do(func() {
@@ -138,6 +141,7 @@ func (r *Runner) Close() {
 		r.st.Phase = PhaseClosed
 		r.st.NextAttempt = time.Time{}
 		r.mu.Unlock()
+		close(r.events) // nothing emits once the goroutines have returned
 	})
 }
 
@@ -215,13 +219,14 @@ func (r *Runner) attempt() int {
 		}
 		r.st.LastError = err
 		r.st.Failures++
-		// Events: a ResolveFailed event (err, r.st.Failures) is emitted here
-		// once the events issue lands.
+		r.emitLocked(Event{Kind: EventResolveFailed, Err: err, Failures: r.st.Failures})
 		return r.st.Failures
 	}
-	// Events: Added and Removed events (the difference between the set
-	// last applied and eps) are emitted here once the events issue lands;
-	// Pool.Set has already made the change.
+	// Membership changes are the target's to report: an lb.Pool emits
+	// EventAdded and EventRemoved for the Set above.
+	if r.st.Failures > 0 {
+		r.emitLocked(Event{Kind: EventRecovered, Failures: r.st.Failures, Endpoints: len(eps)})
+	}
 	r.st.LastSuccess = time.Now()
 	r.st.LastError = nil
 	r.st.Failures = 0
@@ -275,9 +280,8 @@ func (r *Runner) watch(w Watcher) {
 		}
 		r.mu.Lock()
 		r.st.WatchError = fmt.Errorf("%w: watch failed: %w", ErrResolve, err)
+		r.emitLocked(Event{Kind: EventWatchFailed, Err: r.st.WatchError})
 		r.mu.Unlock()
-		// Events: a WatchFailed event (err) is emitted here once the events
-		// issue lands.
 		t := time.NewTimer(r.cfg.jitter(r.cfg.interval(false, failures)))
 		select {
 		case <-r.ctx.Done():

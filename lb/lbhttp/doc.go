@@ -47,4 +47,26 @@
 // RetryMinPerSecond tokens a second so a quiet client can still retry, and
 // each retry takes a whole token. The bucket holds at most ten seconds of
 // RetryMinPerSecond and starts full.
+//
+// # Waiting for capacity
+//
+// A pool with lb.Config.MaxConcurrency leases no endpoint past its limit.
+// By default a request that finds every endpoint at it fails at once;
+// with Transport.Wait its first attempt queues in the pool
+// (lb.Pool.PickWait) until a lease frees or the request's context ends.
+// Only the first attempt waits: a retry takes room elsewhere or is not
+// sent. Wait is a choice, not inferred from the pool, because failing fast
+// and queueing both have their callers: a proxy that sheds load wants the
+// error, a batch client wants the wait.
+//
+// # Errors
+//
+// When the first attempt gets no lease, RoundTrip sends nothing and
+// returns an error saying why, wrapping lb's: lb.ErrSaturated (every
+// endpoint at its limit, without Wait), lb.ErrQueueFull
+// (lb.Config.MaxWaiters requests wait already), lb.ErrClosed (the pool was
+// closed while or before the request waited), the context's error
+// (context.DeadlineExceeded also when lb.Config.MaxWait ran out), or
+// lb.ErrNoEndpoint. http.Client wraps it in a *url.Error; errors.Is sees
+// through both.
 package lbhttp

@@ -1,12 +1,16 @@
 package lbhttp_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/nanolb/nanolb/lb"
 	"github.com/nanolb/nanolb/lb/lbhttp"
@@ -79,6 +83,48 @@ func ExampleTransport() {
 	resp.Body.Close()
 	fmt.Println(resp.StatusCode, string(body))
 	// Output: 200 served
+}
+
+// A pool that lets each endpoint serve one request at a time, and a
+// Transport that waits for a free one: four concurrent requests to one
+// backend are served one after another, none refused. Without Wait, the
+// three that find the endpoint busy would fail at once with an error
+// wrapping lb.ErrSaturated.
+func ExampleTransport_wait() {
+	var now, most atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := now.Add(1)
+		defer now.Add(-1)
+		if n > most.Load() {
+			most.Store(n)
+		}
+		time.Sleep(10 * time.Millisecond)
+		fmt.Fprint(w, "done")
+	}))
+	defer srv.Close()
+	pool, err := lb.New(lb.Config{MaxConcurrency: 1}, hostport(srv))
+	if err != nil {
+		panic(err)
+	}
+	client := &http.Client{Transport: &lbhttp.Transport{Pool: pool, Wait: true}}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://jobs/", nil)
+			resp, err := client.Do(req)
+			if err != nil {
+				fmt.Println(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close() // ends the lease: the next waiter gets it
+		})
+	}
+	wg.Wait()
+	fmt.Println("most at once on the backend:", most.Load())
+	// Output: most at once on the backend: 1
 }
 
 // hostport is a test server's address, host:port.

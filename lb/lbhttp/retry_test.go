@@ -230,6 +230,9 @@ func TestTransportErrors(t *testing.T) {
 		{"RetryRatio over 1", Transport{RetryRatio: 1.5}},
 		{"negative RetryMinPerSecond", Transport{RetryMinPerSecond: -1}},
 		{"RetryMinPerSecond over the maximum", Transport{RetryMinPerSecond: 2 * MaxRetryMinPerSecond}},
+		{"Wait with a Pick hook", Transport{Wait: true, Pick: func(*http.Request, []string) (lb.Lease, error) {
+			return lb.Lease{}, errors.New("not called")
+		}}},
 	}
 	pool, err := lb.New(lb.Config{}, "127.0.0.1:1")
 	if err != nil {
@@ -275,8 +278,7 @@ type closeCounter struct {
 
 func (c *closeCounter) Close() error { c.closed++; return nil }
 
-// TestPickHook routes through a custom Pick (here by key, the way
-// PickWait will plug in) and checks what it is given.
+// TestPickHook routes through a custom Pick and checks what it is given.
 func TestPickHook(t *testing.T) {
 	noLeaks(t)
 	bad, good, pool, _, url := failingAndHealthy(t, false, &Transport{})

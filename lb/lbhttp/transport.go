@@ -61,18 +61,36 @@ type Transport struct {
 
 	// Pick leases the endpoint for one attempt of req; tried holds the
 	// endpoints this request already failed on, oldest first (empty on the
-	// first attempt). Nil means Pool.PickExcept(tried...). It is the place
-	// to route by key (Pool.PickKey) or, once it lands, to wait for
-	// capacity:
+	// first attempt). Nil means Pool.PickExcept(tried...), or with Wait,
+	// Pool.PickWait(req.Context()) for the first attempt. It is the place
+	// to route by key:
 	//
 	//	Pick: func(req *http.Request, tried []string) (lb.Lease, error) {
-	//		return pool.PickWait(req.Context()) // lb's coming PickWait
+	//		if len(tried) == 0 {
+	//			return pool.PickKey(req.Header.Get("User"))
+	//		}
+	//		return pool.PickExcept(tried...)
 	//	}
 	//
 	// An error from Pick for the first attempt ends the request with that
 	// error wrapped; for a retry, it ends the request with the attempt
 	// before, as if no retry had been allowed.
 	Pick func(req *http.Request, tried []string) (lb.Lease, error)
+
+	// Wait makes a request wait for an endpoint rather than fail at once
+	// when the pool has none to lease: every endpoint that is up at
+	// lb.Config.MaxConcurrency, or the pool empty. Its first attempt is
+	// leased with Pool.PickWait(req.Context()), so it queues, first in
+	// first out, until a lease frees, and fails (see Errors in the package
+	// documentation) when the request's context ends, after
+	// lb.Config.MaxWait for a context without a deadline, when
+	// lb.Config.MaxWaiters requests already wait, or once the pool is
+	// closed. Retries never wait: they go where Pool.PickExcept finds
+	// room, or the request ends with the attempt before. False (the
+	// default) fails at once with an error wrapping lb.ErrSaturated, as a
+	// load shedder wants. Wait together with Pick is contradictory (Pick
+	// decides how to lease) and an error wrapping lb.ErrConfig.
+	Wait bool
 
 	// Classify decides an attempt's outcome from its response (err nil) or
 	// its transport error (resp nil): nil is a success, an error wrapping
@@ -131,6 +149,9 @@ func (t *Transport) init() {
 func (t *Transport) resolve() error {
 	if t.Pool == nil && t.Pick == nil {
 		return fmt.Errorf("lbhttp: Transport needs a Pool or a Pick: %w", lb.ErrConfig)
+	}
+	if t.Wait && t.Pick != nil {
+		return fmt.Errorf("lbhttp: Transport.Wait applies to Pool, not to a Pick hook (which may call PickWait itself): %w", lb.ErrConfig)
 	}
 	t.max = t.MaxAttempts
 	switch {
@@ -199,7 +220,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	lease, err := t.pick(req, nil)
 	if err != nil {
 		closeBody(req)
-		return nil, fmt.Errorf("lbhttp: pick: %w", err)
+		return nil, pickError(err)
 	}
 	body := req.Body
 	for attempt := 1; ; attempt++ {
@@ -258,10 +279,35 @@ func (t *Transport) retryable(req *http.Request) bool {
 }
 
 func (t *Transport) pick(req *http.Request, tried []string) (lb.Lease, error) {
-	if t.Pick != nil {
+	switch {
+	case t.Pick != nil:
 		return t.Pick(req, tried)
+	case t.Wait && len(tried) == 0:
+		return t.Pool.PickWait(req.Context())
 	}
 	return t.Pool.PickExcept(tried...)
+}
+
+// pickError is the error RoundTrip returns when the first attempt gets no
+// lease: it says why in the Transport's terms and wraps err, so the lb
+// sentinel (and a context's error) still match with errors.Is.
+func pickError(err error) error {
+	var why string
+	switch {
+	case errors.Is(err, lb.ErrSaturated):
+		why = "every endpoint is at its concurrency limit (Transport.Wait would queue)"
+	case errors.Is(err, lb.ErrQueueFull):
+		why = "too many requests already wait for an endpoint"
+	case errors.Is(err, lb.ErrClosed):
+		why = "the pool is closed"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		why = "the request's context ended while it waited for an endpoint"
+	case errors.Is(err, lb.ErrNoEndpoint):
+		why = "the pool has no endpoint to lease"
+	default:
+		why = "pick"
+	}
+	return fmt.Errorf("lbhttp: %s: %w", why, err)
 }
 
 // attempt is one attempt's request, its URL and its response body's

@@ -1,0 +1,287 @@
+package lbprom
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/nanolb/nanolb/lb"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Collector is a prometheus.Collector for the pools of an lb.Registry or
+// for one lb.Pool. Register it with a prometheus.Registerer; Close it when
+// done to end its event subscription. Its methods are safe for concurrent
+// use.
+type Collector struct {
+	lookup func(name string) *lb.Pool // the pool named name now, or nil
+	rename string                     // a pool collector's name, for every event; "" for a registry
+	sub    *lb.Subscription
+	done   chan struct{} // closed when the consuming goroutine ends
+	once   sync.Once
+
+	mu      sync.Mutex
+	named   map[string]bool // pools reported from the moment they exist (WithPools)
+	seen    map[string]bool // pools that sent an event
+	counts  map[string]map[string]*endpointCounts
+	dropped uint64
+}
+
+// endpointCounts are one endpoint's event counters.
+type endpointCounts struct {
+	ejections, refused, probes, probeFailures, probeTimeouts, reinstatements uint64
+}
+
+// NewCollector returns a collector for every pool of reg, including pools
+// created later (see the package doc for when each pool appears). It
+// subscribes to reg's events at once; Close ends the subscription. A nil reg
+// or a bad option is an error wrapping ErrOption.
+func NewCollector(reg *lb.Registry, opts ...Option) (*Collector, error) {
+	if reg == nil {
+		return nil, fmt.Errorf("%w: nil registry", ErrOption)
+	}
+	s, err := apply(opts)
+	if err != nil {
+		return nil, err
+	}
+	c := newCollector(func(name string) *lb.Pool {
+		p, _ := reg.Get(name)
+		return p
+	}, "", s.pools)
+	sub, err := reg.Subscribe(s.sub)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrOption, err)
+	}
+	c.start(sub)
+	return c, nil
+}
+
+// NewPoolCollector returns a collector for one pool, reported with the
+// label pool="name" (a pool outside a registry has no name of its own). A
+// nil pool, an empty name, WithPools or another bad option is an error
+// wrapping ErrOption.
+func NewPoolCollector(name string, pool *lb.Pool, opts ...Option) (*Collector, error) {
+	switch {
+	case pool == nil:
+		return nil, fmt.Errorf("%w: nil pool", ErrOption)
+	case name == "":
+		return nil, fmt.Errorf("%w: empty pool name", ErrOption)
+	}
+	s, err := apply(opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.pools) > 0 {
+		return nil, fmt.Errorf("%w: WithPools applies to NewCollector, not NewPoolCollector", ErrOption)
+	}
+	c := newCollector(func(n string) *lb.Pool {
+		if n == name {
+			return pool
+		}
+		return nil
+	}, name, []string{name})
+	sub, err := pool.Subscribe(s.sub)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrOption, err)
+	}
+	c.start(sub)
+	return c, nil
+}
+
+func apply(opts []Option) (settings, error) {
+	var s settings
+	for _, o := range opts {
+		if o == nil {
+			return s, fmt.Errorf("%w: nil Option", ErrOption)
+		}
+		if err := o(&s); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+func newCollector(lookup func(string) *lb.Pool, rename string, named []string) *Collector {
+	c := &Collector{
+		lookup: lookup,
+		rename: rename,
+		done:   make(chan struct{}),
+		named:  make(map[string]bool),
+		seen:   make(map[string]bool),
+		counts: make(map[string]map[string]*endpointCounts),
+	}
+	for _, n := range named {
+		c.named[n] = true
+	}
+	return c
+}
+
+// start consumes sub in the collector's goroutine. The channel is taken
+// here, before the goroutine runs, so a Close right after the constructor
+// cannot race with it.
+func (c *Collector) start(sub *lb.Subscription) {
+	c.sub = sub
+	ch := sub.C()
+	go func() {
+		defer close(c.done)
+		for b := range ch {
+			c.record(b)
+		}
+	}()
+}
+
+// Close ends the collector's subscription and waits for its goroutine to
+// end. The event counters stop there; a scrape after Close still reads the
+// gauges. Close is idempotent.
+func (c *Collector) Close() {
+	c.once.Do(func() {
+		c.sub.Close()
+		<-c.done
+	})
+}
+
+// record counts one batch.
+func (c *Collector) record(b lb.Batch) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dropped += uint64(b.Dropped)
+	for _, e := range b.Events {
+		pool := e.Pool
+		if c.rename != "" {
+			pool = c.rename
+		}
+		c.seen[pool] = true
+		if e.Addr == "" {
+			continue // a pool event (saturated, drained): Stats counts those
+		}
+		eps := c.counts[pool]
+		switch e.Kind {
+		case lb.EventRemoved:
+			delete(eps, e.Addr)
+			continue
+		case lb.EventAdded: // the pool starts an added address fresh
+			if eps != nil {
+				delete(eps, e.Addr)
+			}
+			continue
+		}
+		if eps == nil {
+			eps = make(map[string]*endpointCounts)
+			c.counts[pool] = eps
+		}
+		n := eps[e.Addr]
+		if n == nil {
+			n = new(endpointCounts)
+			eps[e.Addr] = n
+		}
+		switch e.Kind {
+		case lb.EventEjected:
+			if e.Refused {
+				n.refused++
+			} else {
+				n.ejections++
+			}
+		case lb.EventProbeLeased:
+			n.probes++
+		case lb.EventProbeFailed:
+			n.probeFailures++
+		case lb.EventProbeTimedOut:
+			n.probeTimeouts++
+		case lb.EventReinstated:
+			n.reinstatements++
+		}
+	}
+}
+
+// Describe sends every metric's description.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range allDescs {
+		ch <- d
+	}
+}
+
+// Collect reads each known pool's Endpoints and Stats and sends them with
+// the event counters.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	// When lb gains a way to list a registry's pools, report every pool
+	// here instead of the ones named or seen.
+	c.mu.Lock()
+	names := make([]string, 0, len(c.named)+len(c.seen))
+	for n := range c.named {
+		names = append(names, n)
+	}
+	for n := range c.seen {
+		if !c.named[n] {
+			names = append(names, n)
+		}
+	}
+	dropped := c.dropped
+	c.mu.Unlock()
+
+	for _, name := range names {
+		if p := c.lookup(name); p != nil {
+			c.collectPool(ch, name, p)
+			continue
+		}
+		c.mu.Lock()
+		if c.lookup(name) == nil { // deleted (or not created yet): its series go
+			delete(c.counts, name)
+			delete(c.seen, name)
+		}
+		c.mu.Unlock()
+	}
+	ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(dropped))
+}
+
+var states = [...]lb.State{lb.Up, lb.Ejected, lb.Probing}
+
+func (c *Collector) collectPool(ch chan<- prometheus.Metric, name string, p *lb.Pool) {
+	eps := p.Endpoints()
+	st := p.Stats()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge(descPoolInfo, 1, name, p.Policy().String())
+	gauge(descPoolEndpoints, float64(len(eps)), name)
+	gauge(descPoolWaiting, float64(st.Waiting), name)
+	counter(descPoolGrants, st.Grants, name)
+	counter(descPoolTimeouts, st.Timeouts, name)
+	counter(descPoolQueueFull, st.QueueFull, name)
+	counter(descPoolSaturations, st.Saturations, name)
+
+	c.mu.Lock()
+	counts := make(map[string]endpointCounts, len(c.counts[name]))
+	for addr, n := range c.counts[name] {
+		counts[addr] = *n
+	}
+	c.mu.Unlock()
+
+	for _, e := range eps {
+		gauge(descInFlight, float64(e.InFlight), name, e.Addr)
+		for _, s := range states {
+			v := 0.0
+			if e.State == s {
+				v = 1
+			}
+			gauge(descState, v, name, e.Addr, s.String())
+		}
+		gauge(descStreak, float64(e.Streak), name, e.Addr)
+		gauge(descConsecutiveEjections, float64(e.Ejections), name, e.Addr)
+		gauge(descWeight, float64(e.Weight), name, e.Addr)
+		if _, ok := counts[e.Addr]; !ok {
+			counts[e.Addr] = endpointCounts{} // a counter starts at 0, so rate() sees its first increase
+		}
+	}
+	// Counters of endpoints Endpoints lists, and of those removed whose
+	// EventRemoved has not arrived yet.
+	for addr, n := range counts {
+		counter(descEjections, n.ejections, name, addr)
+		counter(descRefused, n.refused, name, addr)
+		counter(descProbes, n.probes, name, addr)
+		counter(descProbeFailures, n.probeFailures, name, addr)
+		counter(descProbeTimeouts, n.probeTimeouts, name, addr)
+		counter(descReinstatements, n.reinstatements, name, addr)
+	}
+}

@@ -1,0 +1,64 @@
+// Package lbprom exports nanolb's pools to Prometheus: a Collector, for a
+// prometheus.Registerer, that reports each pool and endpoint of an
+// lb.Registry (NewCollector) or of one lb.Pool (NewPoolCollector). It is a
+// module of its own, so the Prometheus client stays out of the core's
+// go.mod.
+//
+// # Two sources
+//
+// Gauges and the admission counters are read at scrape time from
+// Pool.Endpoints and Pool.Stats, so they are exact at the moment of the
+// scrape. Event counters (ejections, probes, reinstatements) are fed by an
+// lb subscription that the collector consumes in a goroutine of its own;
+// they count the events seen since the collector started, and trail the
+// pool by up to one SubscribeOptions.Interval (100 ms by default). Close
+// ends the subscription and the goroutine.
+//
+// # Metrics
+//
+// Labels: pool (the registry name), endpoint (the address), state.
+//
+//	nanolb_pool_info{pool,policy}                  1, with the pool's policy
+//	nanolb_pool_endpoints{pool}                    endpoints in the pool
+//	nanolb_pool_waiting{pool}                      PickWait callers queued now
+//	nanolb_pool_wait_grants_total{pool}            leases handed to queued waiters
+//	nanolb_pool_wait_timeouts_total{pool}          waits ended by their context or MaxWait
+//	nanolb_pool_wait_queue_full_total{pool}        PickWait calls refused with ErrQueueFull
+//	nanolb_pool_saturations_total{pool}            Picks that returned ErrSaturated
+//	nanolb_endpoint_in_flight{pool,endpoint}       leases not yet Done
+//	nanolb_endpoint_state{pool,endpoint,state}     1 for the current state (up, ejected, probing), else 0
+//	nanolb_endpoint_failure_streak{pool,endpoint}  consecutive failures now
+//	nanolb_endpoint_consecutive_ejections{pool,endpoint}  ejections in a row without a success
+//	nanolb_endpoint_weight{pool,endpoint}          the endpoint's weight
+//	nanolb_endpoint_ejections_total{pool,endpoint}         ejections made (after a failed probe too)
+//	nanolb_endpoint_ejections_refused_total{pool,endpoint} ejections the MaxEjectedPercent cap refused
+//	nanolb_endpoint_probes_total{pool,endpoint}            probe leases handed out
+//	nanolb_endpoint_probe_failures_total{pool,endpoint}    probes that failed
+//	nanolb_endpoint_probe_timeouts_total{pool,endpoint}    probe windows that ended without an outcome
+//	nanolb_endpoint_reinstatements_total{pool,endpoint}    probes that succeeded
+//	nanolb_events_dropped_total                    events lost because the collector fell behind
+//
+// The core keeps no per-endpoint count of failed requests, only the current
+// failure streak; nanolb_endpoint_failure_streak exposes that, and the
+// package invents no failure total. Dropped events are counted for the
+// collector as a whole: a batch's drop count does not say which pool lost
+// them.
+//
+// # Series lifetime
+//
+// An endpoint's series go with it: its gauges when Endpoints no longer lists
+// it, its event counters when its EventRemoved arrives (an address added
+// again starts from zero, as the pool starts it fresh). A pool's series go
+// when a scrape finds that its registry no longer has it (Registry.Delete),
+// its counters with them: a pool created again under the name starts from
+// zero.
+//
+// # Which pools
+//
+// lb.Registry cannot list its pools, so a registry collector reports the
+// pools it knows of: those named with WithPools, from the moment they exist,
+// and any pool that has sent it an event (the subscription covers every pool,
+// including pools created later). A pool created after the collector and not
+// named with WithPools appears with its first event (an ejection, a probe, a
+// membership change or a saturation).
+package lbprom

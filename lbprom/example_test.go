@@ -1,0 +1,70 @@
+package lbprom_test
+
+import (
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/nanolb/nanolb/lb"
+	"github.com/nanolb/nanolb/lbprom"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
+)
+
+// A registry's pools on a Prometheus endpoint. The gauges are read at each
+// scrape: here a lease in flight and the endpoints' states.
+func ExampleNewCollector() {
+	pools := lb.NewRegistry()
+	pool, _ := pools.Ensure("users", lb.Config{}, "10.0.0.1:8080")
+
+	c, err := lbprom.NewCollector(pools, lbprom.WithPools("users"))
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close() // ends the event subscription
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	_ = promhttp.HandlerFor(reg, promhttp.HandlerOpts{}) // serve it: http.Handle("/metrics", ...)
+
+	lease, _ := pool.Pick()
+	defer lease.Done(nil)
+
+	fams, _ := reg.Gather()
+	for _, f := range fams {
+		if slices.Contains([]string{"nanolb_endpoint_in_flight", "nanolb_endpoint_state"}, f.GetName()) {
+			expfmt.MetricFamilyToText(os.Stdout, f)
+		}
+	}
+	// Output:
+	// # HELP nanolb_endpoint_in_flight Leases on the endpoint not yet ended with Done.
+	// # TYPE nanolb_endpoint_in_flight gauge
+	// nanolb_endpoint_in_flight{endpoint="10.0.0.1:8080",pool="users"} 1
+	// # HELP nanolb_endpoint_state 1 for the endpoint's passive-health state (up, ejected or probing), 0 for the others.
+	// # TYPE nanolb_endpoint_state gauge
+	// nanolb_endpoint_state{endpoint="10.0.0.1:8080",pool="users",state="ejected"} 0
+	// nanolb_endpoint_state{endpoint="10.0.0.1:8080",pool="users",state="probing"} 0
+	// nanolb_endpoint_state{endpoint="10.0.0.1:8080",pool="users",state="up"} 1
+}
+
+// One pool outside a registry, named by the collector.
+func ExampleNewPoolCollector() {
+	pool, _ := lb.New(lb.Config{}, "10.0.0.1:8080", "10.0.0.2:8080")
+	c, err := lbprom.NewPoolCollector("billing", pool)
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+
+	fams, _ := reg.Gather()
+	for _, f := range fams {
+		if f.GetName() == "nanolb_pool_endpoints" {
+			m := f.GetMetric()[0]
+			fmt.Println(f.GetName(), m.GetLabel()[0].GetValue(), m.GetGauge().GetValue())
+		}
+	}
+	// Output:
+	// nanolb_pool_endpoints billing 2
+}

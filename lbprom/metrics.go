@@ -1,0 +1,64 @@
+package lbprom
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// The metrics' descriptions, one per family; the package doc lists them.
+var (
+	poolLabels     = []string{"pool"}
+	endpointLabels = []string{"pool", "endpoint"}
+
+	descPoolInfo = prometheus.NewDesc("nanolb_pool_info",
+		"Always 1, with the pool's load-balancing policy as a label.", []string{"pool", "policy"}, nil)
+	descPoolEndpoints = prometheus.NewDesc("nanolb_pool_endpoints",
+		"Endpoints in the pool, whatever their state.", poolLabels, nil)
+	descPoolWaiting = prometheus.NewDesc("nanolb_pool_waiting",
+		"PickWait callers queued for a lease now (admission under MaxConcurrency).", poolLabels, nil)
+	descPoolGrants = prometheus.NewDesc("nanolb_pool_wait_grants_total",
+		"Leases handed to queued PickWait callers.", poolLabels, nil)
+	descPoolTimeouts = prometheus.NewDesc("nanolb_pool_wait_timeouts_total",
+		"PickWait calls that ended without a lease, by their context or MaxWait.", poolLabels, nil)
+	descPoolQueueFull = prometheus.NewDesc("nanolb_pool_wait_queue_full_total",
+		"PickWait calls refused at once because MaxWaiters callers were queued.", poolLabels, nil)
+	descPoolSaturations = prometheus.NewDesc("nanolb_pool_saturations_total",
+		"Picks that found every endpoint that is up at MaxConcurrency (ErrSaturated).", poolLabels, nil)
+
+	descInFlight = prometheus.NewDesc("nanolb_endpoint_in_flight",
+		"Leases on the endpoint not yet ended with Done.", endpointLabels, nil)
+	descState = prometheus.NewDesc("nanolb_endpoint_state",
+		"1 for the endpoint's passive-health state (up, ejected or probing), 0 for the others.",
+		[]string{"pool", "endpoint", "state"}, nil)
+	descStreak = prometheus.NewDesc("nanolb_endpoint_failure_streak",
+		"The endpoint's consecutive failed requests now, ended by a success (the core keeps no failure total).",
+		endpointLabels, nil)
+	descConsecutiveEjections = prometheus.NewDesc("nanolb_endpoint_consecutive_ejections",
+		"The endpoint's ejections in a row without a success; each doubles the cooldown.", endpointLabels, nil)
+	descWeight = prometheus.NewDesc("nanolb_endpoint_weight",
+		"The endpoint's weight (WeightedRoundRobin follows it).", endpointLabels, nil)
+
+	descEjections = prometheus.NewDesc("nanolb_endpoint_ejections_total",
+		"Ejections of the endpoint, after EjectAfter failures or a failed probe, seen since the collector started.",
+		endpointLabels, nil)
+	descRefused = prometheus.NewDesc("nanolb_endpoint_ejections_refused_total",
+		"Ejections the MaxEjectedPercent cap refused (the endpoint stayed up), seen since the collector started.",
+		endpointLabels, nil)
+	descProbes = prometheus.NewDesc("nanolb_endpoint_probes_total",
+		"Probe leases handed out for the ejected endpoint, seen since the collector started.", endpointLabels, nil)
+	descProbeFailures = prometheus.NewDesc("nanolb_endpoint_probe_failures_total",
+		"Probes of the endpoint that failed (an ejection follows), seen since the collector started.",
+		endpointLabels, nil)
+	descProbeTimeouts = prometheus.NewDesc("nanolb_endpoint_probe_timeouts_total",
+		"Probe windows of the endpoint that ended without an outcome, seen since the collector started.",
+		endpointLabels, nil)
+	descReinstatements = prometheus.NewDesc("nanolb_endpoint_reinstatements_total",
+		"Successful probes that put the endpoint back up, seen since the collector started.", endpointLabels, nil)
+
+	descDropped = prometheus.NewDesc("nanolb_events_dropped_total",
+		"Pool events the collector lost because it fell behind; the event counters miss them.", nil, nil)
+
+	allDescs = []*prometheus.Desc{
+		descPoolInfo, descPoolEndpoints, descPoolWaiting, descPoolGrants, descPoolTimeouts, descPoolQueueFull,
+		descPoolSaturations, descInFlight, descState, descStreak, descConsecutiveEjections, descWeight,
+		descEjections, descRefused, descProbes, descProbeFailures, descProbeTimeouts, descReinstatements,
+		descDropped,
+	}
+)
