@@ -33,10 +33,11 @@ const (
 	Random
 	// ConsistentHash routes each key of Pool.PickKey to the same endpoint
 	// while membership is unchanged, with bounded loads (Mirrokni, Thorup
-	// and Zadimoghaddam, 2018): an endpoint at Config.HashLoadFactor times
-	// the mean in-flight count, or not up, passes the key on along the
-	// ring. Adding one endpoint to n moves about 1/(n+1) of the keys.
-	// Pick without a key uses a random one.
+	// and Zadimoghaddam, 2018) over a Maglev lookup table weighted by
+	// Endpoint.Weight: an endpoint at Config.HashLoadFactor times the mean
+	// in-flight count, or not up, passes the key to a few others in an
+	// order seeded by the key. Adding one endpoint to n moves about
+	// 1/(n+1) of the keys. Pick without a key uses a random one.
 	ConsistentHash
 )
 
