@@ -97,6 +97,7 @@ var policies = []policy{
 		},
 		TableFields: []field{
 			{Name: "tau", Type: "float64", Doc: "decay time constant in ns"},
+			{Name: "invTau", Type: "float64", Doc: "1/tau"},
 		},
 		Setup: true, Leases: true,
 	},
