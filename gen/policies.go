@@ -49,13 +49,17 @@ var policies = []policy{
 	{
 		Name: "RoundRobin", Ident: "roundRobin", Label: "round_robin",
 		Doc: []string{
-			"RoundRobin hands out tickets from one shared counter and maps each",
-			"to an endpoint in turn; a ticket that lands on an endpoint that is",
-			"not up is drawn again, so endpoints that are up share picks evenly.",
+			"RoundRobin hands out tickets and maps each to an endpoint in turn:",
+			"from one shared counter, so in exact cycles, while picks do not",
+			"collide, and from a counter per processor while they do. A ticket",
+			"that lands on an endpoint that is not up is drawn again, so",
+			"endpoints that are up share picks evenly.",
 		},
 		TableFields: []field{
 			{Name: "magic", Type: "uint64", Doc: "fastmod multiplier for len(slots)"},
+			{Name: "stripes", Type: "[]stripe", Doc: "a ticket counter per processor, for contended picks"},
 			{Name: "next", Type: "atomic.Uint64", Doc: "the next ticket", Own: true},
+			{Name: "striped", Type: "atomic.Bool", Doc: "picks collided: tickets come from stripes", Own: true},
 		},
 		Setup: true,
 	},
