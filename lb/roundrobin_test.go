@@ -91,7 +91,8 @@ func TestFastmodMatchesModulo(t *testing.T) {
 }
 
 // After picks collided (the table striped), a pool used serially again
-// returns to exact cycles within stripeSpell picks, and while striped each
+// returns to exact cycles within stripeSpell picks (per stripe it ran on,
+// if it moved between processors), and while striped each
 // stripe cycles over every endpoint.
 func TestRoundRobinCyclesExactlyAgainAfterCollisions(t *testing.T) {
 	const n = 5
@@ -106,7 +107,7 @@ func TestRoundRobinCyclesExactlyAgainAfterCollisions(t *testing.T) {
 	picks := 0
 	seen := map[string]int{}
 	for tab.striped.Load() {
-		if picks++; picks > stripeSpell {
+		if picks++; picks > stripeSpell*len(tab.stripes) { // one spell per stripe the goroutine ran on
 			t.Fatalf("still striped after %d serial picks", picks)
 		}
 		l, err := p.Pick()
@@ -117,7 +118,7 @@ func TestRoundRobinCyclesExactlyAgainAfterCollisions(t *testing.T) {
 		l.Done(nil)
 	}
 	for _, a := range as {
-		if k := seen[a]; k < picks/n-2 || k > picks/n+2 { // one stripe, two if the goroutine moved
+		if k, slack := seen[a], len(tab.stripes); k < picks/n-slack || k > picks/n+slack { // one off per stripe used
 			t.Errorf("striped: %s got %d of %d picks", a, k, picks)
 		}
 	}
