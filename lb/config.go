@@ -61,7 +61,7 @@ type Config struct {
 
 	// HashReplicas is how many entries of ConsistentHash's lookup table
 	// there are per endpoint, at least: the table's size is the first of a
-	// fixed list of primes, 65,537 and about doubling up to 16,777,259 (the
+	// fixed list of primes, 65,537 and about doubling up to 4,194,319 (the
 	// cap), that is at least HashReplicas times the number of endpoints.
 	// More entries per endpoint move fewer keys on a membership change
 	// (Maglev's disruption shrinks as the table grows) and cost memory (2

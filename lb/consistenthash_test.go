@@ -209,7 +209,7 @@ func TestMaglevSizesArePrimesThatDouble(t *testing.T) {
 		}
 	}
 	for _, c := range []struct{ n, replicas, want int }{
-		{1, 100, 65537}, {655, 100, 65537}, {656, 100, 131101}, {10000, 100, 1048583}, {10000, 10000, 16777259},
+		{1, 100, 65537}, {655, 100, 65537}, {656, 100, 131101}, {10000, 100, 1048583}, {10000, 10000, 4194319}, {100000, 100, 4194319},
 	} {
 		if got := maglevSize(c.n, c.replicas); got != c.want {
 			t.Errorf("maglevSize(%d, %d) = %d, want %d", c.n, c.replicas, got, c.want)
