@@ -59,9 +59,15 @@ type Config struct {
 	// 1..1e6 (NaN is rejected).
 	HashLoadFactor float64
 
-	// HashReplicas is how many points each endpoint has on ConsistentHash's
-	// ring. More points spread keys more evenly and cost memory and rebuild
-	// time. Zero means 100; otherwise 1..10,000.
+	// HashReplicas is how many entries of ConsistentHash's lookup table
+	// there are per endpoint, at least: the table's size is the first of a
+	// fixed list of primes, 65,537 and about doubling up to 4,194,319 (the
+	// cap), that is at least HashReplicas times the number of endpoints.
+	// More entries per endpoint move fewer keys on a membership change
+	// (Maglev's disruption shrinks as the table grows) and cost memory (2
+	// bytes an entry below 65,536 endpoints, 4 from there) and rebuild time
+	// (about size·ln(size) steps); the balance of entries is exact at any
+	// size. Zero means 100; otherwise 1..10,000.
 	HashReplicas int
 
 	// MaxConcurrency caps the leases in flight on each endpoint: Pick never

@@ -9,9 +9,11 @@ const (
 	// uniformly and leases the one with fewer leases in flight; a single
 	// endpoint that is up is simply returned. It is the zero Policy.
 	P2C Policy = iota
-	// RoundRobin hands out tickets from one shared counter and maps each
-	// to an endpoint in turn; a ticket that lands on an endpoint that is
-	// not up is drawn again, so endpoints that are up share picks evenly.
+	// RoundRobin hands out tickets and maps each to an endpoint in turn:
+	// from one shared counter, so in exact cycles, while picks do not
+	// collide, and from a counter per processor while they do. A ticket
+	// that lands on an endpoint that is not up is drawn again, so
+	// endpoints that are up share picks evenly.
 	RoundRobin
 	// LeastLoaded leases the endpoint with the fewest leases in flight
 	// over the whole table, the lowest index on ties: exact, at the cost
@@ -33,10 +35,11 @@ const (
 	Random
 	// ConsistentHash routes each key of Pool.PickKey to the same endpoint
 	// while membership is unchanged, with bounded loads (Mirrokni, Thorup
-	// and Zadimoghaddam, 2018): an endpoint at Config.HashLoadFactor times
-	// the mean in-flight count, or not up, passes the key on along the
-	// ring. Adding one endpoint to n moves about 1/(n+1) of the keys.
-	// Pick without a key uses a random one.
+	// and Zadimoghaddam, 2018) over a Maglev lookup table weighted by
+	// Endpoint.Weight: an endpoint at Config.HashLoadFactor times the mean
+	// in-flight count, or not up, passes the key to a few others in an
+	// order seeded by the key. Adding one endpoint to n moves about
+	// 1/(n+1) of the keys. Pick without a key uses a random one.
 	ConsistentHash
 )
 
