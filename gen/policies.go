@@ -124,4 +124,20 @@ var policies = []policy{
 		},
 		Setup: true, Keyed: true, Leases: true,
 	},
+	{
+		Name: "Shard", Ident: "shard", Label: "shard",
+		Doc: []string{
+			"Shard routes each key of Pool.PickKey strictly to one endpoint, its",
+			"shard, with no load bound and no failover: the key's shard number is",
+			"its jump consistent hash (Lamping and Veach, 2014) over the pool's",
+			"endpoints, numbered in address order (shorter first, then bytewise).",
+			"While that endpoint is ejected or probing, the key gets ErrShardDown.",
+			"Adding a shard that sorts last to n moves about 1/(n+1) of the keys.",
+			"Pick without a key draws an endpoint uniformly among those that are up.",
+		},
+		TableFields: []field{
+			{Name: "shards", Type: "[]*core", Doc: "the endpoints in shard order: by address length, then bytes"},
+		},
+		Setup: true, Keyed: true,
+	},
 }
