@@ -1,6 +1,7 @@
 package lb_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -86,4 +87,31 @@ func ExampleRegistry() {
 	// Output:
 	// 10.0.0.1:8080
 	// true
+}
+
+// A Shard pool sends every key to its one shard, and ErrShardDown while
+// that shard is out; Scatter asks every shard at once.
+func ExampleScatter() {
+	shards, _ := lb.New(lb.Config{Policy: lb.Shard}, "shard-0:7000", "shard-1:7000", "shard-2:7000")
+	lease, err := shards.PickKey("instance-42")
+	if err != nil {
+		panic(err) // errors.Is(err, lb.ErrShardDown) while its shard is out
+	}
+	fmt.Println("instance-42 lives on", lease.Endpoint())
+	lease.Done(nil)
+
+	results, err := lb.Scatter(context.Background(), shards, func(ctx context.Context, endpoint string) (string, error) {
+		return "count from " + endpoint, nil // a real call would ask the shard
+	})
+	if err != nil {
+		panic(err)
+	}
+	for _, r := range results {
+		fmt.Println(r.Value)
+	}
+	// Output:
+	// instance-42 lives on shard-0:7000
+	// count from shard-0:7000
+	// count from shard-1:7000
+	// count from shard-2:7000
 }
