@@ -2,6 +2,7 @@ package lb
 
 import (
 	"fmt"
+	"iter"
 
 	"github.com/puzpuzpuz/xsync/v3"
 )
@@ -100,3 +101,25 @@ func (r *Registry) Delete(name string) bool {
 
 // Len returns the number of pools.
 func (r *Registry) Len() int { return r.pools.Size() }
+
+// All iterates over the registry's pools and their names, in no particular
+// order, for use in a range loop. It does not block other methods, and the
+// loop may call them, Delete included: a pool created or deleted during the
+// loop may or may not be seen, and each name is seen at most once.
+func (r *Registry) All() iter.Seq2[string, *Pool] {
+	return func(yield func(string, *Pool) bool) {
+		r.pools.Range(yield)
+	}
+}
+
+// Snapshot returns every pool's endpoints (Pool.Endpoints) by pool name, in
+// one call. Each pool's list is read as Endpoints reads it; pools created
+// or deleted meanwhile may or may not be included.
+func (r *Registry) Snapshot() map[string][]EndpointStatus {
+	out := make(map[string][]EndpointStatus, r.pools.Size())
+	r.pools.Range(func(name string, p *Pool) bool {
+		out[name] = p.Endpoints()
+		return true
+	})
+	return out
+}
