@@ -1,8 +1,11 @@
 package fuzz
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -19,8 +22,8 @@ import (
 // membership in order, and each endpoint's state, streak, ejections,
 // deadline and in-flight count. Pick's choice among the endpoints that are
 // up is the policy's; the model takes the real choice after checking it
-// was allowed (up; for P2C not the strictly busiest; for LeastLoaded the
-// first of the least loaded, in pool order), and predicts
+// was allowed (up; for P2C not the strictly busiest, for LeastLoaded one of
+// the least loaded, by the streak-doubled load), and predicts
 // everything else, probes included, exactly. All configs use NoJitter, and
 // a fuzzed config may be invalid.
 func FuzzOps(f *testing.F) {
@@ -178,7 +181,9 @@ func resolve(c lb.Config) (mp opsPool, ok bool) {
 	ejectFor, ok1 := dur(c.EjectFor, lb.DefaultEjectFor)
 	maxEjectFor, ok2 := dur(c.MaxEjectFor, max(lb.DefaultMaxEjectFor, ejectFor))
 	probeFor, ok3 := dur(c.ProbeTimeout, lb.DefaultProbeTimeout)
-	mp.ejectFor, mp.maxEjectFor, mp.probeFor = micros(ejectFor), micros(maxEjectFor), micros(probeFor)
+	// Config durations round up to the health clock's microsecond.
+	up := func(d time.Duration) int64 { return micros(d + time.Microsecond - 1) }
+	mp.ejectFor, mp.maxEjectFor, mp.probeFor = up(ejectFor), up(maxEjectFor), up(probeFor)
 	return mp, ok1 && ok2 && ok3 && maxEjectFor >= ejectFor
 }
 
@@ -328,10 +333,19 @@ func (m *opsModel) step(k int) {
 			}
 		}
 		m.compare(mp)
-	case 4, 5, 6:
+	case 4, 5:
 		if mp := m.pool(); mp != nil {
 			l, err := mp.real.Pick()
 			m.picked(k, mp, l, err)
+		}
+	case 6: // a keyed pick, key k: strict on Shard pools, else as Pick
+		if mp := m.pool(); mp != nil {
+			l, err := mp.real.PickKeyUint64(uint64(k))
+			if mp.policy == lb.Shard {
+				m.pickedShard(k, mp, uint64(k), l, err)
+			} else {
+				m.picked(k, mp, l, err)
+			}
 		}
 	case 7:
 		name := opsNames[m.tp.intn(len(opsNames))]
@@ -382,6 +396,11 @@ func deleteEndpoint(eps []*opsEndpoint, e *opsEndpoint) []*opsEndpoint {
 
 func (mp *opsPool) now() int64 { return since(mp.born) }
 
+// load is the load P2C and LeastLoaded compare, as documented: the
+// in-flight count doubled per failure of the current streak,
+// (inflight+1)·2^min(streak, 24) − 1.
+func (e *opsEndpoint) load() int64 { return (e.inflight+1)<<min(e.streak, 24) - 1 }
+
 // out counts the endpoints ejected or probing: MaxEjectedPercent's count.
 func (mp *opsPool) out() int {
 	n := 0
@@ -391,6 +410,71 @@ func (mp *opsPool) out() int {
 		}
 	}
 	return n
+}
+
+// pickedShard checks a PickKeyUint64 on a Shard pool against the model,
+// as Shard documents it: shard i is the i-th endpoint in address order
+// (shorter first, then bytewise), the key's shard is its jump hash over
+// their number after MurmurHash3's finaliser, and the key goes there, or
+// probes it once its deadline has passed, or gets ErrShardDown: never
+// another endpoint, nor another endpoint's probe.
+func (m *opsModel) pickedShard(k int, mp *opsPool, key uint64, l lb.Lease, err error) {
+	t := m.t
+	now := mp.now()
+	tracef(t, "op %d at %dµs: PickKeyUint64(%d) = %q probe=%v %v from %v", k, now, key, l.Endpoint(), l.Probe(), err, mp.eps)
+	if len(mp.eps) == 0 {
+		if !errors.Is(err, lb.ErrShardDown) {
+			t.Fatalf("op %d: PickKeyUint64 on an empty Shard pool = %q, %v; want ErrShardDown", k, l.Endpoint(), err)
+		}
+		return
+	}
+	shards := slices.Clone(mp.eps)
+	slices.SortFunc(shards, func(a, b *opsEndpoint) int {
+		return cmp.Or(cmp.Compare(len(a.addr), len(b.addr)), strings.Compare(a.addr, b.addr))
+	})
+	e := shards[paperJump(fmix64(key), len(shards))]
+	switch {
+	case e.state == lb.Up:
+		if err != nil || l.Endpoint() != e.addr || l.Probe() {
+			t.Fatalf("op %d: PickKeyUint64(%d) = %q probe=%v %v; want its shard %s", k, key, l.Endpoint(), l.Probe(), err, e.addr)
+		}
+		e.inflight++
+		m.leases = append(m.leases, &opsLease{real: l, pool: mp, ep: e})
+	case e.deadline <= now:
+		if err != nil || l.Endpoint() != e.addr || !l.Probe() {
+			t.Fatalf("op %d at %dµs: PickKeyUint64(%d) = %q probe=%v %v; want its shard %s's probe (%+v)", k, now, key, l.Endpoint(), l.Probe(), err, e.addr, *e)
+		}
+		m.probes++
+		e.state, e.deadline, e.owner = lb.Probing, now+mp.probeFor, m.probes
+		e.inflight++
+		m.leases = append(m.leases, &opsLease{real: l, pool: mp, ep: e, probe: m.probes})
+	default:
+		if !errors.Is(err, lb.ErrShardDown) {
+			t.Fatalf("op %d at %dµs: PickKeyUint64(%d) with its shard %s out = %q probe=%v %v; want ErrShardDown", k, now, key, e.addr, l.Endpoint(), l.Probe(), err)
+		}
+	}
+	m.compare(mp)
+}
+
+// fmix64 is MurmurHash3's 64-bit finaliser.
+func fmix64(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+// paperJump is jump consistent hash as printed in Lamping and Veach's paper.
+func paperJump(key uint64, numBuckets int) int {
+	var b, j int64 = -1, 0
+	for j < int64(numBuckets) {
+		b = j
+		key = key*2862933555777941757 + 1
+		j = int64(float64(b+1) * (float64(int64(1)<<31) / float64((key>>33)+1)))
+	}
+	return int(b)
 }
 
 // picked checks a Pick's result against the model and applies it.
@@ -422,30 +506,53 @@ func (m *opsModel) picked(k int, mp *opsPool, l lb.Lease, err error) {
 		}
 	}
 	switch {
-	case len(up) == 0:
+	case len(up) == 0 && (mp.pct >= 100 || len(mp.eps) == 0):
 		if !errors.Is(err, lb.ErrNoEndpoint) {
 			t.Fatalf("op %d: nothing up or due in %v, Pick = %q, %v; want ErrNoEndpoint", k, mp.eps, l.Endpoint(), err)
 		}
+		return
+	case len(up) == 0:
+		// Panic mode: below 100%, the endpoint whose deadline comes first
+		// (the first in pool order on ties) is leased, as an early probe
+		// if it is ejected, as an ordinary lease if a probe holds it.
+		first := mp.eps[0]
+		for _, e := range mp.eps {
+			if e.deadline < first.deadline {
+				first = e
+			}
+		}
+		if err != nil || l.Endpoint() != first.addr || l.Probe() != (first.state == lb.Ejected) {
+			t.Fatalf("op %d at %dµs: nothing up or due in %v, Pick = %q probe=%v %v; want panic mode on %s", k, now, mp.eps, l.Endpoint(), l.Probe(), err, first.addr)
+		}
+		first.inflight++
+		ml := &opsLease{real: l, pool: mp, ep: first}
+		if first.state == lb.Ejected {
+			m.probes++
+			first.state, first.deadline, first.owner = lb.Probing, now+mp.probeFor, m.probes
+			ml.probe = m.probes
+		}
+		m.leases = append(m.leases, ml)
+		m.compare(mp)
 		return
 	case err != nil || l.Probe() || won == nil:
 		t.Fatalf("op %d: Pick = %q probe=%v %v; want an endpoint up of %v", k, l.Endpoint(), l.Probe(), err, up)
 	case mp.policy == lb.P2C && len(up) >= 2:
 		busiest := true
 		for _, e := range up {
-			busiest = busiest && (e == won || e.inflight < won.inflight)
+			busiest = busiest && (e == won || e.load() < won.load())
 		}
 		if busiest {
-			t.Fatalf("op %d: P2C picked %s with load %d, the strictly busiest endpoint up", k, won.addr, won.inflight)
+			t.Fatalf("op %d: P2C picked %s with load %d, the strictly busiest endpoint up", k, won.addr, won.load())
 		}
 	case mp.policy == lb.LeastLoaded:
 		least := up[0]
 		for _, e := range up {
-			if e.inflight < least.inflight {
+			if e.load() < least.load() {
 				least = e
 			}
 		}
-		if won != least {
-			t.Fatalf("op %d: LeastLoaded picked %s with load %d; the first least loaded up is %s with %d", k, won.addr, won.inflight, least.addr, least.inflight)
+		if won.load() != least.load() {
+			t.Fatalf("op %d: LeastLoaded picked %s with load %d; %s up has %d", k, won.addr, won.load(), least.addr, least.load())
 		}
 	}
 	won.inflight++
