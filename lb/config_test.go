@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -25,7 +26,7 @@ func TestZeroConfigMeansTheDocumentedDefaults(t *testing.T) {
 		loadFactor:   DefaultHashLoadFactor,
 		hashReplicas: DefaultHashReplicas,
 	}
-	if s != want {
+	if !reflect.DeepEqual(s, want) {
 		t.Fatalf("Config{} resolved to %+v, want %+v", s, want)
 	}
 }

@@ -42,9 +42,13 @@ const (
 	// shard, with no load bound and no failover: the key's shard number is
 	// its jump consistent hash (Lamping and Veach, 2014) over the pool's
 	// endpoints, numbered in address order (shorter first, then bytewise).
-	// While that endpoint is ejected or probing, the key gets ErrShardDown.
-	// Adding a shard that sorts last to n moves about 1/(n+1) of the keys.
-	// Pick without a key draws an endpoint uniformly among those that are up.
+	// The numbering depends on the set of addresses, not on the order of
+	// New, Add or Set. While the key's endpoint is ejected or probing, the
+	// key gets ErrShardDown; once its cooldown passes, the key's own PickKey
+	// is its probe. Adding a shard that sorts last to n moves about
+	// 1/(n+1) of the keys, all to it; removing or inserting one that sorts
+	// before others renumbers those after it. Pick without a key draws an
+	// endpoint uniformly among those that are up.
 	Shard
 )
 

@@ -7,12 +7,26 @@ import (
 
 // Shard: strict key routing over numbered shards. A key's shard is its jump
 // consistent hash (Lamping and Veach, "A Fast, Minimal Memory, Consistent
-// Hash Algorithm", 2014) over the shard count, and shard i is the pool's
-// i-th endpoint in address order: shorter addresses first, then bytewise, so
-// "shard-2" comes before "shard-10" and "10.0.0.9:80" before "10.0.0.10:80".
-// The numbering is a function of the set of addresses alone: the order of
-// New's list, of Add calls or of Set's list does not matter, and every
-// process with the same addresses routes every key alike.
+// Hash Algorithm", 2014) over the shard count. Shard i is either
+//
+//   - Config.Shards[i], an explicit layout: the shard count is fixed by the
+//     config, and a shard whose address is not in the pool is empty (its
+//     keys get ErrShardDown), so membership changes from discovery never
+//     renumber anything; or, by default,
+//   - the pool's i-th endpoint in address order: shorter addresses first,
+//     then bytewise, so "shard-2" comes before "shard-10" and "10.0.0.9:80"
+//     before "10.0.0.10:80". Adding an endpoint that sorts last moves 1/(n+1)
+//     of the keys, all to it; removing one renumbers those after it.
+//
+// Either way the numbering is a function of the addresses alone: the order
+// of New's list, of Add calls or of Set's list does not matter, and every
+// process with the same layout (or the same addresses) routes keys alike.
+//
+// The key's hash is fixed, so clients in any language can compute it:
+// PickKeyUint64(k) takes x = fmix64(k), MurmurHash3's 64-bit finaliser, and
+// PickKey(s) takes x = fmix64(FNV-1a-64(s)); the shard is then the paper's
+// JumpConsistentHash(x, n) for n endpoints, with its 64-bit generator and
+// double division.
 //
 // Unlike ConsistentHash, a key never moves while its shard is out: PickKey
 // returns ErrShardDown instead, until the shard's probe reinstates it. The
@@ -20,8 +34,21 @@ import (
 // keyed pick is never handed another shard's probe or, in panic mode,
 // another shard.
 
-// setup orders the endpoints into shards.
-func (t *shardTable) setup(_ *shardTable, _ tableEnv) {
+// setup lays out the shards: Config.Shards's addresses, each the member
+// with that address or nil (an empty shard), or else the members in
+// address order.
+func (t *shardTable) setup(_ *shardTable, env tableEnv) {
+	if layout := env.cfg.shards; len(layout) > 0 {
+		at := make(map[string]*core, len(t.slots))
+		for _, s := range t.slots {
+			at[s.addr] = &s.core
+		}
+		t.shards = make([]*core, len(layout))
+		for i, a := range layout {
+			t.shards[i] = at[a]
+		}
+		return
+	}
 	t.shards = make([]*core, len(t.slots))
 	for i, s := range t.slots {
 		t.shards[i] = &s.core
@@ -61,7 +88,8 @@ func (t *shardTable) pickKey(h uint64) *core {
 	return nil
 }
 
-// owner returns the shard of key hash h, up or not, or nil for no shards.
+// owner returns the shard of key hash h, up or not, or nil for no shards
+// or an empty one.
 func (t *shardTable) owner(h uint64) *core {
 	if len(t.shards) == 0 {
 		return nil
@@ -71,7 +99,7 @@ func (t *shardTable) owner(h uint64) *core {
 
 // pickShard is PickKeyUint64 on a Shard pool, for key hash h: a lease on
 // the key's shard while it is up, its probe once its cooldown has passed,
-// and otherwise ErrShardDown (for no shards at all too).
+// and otherwise ErrShardDown (for no shards at all, or an empty one, too).
 func (p *Pool) pickShard(h uint64) (Lease, error) {
 	c := p.tables.shard.Load().owner(h)
 	if c == nil {

@@ -222,6 +222,77 @@ func TestAddingAShardMovesOneInKPlusOneKeys(t *testing.T) {
 	}
 }
 
+// With Config.Shards the layout is the config's: shard i is Shards[i]
+// whatever the pool holds and in whatever order it was added. A shard
+// missing from the pool is empty (ErrShardDown for its keys, and no other
+// key moves), an endpoint outside the layout owns no keys, and adding the
+// missing address back routes its keys to it again.
+func TestShardLayoutFromConfigKeepsNumbersWhileMembersComeAndGo(t *testing.T) {
+	layout := []string{"db-b:5432", "db-a:5432", "db-d:5432", "db-c:5432"} // not in address order
+	cfg := Config{Policy: Shard, Shards: layout}
+	p := mustNew(t, cfg, "spare:1", "db-d:5432", "db-c:5432", "db-b:5432", "db-a:5432")
+	layout[0] = "changed-after-New:1" // the pool keeps its own copy
+	layout = []string{"db-b:5432", "db-a:5432", "db-d:5432", "db-c:5432"}
+	cfg.Shards = layout
+	const keys = 4000
+	before := shardOwners2(t, p, keys)
+	for k, o := range before {
+		if want := layout[jump(mix64(hashString(fmt.Sprint("key-", k))), len(layout))]; o != want {
+			t.Fatalf("key %d went to %s; its shard in the layout is %s", k, o, want)
+		}
+	}
+	if err := p.Remove("db-a:5432"); err != nil {
+		t.Fatal(err)
+	}
+	during := shardOwners2(t, p, keys)
+	down := 0
+	for k := range before {
+		switch {
+		case before[k] == "db-a:5432":
+			if during[k] != "" {
+				t.Fatalf("key %d of the missing shard went to %s; want ErrShardDown", k, during[k])
+			}
+			down++
+		case during[k] != before[k]:
+			t.Fatalf("key %d moved from %s to %s when another shard left", k, before[k], during[k])
+		}
+	}
+	if down < keys/8 {
+		t.Fatalf("only %d of %d keys belonged to one of 4 shards", down, keys)
+	}
+	if err := p.Add("db-a:5432"); err != nil {
+		t.Fatal(err)
+	}
+	if after := shardOwners2(t, p, keys); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatal("keys did not come back when the missing shard was added")
+	}
+	other := mustNew(t, cfg, "db-a:5432", "db-c:5432", "db-b:5432", "db-d:5432")
+	if got := shardOwners2(t, other, keys); fmt.Sprint(got) != fmt.Sprint(before) {
+		t.Fatal("a pool with the same layout and other members' order routes keys differently")
+	}
+	none := mustNew(t, cfg, "spare:1")
+	wantShardDown(t, none, "key-1")
+	if l, err := none.Pick(); err != nil || l.Endpoint() != "spare:1" {
+		t.Fatalf("Pick without a key on a pool outside its layout = %s, %v; want the spare", l.Endpoint(), err)
+	}
+}
+
+func TestShardLayoutIsValidated(t *testing.T) {
+	for name, cfg := range map[string]Config{
+		"on another policy": {Policy: ConsistentHash, Shards: []string{"a:1"}},
+		"an empty address":  {Policy: Shard, Shards: []string{"a:1", ""}},
+		"an address twice":  {Policy: Shard, Shards: []string{"a:1", "b:1", "a:1"}},
+		"too long":          {Policy: Shard, Shards: make([]string, MaxShards+1)},
+	} {
+		if p, err := New(cfg, "a:1"); !errors.Is(err, ErrConfig) || p != nil {
+			t.Errorf("Shards %s: New = %v, %v; want ErrConfig", name, p, err)
+		}
+	}
+	if _, err := New(Config{Policy: Shard, Shards: []string{}}, "a:1"); err != nil {
+		t.Errorf("an empty layout means the default: %v", err)
+	}
+}
+
 func shardConfig() Config {
 	return Config{Policy: Shard, EjectAfter: 1, EjectFor: time.Second, ProbeTimeout: 3 * time.Second, NoJitter: true, MaxEjectedPercent: 100}
 }
