@@ -2,7 +2,6 @@ package lb
 
 import (
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -65,15 +64,15 @@ type Config struct {
 	// time. Zero means 100; otherwise 1..10,000.
 	HashReplicas int
 
-	// Shards is a Shard pool's explicit layout: Shards[i] is the address of
-	// shard i, and the shard count is len(Shards) whatever the pool's
-	// membership. A shard whose address is not in the pool is empty: its
-	// keys get ErrShardDown until the address is added. An endpoint of the
-	// pool that is not in Shards owns no keys (Pick without a key may still
-	// lease it). Nil (the default) numbers the pool's own endpoints in
-	// address order instead. Up to MaxShards distinct, non-empty addresses;
-	// set on another policy, it is an error.
-	Shards []string
+	// Shards is a Shard pool's explicit layout (see NewShardLayout): shard
+	// i is its i-th address, and the shard count is its length whatever the
+	// pool's membership. A shard whose address is not in the pool is empty:
+	// its keys get ErrShardDown until the address is added. An endpoint of
+	// the pool that is not in the layout owns no keys (Pick without a key
+	// may still lease it). Nil (the default), or an empty layout, numbers
+	// the pool's own endpoints in address order instead. Set on another
+	// policy, it is an error.
+	Shards *ShardLayout
 
 	// NoJitter turns off cooldown jitter. With jitter (the default) each
 	// cooldown is drawn uniformly from [90%, 100%] of its nominal length, so
@@ -94,9 +93,6 @@ const (
 	DefaultHashReplicas      = 100
 )
 
-// MaxShards is the longest Config.Shards layout.
-const MaxShards = 1 << 20
-
 const (
 	maxEjectAfter = 255            // the streak field of the health word is 8 bits
 	maxDuration   = 24 * time.Hour // longest cooldown or probe window accepted
@@ -116,7 +112,7 @@ type settings struct {
 	ewmaDecay    float64 // ns
 	loadFactor   float64
 	hashReplicas int
-	shards       []string // Config.Shards, copied
+	shards       *ShardLayout // Config.Shards if it has addresses, else nil
 }
 
 func (c Config) resolve() (settings, error) {
@@ -182,27 +178,16 @@ func (c Config) resolve() (settings, error) {
 	return s, nil
 }
 
-// shardLayout validates Config.Shards and returns a copy of it.
-func shardLayout(policy Policy, layout []string) ([]string, error) {
+// shardLayout checks that only a Shard pool has a layout, and returns it,
+// or nil for none or an empty one.
+func shardLayout(policy Policy, layout *ShardLayout) (*ShardLayout, error) {
 	switch {
-	case len(layout) == 0:
+	case layout == nil || len(layout.addrs) == 0:
 		return nil, nil
 	case policy != Shard:
 		return nil, fmt.Errorf("%w: Shards is set but the policy is %v, not %v", ErrConfig, policy, Shard)
-	case len(layout) > MaxShards:
-		return nil, fmt.Errorf("%w: %d Shards, more than %d", ErrConfig, len(layout), MaxShards)
 	}
-	seen := make(map[string]int, len(layout))
-	for i, a := range layout {
-		if a == "" {
-			return nil, fmt.Errorf("%w: Shards[%d] is empty", ErrConfig, i)
-		}
-		if j, dup := seen[a]; dup {
-			return nil, fmt.Errorf("%w: %q is both Shards[%d] and Shards[%d]", ErrConfig, a, j, i)
-		}
-		seen[a] = i
-	}
-	return slices.Clone(layout), nil
+	return layout, nil
 }
 
 // duration validates one duration field, applying def when it is zero.

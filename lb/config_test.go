@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"reflect"
 	"testing"
 	"time"
 )
@@ -26,7 +25,7 @@ func TestZeroConfigMeansTheDocumentedDefaults(t *testing.T) {
 		loadFactor:   DefaultHashLoadFactor,
 		hashReplicas: DefaultHashReplicas,
 	}
-	if !reflect.DeepEqual(s, want) {
+	if s != want {
 		t.Fatalf("Config{} resolved to %+v, want %+v", s, want)
 	}
 }

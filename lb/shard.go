@@ -2,6 +2,7 @@ package lb
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 )
 
@@ -9,8 +10,8 @@ import (
 // consistent hash (Lamping and Veach, "A Fast, Minimal Memory, Consistent
 // Hash Algorithm", 2014) over the shard count. Shard i is either
 //
-//   - Config.Shards[i], an explicit layout: the shard count is fixed by the
-//     config, and a shard whose address is not in the pool is empty (its
+//   - the i-th address of Config.Shards, an explicit layout: the shard count
+//     is fixed by the config, and a shard whose address is not in the pool is empty (its
 //     keys get ErrShardDown), so membership changes from discovery never
 //     renumber anything; or, by default,
 //   - the pool's i-th endpoint in address order: shorter addresses first,
@@ -34,17 +35,56 @@ import (
 // keyed pick is never handed another shard's probe or, in panic mode,
 // another shard.
 
+// ShardLayout is an explicit shard layout for Config.Shards: a list of
+// addresses, shard i being the i-th. It is immutable, so pools may share
+// one; growing a layout is a new one (with a new pool): appending an
+// address to n moves about 1/(n+1) of the keys, all to the new shard.
+type ShardLayout struct {
+	addrs []string
+}
+
+// MaxShards is the longest ShardLayout.
+const MaxShards = 1 << 20
+
+// NewShardLayout returns the layout whose shard i is addrs[i]. An empty
+// address, one given twice, or more than MaxShards of them is an error
+// wrapping ErrAddress.
+func NewShardLayout(addrs ...string) (*ShardLayout, error) {
+	if len(addrs) > MaxShards {
+		return nil, fmt.Errorf("%w: %d shards, more than %d", ErrAddress, len(addrs), MaxShards)
+	}
+	seen := make(map[string]int, len(addrs))
+	for i, a := range addrs {
+		if a == "" {
+			return nil, fmt.Errorf("%w: shard %d's address is empty", ErrAddress, i)
+		}
+		if j, dup := seen[a]; dup {
+			return nil, fmt.Errorf("%w: %q is both shard %d and shard %d", ErrAddress, a, j, i)
+		}
+		seen[a] = i
+	}
+	return &ShardLayout{addrs: slices.Clone(addrs)}, nil
+}
+
+// Addrs returns the layout's addresses, shard i at index i.
+func (l *ShardLayout) Addrs() []string {
+	if l == nil {
+		return nil
+	}
+	return slices.Clone(l.addrs)
+}
+
 // setup lays out the shards: Config.Shards's addresses, each the member
 // with that address or nil (an empty shard), or else the members in
 // address order.
 func (t *shardTable) setup(_ *shardTable, env tableEnv) {
-	if layout := env.cfg.shards; len(layout) > 0 {
+	if layout := env.cfg.shards; layout != nil {
 		at := make(map[string]*core, len(t.slots))
 		for _, s := range t.slots {
 			at[s.addr] = &s.core
 		}
-		t.shards = make([]*core, len(layout))
-		for i, a := range layout {
+		t.shards = make([]*core, len(layout.addrs))
+		for i, a := range layout.addrs {
 			t.shards[i] = at[a]
 		}
 		return

@@ -229,11 +229,18 @@ func TestAddingAShardMovesOneInKPlusOneKeys(t *testing.T) {
 // missing address back routes its keys to it again.
 func TestShardLayoutFromConfigKeepsNumbersWhileMembersComeAndGo(t *testing.T) {
 	layout := []string{"db-b:5432", "db-a:5432", "db-d:5432", "db-c:5432"} // not in address order
-	cfg := Config{Policy: Shard, Shards: layout}
+	shards, err := NewShardLayout(layout...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout[0] = "changed-after-NewShardLayout:1" // the layout keeps its own copy
+	shards.Addrs()[1] = "changed-in-a-copy:1"
+	layout = shards.Addrs()
+	if fmt.Sprint(layout) != "[db-b:5432 db-a:5432 db-d:5432 db-c:5432]" {
+		t.Fatalf("the layout changed under its owner: %v", layout)
+	}
+	cfg := Config{Policy: Shard, Shards: shards}
 	p := mustNew(t, cfg, "spare:1", "db-d:5432", "db-c:5432", "db-b:5432", "db-a:5432")
-	layout[0] = "changed-after-New:1" // the pool keeps its own copy
-	layout = []string{"db-b:5432", "db-a:5432", "db-d:5432", "db-c:5432"}
-	cfg.Shards = layout
 	const keys = 4000
 	before := shardOwners2(t, p, keys)
 	for k, o := range before {
@@ -278,18 +285,33 @@ func TestShardLayoutFromConfigKeepsNumbersWhileMembersComeAndGo(t *testing.T) {
 }
 
 func TestShardLayoutIsValidated(t *testing.T) {
-	for name, cfg := range map[string]Config{
-		"on another policy": {Policy: ConsistentHash, Shards: []string{"a:1"}},
-		"an empty address":  {Policy: Shard, Shards: []string{"a:1", ""}},
-		"an address twice":  {Policy: Shard, Shards: []string{"a:1", "b:1", "a:1"}},
-		"too long":          {Policy: Shard, Shards: make([]string, MaxShards+1)},
+	for name, addrs := range map[string][]string{
+		"an empty address": {"a:1", ""},
+		"an address twice": {"a:1", "b:1", "a:1"},
+		"too many":         make([]string, MaxShards+1),
 	} {
-		if p, err := New(cfg, "a:1"); !errors.Is(err, ErrConfig) || p != nil {
-			t.Errorf("Shards %s: New = %v, %v; want ErrConfig", name, p, err)
+		if l, err := NewShardLayout(addrs...); !errors.Is(err, ErrAddress) || l != nil {
+			t.Errorf("NewShardLayout with %s = %v, %v; want ErrAddress", name, l, err)
 		}
 	}
-	if _, err := New(Config{Policy: Shard, Shards: []string{}}, "a:1"); err != nil {
-		t.Errorf("an empty layout means the default: %v", err)
+	one, err := NewShardLayout("a:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := New(Config{Policy: ConsistentHash, Shards: one}, "a:1"); !errors.Is(err, ErrConfig) || p != nil {
+		t.Errorf("Shards on ConsistentHash: New = %v, %v; want ErrConfig", p, err)
+	}
+	for _, empty := range []*ShardLayout{{}, nil} {
+		p, err := New(Config{Policy: Shard, Shards: empty}, "b:1", "a:1")
+		if err != nil {
+			t.Fatalf("an empty layout means the default: %v", err)
+		}
+		if got, want := shardOf(t, p, "user-1"), []string{"a:1", "b:1"}[jump(mix64(hashString("user-1")), 2)]; got != want {
+			t.Fatalf("with an empty layout, user-1 went to %s; address order says %s", got, want)
+		}
+	}
+	if (*ShardLayout)(nil).Addrs() != nil {
+		t.Fatal("a nil layout has addresses")
 	}
 }
 
