@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -483,6 +485,60 @@ func TestShardKeysNeverGoElsewhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantShardDown(t, p, keyA)
+}
+
+// Real goroutines, under -race: keyed picks while one shard keeps failing,
+// being ejected and probed back. Every lease is on its key's shard, only
+// the failing shard's keys ever get ErrShardDown, and nothing is left in
+// flight. Bounded by count (4 × 5,000 picks) and by 1 ms cooldowns.
+func TestShardConcurrentKeyedPicksStayOnTheirShard(t *testing.T) {
+	names := shardAddrs(5)
+	p := mustNew(t, Config{Policy: Shard, EjectAfter: 1, EjectFor: time.Millisecond, MaxEjectFor: time.Millisecond,
+		ProbeTimeout: time.Millisecond, MaxEjectedPercent: 100}, names...)
+	const keys = 512
+	owner := make([]string, keys)
+	for k := range owner {
+		owner[k] = names[jump(mix64(uint64(k)), len(names))]
+	}
+	var down, leased atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 5000 {
+				k := (i*7 + g*131) % keys
+				l, err := p.PickKeyUint64(uint64(k))
+				if errors.Is(err, ErrShardDown) {
+					if owner[k] != names[1] {
+						t.Errorf("key %d of the healthy %s got ErrShardDown", k, owner[k])
+					}
+					down.Add(1)
+					continue
+				}
+				if err != nil || l.Endpoint() != owner[k] {
+					t.Errorf("key %d: %s, %v; want its shard %s", k, l.Endpoint(), err, owner[k])
+					return
+				}
+				leased.Add(1)
+				if l.Endpoint() == names[1] {
+					l.Done(errBackend) // shard 1 always fails: ejected, probed, ejected again
+				} else {
+					l.Done(nil)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, e := range p.Endpoints() {
+		if e.InFlight != 0 {
+			t.Errorf("%s has %d in flight after every Done", e.Addr, e.InFlight)
+		}
+		if e.Addr != names[1] && (e.State != Up || e.Streak != 0) {
+			t.Errorf("healthy shard %+v", e)
+		}
+	}
+	if down.Load() == 0 || leased.Load() == 0 {
+		t.Fatalf("%d ErrShardDown, %d leases: the failing shard was never out, or nothing was leased", down.Load(), leased.Load())
+	}
 }
 
 func TestShardKeyRouteAllocatesNothing(t *testing.T) {
