@@ -18,10 +18,11 @@ import (
 // ended), and appends the leases to dst in the pool's order (Endpoints'
 // order). Endpoints that are ejected and cooling down, or held by another
 // probe, are skipped; an empty pool, or one with nothing up and nothing
-// due, appends nothing: PickAll never serves in panic mode. Every lease
-// counts in flight and must be ended with Done, once. PickAll allocates
-// nothing when dst has room for every endpoint, and reads the clock only
-// when some endpoint is out.
+// due, appends nothing: PickAll never serves in panic mode. On a Shard
+// pool it leases every endpoint, those outside a Config.Shards layout too.
+// Every lease counts in flight and must be ended with Done, once. PickAll
+// allocates nothing when dst has room for every endpoint, and reads the
+// clock only when some endpoint is out.
 func (p *Pool) PickAll(dst []Lease) []Lease {
 	v := p.view.Load()
 	now := int64(-1)
