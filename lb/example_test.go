@@ -115,3 +115,27 @@ func ExampleScatter() {
 	// count from shard-1:7000
 	// count from shard-2:7000
 }
+
+// An explicit layout fixes the shard numbers: a shard whose address is not
+// in the pool (here, one discovery dropped) is empty, its keys get
+// ErrShardDown, and no other key moves.
+func ExampleNewShardLayout() {
+	layout, err := lb.NewShardLayout("db-0:5432", "db-1:5432", "db-2:5432")
+	if err != nil {
+		panic(err)
+	}
+	pool, _ := lb.New(lb.Config{Policy: lb.Shard, Shards: layout, MaxEjectedPercent: 100}, "db-0:5432", "db-2:5432")
+	for _, key := range []string{"user-1", "user-2", "user-3"} {
+		lease, err := pool.PickKey(key)
+		if errors.Is(err, lb.ErrShardDown) {
+			fmt.Println(key, "-> its shard is down")
+			continue
+		}
+		fmt.Println(key, "->", lease.Endpoint())
+		lease.Done(nil)
+	}
+	// Output:
+	// user-1 -> db-2:5432
+	// user-2 -> db-0:5432
+	// user-3 -> its shard is down
+}
