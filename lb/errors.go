@@ -29,7 +29,9 @@ var (
 
 	// ErrShardDown is returned by PickKey and PickKeyUint64 on a Shard pool
 	// while the key's shard is ejected or probing (until its probe
-	// reinstates it), or when the pool has no endpoints: strict routing
-	// never sends a key to another shard. It wraps ErrNoEndpoint.
-	ErrShardDown = fmt.Errorf("%w: the key's shard is down", ErrNoEndpoint)
+	// reinstates it), or empty, or when the pool has no endpoints: strict
+	// routing never sends a key to another shard. Scatter with
+	// ScatterComplete reports it for an endpoint it could not lease. It
+	// wraps ErrNoEndpoint.
+	ErrShardDown = fmt.Errorf("%w: the shard is down", ErrNoEndpoint)
 )

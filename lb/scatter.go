@@ -61,6 +61,7 @@ type ScatterOption func(*scatterOptions)
 type scatterOptions struct {
 	limit      int
 	collectAll bool
+	complete   bool
 }
 
 // ScatterLimit runs at most n of a Scatter's calls at once; the others wait
@@ -72,6 +73,17 @@ func ScatterLimit(n int) ScatterOption { return func(o *scatterOptions) { o.limi
 // ScatterCollectAll makes Scatter run every call to the end and join every
 // error, instead of cancelling the other calls at the first error.
 func ScatterCollectAll() ScatterOption { return func(o *scatterOptions) { o.collectAll = true } }
+
+// ScatterComplete makes Scatter answer for every endpoint, for queries
+// whose partial answer would be wrong (an aggregate over shards): an
+// endpoint that PickAll cannot lease (ejected and cooling down, or held by
+// another probe) gets a Result whose Err is ErrShardDown, and that error
+// counts like a failed call's: it is joined and, without
+// ScatterCollectAll, cancels every call before any is made. The endpoints
+// are the pool's; on a Shard pool with a Config.Shards layout, the layout's
+// shards, in shard order: one whose address is not in the pool is down,
+// and endpoints outside the layout are not called.
+func ScatterComplete() ScatterOption { return func(o *scatterOptions) { o.complete = true } }
 
 // errScatterCancelled is the cause Scatter cancels its calls' context with
 // after a call failed. It wraps context.Canceled, so leases ended with it
@@ -91,18 +103,17 @@ var errScatterCancelled = fmt.Errorf("lb: scatter cancelled after a call failed:
 // cancellation) is not made: its lease ends neutrally and its Result holds
 // context.Cause of that context, which wraps context.Canceled when Scatter
 // cancelled it and is then left out of the joined error. An error a call
-// returns after
-// that is taken for the cancellation's: its lease ends neutral and its
-// error stays in its Result but out of the joined error, so siblings of a
-// failure are never blamed for it. With ScatterCollectAll every call runs
-// to the end and every error is joined. ScatterLimit bounds how many calls
-// run at once.
+// returns after that cancellation is taken for the cancellation's: its
+// lease ends neutrally and its error stays in its Result but out of the
+// joined error, so siblings of a failure are never blamed for it. With
+// ScatterCollectAll every call runs to the end and every error is joined.
+// ScatterLimit bounds how many calls run at once.
 //
 // Endpoints that PickAll skips (ejected and cooling down) get no call and
-// no Result. When nothing can be leased (an empty pool, or every endpoint
-// out) Scatter returns no Results and ErrNoEndpoint. Scatter returns after
-// every call has returned and every lease is ended; a call that panics is
-// not recovered.
+// no Result, unless ScatterComplete. When nothing can be leased (an empty
+// pool, or every endpoint out) Scatter returns no Results and
+// ErrNoEndpoint. Scatter returns after every call has returned and every
+// lease is ended; a call that panics is not recovered.
 func Scatter[T any](ctx context.Context, p *Pool, call func(ctx context.Context, endpoint string) (T, error), opts ...ScatterOption) ([]Result[T], error) {
 	var o scatterOptions
 	for _, opt := range opts {
@@ -111,18 +122,41 @@ func Scatter[T any](ctx context.Context, p *Pool, call func(ctx context.Context,
 	if o.limit < 0 {
 		return nil, fmt.Errorf("%w: scatter limit %d is negative", ErrConfig, o.limit)
 	}
+	var addrs []string // per Result with ScatterComplete: its endpoint
+	if o.complete {
+		addrs = p.scatterAddrs() // before leasing: an endpoint added meanwhile is not called
+	}
 	leases := p.PickAll(make([]Lease, 0, p.Len()))
-	if len(leases) == 0 {
+	targets := make([]*Lease, len(leases)) // per Result: its lease, nil for one down
+	for i := range leases {
+		targets[i] = &leases[i]
+	}
+	if o.complete {
+		targets = match(addrs, leases)
+	}
+	if len(targets) == 0 {
 		return nil, ErrNoEndpoint
 	}
-	results := make([]Result[T], len(leases))
-	failed := make([]bool, len(leases)) // errors to join
+	results := make([]Result[T], len(targets))
+	failed := make([]bool, len(targets)) // errors to join
 	cctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var aborted atomic.Bool // set before the first error cancels cctx
+	for i, l := range targets {
+		if l == nil {
+			results[i] = Result[T]{Endpoint: addrs[i], Err: ErrShardDown}
+			failed[i] = true
+			if !o.collectAll && !aborted.Swap(true) {
+				cancel(errScatterCancelled)
+			}
+		}
+	}
 
 	run := func(i int) {
-		l := &leases[i]
+		l := targets[i]
+		if l == nil {
+			return
+		}
 		r := &results[i]
 		r.Endpoint = l.Endpoint()
 		if cctx.Err() != nil { // cancelled before its turn: not made
@@ -145,7 +179,7 @@ func Scatter[T any](ctx context.Context, p *Pool, call func(ctx context.Context,
 			}
 		}
 	}
-	workers := len(leases)
+	workers := len(targets)
 	if o.limit > 0 {
 		workers = min(workers, o.limit)
 	}
@@ -155,7 +189,7 @@ func Scatter[T any](ctx context.Context, p *Pool, call func(ctx context.Context,
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(leases) {
+				if i >= len(targets) {
 					return
 				}
 				run(i)
@@ -171,4 +205,36 @@ func Scatter[T any](ctx context.Context, p *Pool, call func(ctx context.Context,
 		}
 	}
 	return results, errors.Join(errs...)
+}
+
+// scatterAddrs are the endpoints ScatterComplete answers for: a Shard
+// pool's layout, or else the pool's endpoints.
+func (p *Pool) scatterAddrs() []string {
+	if layout := p.cfg.shards; p.policy == Shard && layout != nil {
+		return layout.addrs
+	}
+	cores := p.view.Load().cores
+	addrs := make([]string, len(cores))
+	for i, c := range cores {
+		addrs[i] = c.addr
+	}
+	return addrs
+}
+
+// match returns the lease of each of addrs, or nil for one without, and
+// ends the leases on other endpoints neutrally.
+func match(addrs []string, leases []Lease) []*Lease {
+	byAddr := make(map[string]*Lease, len(leases))
+	for i := range leases {
+		byAddr[leases[i].Endpoint()] = &leases[i]
+	}
+	targets := make([]*Lease, len(addrs))
+	for i, a := range addrs {
+		targets[i] = byAddr[a]
+		delete(byAddr, a)
+	}
+	for _, l := range byAddr { // outside the layout, or added meanwhile
+		l.Done(context.Canceled)
+	}
+	return targets
 }

@@ -282,3 +282,77 @@ func TestScatterParentCancelled(t *testing.T) {
 		}
 	}
 }
+
+// With ScatterComplete a shard that is out is an error, not a gap: it has
+// its Result (ErrShardDown), and without ScatterCollectAll no call is made.
+// Without the option it is skipped.
+func TestScatterCompleteAnswersForEveryShard(t *testing.T) {
+	names := shardAddrs(4)
+	p := mustNew(t, Config{Policy: Shard, EjectAfter: 1, EjectFor: time.Hour, MaxEjectedPercent: 100}, names...)
+	l, _ := p.PickKey(keyOf(t, p, names[2]))
+	l.Done(errBackend)
+	var calls atomic.Int64
+	call := func(ctx context.Context, ep string) (string, error) {
+		calls.Add(1)
+		return ep, ctx.Err()
+	}
+
+	results, err := Scatter(context.Background(), p, call)
+	if err != nil || len(results) != 3 || calls.Load() != 3 {
+		t.Fatalf("without ScatterComplete: %d results, %d calls, %v; want the 3 shards up", len(results), calls.Load(), err)
+	}
+
+	calls.Store(0)
+	results, err = Scatter(context.Background(), p, call, ScatterComplete())
+	if !errors.Is(err, ErrShardDown) || err.Error() != names[2]+": "+ErrShardDown.Error() || calls.Load() != 0 {
+		t.Fatalf("ScatterComplete with shard 2 out: %v after %d calls; want its ErrShardDown alone, before any call", err, calls.Load())
+	}
+	for i, r := range results {
+		if r.Endpoint != names[i] {
+			t.Fatalf("result %d is %s's; want %s's", i, r.Endpoint, names[i])
+		}
+		if want := error(errScatterCancelled); i == 2 && r.Err != ErrShardDown || i != 2 && r.Err != want {
+			t.Fatalf("result %d = %+v", i, r)
+		}
+	}
+
+	calls.Store(0)
+	results, err = Scatter(context.Background(), p, call, ScatterComplete(), ScatterCollectAll())
+	if !errors.Is(err, ErrShardDown) || strings.Contains(err.Error(), "\n") || calls.Load() != 3 || len(results) != 4 || results[3].Value != names[3] {
+		t.Fatalf("ScatterComplete and ScatterCollectAll: %d results, %d calls, %v; want 4, 3 and shard 2's error", len(results), calls.Load(), err)
+	}
+	wantIdle(t, p)
+	for _, e := range p.Endpoints() {
+		if e.Addr != names[2] && e.Streak != 0 {
+			t.Fatalf("%+v was blamed", e)
+		}
+	}
+}
+
+// On a pool with a layout, ScatterComplete answers for the layout's shards
+// in shard order: a missing one is down, and an endpoint outside the
+// layout is not called (its lease ends at once).
+func TestScatterCompleteFollowsTheShardLayout(t *testing.T) {
+	layout, err := NewShardLayout("db-1:1", "db-0:1", "db-2:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := mustNew(t, Config{Policy: Shard, Shards: layout}, "spare:1", "db-2:1", "db-1:1")
+	results, err := Scatter(context.Background(), p, func(ctx context.Context, ep string) (string, error) {
+		if ep == "spare:1" {
+			t.Error("the spare outside the layout was called")
+		}
+		return ep, nil
+	}, ScatterComplete(), ScatterCollectAll())
+	if !errors.Is(err, ErrShardDown) || err.Error() != "db-0:1: "+ErrShardDown.Error() {
+		t.Fatalf("error %v; want db-0's ErrShardDown", err)
+	}
+	var got []string
+	for _, r := range results {
+		got = append(got, fmt.Sprintf("%s=%s/%v", r.Endpoint, r.Value, r.Err != nil))
+	}
+	if fmt.Sprint(got) != "[db-1:1=db-1:1/false db-0:1=/true db-2:1=db-2:1/false]" {
+		t.Fatalf("results %v; want the layout's order with db-0 down", got)
+	}
+	wantIdle(t, p)
+}
