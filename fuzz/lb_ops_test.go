@@ -71,7 +71,8 @@ type opsPool struct {
 	ejectAfter, pct                 int
 	ejectFor, maxEjectFor, probeFor int64
 
-	eps []*opsEndpoint // in pool order
+	eps    []*opsEndpoint // in pool order
+	layout []string       // a Shard pool's Config.Shards, or nil
 }
 
 type opsLease struct {
@@ -153,6 +154,21 @@ func (m *opsModel) config() lb.Config {
 	}
 	c.EjectFor, c.MaxEjectFor, c.ProbeTimeout = m.duration(), m.duration(), m.duration()
 	c.MaxEjectedPercent = []int{0, 100, 100, 50, 1, 10, 33, 99, -1, 101}[m.tp.intn(10)]
+	if c.Policy == lb.Shard {
+		// An explicit layout of 1 to 4 distinct addresses, not in address
+		// order, or none (a zero count).
+		if n := m.tp.intn(5); n > 0 {
+			start, addrs := m.tp.intn(len(opsAddrs)), []string{}
+			for i := range n {
+				addrs = append(addrs, opsAddrs[(start+2*i)%len(opsAddrs)])
+			}
+			layout, err := lb.NewShardLayout(addrs...)
+			if err != nil {
+				m.t.Fatalf("NewShardLayout(%q): %v", addrs, err)
+			}
+			c.Shards = layout
+		}
+	}
 	return c
 }
 
@@ -171,7 +187,7 @@ func resolve(c lb.Config) (mp opsPool, ok bool) {
 	if c.Policy.String() == "unknown" || c.EjectAfter < 0 || c.EjectAfter > 255 || c.MaxEjectedPercent < 0 || c.MaxEjectedPercent > 100 {
 		return mp, false
 	}
-	mp.policy, mp.ejectAfter, mp.pct = c.Policy, c.EjectAfter, c.MaxEjectedPercent
+	mp.policy, mp.ejectAfter, mp.pct, mp.layout = c.Policy, c.EjectAfter, c.MaxEjectedPercent, c.Shards.Addrs()
 	if mp.ejectAfter == 0 {
 		mp.ejectAfter = lb.DefaultEjectAfter
 	}
@@ -413,8 +429,9 @@ func (mp *opsPool) out() int {
 }
 
 // pickedShard checks a PickKeyUint64 on a Shard pool against the model,
-// as Shard documents it: shard i is the i-th endpoint in address order
-// (shorter first, then bytewise), the key's shard is its jump hash over
+// as Shard documents it: shard i is the layout's i-th address (empty if
+// it is not in the pool) or, without a layout, the i-th endpoint in
+// address order (shorter first, then bytewise), the key's shard is its jump hash over
 // their number after MurmurHash3's finaliser, and the key goes there, or
 // probes it once its deadline has passed, or gets ErrShardDown: never
 // another endpoint, nor another endpoint's probe.
@@ -422,17 +439,22 @@ func (m *opsModel) pickedShard(k int, mp *opsPool, key uint64, l lb.Lease, err e
 	t := m.t
 	now := mp.now()
 	tracef(t, "op %d at %dµs: PickKeyUint64(%d) = %q probe=%v %v from %v", k, now, key, l.Endpoint(), l.Probe(), err, mp.eps)
-	if len(mp.eps) == 0 {
+	var e *opsEndpoint
+	if mp.layout != nil {
+		e = mp.find(mp.layout[paperJump(fmix64(key), len(mp.layout))]) // nil: an empty shard
+	} else if len(mp.eps) > 0 {
+		shards := slices.Clone(mp.eps)
+		slices.SortFunc(shards, func(a, b *opsEndpoint) int {
+			return cmp.Or(cmp.Compare(len(a.addr), len(b.addr)), strings.Compare(a.addr, b.addr))
+		})
+		e = shards[paperJump(fmix64(key), len(shards))]
+	}
+	if e == nil {
 		if !errors.Is(err, lb.ErrShardDown) {
-			t.Fatalf("op %d: PickKeyUint64 on an empty Shard pool = %q, %v; want ErrShardDown", k, l.Endpoint(), err)
+			t.Fatalf("op %d: PickKeyUint64(%d) with no shard for it (layout %q) = %q, %v; want ErrShardDown", k, key, mp.layout, l.Endpoint(), err)
 		}
 		return
 	}
-	shards := slices.Clone(mp.eps)
-	slices.SortFunc(shards, func(a, b *opsEndpoint) int {
-		return cmp.Or(cmp.Compare(len(a.addr), len(b.addr)), strings.Compare(a.addr, b.addr))
-	})
-	e := shards[paperJump(fmix64(key), len(shards))]
 	switch {
 	case e.state == lb.Up:
 		if err != nil || l.Endpoint() != e.addr || l.Probe() {
