@@ -10,10 +10,10 @@ import (
 // consistent hash (Lamping and Veach, "A Fast, Minimal Memory, Consistent
 // Hash Algorithm", 2014) over the shard count. Shard i is either
 //
-//   - the i-th address of Config.Shards, an explicit layout: the shard count
-//     is fixed by the config, and a shard whose address is not in the pool is empty (its
-//     keys get ErrShardDown), so membership changes from discovery never
-//     renumber anything; or, by default,
+//   - the i-th address of Config.Shards, an explicit layout: the shard
+//     count is fixed by the config, and a shard whose address is not in the
+//     pool is empty (its keys get ErrShardDown), so membership changes
+//     from discovery never renumber anything; or, by default,
 //   - the pool's i-th endpoint in address order: shorter addresses first,
 //     then bytewise, so "shard-2" comes before "shard-10" and "10.0.0.9:80"
 //     before "10.0.0.10:80". Adding an endpoint that sorts last moves 1/(n+1)
