@@ -25,9 +25,8 @@ func (p *Pool) Pick() (Lease, error) {
 // endpoint for the same key while membership is unchanged, unless that
 // endpoint is out or at the load bound; on a Shard pool, only ever the
 // key's shard, or ErrShardDown while it is out; other policies ignore the
-// key. The
-// hash is fixed (FNV-1a with a final mix), so clients in different
-// processes with the same endpoints route a key alike.
+// key. The hash is fixed (FNV-1a with a final mix), so clients in
+// different processes with the same endpoints route a key alike.
 func (p *Pool) PickKey(key string) (Lease, error) { return p.PickKeyUint64(hashString(key)) }
 
 // PickKeyUint64 is PickKey for a numeric key, such as a user ID or an
