@@ -90,9 +90,9 @@ func ScatterComplete() ScatterOption { return func(o *scatterOptions) { o.comple
 // are neutral.
 var errScatterCancelled = fmt.Errorf("lb: scatter cancelled after a call failed: %w", context.Canceled)
 
-// Scatter calls call once for each endpoint PickAll leases, concurrently,
-// each with a context derived from ctx and the endpoint's address, and
-// returns one Result per call in the pool's order, with the calls' errors
+// Scatter calls call(cctx, endpoint) once for each endpoint PickAll leases,
+// concurrently, with cctx a context derived from ctx, and returns one
+// Result per endpoint in the pool's order, with the calls' errors
 // joined (errors.Join, each prefixed with its endpoint), or nil if every
 // call succeeded.
 //
