@@ -131,4 +131,24 @@ var policies = []policy{
 		},
 		Setup: true, Keyed: true, Leases: true,
 	},
+	{
+		Name: "Shard", Ident: "shard", Label: "shard",
+		Doc: []string{
+			"Shard routes each key of Pool.PickKey strictly to one endpoint, its",
+			"shard, with no load bound and no failover: the key's shard number is",
+			"its jump consistent hash (Lamping and Veach, 2014) over the shard",
+			"count. Shard i is Config.Shards's i-th address if the config has a",
+			"layout (a shard missing from the pool is empty), else the pool's i-th",
+			"endpoint in address order (shorter first, then bytewise); either way",
+			"the order of New, Add or Set does not matter. While the key's shard",
+			"is ejected, probing or empty, the key gets ErrShardDown; once its",
+			"cooldown passes, the key's own PickKey is its probe. Adding a shard",
+			"at the end of n moves about 1/(n+1) of the keys, all to it. Pick",
+			"without a key draws an endpoint uniformly among those that are up.",
+		},
+		TableFields: []field{
+			{Name: "shards", Type: "[]*core", Doc: "the endpoints in shard order: by address length, then bytes"},
+		},
+		Setup: true, Keyed: true,
+	},
 }

@@ -83,7 +83,7 @@ type Stats struct {
 	Grants      uint64 // leases handed to queued waiters
 	Timeouts    uint64 // waits ended by their context or Config.MaxWait
 	QueueFull   uint64 // PickWait calls refused with ErrQueueFull
-	Saturations uint64 // Picks that returned ErrSaturated
+	Saturations uint64 // Picks (and PickKeys, PickExcepts) that returned ErrSaturated
 }
 
 // Stats returns the pool's admission counters.
@@ -183,6 +183,9 @@ func (p *Pool) dispatch() {
 	for q.head != nil {
 		l, err := p.acquire()
 		if err != nil {
+			if errors.Is(err, ErrSaturated) {
+				p.stats.saturations.Add(^uint64(0)) // minus one: the queue's own try: no caller was refused
+			}
 			return
 		}
 		w := q.head

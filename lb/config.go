@@ -86,6 +86,15 @@ type Config struct {
 	// deadline is bounded by it alone. Zero means 3 seconds (linkerd's
 	// failfast timeout); otherwise 1µs..24h, rounded up to the microsecond.
 	MaxWait time.Duration
+	// Shards is a Shard pool's explicit layout (see NewShardLayout): shard
+	// i is its i-th address, and the shard count is its length whatever the
+	// pool's membership. A shard whose address is not in the pool is empty:
+	// its keys get ErrShardDown until the address is added. An endpoint of
+	// the pool that is not in the layout owns no keys (Pick without a key
+	// may still lease it). Nil (the default), or an empty layout, numbers
+	// the pool's own endpoints in address order instead. Set on another
+	// policy, it is an error.
+	Shards *ShardLayout
 
 	// NoJitter turns off cooldown jitter. With jitter (the default) each
 	// cooldown is drawn uniformly from [90%, 100%] of its nominal length, so
@@ -132,6 +141,7 @@ type settings struct {
 	limit        int64 // MaxConcurrency; 0: none
 	maxWaiters   int32
 	maxWait      time.Duration
+	shards       *ShardLayout // Config.Shards if it has addresses, else nil
 }
 
 func (c Config) resolve() (settings, error) {
@@ -204,8 +214,23 @@ func (c Config) resolve() (settings, error) {
 		return s, err
 	}
 	s.maxWait = time.Duration(micros(s.maxWait)) * time.Microsecond
+	if s.shards, err = shardLayout(c.Policy, c.Shards); err != nil {
+		return s, err
+	}
 	s.ejectFor, s.maxEjectFor, s.probeTimeout = micros(ejectFor), micros(maxEjectFor), micros(probe)
 	return s, nil
+}
+
+// shardLayout checks that only a Shard pool has a layout, and returns it,
+// or nil for none or an empty one.
+func shardLayout(policy Policy, layout *ShardLayout) (*ShardLayout, error) {
+	switch {
+	case layout == nil || len(layout.addrs) == 0:
+		return nil, nil
+	case policy != Shard:
+		return nil, fmt.Errorf("%w: Shards is set but the policy is %v, not %v", ErrConfig, policy, Shard)
+	}
+	return layout, nil
 }
 
 // duration validates one duration field, applying def when it is zero.
