@@ -1,8 +1,11 @@
 package fuzz
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -19,8 +22,8 @@ import (
 // membership in order, and each endpoint's state, streak, ejections,
 // deadline and in-flight count. Pick's choice among the endpoints that are
 // up is the policy's; the model takes the real choice after checking it
-// was allowed (up; for P2C not the strictly busiest; for LeastLoaded the
-// first of the least loaded, in pool order), and predicts
+// was allowed (up; for P2C not the strictly busiest, for LeastLoaded one of
+// the least loaded, by the streak-doubled load), and predicts
 // everything else, probes included, exactly. All configs use NoJitter, and
 // a fuzzed config may be invalid.
 func FuzzOps(f *testing.F) {
@@ -68,7 +71,8 @@ type opsPool struct {
 	ejectAfter, pct                 int
 	ejectFor, maxEjectFor, probeFor int64
 
-	eps []*opsEndpoint // in pool order
+	eps    []*opsEndpoint // in pool order
+	layout []string       // a Shard pool's Config.Shards, or nil
 }
 
 type opsLease struct {
@@ -150,6 +154,21 @@ func (m *opsModel) config() lb.Config {
 	}
 	c.EjectFor, c.MaxEjectFor, c.ProbeTimeout = m.duration(), m.duration(), m.duration()
 	c.MaxEjectedPercent = []int{0, 100, 100, 50, 1, 10, 33, 99, -1, 101}[m.tp.intn(10)]
+	if c.Policy == lb.Shard {
+		// An explicit layout of 1 to 4 distinct addresses, not in address
+		// order, or none (a zero count).
+		if n := m.tp.intn(5); n > 0 {
+			start, addrs := m.tp.intn(len(opsAddrs)), []string{}
+			for i := range n {
+				addrs = append(addrs, opsAddrs[(start+2*i)%len(opsAddrs)])
+			}
+			layout, err := lb.NewShardLayout(addrs...)
+			if err != nil {
+				m.t.Fatalf("NewShardLayout(%q): %v", addrs, err)
+			}
+			c.Shards = layout
+		}
+	}
 	return c
 }
 
@@ -168,7 +187,7 @@ func resolve(c lb.Config) (mp opsPool, ok bool) {
 	if c.Policy.String() == "unknown" || c.EjectAfter < 0 || c.EjectAfter > 255 || c.MaxEjectedPercent < 0 || c.MaxEjectedPercent > 100 {
 		return mp, false
 	}
-	mp.policy, mp.ejectAfter, mp.pct = c.Policy, c.EjectAfter, c.MaxEjectedPercent
+	mp.policy, mp.ejectAfter, mp.pct, mp.layout = c.Policy, c.EjectAfter, c.MaxEjectedPercent, c.Shards.Addrs()
 	if mp.ejectAfter == 0 {
 		mp.ejectAfter = lb.DefaultEjectAfter
 	}
@@ -178,7 +197,9 @@ func resolve(c lb.Config) (mp opsPool, ok bool) {
 	ejectFor, ok1 := dur(c.EjectFor, lb.DefaultEjectFor)
 	maxEjectFor, ok2 := dur(c.MaxEjectFor, max(lb.DefaultMaxEjectFor, ejectFor))
 	probeFor, ok3 := dur(c.ProbeTimeout, lb.DefaultProbeTimeout)
-	mp.ejectFor, mp.maxEjectFor, mp.probeFor = micros(ejectFor), micros(maxEjectFor), micros(probeFor)
+	// Config durations round up to the health clock's microsecond.
+	up := func(d time.Duration) int64 { return micros(d + time.Microsecond - 1) }
+	mp.ejectFor, mp.maxEjectFor, mp.probeFor = up(ejectFor), up(maxEjectFor), up(probeFor)
 	return mp, ok1 && ok2 && ok3 && maxEjectFor >= ejectFor
 }
 
@@ -328,10 +349,19 @@ func (m *opsModel) step(k int) {
 			}
 		}
 		m.compare(mp)
-	case 4, 5, 6:
+	case 4, 5:
 		if mp := m.pool(); mp != nil {
 			l, err := mp.real.Pick()
 			m.picked(k, mp, l, err)
+		}
+	case 6: // a keyed pick, key k: strict on Shard pools, else as Pick
+		if mp := m.pool(); mp != nil {
+			l, err := mp.real.PickKeyUint64(uint64(k))
+			if mp.policy == lb.Shard {
+				m.pickedShard(k, mp, uint64(k), l, err)
+			} else {
+				m.picked(k, mp, l, err)
+			}
 		}
 	case 7:
 		name := opsNames[m.tp.intn(len(opsNames))]
@@ -393,6 +423,77 @@ func (mp *opsPool) out() int {
 	return n
 }
 
+// pickedShard checks a PickKeyUint64 on a Shard pool against the model,
+// as Shard documents it: shard i is the layout's i-th address (empty if
+// it is not in the pool) or, without a layout, the i-th endpoint in
+// address order (shorter first, then bytewise), the key's shard is its jump hash over
+// their number after MurmurHash3's finaliser, and the key goes there, or
+// probes it once its deadline has passed, or gets ErrShardDown: never
+// another endpoint, nor another endpoint's probe.
+func (m *opsModel) pickedShard(k int, mp *opsPool, key uint64, l lb.Lease, err error) {
+	t := m.t
+	now := mp.now()
+	tracef(t, "op %d at %dµs: PickKeyUint64(%d) = %q probe=%v %v from %v", k, now, key, l.Endpoint(), l.Probe(), err, mp.eps)
+	var e *opsEndpoint
+	if mp.layout != nil {
+		e = mp.find(mp.layout[paperJump(fmix64(key), len(mp.layout))]) // nil: an empty shard
+	} else if len(mp.eps) > 0 {
+		shards := slices.Clone(mp.eps)
+		slices.SortFunc(shards, func(a, b *opsEndpoint) int {
+			return cmp.Or(cmp.Compare(len(a.addr), len(b.addr)), strings.Compare(a.addr, b.addr))
+		})
+		e = shards[paperJump(fmix64(key), len(shards))]
+	}
+	if e == nil {
+		if !errors.Is(err, lb.ErrShardDown) {
+			t.Fatalf("op %d: PickKeyUint64(%d) with no shard for it (layout %q) = %q, %v; want ErrShardDown", k, key, mp.layout, l.Endpoint(), err)
+		}
+		return
+	}
+	switch {
+	case e.state == lb.Up:
+		if err != nil || l.Endpoint() != e.addr || l.Probe() {
+			t.Fatalf("op %d: PickKeyUint64(%d) = %q probe=%v %v; want its shard %s", k, key, l.Endpoint(), l.Probe(), err, e.addr)
+		}
+		e.inflight++
+		m.leases = append(m.leases, &opsLease{real: l, pool: mp, ep: e})
+	case e.deadline <= now:
+		if err != nil || l.Endpoint() != e.addr || !l.Probe() {
+			t.Fatalf("op %d at %dµs: PickKeyUint64(%d) = %q probe=%v %v; want its shard %s's probe (%+v)", k, now, key, l.Endpoint(), l.Probe(), err, e.addr, *e)
+		}
+		m.probes++
+		e.state, e.deadline, e.owner = lb.Probing, now+mp.probeFor, m.probes
+		e.inflight++
+		m.leases = append(m.leases, &opsLease{real: l, pool: mp, ep: e, probe: m.probes})
+	default:
+		if !errors.Is(err, lb.ErrShardDown) {
+			t.Fatalf("op %d at %dµs: PickKeyUint64(%d) with its shard %s out = %q probe=%v %v; want ErrShardDown", k, now, key, e.addr, l.Endpoint(), l.Probe(), err)
+		}
+	}
+	m.compare(mp)
+}
+
+// fmix64 is MurmurHash3's 64-bit finaliser.
+func fmix64(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+// paperJump is jump consistent hash as printed in Lamping and Veach's paper.
+func paperJump(key uint64, numBuckets int) int {
+	var b, j int64 = -1, 0
+	for j < int64(numBuckets) {
+		b = j
+		key = key*2862933555777941757 + 1
+		j = int64(float64(b+1) * (float64(int64(1)<<31) / float64((key>>33)+1)))
+	}
+	return int(b)
+}
+
 // picked checks a Pick's result against the model and applies it.
 func (m *opsModel) picked(k int, mp *opsPool, l lb.Lease, err error) {
 	t := m.t
@@ -421,15 +522,44 @@ func (m *opsModel) picked(k int, mp *opsPool, l lb.Lease, err error) {
 			}
 		}
 	}
+	streaks := false
+	for _, e := range up {
+		streaks = streaks || e.streak > 0
+	}
 	switch {
-	case len(up) == 0:
+	case len(up) == 0 && (mp.pct >= 100 || len(mp.eps) == 0):
 		if !errors.Is(err, lb.ErrNoEndpoint) {
 			t.Fatalf("op %d: nothing up or due in %v, Pick = %q, %v; want ErrNoEndpoint", k, mp.eps, l.Endpoint(), err)
 		}
 		return
+	case len(up) == 0:
+		// Panic mode: below 100%, the endpoint whose deadline comes first
+		// (the first in pool order on ties) is leased, as an early probe
+		// if it is ejected, as an ordinary lease if a probe holds it.
+		first := mp.eps[0]
+		for _, e := range mp.eps {
+			if e.deadline < first.deadline {
+				first = e
+			}
+		}
+		if err != nil || l.Endpoint() != first.addr || l.Probe() != (first.state == lb.Ejected) {
+			t.Fatalf("op %d at %dµs: nothing up or due in %v, Pick = %q probe=%v %v; want panic mode on %s", k, now, mp.eps, l.Endpoint(), l.Probe(), err, first.addr)
+		}
+		first.inflight++
+		ml := &opsLease{real: l, pool: mp, ep: first}
+		if first.state == lb.Ejected {
+			m.probes++
+			first.state, first.deadline, first.owner = lb.Probing, now+mp.probeFor, m.probes
+			ml.probe = m.probes
+		}
+		m.leases = append(m.leases, ml)
+		m.compare(mp)
+		return
 	case err != nil || l.Probe() || won == nil:
 		t.Fatalf("op %d: Pick = %q probe=%v %v; want an endpoint up of %v", k, l.Endpoint(), l.Probe(), err, up)
-	case mp.policy == lb.P2C && len(up) >= 2:
+	case mp.policy == lb.P2C && len(up) >= 2 && !streaks:
+		// (A streak doubles an endpoint's load but for a trial share, so
+		// the check holds only among endpoints with none.)
 		busiest := true
 		for _, e := range up {
 			busiest = busiest && (e == won || e.inflight < won.inflight)
@@ -438,14 +568,12 @@ func (m *opsModel) picked(k int, mp *opsPool, l lb.Lease, err error) {
 			t.Fatalf("op %d: P2C picked %s with load %d, the strictly busiest endpoint up", k, won.addr, won.inflight)
 		}
 	case mp.policy == lb.LeastLoaded:
-		least := up[0]
+		// Ties go to a random one; a streak only adds load (but for a trial
+		// share), so no endpoint without a streak had fewer leases.
 		for _, e := range up {
-			if e.inflight < least.inflight {
-				least = e
+			if e.streak == 0 && e.inflight < won.inflight {
+				t.Fatalf("op %d: LeastLoaded picked %s with %d in flight; %s had %d and no streak", k, won.addr, won.inflight, e.addr, e.inflight)
 			}
-		}
-		if won != least {
-			t.Fatalf("op %d: LeastLoaded picked %s with load %d; the first least loaded up is %s with %d", k, won.addr, won.inflight, least.addr, least.inflight)
 		}
 	}
 	won.inflight++

@@ -7,6 +7,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Admission control: Config.MaxConcurrency caps each endpoint's leases in
@@ -83,7 +84,7 @@ type Stats struct {
 	Grants      uint64 // leases handed to queued waiters
 	Timeouts    uint64 // waits ended by their context or Config.MaxWait
 	QueueFull   uint64 // PickWait calls refused with ErrQueueFull
-	Saturations uint64 // Picks that returned ErrSaturated
+	Saturations uint64 // Picks (and PickKeys, PickExcepts) that returned ErrSaturated
 }
 
 // Stats returns the pool's admission counters.
@@ -177,12 +178,20 @@ func (p *Pool) kick() {
 
 // dispatch leases for the queue's head while a lease can be had.
 func (p *Pool) dispatch() {
+	p.queue.mu.Lock()
+	defer p.queue.mu.Unlock()
+	p.serve()
+}
+
+// serve is dispatch with the queue's lock held.
+func (p *Pool) serve() {
 	q := &p.queue
-	q.mu.Lock()
-	defer q.mu.Unlock()
 	for q.head != nil {
 		l, err := p.acquire()
 		if err != nil {
+			if errors.Is(err, ErrSaturated) {
+				p.stats.saturations.Add(^uint64(0)) // minus one: the queue's own try refused no caller
+			}
 			return
 		}
 		w := q.head
@@ -229,7 +238,10 @@ func (p *Pool) PickWait(ctx context.Context) (Lease, error) {
 	return p.wait(ctx)
 }
 
-// wait queues the caller and waits for its grant.
+// wait queues the caller and waits for its grant. It serves the queue once
+// itself, under the lock it queued under: a slot freed since the caller's
+// Pick, whose Done found nobody queued, is not lost, and a Done from now on
+// sees the caller queued.
 func (p *Pool) wait(ctx context.Context) (Lease, error) {
 	q := &p.queue
 	q.mu.Lock()
@@ -244,14 +256,16 @@ func (p *Pool) wait(ctx context.Context) (Lease, error) {
 	}
 	w := &waiter{grant: make(chan Lease, 1)}
 	q.push(w)
+	p.serve()
 	q.mu.Unlock()
-	p.dispatch() // a slot freed between the caller's Pick and the push is not lost
 
+	var expired <-chan time.Time
 	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.cfg.maxWait)
-		defer cancel()
+		t := time.NewTimer(p.cfg.maxWait)
+		defer t.Stop()
+		expired = t.C
 	}
+	cause := error(context.DeadlineExceeded)
 	select {
 	case l, ok := <-w.grant:
 		if !ok {
@@ -259,6 +273,8 @@ func (p *Pool) wait(ctx context.Context) (Lease, error) {
 		}
 		return l, nil
 	case <-ctx.Done():
+		cause = ctx.Err()
+	case <-expired:
 	}
 	q.mu.Lock()
 	left := q.remove(w)
@@ -269,7 +285,7 @@ func (p *Pool) wait(ctx context.Context) (Lease, error) {
 		}
 	}
 	p.stats.timeouts.Add(1)
-	return Lease{}, fmt.Errorf("lb: PickWait: no lease before the wait ended: %w", ctx.Err())
+	return Lease{}, fmt.Errorf("lb: PickWait: no lease before the wait ended: %w", cause)
 }
 
 // Close ends the pool's waiting for good: callers in PickWait and every

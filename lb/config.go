@@ -59,9 +59,15 @@ type Config struct {
 	// 1..1e6 (NaN is rejected).
 	HashLoadFactor float64
 
-	// HashReplicas is how many points each endpoint has on ConsistentHash's
-	// ring. More points spread keys more evenly and cost memory and rebuild
-	// time. Zero means 100; otherwise 1..10,000.
+	// HashReplicas is how many entries of ConsistentHash's lookup table
+	// there are per endpoint, at least: the table's size is the first of a
+	// fixed list of primes, 65,537 and about doubling up to 4,194,319 (the
+	// cap), that is at least HashReplicas times the number of endpoints.
+	// More entries per endpoint move fewer keys on a membership change
+	// (Maglev's disruption shrinks as the table grows) and cost memory (2
+	// bytes an entry below 65,536 endpoints, 4 from there) and rebuild time
+	// (about size·ln(size) steps); the balance of entries is exact at any
+	// size. Zero means 100; otherwise 1..10,000.
 	HashReplicas int
 
 	// MaxConcurrency caps the leases in flight on each endpoint: Pick never
@@ -80,6 +86,15 @@ type Config struct {
 	// deadline is bounded by it alone. Zero means 3 seconds (linkerd's
 	// failfast timeout); otherwise 1µs..24h, rounded up to the microsecond.
 	MaxWait time.Duration
+	// Shards is a Shard pool's explicit layout (see NewShardLayout): shard
+	// i is its i-th address, and the shard count is its length whatever the
+	// pool's membership. A shard whose address is not in the pool is empty:
+	// its keys get ErrShardDown until the address is added. An endpoint of
+	// the pool that is not in the layout owns no keys (Pick without a key
+	// may still lease it). Nil (the default), or an empty layout, numbers
+	// the pool's own endpoints in address order instead. Set on another
+	// policy, it is an error.
+	Shards *ShardLayout
 
 	// NoJitter turns off cooldown jitter. With jitter (the default) each
 	// cooldown is drawn uniformly from [90%, 100%] of its nominal length, so
@@ -126,6 +141,7 @@ type settings struct {
 	limit        int64 // MaxConcurrency; 0: none
 	maxWaiters   int32
 	maxWait      time.Duration
+	shards       *ShardLayout // Config.Shards if it has addresses, else nil
 }
 
 func (c Config) resolve() (settings, error) {
@@ -198,8 +214,23 @@ func (c Config) resolve() (settings, error) {
 		return s, err
 	}
 	s.maxWait = time.Duration(micros(s.maxWait)) * time.Microsecond
+	if s.shards, err = shardLayout(c.Policy, c.Shards); err != nil {
+		return s, err
+	}
 	s.ejectFor, s.maxEjectFor, s.probeTimeout = micros(ejectFor), micros(maxEjectFor), micros(probe)
 	return s, nil
+}
+
+// shardLayout checks that only a Shard pool has a layout, and returns it,
+// or nil for none or an empty one.
+func shardLayout(policy Policy, layout *ShardLayout) (*ShardLayout, error) {
+	switch {
+	case layout == nil || len(layout.addrs) == 0:
+		return nil, nil
+	case policy != Shard:
+		return nil, fmt.Errorf("%w: Shards is set but the policy is %v, not %v", ErrConfig, policy, Shard)
+	}
+	return layout, nil
 }
 
 // duration validates one duration field, applying def when it is zero.

@@ -7,8 +7,9 @@ package lb
 type consistentHashTable struct {
 	slots      []*slot
 	view       *view     // the same endpoints, with their health index
-	ring       []uint64  // hash points, ascending
-	owner      []uint32  // owner[i] is the slot index of ring[i]
+	size       int       // entries in the Maglev table
+	small      []uint16  // the table, entry -> slot index, below 65,536 slots
+	large      []int32   // the table from 65,536 slots on
 	counts     *counters // the pool's total in flight and ejected count
 	loadFactor float64   // Config.HashLoadFactor
 }

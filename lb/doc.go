@@ -25,7 +25,16 @@
 //
 // Pools change membership at run time with Add and Remove. Neither resets
 // another endpoint's counters or health, and once Remove returns no Pick
-// hands the endpoint out. A Registry holds named pools, created once.
+// hands the endpoint out. A Registry holds named pools, created once;
+// Registry.All and Registry.Snapshot look at all of them at once.
+//
+// # Shards and scatter-gather
+//
+// A Shard pool routes each key of PickKey to exactly one endpoint, its
+// shard, and returns ErrShardDown while that shard is out rather than
+// moving the key (ConsistentHash moves it). PickAll leases every endpoint
+// that is up at once, and Scatter calls a function on each concurrently,
+// ending every lease with its call's outcome.
 //
 // # Cost
 //
@@ -40,7 +49,7 @@
 //
 // Each policy's algorithm is ordinary Go in the file named for it
 // (p2c.go, roundrobin.go, leastloaded.go, weightedroundrobin.go,
-// peakewma.go, random.go, consistenthash.go), as methods on its table
-// type. The *_gen.go files are generated from the table in gen/policies.go:
+// peakewma.go, random.go, consistenthash.go, shard.go), as methods on its
+// table type; scatter.go holds PickAll and Scatter. The *_gen.go files are generated from the table in gen/policies.go:
 // the padded slot and table types, the Policy constants and the dispatch.
 package lb

@@ -1,6 +1,9 @@
 package lb
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Every error the package returns wraps one of these, so
 // callers can test for them with errors.Is.
@@ -36,4 +39,12 @@ var (
 
 	// ErrName is returned for an empty registry name.
 	ErrName = errors.New("lb: invalid pool name")
+
+	// ErrShardDown is returned by PickKey and PickKeyUint64 on a Shard pool
+	// while the key's shard is ejected or probing (until its probe
+	// reinstates it), or empty, or when the pool has no endpoints: strict
+	// routing never sends a key to another shard. Scatter with
+	// ScatterComplete reports it for an endpoint it could not lease. It
+	// wraps ErrNoEndpoint.
+	ErrShardDown = fmt.Errorf("%w: the shard is down", ErrNoEndpoint)
 )

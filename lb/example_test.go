@@ -137,3 +137,54 @@ func ExamplePool_Subscribe() {
 	// Output:
 	// ejected 10.0.0.2:8080 streak 1 dropped 0
 }
+
+// A Shard pool sends every key to its one shard, and ErrShardDown while
+// that shard is out; Scatter asks every shard at once.
+func ExampleScatter() {
+	shards, _ := lb.New(lb.Config{Policy: lb.Shard}, "shard-0:7000", "shard-1:7000", "shard-2:7000")
+	lease, err := shards.PickKey("instance-42")
+	if err != nil {
+		panic(err) // errors.Is(err, lb.ErrShardDown) while its shard is out
+	}
+	fmt.Println("instance-42 lives on", lease.Endpoint())
+	lease.Done(nil)
+
+	results, err := lb.Scatter(context.Background(), shards, func(ctx context.Context, endpoint string) (string, error) {
+		return "count from " + endpoint, nil // a real call would ask the shard
+	})
+	if err != nil {
+		panic(err)
+	}
+	for _, r := range results {
+		fmt.Println(r.Value)
+	}
+	// Output:
+	// instance-42 lives on shard-0:7000
+	// count from shard-0:7000
+	// count from shard-1:7000
+	// count from shard-2:7000
+}
+
+// An explicit layout fixes the shard numbers: a shard whose address is not
+// in the pool (here, one discovery dropped) is empty, its keys get
+// ErrShardDown, and no other key moves.
+func ExampleNewShardLayout() {
+	layout, err := lb.NewShardLayout("db-0:5432", "db-1:5432", "db-2:5432")
+	if err != nil {
+		panic(err)
+	}
+	pool, _ := lb.New(lb.Config{Policy: lb.Shard, Shards: layout, MaxEjectedPercent: 100}, "db-0:5432", "db-2:5432")
+	for _, key := range []string{"user-1", "user-2", "user-3"} {
+		lease, err := pool.PickKey(key)
+		if errors.Is(err, lb.ErrShardDown) {
+			fmt.Println(key, "-> its shard is down")
+			continue
+		}
+		fmt.Println(key, "->", lease.Endpoint())
+		lease.Done(nil)
+	}
+	// Output:
+	// user-1 -> db-2:5432
+	// user-2 -> db-0:5432
+	// user-3 -> its shard is down
+}

@@ -39,9 +39,10 @@ func (s *peakEWMASlot) setup(addr string, weight uint32) *core {
 // peakEWMATable is a PeakEWMA pool's table: an immutable list of slots,
 // replaced whole on every membership change, and the policy's state.
 type peakEWMATable struct {
-	slots []*peakEWMASlot
-	view  *view   // the same endpoints, with their health index
-	tau   float64 // decay time constant in ns
+	slots  []*peakEWMASlot
+	view   *view   // the same endpoints, with their health index
+	tau    float64 // decay time constant in ns
+	invTau float64 // 1/tau
 }
 
 // newPeakEWMATable builds the table for members, in v's order; prev is

@@ -2,6 +2,7 @@ package lb
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -118,4 +119,61 @@ func TestPeakEWMAFailuresTeachAtLeastTheFailureLatency(t *testing.T) {
 			t.Fatalf("after a 1 ms failure: average %v ns, want %v", got, failureLatency)
 		}
 	})
+}
+
+// expNeg stays within expNegError of math.Exp over the whole range it
+// computes, and is 0 beyond it.
+func TestExpNegIsWithinItsBound(t *testing.T) {
+	worst := 0.0
+	for x := 0.0; x < 708; x += 0.000731 {
+		want := math.Exp(-x)
+		worst = max(worst, math.Abs(expNeg(x)-want)/want)
+	}
+	if worst > expNegError {
+		t.Fatalf("relative error %.3g, bound %.3g", worst, expNegError)
+	}
+	if worst < expNegError/10 {
+		t.Fatalf("relative error %.3g: the bound %.3g is far from what the table does", worst, expNegError)
+	}
+	for _, x := range []float64{708.5, 1000, math.Inf(1)} {
+		if got := expNeg(x); got != 0 {
+			t.Errorf("expNeg(%v) = %v, want 0", x, got)
+		}
+	}
+}
+
+// Pick compares two endpoints without reading the clock (cheaper); its
+// order is load's order at any later time, for random averages, stamps
+// and leases, except where the two costs are within the exp
+// table's error of each other.
+func TestPeakEWMACheaperOrdersAsLoadDoes(t *testing.T) {
+	p := mustNew(t, Config{Policy: PeakEWMA}, "a:1", "b:1")
+	tab := p.tables.peakEWMA.Load()
+	x, y := tab.slots[0], tab.slots[1]
+	r := rand.New(rand.NewPCG(1, 2))
+	set := func(s *peakEWMASlot) {
+		s.cost.Store(math.Float64bits([]float64{0, r.Float64() * 1e9, r.Float64() * 1e6}[r.IntN(3)]))
+		s.stamp.Store(r.Int64N(int64(time.Minute)))
+		s.inflight.Store(r.Int64N(4))
+		// No streaks: their doubling skips a random trial share, which two
+		// evaluations would draw differently.
+		s.health.Store(0)
+	}
+	checked := 0
+	for range 100000 {
+		set(x)
+		set(y)
+		now := max(x.stamp.Load(), y.stamp.Load()) + r.Int64N(int64(time.Minute))
+		lx, ly := x.load(now, tab.tau), y.load(now, tab.tau)
+		if math.Abs(lx-ly) <= 4*expNegError*max(lx, ly) {
+			continue
+		}
+		checked++
+		if got := tab.cheaper(x, y); got != (lx < ly) {
+			t.Fatalf("cheaper = %v, load at now: %v vs %v", got, lx, ly)
+		}
+	}
+	if checked < 50000 {
+		t.Fatalf("only %d of 100000 draws were not near-ties", checked)
+	}
 }

@@ -23,14 +23,18 @@ func (p *Pool) Pick() (Lease, error) {
 
 // PickKey leases the endpoint for key: on a ConsistentHash pool, the same
 // endpoint for the same key while membership is unchanged, unless that
-// endpoint is out or at the load bound; other policies ignore the key. The
-// hash is fixed (FNV-1a with a final mix), so clients in different
-// processes with the same endpoints route a key alike.
+// endpoint is out or at the load bound; on a Shard pool, only ever the
+// key's shard, or ErrShardDown while it is out; other policies ignore the
+// key. The hash is fixed (FNV-1a with a final mix), so clients in
+// different processes with the same endpoints route a key alike.
 func (p *Pool) PickKey(key string) (Lease, error) { return p.PickKeyUint64(hashString(key)) }
 
 // PickKeyUint64 is PickKey for a numeric key, such as a user ID or an
 // already hashed value.
 func (p *Pool) PickKeyUint64(key uint64) (Lease, error) {
+	if p.policy == Shard {
+		return p.pickShard(mix64(key)) // strict: its own probe and no last resort (shard.go)
+	}
 	if p.due.Load() != dueNone {
 		return p.probeOrPick(mix64(key), true)
 	}

@@ -9,9 +9,11 @@ const (
 	// uniformly and leases the one with fewer leases in flight; a single
 	// endpoint that is up is simply returned. It is the zero Policy.
 	P2C Policy = iota
-	// RoundRobin hands out tickets from one shared counter and maps each
-	// to an endpoint in turn; a ticket that lands on an endpoint that is
-	// not up is drawn again, so endpoints that are up share picks evenly.
+	// RoundRobin hands out tickets and maps each to an endpoint in turn:
+	// from one shared counter, so in exact cycles, while picks do not
+	// collide, and from a counter per processor while they do. A ticket
+	// that lands on an endpoint that is not up is drawn again, so
+	// endpoints that are up share picks evenly.
 	RoundRobin
 	// LeastLoaded leases the endpoint with the fewest leases in flight
 	// over the whole table, the lowest index on ties: exact, at the cost
@@ -33,11 +35,24 @@ const (
 	Random
 	// ConsistentHash routes each key of Pool.PickKey to the same endpoint
 	// while membership is unchanged, with bounded loads (Mirrokni, Thorup
-	// and Zadimoghaddam, 2018): an endpoint at Config.HashLoadFactor times
-	// the mean in-flight count, or not up, passes the key on along the
-	// ring. Adding one endpoint to n moves about 1/(n+1) of the keys.
-	// Pick without a key uses a random one.
+	// and Zadimoghaddam, 2018) over a Maglev lookup table weighted by
+	// Endpoint.Weight: an endpoint at Config.HashLoadFactor times the mean
+	// in-flight count, or not up, passes the key to a few others in an
+	// order seeded by the key. Adding one endpoint to n moves about
+	// 1/(n+1) of the keys. Pick without a key uses a random one.
 	ConsistentHash
+	// Shard routes each key of Pool.PickKey strictly to one endpoint, its
+	// shard, with no load bound and no failover: the key's shard number is
+	// its jump consistent hash (Lamping and Veach, 2014) over the shard
+	// count. Shard i is Config.Shards's i-th address if the config has a
+	// layout (a shard missing from the pool is empty), else the pool's i-th
+	// endpoint in address order (shorter first, then bytewise); either way
+	// the order of New, Add or Set does not matter. While the key's shard
+	// is ejected, probing or empty, the key gets ErrShardDown; once its
+	// cooldown passes, the key's own PickKey is its probe. Adding a shard
+	// at the end of n moves about 1/(n+1) of the keys, all to it. Pick
+	// without a key draws an endpoint uniformly among those that are up.
+	Shard
 )
 
 // policyLabels are the policies' text names, in Policy order.
@@ -49,6 +64,7 @@ var policyLabels = [...]string{
 	PeakEWMA:           "peak_ewma",
 	Random:             "random",
 	ConsistentHash:     "consistent_hash",
+	Shard:              "shard",
 }
 
 // leasedPolicies are those whose leases carry state: begin and end.
@@ -63,6 +79,7 @@ type tables struct {
 	peakEWMA           atomic.Pointer[peakEWMATable]
 	random             atomic.Pointer[randomTable]
 	consistentHash     atomic.Pointer[consistentHashTable]
+	shard              atomic.Pointer[shardTable]
 }
 
 // pick chooses an endpoint with the pool's policy, or returns nil.
@@ -82,6 +99,8 @@ func (p *Pool) pick() *core {
 		return p.tables.random.Load().pick()
 	case ConsistentHash:
 		return p.tables.consistentHash.Load().pick()
+	case Shard:
+		return p.tables.shard.Load().pick()
 	}
 	return nil
 }
@@ -92,6 +111,8 @@ func (p *Pool) pickKey(h uint64) *core {
 	switch p.policy {
 	case ConsistentHash:
 		return p.tables.consistentHash.Load().pickKey(h)
+	case Shard:
+		return p.tables.shard.Load().pickKey(h)
 	}
 	return p.pick()
 }
@@ -135,6 +156,8 @@ func (p *Pool) install(members []member, v *view) {
 		p.tables.random.Store(newRandomTable(members, v, p.tables.random.Load(), p.env()))
 	case ConsistentHash:
 		p.tables.consistentHash.Store(newConsistentHashTable(members, v, p.tables.consistentHash.Load(), p.env()))
+	case Shard:
+		p.tables.shard.Store(newShardTable(members, v, p.tables.shard.Load(), p.env()))
 	}
 }
 
@@ -154,6 +177,8 @@ func newMembers(policy Policy, endpoints []Endpoint) []member {
 	case Random:
 		return newMembersOf[slot](endpoints)
 	case ConsistentHash:
+		return newMembersOf[slot](endpoints)
+	case Shard:
 		return newMembersOf[slot](endpoints)
 	}
 	panic("lb: newMembers with an unchecked policy")

@@ -9,7 +9,8 @@ type Policy uint8
 
 // String returns the policy's name, nanolb's own spelling: "p2c",
 // "round_robin", "least_loaded", "weighted_round_robin", "peak_ewma",
-// "random" or "consistent_hash"; "unknown" for an undefined Policy.
+// "random", "consistent_hash" or "shard"; "unknown" for an undefined
+// Policy.
 func (p Policy) String() string {
 	if p.valid() {
 		return policyLabels[p]

@@ -2,6 +2,7 @@ package lb
 
 import (
 	"fmt"
+	"iter"
 	"sync"
 
 	"github.com/puzpuzpuz/xsync/v3"
@@ -107,12 +108,19 @@ func (r *Registry) PickExcept(name string, tried ...string) (Lease, error) {
 }
 
 // Delete forgets the pool named name, closes it (its PickWait callers get
-// ErrClosed) and reports whether there was one. Leases taken from it stay
+// ErrClosed), ends the registry subscriptions' share of it, and reports
+// whether there was one. Leases taken from it stay
 // valid and are ended with Done as usual.
 func (r *Registry) Delete(name string) bool {
 	p, ok := r.pools.LoadAndDelete(name)
 	if ok {
 		p.Close()
+		r.mu.Lock()
+		subs := append([]*Subscription(nil), r.subs...)
+		r.mu.Unlock()
+		for _, s := range subs {
+			s.drop(p) // its dispatcher ends with its registry subscribers
+		}
 	}
 	return ok
 }
@@ -149,4 +157,26 @@ func (r *Registry) unsubscribe(s *Subscription) {
 			return
 		}
 	}
+}
+
+// All iterates over the registry's pools and their names, in no particular
+// order, for use in a range loop. It does not block other methods, and the
+// loop may call them, Delete included: a pool created or deleted during the
+// loop may or may not be seen, and each name is seen at most once.
+func (r *Registry) All() iter.Seq2[string, *Pool] {
+	return func(yield func(string, *Pool) bool) {
+		r.pools.Range(yield)
+	}
+}
+
+// Snapshot returns every pool's endpoints (Pool.Endpoints) by pool name, in
+// one call. Each pool's list is read as Endpoints reads it; pools created
+// or deleted meanwhile may or may not be included.
+func (r *Registry) Snapshot() map[string][]EndpointStatus {
+	out := make(map[string][]EndpointStatus, r.pools.Size())
+	r.pools.Range(func(name string, p *Pool) bool {
+		out[name] = p.Endpoints()
+		return true
+	})
+	return out
 }

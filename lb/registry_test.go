@@ -2,6 +2,7 @@ package lb
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 )
@@ -146,5 +147,61 @@ func TestRegistryOffersEveryPickAPoolOffers(t *testing.T) {
 		if _, err := pick(); !errors.Is(err, ErrNoPool) {
 			t.Fatalf("pick on a missing pool: %v, want ErrNoPool", err)
 		}
+	}
+}
+
+func TestRegistryAllAndSnapshotCoverEveryPool(t *testing.T) {
+	r := NewRegistry()
+	want := map[string]int{}
+	for i := range 20 {
+		name := fmt.Sprint("svc-", i)
+		if _, err := r.Ensure(name, Config{Policy: Policy(i % len(Policies()))}, addrs(i%4+1)...); err != nil {
+			t.Fatal(err)
+		}
+		want[name] = i%4 + 1
+	}
+	busy, _ := r.Get("svc-3")
+	held, _ := busy.Pick()
+
+	seen := map[string]int{}
+	for name, p := range r.All() {
+		if got, _ := r.Get(name); got != p {
+			t.Fatalf("All yielded %q with a pool other than Get's", name)
+		}
+		seen[name] = p.Len()
+	}
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Fatalf("All saw %v; want %v", seen, want)
+	}
+
+	snap := r.Snapshot()
+	if len(snap) != len(want) {
+		t.Fatalf("Snapshot has %d pools; want %d", len(snap), len(want))
+	}
+	inflight := int64(0)
+	for name, eps := range snap {
+		if len(eps) != want[name] {
+			t.Fatalf("Snapshot[%q] has %d endpoints; want %d", name, len(eps), want[name])
+		}
+		for _, e := range eps {
+			inflight += e.InFlight
+		}
+	}
+	if inflight != 1 || snap["svc-3"][0].InFlight+snap["svc-3"][1].InFlight+snap["svc-3"][2].InFlight+snap["svc-3"][3].InFlight != 1 {
+		t.Fatalf("Snapshot shows %d leases in flight; want svc-3's one", inflight)
+	}
+	held.Done(nil)
+
+	// Stopping early, and deleting while iterating.
+	n := 0
+	for range r.All() {
+		n++
+		break
+	}
+	for name := range r.All() {
+		r.Delete(name)
+	}
+	if n != 1 || r.Len() != 0 || len(r.Snapshot()) != 0 {
+		t.Fatalf("break after %d pools; after deleting in the loop %d pools remain", n, r.Len())
 	}
 }

@@ -10,12 +10,16 @@ import (
 // roundRobinTable is a RoundRobin pool's table: an immutable list of slots,
 // replaced whole on every membership change, and the policy's state.
 type roundRobinTable struct {
-	slots []*slot
-	view  *view  // the same endpoints, with their health index
-	magic uint64 // fastmod multiplier for len(slots)
-	_     cpu.CacheLinePad
-	next  atomic.Uint64 // the next ticket
-	_     cpu.CacheLinePad
+	slots   []*slot
+	view    *view    // the same endpoints, with their health index
+	magic   uint64   // fastmod multiplier for len(slots)
+	stripes []stripe // a ticket counter per processor, for contended picks
+	_       cpu.CacheLinePad
+	next    atomic.Uint64 // the next ticket
+	_       cpu.CacheLinePad
+	_       cpu.CacheLinePad
+	striped atomic.Bool // picks collided: tickets come from stripes
+	_       cpu.CacheLinePad
 }
 
 // newRoundRobinTable builds the table for members, in v's order; prev is

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestRoundRobinCyclesInOrder(t *testing.T) {
@@ -86,5 +87,60 @@ func TestFastmodMatchesModulo(t *testing.T) {
 				t.Errorf("fastmod(%d, %d) = %d, want %d", a, d, got, want)
 			}
 		}
+	}
+}
+
+// After picks collided (the table striped), a pool used serially again
+// returns to exact cycles within stripeSpell picks (per stripe it ran on,
+// if it moved between processors), and while striped each
+// stripe cycles over every endpoint.
+func TestRoundRobinCyclesExactlyAgainAfterCollisions(t *testing.T) {
+	const n = 5
+	as := addrs(n)
+	p := mustNew(t, Config{Policy: RoundRobin}, as...)
+	index := map[string]int{}
+	for i, a := range as {
+		index[a] = i
+	}
+	tab := p.tables.roundRobin.Load()
+	tab.striped.Store(true) // as a collision on the shared counter does
+	picks := 0
+	seen := map[string]int{}
+	for tab.striped.Load() {
+		if picks++; picks > stripeSpell*len(tab.stripes) { // one spell per stripe the goroutine ran on
+			t.Fatalf("still striped after %d serial picks", picks)
+		}
+		l, err := p.Pick()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[l.Endpoint()]++
+		l.Done(nil)
+	}
+	for _, a := range as {
+		if k, slack := seen[a], len(tab.stripes); k < picks/n-slack || k > picks/n+slack { // one off per stripe used
+			t.Errorf("striped: %s got %d of %d picks", a, k, picks)
+		}
+	}
+	last := -1
+	for k := range n * 200 {
+		l, err := p.Pick()
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := index[l.Endpoint()]
+		l.Done(nil)
+		if last >= 0 && i != (last+1)%n {
+			t.Fatalf("pick %d after striping ended: endpoint %d after %d", k, i, last)
+		}
+		last = i
+	}
+}
+
+// Each stripe's counter sits alone on its cache line.
+func TestRoundRobinStripesHaveTheirOwnLines(t *testing.T) {
+	var s stripe
+	if off := unsafe.Offsetof(s.next); off < cacheLine || unsafe.Sizeof(s)-off < cacheLine {
+		t.Fatalf("stripe counter at offset %d of %d bytes: not padded a full line on each side", off, unsafe.Sizeof(s))
 	}
 }

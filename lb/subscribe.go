@@ -123,12 +123,13 @@ func (p *Pool) emit(kind EventKind, c *core, health uint64) {
 // Subscription is a stream of event batches from one pool or every pool of
 // a Registry. Receive from C; Close ends it.
 type Subscription struct {
-	ch    chan Batch
-	opts  SubscribeOptions
-	mu    sync.Mutex
-	pools []*Pool
-	reg   *Registry
-	once  sync.Once
+	ch     chan Batch // never changes: C may be called at any time
+	closed bool       // under mu
+	opts   SubscribeOptions
+	mu     sync.Mutex
+	pools  []*Pool
+	reg    *Registry
+	once   sync.Once
 }
 
 // C returns the channel batches arrive on. It is closed by Close.
@@ -172,7 +173,7 @@ func (p *Pool) Subscribe(opts SubscribeOptions) (*Subscription, error) {
 func (s *Subscription) attach(p *Pool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ch == nil || slices.Contains(s.pools, p) {
+	if s.closed || slices.Contains(s.pools, p) {
 		return // closed, or attached already
 	}
 	s.pools = append(s.pools, p)
@@ -227,6 +228,19 @@ func (s *Subscription) detach(p *Pool) {
 	}
 }
 
+// drop detaches s from p alone, as when p leaves its registry.
+func (s *Subscription) drop(p *Pool) {
+	s.mu.Lock()
+	i := slices.Index(s.pools, p)
+	if i >= 0 {
+		s.pools = slices.Delete(s.pools, i, i+1)
+	}
+	s.mu.Unlock()
+	if i >= 0 {
+		s.detach(p)
+	}
+}
+
 // Close ends the subscription: no more batches, and C is closed. Close is
 // idempotent; a pool's dispatcher goroutine ends with its last subscriber.
 func (s *Subscription) Close() {
@@ -236,15 +250,13 @@ func (s *Subscription) Close() {
 		}
 		s.mu.Lock()
 		pools := s.pools
-		s.pools = nil
+		s.pools, s.closed = nil, true
 		s.mu.Unlock()
 		for _, p := range pools {
 			s.detach(p)
 		}
-		s.mu.Lock()
-		close(s.ch)
-		s.ch = nil
-		s.mu.Unlock()
+		close(s.ch) // no pool sends any more: each detach waited for its sweep
+
 	})
 }
 

@@ -298,3 +298,31 @@ func TestBadSubscribeOptionsAreErrors(t *testing.T) {
 		t.Errorf("Registry.Subscribe with a 2,000,000 chunk: %v", err)
 	}
 }
+
+// Deleting a pool from a registry ends its dispatcher when only registry
+// subscriptions listened, and C may be read while Close runs.
+func TestRegistryDeleteDetachesAndCloseRacesC(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := NewRegistry()
+		s, _ := r.Subscribe(SubscribeOptions{})
+		for i := range 5 {
+			name := fmt.Sprint("pool-", i)
+			p, _ := r.Ensure(name, Config{}, "a:1")
+			if p.hub.Load() == nil {
+				t.Fatal("a registry subscription did not attach to a new pool")
+			}
+			r.Delete(name)
+			if p.hub.Load() != nil {
+				t.Fatalf("%s's dispatcher outlived its deletion", name)
+			}
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for range s.C() {
+			}
+		}()
+		s.Close()
+		<-done
+	})
+}

@@ -22,7 +22,7 @@ import (
 
 func TestEveryPolicyIsRegisteredUnderItsName(t *testing.T) {
 	want := []string{"nanolb_p2c", "nanolb_round_robin", "nanolb_least_loaded",
-		"nanolb_weighted_round_robin", "nanolb_peak_ewma", "nanolb_random", "nanolb_consistent_hash"}
+		"nanolb_weighted_round_robin", "nanolb_peak_ewma", "nanolb_random", "nanolb_consistent_hash", "nanolb_shard"}
 	var got []string
 	for _, p := range lb.Policies() {
 		got = append(got, Name(p))
@@ -126,6 +126,55 @@ func TestConsistentHashSendsAKeyToOneEndpoint(t *testing.T) {
 	}
 	if len(used) < 2 {
 		t.Fatalf("12 keys all went to %v", used)
+	}
+}
+
+// nanolb_shard sends a key's RPCs to the endpoint lb's PickKey names, and
+// once that server is ejected its keys fail with Unavailable instead of
+// reaching another server.
+func TestShardSendsAKeyOnlyToItsShard(t *testing.T) {
+	noGoroutinesLeft(t)
+	servers := startServers(t, 3)
+	name, w := registerTest(lb.Shard)
+	cc, _ := dial(t, name, `{"ejectAfter": 1, "ejectFor": "1h", "maxEjectedPercent": 100}`, w, endpoints(servers)...)
+	pool := waitReady(t, w, 3)
+	owner := func(key string) string {
+		l, err := pool.PickKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Done(context.Canceled)
+		return l.Endpoint()
+	}
+	keys := []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"}
+	for _, key := range keys {
+		got := unary(t, cc, 5, WithHashKey(context.Background(), key))
+		if want := owner(key); len(got) != 1 || got[want] != 5 {
+			t.Fatalf("key %q went to %v, want all 5 at its shard %s", key, got, want)
+		}
+	}
+	bad := servers[0]
+	bad.fail.Store(int32(codes.Unavailable))
+	var badKey string
+	for _, key := range keys {
+		if owner(key) == bad.addr {
+			badKey = key
+		}
+	}
+	if badKey == "" {
+		t.Skip("no test key maps to the first server")
+	}
+	if _, err := check(WithHashKey(context.Background(), badKey), cc); status.Code(err) != codes.Unavailable {
+		t.Fatalf("the failing shard answered %v", err)
+	}
+	before := bad.checks.Load()
+	for range 5 {
+		if addr, err := check(WithHashKey(context.Background(), badKey), cc); status.Code(err) != codes.Unavailable || addr != "" {
+			t.Fatalf("a key of the ejected shard: %q, %v; want Unavailable from the balancer", addr, err)
+		}
+	}
+	if bad.checks.Load() != before {
+		t.Fatal("RPCs reached the ejected shard")
 	}
 }
 

@@ -2,8 +2,9 @@
 //
 // Importing the package registers one grpc-go balancer per lb policy, named
 // by Name: nanolb_p2c, nanolb_round_robin, nanolb_least_loaded,
-// nanolb_weighted_round_robin, nanolb_peak_ewma, nanolb_random and
-// nanolb_consistent_hash. A ClientConn selects one in its service config,
+// nanolb_weighted_round_robin, nanolb_peak_ewma, nanolb_random,
+// nanolb_consistent_hash and nanolb_shard. A ClientConn selects one in its
+// service config,
 // with an optional Config object:
 //
 //	{"loadBalancingConfig": [{"nanolb_p2c": {"ejectAfter": 3, "ejectFor": "2s"}}]}

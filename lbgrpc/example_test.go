@@ -61,6 +61,7 @@ func ExampleName() {
 	// nanolb_peak_ewma
 	// nanolb_random
 	// nanolb_consistent_hash
+	// nanolb_shard
 }
 
 // ParseConfig is what the balancers run on their service config; a bad

@@ -25,10 +25,12 @@ type picker struct {
 	children map[string]balancer.Picker // pool address -> the READY child's picker
 	classify Classifier
 	hashed   bool // the policy routes by WithHashKey's key
+	strict   bool // lb.Shard: a key never goes to another endpoint, so no fallback
 }
 
 func newPicker(pool *lb.Pool, children map[string]balancer.Picker, b *builder) *picker {
-	return &picker{pool: pool, children: children, classify: b.classify, hashed: b.policy == lb.ConsistentHash}
+	return &picker{pool: pool, children: children, classify: b.classify,
+		hashed: b.policy == lb.ConsistentHash || b.policy == lb.Shard, strict: b.policy == lb.Shard}
 }
 
 func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
@@ -49,6 +51,10 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 	}
 	child, ok := p.children[lease.Endpoint()]
 	if !ok {
+		if p.strict { // the shard's child is not READY: wait for the next picker
+			lease.Done(context.Canceled)
+			return balancer.PickResult{}, balancer.ErrNoSubConnAvailable
+		}
 		if child, ok = p.fallback(&lease); !ok {
 			return balancer.PickResult{}, balancer.ErrNoSubConnAvailable
 		}
@@ -148,8 +154,10 @@ type hashKey struct{}
 
 // WithHashKey returns a context whose RPCs nanolb_consistent_hash routes by
 // key: RPCs with one key go to one endpoint while membership and load
-// allow (see lb.ConsistentHash). RPCs without a key go to a random
-// endpoint; other policies ignore the key.
+// allow (see lb.ConsistentHash). nanolb_shard routes them strictly to the
+// key's shard, and fails them with codes.Unavailable while it is out (see
+// lb.Shard). RPCs without a key go to a random endpoint; other policies
+// ignore the key.
 func WithHashKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, hashKey{}, key)
 }

@@ -1,0 +1,243 @@
+package lb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// Scatter-gather: a request that must reach every endpoint at once (an
+// aggregate query over shards, a cache purge, a fan-out read), each call
+// leased like any other request so in-flight counts and passive health stay
+// true.
+
+// PickAll leases every endpoint that is up, and, as its probe, every
+// ejected endpoint whose cooldown has passed (or whose probe's window
+// ended), and appends the leases to dst in the pool's order (Endpoints'
+// order). Endpoints that are ejected and cooling down, or held by another
+// probe, are skipped; an empty pool, or one with nothing up and nothing
+// due, appends nothing: PickAll never serves in panic mode. On a Shard
+// pool it leases every endpoint, those outside a Config.Shards layout too.
+// Every lease counts in flight and must be ended with Done, once. PickAll
+// allocates nothing when dst has room for every endpoint, and reads the
+// clock only when some endpoint is out.
+func (p *Pool) PickAll(dst []Lease) []Lease {
+	v := p.view.Load()
+	now := int64(-1)
+	for i, c := range v.cores {
+		h := c.health.Load()
+		switch stateOf(h) {
+		case stateUp:
+			if l, err := p.lease(c); err == nil { // nil only at a concurrency limit
+				dst = append(dst, l)
+			}
+		case stateEjected, stateProbing:
+			if now < 0 {
+				now = p.now()
+			}
+			if deadlineOf(h) > now {
+				continue
+			}
+			if token, ok := p.startProbe(v, i, h, now); ok {
+				p.arm(now + p.cfg.probeTimeout)
+				if l, ok := p.probeLease(c, token); ok {
+					dst = append(dst, l)
+				}
+			}
+		}
+	}
+	return dst
+}
+
+// Result is one endpoint's outcome in a Scatter.
+type Result[T any] struct {
+	Endpoint string
+	Value    T     // what the call returned
+	Err      error // the call's error, or why it was not made
+}
+
+// ScatterOption changes how Scatter runs its calls.
+type ScatterOption func(*scatterOptions)
+
+type scatterOptions struct {
+	limit      int
+	collectAll bool
+	complete   bool
+}
+
+// ScatterLimit runs at most n of a Scatter's calls at once; the others wait
+// for a free place, holding their leases. Zero, the default, means no
+// limit: every call at once. A negative n makes Scatter return an error
+// wrapping ErrConfig.
+func ScatterLimit(n int) ScatterOption { return func(o *scatterOptions) { o.limit = n } }
+
+// ScatterCollectAll makes Scatter run every call to the end and join every
+// error, instead of cancelling the other calls at the first error.
+func ScatterCollectAll() ScatterOption { return func(o *scatterOptions) { o.collectAll = true } }
+
+// ScatterComplete makes Scatter answer for every endpoint, for queries
+// whose partial answer would be wrong (an aggregate over shards): an
+// endpoint that PickAll cannot lease (ejected and cooling down, or held by
+// another probe) gets a Result whose Err is ErrShardDown, and that error
+// counts like a failed call's: it is joined and, without
+// ScatterCollectAll, cancels every call before any is made. The endpoints
+// are the pool's; on a Shard pool with a Config.Shards layout, the layout's
+// shards, in shard order: one whose address is not in the pool is down,
+// and endpoints outside the layout are not called.
+func ScatterComplete() ScatterOption { return func(o *scatterOptions) { o.complete = true } }
+
+// errScatterCancelled is the cause Scatter cancels its calls' context with
+// after a call failed. It wraps context.Canceled, so leases ended with it
+// are neutral.
+var errScatterCancelled = fmt.Errorf("lb: scatter cancelled after a call failed: %w", context.Canceled)
+
+// Scatter calls call(cctx, endpoint) once for each endpoint PickAll leases,
+// concurrently, with cctx a context derived from ctx, and returns one
+// Result per endpoint in the pool's order, with the calls' errors
+// joined (errors.Join, each prefixed with its endpoint), or nil if every
+// call succeeded.
+//
+// Every lease is ended with its call's outcome: nil is a success, an error
+// a failure, one wrapping context.Canceled neutral. At the first error,
+// Scatter cancels the other calls' context and waits for the running ones.
+// A call whose turn comes after its context ended (ctx's end, or that
+// cancellation) is not made: its lease ends neutrally and its Result holds
+// context.Cause of that context, which wraps context.Canceled when Scatter
+// cancelled it and is then left out of the joined error. An error a call
+// returns after that cancellation is taken for the cancellation's: its
+// lease ends neutrally and its error stays in its Result but out of the
+// joined error, so siblings of a failure are never blamed for it. With
+// ScatterCollectAll every call runs to the end and every error is joined.
+// ScatterLimit bounds how many calls run at once.
+//
+// Endpoints that PickAll skips (ejected and cooling down) get no call and
+// no Result, unless ScatterComplete. When nothing can be leased (an empty
+// pool, or every endpoint out) Scatter returns no Results and
+// ErrNoEndpoint. Scatter returns after every call has returned and every
+// lease is ended; a call that panics is not recovered.
+func Scatter[T any](ctx context.Context, p *Pool, call func(ctx context.Context, endpoint string) (T, error), opts ...ScatterOption) ([]Result[T], error) {
+	var o scatterOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.limit < 0 {
+		return nil, fmt.Errorf("%w: scatter limit %d is negative", ErrConfig, o.limit)
+	}
+	var addrs []string // per Result with ScatterComplete: its endpoint
+	if o.complete {
+		addrs = p.scatterAddrs() // before leasing: an endpoint added meanwhile is not called
+	}
+	leases := p.PickAll(make([]Lease, 0, p.Len()))
+	targets := make([]*Lease, len(leases)) // per Result: its lease, nil for one down
+	for i := range leases {
+		targets[i] = &leases[i]
+	}
+	if o.complete {
+		targets = match(addrs, leases)
+	}
+	if len(targets) == 0 {
+		return nil, ErrNoEndpoint
+	}
+	results := make([]Result[T], len(targets))
+	failed := make([]bool, len(targets)) // errors to join
+	cctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var aborted atomic.Bool // set before the first error cancels cctx
+	for i, l := range targets {
+		if l == nil {
+			results[i] = Result[T]{Endpoint: addrs[i], Err: ErrShardDown}
+			failed[i] = true
+			if !o.collectAll && !aborted.Swap(true) {
+				cancel(errScatterCancelled)
+			}
+		}
+	}
+
+	run := func(i int) {
+		l := targets[i]
+		if l == nil {
+			return
+		}
+		r := &results[i]
+		r.Endpoint = l.Endpoint()
+		if cctx.Err() != nil { // cancelled before its turn: not made
+			r.Err = context.Cause(cctx)
+			failed[i] = !aborted.Load()
+			l.Done(context.Canceled)
+			return
+		}
+		r.Value, r.Err = call(cctx, r.Endpoint)
+		switch {
+		case r.Err == nil:
+			l.Done(nil)
+		case aborted.Load() && ctx.Err() == nil:
+			l.Done(context.Canceled) // after a sibling's failure: the cancellation's
+		default:
+			failed[i] = true
+			l.Done(r.Err)
+			if !o.collectAll && !aborted.Swap(true) {
+				cancel(errScatterCancelled)
+			}
+		}
+	}
+	workers := len(targets)
+	if o.limit > 0 {
+		workers = min(workers, o.limit)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(targets) {
+					return
+				}
+				run(i)
+			}
+		})
+	}
+	wg.Wait()
+
+	var errs []error
+	for i, r := range results {
+		if failed[i] {
+			errs = append(errs, fmt.Errorf("%s: %w", r.Endpoint, r.Err))
+		}
+	}
+	return results, errors.Join(errs...)
+}
+
+// scatterAddrs are the endpoints ScatterComplete answers for: a Shard
+// pool's layout, or else the pool's endpoints.
+func (p *Pool) scatterAddrs() []string {
+	if layout := p.cfg.shards; p.policy == Shard && layout != nil {
+		return layout.addrs
+	}
+	cores := p.view.Load().cores
+	addrs := make([]string, len(cores))
+	for i, c := range cores {
+		addrs[i] = c.addr
+	}
+	return addrs
+}
+
+// match returns the lease of each of addrs, or nil for one without, and
+// ends the leases on other endpoints neutrally.
+func match(addrs []string, leases []Lease) []*Lease {
+	byAddr := make(map[string]*Lease, len(leases))
+	for i := range leases {
+		byAddr[leases[i].Endpoint()] = &leases[i]
+	}
+	targets := make([]*Lease, len(addrs))
+	for i, a := range addrs {
+		targets[i] = byAddr[a]
+		delete(byAddr, a)
+	}
+	for _, l := range byAddr { // outside the layout, or added meanwhile
+		l.Done(context.Canceled)
+	}
+	return targets
+}

@@ -1,0 +1,201 @@
+package lb
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+// Shard: strict key routing over numbered shards. A key's shard is its jump
+// consistent hash (Lamping and Veach, "A Fast, Minimal Memory, Consistent
+// Hash Algorithm", 2014) over the shard count. Shard i is either
+//
+//   - the i-th address of Config.Shards, an explicit layout: the shard
+//     count is fixed by the config, and a shard whose address is not in the
+//     pool is empty (its keys get ErrShardDown), so membership changes
+//     from discovery never renumber anything; or, by default,
+//   - the pool's i-th endpoint in address order: shorter addresses first,
+//     then bytewise, so "shard-2" comes before "shard-10" and "10.0.0.9:80"
+//     before "10.0.0.10:80". Adding an endpoint that sorts last moves 1/(n+1)
+//     of the keys, all to it; removing one renumbers those after it.
+//
+// Either way the numbering is a function of the addresses alone: the order
+// of New's list, of Add calls or of Set's list does not matter, and every
+// process with the same layout (or the same addresses) routes keys alike.
+//
+// The key's hash is fixed, so clients in any language can compute it:
+// PickKeyUint64(k) takes x = fmix64(k), MurmurHash3's 64-bit finaliser, and
+// PickKey(s) takes x = fmix64(FNV-1a-64(s)); the shard is then the paper's
+// JumpConsistentHash(x, n) for n endpoints, with its 64-bit generator and
+// double division.
+//
+// Unlike ConsistentHash, a key never moves while its shard is out: PickKey
+// returns ErrShardDown instead, until the shard's probe reinstates it. The
+// key's own PickKey may be that probe (once the cooldown has passed); a
+// keyed pick is never handed another shard's probe or, in panic mode,
+// another shard.
+
+// ShardLayout is an explicit shard layout for Config.Shards: a list of
+// addresses, shard i being the i-th. It is immutable, so pools may share
+// one; growing a layout is a new one (with a new pool): appending an
+// address to n moves about 1/(n+1) of the keys, all to the new shard.
+type ShardLayout struct {
+	addrs []string
+}
+
+// MaxShards is the longest ShardLayout.
+const MaxShards = 1 << 20
+
+// NewShardLayout returns the layout whose shard i is addrs[i]. An empty
+// address, one given twice, or more than MaxShards of them is an error
+// wrapping ErrAddress.
+func NewShardLayout(addrs ...string) (*ShardLayout, error) {
+	if len(addrs) > MaxShards {
+		return nil, fmt.Errorf("%w: %d shards, more than %d", ErrAddress, len(addrs), MaxShards)
+	}
+	seen := make(map[string]int, len(addrs))
+	for i, a := range addrs {
+		if a == "" {
+			return nil, fmt.Errorf("%w: shard %d's address is empty", ErrAddress, i)
+		}
+		if j, dup := seen[a]; dup {
+			return nil, fmt.Errorf("%w: %q is both shard %d and shard %d", ErrAddress, a, j, i)
+		}
+		seen[a] = i
+	}
+	return &ShardLayout{addrs: slices.Clone(addrs)}, nil
+}
+
+// Addrs returns the layout's addresses, shard i at index i.
+func (l *ShardLayout) Addrs() []string {
+	if l == nil {
+		return nil
+	}
+	return slices.Clone(l.addrs)
+}
+
+// setup lays out the shards: Config.Shards's addresses, each the member
+// with that address or nil (an empty shard), or else the members in
+// address order.
+func (t *shardTable) setup(_ *shardTable, env tableEnv) {
+	if layout := env.cfg.shards; layout != nil {
+		at := make(map[string]*core, len(t.slots))
+		for _, s := range t.slots {
+			at[s.addr] = &s.core
+		}
+		t.shards = make([]*core, len(layout.addrs))
+		for i, a := range layout.addrs {
+			t.shards[i] = at[a]
+		}
+		return
+	}
+	t.shards = make([]*core, len(t.slots))
+	for i, s := range t.slots {
+		t.shards[i] = &s.core
+	}
+	slices.SortFunc(t.shards, func(a, b *core) int { return shardOrder(a.addr, b.addr) })
+}
+
+// shardOrder orders addresses into shards: by length, then bytewise.
+func shardOrder(a, b string) int {
+	if c := cmp.Compare(len(a), len(b)); c != 0 {
+		return c
+	}
+	return cmp.Compare(a, b)
+}
+
+// pick draws an endpoint uniformly among those that are up, or returns nil
+// when none is: Pick without a key may go to any shard.
+func (t *shardTable) pick() *core {
+	slots := t.slots
+	if len(slots) == 0 {
+		return nil
+	}
+	if s := slots[randn(len(slots))]; s.pickable() {
+		return &s.core
+	}
+	if i := t.view.choose(-1); i >= 0 {
+		return &slots[i].core
+	}
+	return nil
+}
+
+// pickKey returns the shard of key hash h if it is up, else nil.
+func (t *shardTable) pickKey(h uint64) *core {
+	if c := t.owner(h); c != nil && c.pickable() {
+		return c
+	}
+	return nil
+}
+
+// owner returns the shard of key hash h, up or not, or nil for no shards
+// or an empty one.
+func (t *shardTable) owner(h uint64) *core {
+	if len(t.shards) == 0 {
+		return nil
+	}
+	return t.shards[jump(h, len(t.shards))]
+}
+
+// pickShard is PickKeyUint64 on a Shard pool, for key hash h: a lease on
+// the key's shard while it is up, its probe once its cooldown has passed,
+// and otherwise ErrShardDown (for no shards at all, or an empty one, too).
+func (p *Pool) pickShard(h uint64) (Lease, error) {
+	c := p.tables.shard.Load().owner(h)
+	if c == nil {
+		return Lease{}, ErrShardDown
+	}
+	if c.pickable() {
+		return p.lease(c)
+	}
+	return p.probeShard(c)
+}
+
+// probeShard is pickShard for a shard that is not up: it leases the shard
+// to the calling PickKey as its probe if its cooldown (or a previous
+// probe's window) has passed, as the probe scan would, and otherwise
+// returns ErrShardDown. Only this path reads the clock.
+func (p *Pool) probeShard(c *core) (Lease, error) {
+	v := p.view.Load()
+	i := int(c.index.Load())
+	if i >= len(v.cores) || v.cores[i] != c {
+		return Lease{}, ErrShardDown // removed, or a membership change is being published
+	}
+	h := c.health.Load()
+	switch stateOf(h) {
+	case stateUp:
+		return p.lease(c) // it came back meanwhile
+	case stateEjected, stateProbing:
+		now := p.now()
+		if deadlineOf(h) > now {
+			break
+		}
+		if token, ok := p.startProbe(v, i, h, now); ok {
+			p.arm(now + p.cfg.probeTimeout)
+			if l, ok := p.probeLease(c, token); ok {
+				return l, nil
+			}
+			return p.saturated()
+		}
+	}
+	return Lease{}, ErrShardDown
+}
+
+// jump returns the bucket in [0, n) of key by jump consistent hash: a
+// pseudo-random walk seeded by key visits ever larger buckets, each next
+// one drawn so that growing n to n+1 moves exactly the keys whose walk
+// lands on bucket n, a share 1/(n+1) of them. The walk's generator and its
+// step are the paper's (a 64-bit linear congruential generator and a double
+// division), so buckets agree with other implementations of it. n >= 1.
+func jump(key uint64, n int) int {
+	const lcgMul = 2862933555777941757
+	var bucket, next int64 // int64: next may pass 2^31 where int has 32 bits
+	for next < int64(n) {
+		bucket = next
+		key = key*lcgMul + 1
+		// The next bucket that may hold the key: (bucket+1) / u for a
+		// uniform u in (0, 1], drawn from the generator's top 31 bits.
+		next = int64(float64(bucket+1) * (float64(1<<31) / float64(key>>33+1)))
+	}
+	return int(bucket)
+}
