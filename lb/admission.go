@@ -32,6 +32,11 @@ type queue struct {
 	head, tail *waiter
 	n          atomic.Int32 // waiters queued; read without the lock by Pick and Done
 	closed     bool
+	// reaper ends the waits that Config.MaxWait bounds: one timer per pool,
+	// armed for the oldest such waiter, instead of one per wait (a timer
+	// per wait cost more than the hand-off itself).
+	reaper *time.Timer
+	armed  bool
 }
 
 // waiter is one PickWait caller.
@@ -39,6 +44,7 @@ type waiter struct {
 	prev, next *waiter
 	grant      chan Lease // buffered: the dispatcher never blocks; closed by Close
 	queued     bool
+	expires    int64 // on the latency clock, for waits MaxWait bounds; else 0
 }
 
 func (q *queue) push(w *waiter) {
@@ -255,37 +261,78 @@ func (p *Pool) wait(ctx context.Context) (Lease, error) {
 		return Lease{}, ErrQueueFull
 	}
 	w := &waiter{grant: make(chan Lease, 1)}
+	if _, ok := ctx.Deadline(); !ok {
+		w.expires = nanos() + int64(p.cfg.maxWait)
+	}
 	q.push(w)
 	p.serve()
+	if w.queued && w.expires != 0 && !q.armed {
+		p.armReaper(w.expires)
+	}
 	q.mu.Unlock()
 
-	var expired <-chan time.Time
-	if _, ok := ctx.Deadline(); !ok {
-		t := time.NewTimer(p.cfg.maxWait)
-		defer t.Stop()
-		expired = t.C
-	}
 	cause := error(context.DeadlineExceeded)
 	select {
 	case l, ok := <-w.grant:
-		if !ok {
+		switch {
+		case !ok:
 			return Lease{}, ErrClosed
+		case l.c == nil: // the reaper: MaxWait passed
+			p.stats.timeouts.Add(1)
+			return Lease{}, fmt.Errorf("lb: PickWait: no lease within MaxWait (%v): %w", p.cfg.maxWait, cause)
 		}
 		return l, nil
 	case <-ctx.Done():
 		cause = ctx.Err()
-	case <-expired:
 	}
 	q.mu.Lock()
 	left := q.remove(w)
 	q.mu.Unlock()
-	if !left { // granted (or closed) meanwhile: pass the grant on
-		if l, ok := <-w.grant; ok {
+	if !left { // granted, reaped or closed meanwhile: pass a grant on
+		if l, ok := <-w.grant; ok && l.c != nil {
 			l.Done(context.Canceled)
 		}
 	}
 	p.stats.timeouts.Add(1)
 	return Lease{}, fmt.Errorf("lb: PickWait: no lease before the wait ended: %w", cause)
+}
+
+// armReaper sets the reaper for the latency clock's time at. Callers hold
+// the queue's lock.
+func (p *Pool) armReaper(at int64) {
+	q := &p.queue
+	d := time.Duration(max(at-nanos(), 0))
+	if q.reaper == nil {
+		q.reaper = time.AfterFunc(d, p.reap)
+	} else {
+		q.reaper.Reset(d)
+	}
+	q.armed = true
+}
+
+// reap ends the bounded waits whose MaxWait has passed, with a zero grant,
+// and re-arms for the oldest one left.
+func (p *Pool) reap() {
+	q := &p.queue
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.armed = false
+	now, next := nanos(), int64(0)
+	for w := q.head; w != nil; {
+		after := w.next
+		switch {
+		case w.expires == 0:
+		case w.expires <= now:
+			q.remove(w)
+			w.grant <- Lease{}
+		case next == 0:
+			next = w.expires // FIFO: later bounded waiters expire later
+		}
+		w = after
+	}
+	if next != 0 {
+		p.armReaper(next)
+	}
 }
 
 // Close ends the pool's waiting for good: callers in PickWait and every
