@@ -147,14 +147,15 @@ func (p *Pool) admit(c *core) bool {
 // LeastLoaded already prefer the least loaded), then the least loaded
 // endpoint that is up and below the limit, admitted. nil if there is none.
 func (p *Pool) belowLimit() *core {
-	for range 3 {
+	cores := p.view.Load().cores
+	for range min(len(cores)-1, 3) { // more draws only where they can differ
 		if c := p.pick(); c != nil && p.admit(c) {
 			return c
 		}
 	}
 	var best *core
 	low := int64(math.MaxInt64)
-	for _, c := range p.view.Load().cores {
+	for _, c := range cores {
 		if c.pickable() && c.inflight.Load() < p.limit {
 			if l := c.load(); l < low {
 				best, low = c, l
