@@ -49,7 +49,9 @@ func parseClients(list []string) ([]clientSpec, error) {
 		s := clientSpec{Kind: "nanolb", Policy: p}
 		byName[p.String()] = s
 		byName["nanolb-"+p.String()] = s
-		all = append(all, s)
+		if p != lb.Shard { // strict key routing: the demo's traffic has no keys; -clients shard still runs it
+			all = append(all, s)
+		}
 	}
 	all = append(all, byName["httplb"], byName["naive"])
 	names := []string{"all"}
