@@ -14,6 +14,7 @@ import (
 // use.
 type Collector struct {
 	lookup func(name string) *lb.Pool // the pool named name now, or nil
+	reg    *lb.Registry               // a registry collector's registry; nil for a pool
 	rename string                     // a pool collector's name, for every event; "" for a registry
 	sub    *lb.Subscription
 	done   chan struct{} // closed when the consuming goroutine ends
@@ -47,6 +48,7 @@ func NewCollector(reg *lb.Registry, opts ...Option) (*Collector, error) {
 		p, _ := reg.Get(name)
 		return p
 	}, "", s.pools)
+	c.reg = reg
 	sub, err := reg.Subscribe(s.sub)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOption, err)
@@ -202,20 +204,26 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect reads each known pool's Endpoints and Stats and sends them with
 // the event counters.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	// When lb gains a way to list a registry's pools, report every pool
-	// here instead of the ones named or seen.
 	c.mu.Lock()
 	names := make([]string, 0, len(c.named)+len(c.seen))
+	listed := map[string]bool{}
 	for n := range c.named {
-		names = append(names, n)
+		names, listed[n] = append(names, n), true
 	}
 	for n := range c.seen {
-		if !c.named[n] {
-			names = append(names, n)
+		if !listed[n] {
+			names, listed[n] = append(names, n), true
 		}
 	}
 	dropped := c.dropped
 	c.mu.Unlock()
+	if c.reg != nil { // every pool the registry holds now, events or not
+		for n := range c.reg.All() {
+			if !listed[n] {
+				names, listed[n] = append(names, n), true
+			}
+		}
+	}
 
 	for _, name := range names {
 		if p := c.lookup(name); p != nil {

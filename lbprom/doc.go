@@ -55,10 +55,7 @@
 //
 // # Which pools
 //
-// lb.Registry cannot list its pools, so a registry collector reports the
-// pools it knows of: those named with WithPools, from the moment they exist,
-// and any pool that has sent it an event (the subscription covers every pool,
-// including pools created later). A pool created after the collector and not
-// named with WithPools appears with its first event (an ejection, a probe, a
-// membership change or a saturation).
+// A registry collector reports every pool the registry holds at each scrape
+// (Registry.All), so a pool created after the collector appears at once;
+// WithPools is kept for naming pools expected to exist.
 package lbprom

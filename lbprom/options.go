@@ -26,8 +26,8 @@ func WithSubscribeOptions(o lb.SubscribeOptions) Option {
 	}
 }
 
-// WithPools names registry pools to report from the moment they exist,
-// before they send any event (see the package doc: a registry cannot list
+// WithPools names registry pools to report from the moment they exist
+// (every pool is reported anyway; see the package doc: a registry could not list
 // its pools). An empty name is an error wrapping ErrOption, and so is
 // WithPools given to NewPoolCollector.
 func WithPools(names ...string) Option {
