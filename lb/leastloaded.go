@@ -20,9 +20,16 @@ func (t *leastLoadedTable) pick() *core {
 	i := randn(n)
 	for range n {
 		s := t.slots[i]
-		if h := s.health.Load(); stateOf(h) == stateUp {
-			if l := streakLoad(s.inflight.Load(), h); l < low {
+		// The bare count first: a streak only adds load, so an endpoint
+		// whose count is not lower cannot win, and its health word is read
+		// only for the few that might.
+		if l := s.inflight.Load(); l < low {
+			if h := s.health.Load(); h == 0 {
 				best, low = s, l
+			} else if stateOf(h) == stateUp {
+				if l = streakLoad(l, h); l < low {
+					best, low = s, l
+				}
 			}
 		}
 		if i++; i == n {
