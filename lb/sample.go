@@ -98,3 +98,19 @@ func (v *view) mendPair(i, j uint32, less func(b, a int) bool) *core {
 	}
 	return v.cores[a]
 }
+
+// anyUp draws one endpoint uniformly among those that are up, or returns
+// nil when none is: one draw, which nearly always hits, then choose.
+func (v *view) anyUp() *core {
+	cores := v.cores
+	if len(cores) == 0 {
+		return nil
+	}
+	if c := cores[randn(len(cores))]; c.pickable() {
+		return c
+	}
+	if i := v.choose(-1); i >= 0 {
+		return cores[i]
+	}
+	return nil
+}

@@ -106,19 +106,7 @@ func shardOrder(a, b string) int {
 
 // pick draws an endpoint uniformly among those that are up, or returns nil
 // when none is: Pick without a key may go to any shard.
-func (t *shardTable) pick() *core {
-	slots := t.slots
-	if len(slots) == 0 {
-		return nil
-	}
-	if s := slots[randn(len(slots))]; s.pickable() {
-		return &s.core
-	}
-	if i := t.view.choose(-1); i >= 0 {
-		return &slots[i].core
-	}
-	return nil
-}
+func (t *shardTable) pick() *core { return t.view.anyUp() }
 
 // pickKey returns the shard of key hash h if it is up, else nil.
 func (t *shardTable) pickKey(h uint64) *core {
