@@ -11,18 +11,24 @@ import "math"
 // pick returns the endpoint that is up with the lowest load, the first
 // from a random start on ties, or nil when none is up.
 func (t *leastLoadedTable) pick() *core {
-	n := len(t.slots)
-	if n == 0 {
+	if len(t.slots) == 0 {
 		return nil
 	}
-	var best *slot
-	low := int64(math.MaxInt64)
-	i := randn(n)
-	for range n {
-		s := t.slots[i]
-		// The bare count first: a streak only adds load, so an endpoint
-		// whose count is not lower cannot win, and its health word is read
-		// only for the few that might.
+	start := randn(len(t.slots))
+	best, low := lowest(t.slots[start:], nil, math.MaxInt64)
+	best, _ = lowest(t.slots[:start], best, low)
+	if best == nil {
+		return nil
+	}
+	return &best.core
+}
+
+// lowest returns the endpoint of slots that is up with the lowest load
+// below low, else best and low as given. The bare count comes first: a
+// streak only adds load, so an endpoint whose count is not lower cannot
+// win, and the health word is read only for those that might.
+func lowest(slots []*slot, best *slot, low int64) (*slot, int64) {
+	for _, s := range slots {
 		if l := s.inflight.Load(); l < low {
 			if h := s.health.Load(); h == 0 {
 				best, low = s, l
@@ -32,12 +38,6 @@ func (t *leastLoadedTable) pick() *core {
 				}
 			}
 		}
-		if i++; i == n {
-			i = 0
-		}
 	}
-	if best == nil {
-		return nil
-	}
-	return &best.core
+	return best, low
 }
