@@ -5,18 +5,23 @@ import "math"
 // LeastLoaded: the endpoint with the lowest load (streakLoad: the in-flight
 // count, doubled per failure in a row) over the whole table. Exact, and
 // linear in the pool's size: one load per endpoint, each on its own cache
-// line. The scan starts at a random slot, so ties are spread instead of
-// all going to the first endpoint.
+// line. A random endpoint is weighed first and wins its ties, so idle
+// endpoints share picks instead of all going to the first one.
 
-// pick returns the endpoint that is up with the lowest load, the first
-// from a random start on ties, or nil when none is up.
+// pick returns the endpoint that is up with the lowest load, or nil when
+// none is up. On a tie a randomly drawn endpoint wins if it is among the
+// tied, else the first of them.
 func (t *leastLoadedTable) pick() *core {
 	if len(t.slots) == 0 {
 		return nil
 	}
-	start := randn(len(t.slots))
-	best, low := lowest(t.slots[start:], nil, math.MaxInt64)
-	best, _ = lowest(t.slots[:start], best, low)
+	// A random endpoint is weighed first, so it wins a tie with any other:
+	// idle endpoints share picks evenly. A scan from a random start would
+	// spread every tie, but its loops' random lengths mispredicted and cost
+	// more than the rest of the pick (measured).
+	r := randn(len(t.slots))
+	best, low := lowest(t.slots[r:r+1], nil, math.MaxInt64)
+	best, _ = lowest(t.slots, best, low)
 	if best == nil {
 		return nil
 	}
