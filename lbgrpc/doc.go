@@ -55,10 +55,13 @@
 // saturation) with lb.Pool.Subscribe and end the subscription when the
 // hook's stop is called.
 //
-// # Not yet here
+// # Resolver
 //
-// A gRPC resolver backed by lb/discovery belongs in this module as its own
-// file (resolver.go): a resolver.Builder whose resolver runs a discovery
-// Runner and reports each endpoint set with ClientConn.UpdateState, weights
-// via WithWeight.
+// NewResolverBuilder makes a gRPC resolver of lb/discovery: each
+// ClientConn dialled with its scheme runs a discovery Runner over the
+// given Resolver and schedule, and each endpoint set the Runner applies
+// becomes the ClientConn's endpoints, weights carried by WithWeight.
+// gRPC's ResolveNow is the Runner's; until the first set, a failed resolve
+// is reported with ClientConn.ReportError; closing the ClientConn closes
+// the Runner.
 package lbgrpc

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nanolb/nanolb/lb"
+	"github.com/nanolb/nanolb/lb/discovery"
 	"github.com/nanolb/nanolb/lbgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/balancer"
@@ -158,4 +159,39 @@ func ExampleWithPoolHook() {
 		fmt.Println("no event")
 	}
 	// Output: added true
+}
+
+// A resolver backed by lb/discovery: here a fixed list, but any
+// discovery.Resolver (DNS, a file, a registry's API) fits. Dial its scheme
+// and name a nanolb balancer in the service config.
+func ExampleNewResolverBuilder() {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	go srv.Serve(lis) // returns when stopped
+	defer srv.Stop()
+
+	rb, err := lbgrpc.NewResolverBuilder("nanolb-static",
+		discovery.Static{{Addr: lis.Addr().String()}}, discovery.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	cc, err := grpc.NewClient("nanolb-static:///users",
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithResolvers(rb),
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"nanolb_p2c": {}}]}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cc.Close() // closes the discovery Runner too
+
+	resp, err := healthpb.NewHealthClient(cc).Check(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(resp.GetStatus())
+	// Output: SERVING
 }
