@@ -13,8 +13,13 @@
 // the endpoint is ejected: no Pick chooses it for a cooldown of
 // Config.EjectFor, doubled for each ejection in a row up to
 // Config.MaxEjectFor, less up to 10% of jitter. context.Canceled is neither:
-// the caller gave up. Config.MaxEjectedPercent caps how many endpoints may be
-// ejected at once, so a wide outage never empties the pool by ejection.
+// the caller gave up. While its streak lasts, an endpoint looks loaded to
+// the load-aware policies (its in-flight count doubled per failure, but for
+// one comparison in 8), so a fast-failing endpoint does not draw traffic
+// before its ejection. Config.MaxEjectedPercent (50 by default) caps how
+// many endpoints may be ejected at once, so a wide outage never empties the
+// pool by ejection, and below 100 a pool that is not empty always serves: if
+// nothing is up, Pick leases the endpoint due first (panic mode).
 //
 // When a cooldown ends, exactly one Pick is leased the endpoint as a probe,
 // won by a compare-and-swap on the endpoint's health word that also starts
@@ -23,10 +28,19 @@
 // failure ejects it again for twice as long; a probe that never reports lets
 // the next Pick probe again once its window ends.
 //
-// Pools change membership at run time with Add and Remove. Neither resets
-// another endpoint's counters or health, and once Remove returns no Pick
-// hands the endpoint out. A Registry holds named pools, created once;
+// Pools change membership at run time with Add, Remove and Set (the whole
+// membership at once, as discovery needs). None resets another endpoint's
+// counters or health, and once Remove or Set returns no Pick hands a removed
+// endpoint out. A Registry holds named pools, created once;
 // Registry.All and Registry.Snapshot look at all of them at once.
+//
+// # Limits, waiting and events
+//
+// Config.MaxConcurrency caps each endpoint's leases in flight; Pick then
+// returns ErrSaturated when every endpoint that is up is at its limit, and
+// PickWait waits for a lease in a first-in-first-out queue instead. Subscribe
+// delivers what happened (ejections, probes, reinstatements, membership,
+// saturation) in batches, without ever making the pool wait.
 //
 // # Shards and scatter-gather
 //
