@@ -32,6 +32,8 @@ func main() {
 	benchstat := flag.String("benchstat", "", "benchstat command line; empty leaves benchstat tables out")
 	floors := flag.String("floor", "ref-atomic-pair,reference-two-adds,reference", "comma-separated impl names that are reference (a); the first present in a file is its floor")
 	ratiosOnly := flag.Bool("ratios", false, "print only the ratio tables")
+	var texts stringList
+	flag.Var(&texts, "text", "'Title=file': a section quoting a file's text as it is, such as the demo's table (repeatable)")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: benchmd [flags] 'Title=results.txt'...")
 		flag.PrintDefaults()
@@ -72,6 +74,11 @@ func main() {
 		}
 	} else {
 		writePage(&buf, commands, sections)
+		for _, t := range texts {
+			if err := writeText(&buf, t); err != nil {
+				fail(err)
+			}
+		}
 	}
 	if *out == "" {
 		os.Stdout.Write(buf.Bytes())
@@ -162,4 +169,21 @@ func cpuModel() string {
 		}
 	}
 	return "unknown (" + runtime.GOARCH + ")"
+}
+
+// writeText appends a section quoting a file's text verbatim: 'Title=file'.
+func writeText(w *bytes.Buffer, arg string) error {
+	title, path, ok := strings.Cut(arg, "=")
+	if !ok || title == "" || path == "" {
+		return fmt.Errorf("-text %q: want 'Title=file'", arg)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return fmt.Errorf("-text %s: the file is empty", path)
+	}
+	fmt.Fprintf(w, "\n## %s\n\n```\n%s\n```\n", title, bytes.TrimRight(raw, "\n"))
+	return nil
 }

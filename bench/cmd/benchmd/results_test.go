@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -56,5 +58,24 @@ BenchmarkPickDone/policy=p2c/n=8/ejected=50%-2   100   45.0 ns/op   0 allocs/op
 `))
 	if len(rs) != 2 || rs[0].impl != "p2c" || rs[1].impl != "p2c (ejected=50%)" {
 		t.Fatalf("parsed %+v", rs)
+	}
+}
+
+func TestTextSectionsQuoteTheirFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "demo.txt")
+	if err := os.WriteFile(path, []byte("client  errors\nnanolb  0\n\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := writeText(&buf, "Under faults="+path); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := buf.String(), "\n## Under faults\n\n```\nclient  errors\nnanolb  0\n```\n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	for _, bad := range []string{"no-equals", "=" + path, "Title=", "Title=" + path + ".missing"} {
+		if err := writeText(&buf, bad); err == nil {
+			t.Errorf("writeText(%q) accepted", bad)
+		}
 	}
 }
