@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sync/semaphore"
 
@@ -22,18 +23,25 @@ import (
 // waiter queue for the slot it holds, releases it to the waiter, then
 // queues itself while the waiter releases it back. The same harness drives
 // every implementation, so a waiter that has not parked yet when the slot
-// is released favours them all alike.
+// is released favours them all alike. Beside the round's time it reports
+// the hand-off latency, the measure: from the call that releases
+// the slot until the waiter runs with it, averaged over both directions
+// (ns/handoff).
 func pingPong(b *testing.B, acquire func() func()) {
 	b.ReportAllocs()
 	release := acquire()
 	turn, got, mayRelease := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var released atomic.Int64 // when the current release began
+	var total atomic.Int64    // summed hand-off latencies
 	n := b.N
 	go func() {
 		for range n {
 			<-turn
 			r := acquire() // parks until the benchmark releases
+			total.Add(nanotime() - released.Load())
 			got <- struct{}{}
 			<-mayRelease
+			released.Store(nanotime())
 			r()
 		}
 	}()
@@ -41,14 +49,22 @@ func pingPong(b *testing.B, acquire func() func()) {
 	for range n {
 		turn <- struct{}{}
 		runtime.Gosched() // let the waiter reach acquire and park
+		released.Store(nanotime())
 		release()
 		<-got
 		mayRelease <- struct{}{}
 		release = acquire() // parks until the waiter releases
+		total.Add(nanotime() - released.Load())
 	}
 	b.StopTimer()
 	release()
+	b.ReportMetric(float64(total.Load())/float64(2*n), "ns/handoff")
 }
+
+// nanotime is the monotonic clock, for the hand-off latency.
+func nanotime() int64 { return int64(time.Since(epoch)) }
+
+var epoch = time.Now()
 
 func BenchmarkHandoff(b *testing.B) {
 	ctx := context.Background()
