@@ -53,8 +53,9 @@ ENSURE = ensure() { \
 	fi; \
 	command -v "$$2" >/dev/null 2>&1; }
 
-# `ran LEG` and `skipped LEG WHY` record a leg for the summary.
-RECORD = ran() { echo "ran      $$1" >> $(LEGLOG); }; skipped() { \
+# `ran LEG` and `skipped LEG WHY` record a leg for the summary; a leg run
+# alone (`make kernels-asm` on a fresh clone) creates out/ itself.
+RECORD = mkdir -p $(OUT); ran() { echo "ran      $$1" >> $(LEGLOG); }; skipped() { \
 	echo "skipped  $$1: $$2" >> $(LEGLOG); echo "nanolb: SKIPPED $$1: $$2"; }
 
 # Installs every tool the legs use (Debian, as root).
