@@ -168,7 +168,10 @@ func (p *Pool) belowLimit() *core {
 	return nil
 }
 
-func (p *Pool) saturated() (Lease, error) {
+// refuse is a public pick's ErrSaturated: it counts the refusal and, when
+// the pool was not saturated yet, emits EventSaturated. The queue's own
+// tries (serve) get a plain ErrSaturated: they refuse no caller.
+func (p *Pool) refuse() (Lease, error) {
 	p.stats.saturations.Add(1)
 	if p.stats.full.CompareAndSwap(false, true) {
 		p.emit(EventSaturated, nil, 0)
@@ -196,9 +199,6 @@ func (p *Pool) serve() {
 	for q.head != nil {
 		l, err := p.acquire()
 		if err != nil {
-			if errors.Is(err, ErrSaturated) {
-				p.stats.saturations.Add(^uint64(0)) // minus one: the queue's own try refused no caller
-			}
 			return
 		}
 		w := q.head

@@ -1,6 +1,9 @@
 package lb
 
-import "context"
+import (
+	"context"
+	"slices"
+)
 
 // exceptTries is how many ordinary picks PickExcept makes before it counts
 // the endpoints that are up and not excluded.
@@ -19,37 +22,16 @@ func (p *Pool) PickExcept(tried ...string) (Lease, error) {
 	}
 	for range exceptTries {
 		l, err := p.Pick()
-		if err != nil || !contains(tried, l.c.addr) {
+		if err != nil || !slices.Contains(tried, l.c.addr) {
 			return l, err
 		}
 		l.Done(context.Canceled) // neutral: only the in-flight count changes
 	}
-	v := p.view.Load()
-	up := 0
-	for _, c := range v.cores {
-		if c.pickable() && !contains(tried, c.addr) {
-			up++
-		}
-	}
-	if up > 0 {
-		want := randn(up)
-		for _, c := range v.cores {
-			if c.pickable() && !contains(tried, c.addr) {
-				if want == 0 {
-					return p.lease(c)
-				}
-				want--
-			}
-		}
+	cores := p.view.Load().cores
+	if i := drawWhere(cores, func(_ int, c *core) bool {
+		return c.pickable() && !slices.Contains(tried, c.addr)
+	}); i >= 0 {
+		return p.lease(cores[i])
 	}
 	return p.Pick()
-}
-
-func contains(addrs []string, addr string) bool {
-	for _, a := range addrs {
-		if a == addr {
-			return true
-		}
-	}
-	return false
 }

@@ -45,7 +45,7 @@ func (p *Pool) PickKeyUint64(key uint64) (Lease, error) {
 // endpoint may be due: a due probe first, else the policy's choice.
 func (p *Pool) probeOrPick(h uint64, keyed bool) (Lease, error) {
 	if p.limit != 0 && p.queue.n.Load() != 0 {
-		return p.saturated()
+		return p.refuse()
 	}
 	if l, ok := p.leaseProbe(); ok {
 		return l, nil
@@ -62,26 +62,48 @@ func (p *Pool) probeOrPick(h uint64, keyed bool) (Lease, error) {
 // common case.
 func (p *Pool) lease(c *core) (Lease, error) {
 	if p.limit != 0 && p.queue.n.Load() != 0 {
-		return p.saturated()
+		return p.refuse()
 	}
+	var l Lease
+	var err error
 	if c == nil {
-		return p.lastResort()
+		l, err = p.lastResort()
+	} else {
+		l, err = p.leaseOn(c)
 	}
-	return p.leaseOn(c)
+	if err == ErrSaturated {
+		return p.refuse()
+	}
+	return l, err
 }
 
 // leaseOn leases c, or under a concurrency limit, if c is at it, the
 // policy's choice among the endpoints below theirs (belowLimit).
 func (p *Pool) leaseOn(c *core) (Lease, error) {
-	if p.limit == 0 {
-		c.inflight.Add(1)
-	} else if !p.admit(c) {
+	if !p.take(c) {
 		if c = p.belowLimit(); c == nil {
-			return p.saturated()
+			return Lease{}, ErrSaturated
 		}
 	}
-	if p.leased {
-		return Lease{c: c, pool: p, mark: p.begin(c)}, nil
+	return p.newLease(c, 0), nil
+}
+
+// take adds a lease to c's in-flight count, within the concurrency limit
+// if there is one; false leaves c as it was.
+func (p *Pool) take(c *core) bool {
+	if p.limit == 0 {
+		c.inflight.Add(1)
+		return true
 	}
-	return Lease{c: c, pool: p}, nil
+	return p.admit(c)
+}
+
+// newLease is the lease on c that take counted, with the policy's
+// per-lease state; probe is the health word a probe set, or 0.
+func (p *Pool) newLease(c *core, probe uint64) Lease {
+	l := Lease{c: c, pool: p, probe: probe}
+	if p.leased {
+		l.mark = p.begin(c)
+	}
+	return l
 }

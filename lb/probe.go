@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"errors"
 	"math"
 	"time"
 )
@@ -116,17 +117,31 @@ func (p *Pool) startProbe(v *view, i int, h uint64, now int64) (uint64, bool) {
 // concurrency limit; at it, the probe is handed back (abandonProbe) for a
 // later Pick.
 func (p *Pool) probeLease(c *core, token uint64) (Lease, bool) {
-	if p.limit == 0 {
-		c.inflight.Add(1)
-	} else if !p.admit(c) {
+	if !p.take(c) {
 		p.abandonProbe(c, token)
 		return Lease{}, false
 	}
-	l := Lease{c: c, pool: p, probe: token}
-	if p.leased {
-		l.mark = p.begin(c)
+	return p.newLease(c, token), true
+}
+
+// errProbeLost is probeNow's answer when the endpoint's health word
+// changed before its compare-and-swap: another transition came first.
+var errProbeLost = errors.New("lb: probe lost its race")
+
+// probeNow leases v's endpoint i, whose health word was h, to the caller
+// as its probe at once (due or not: the callers decide) and arms the wake
+// timer for the probe's window. It returns errProbeLost if the word changed
+// meanwhile, and ErrSaturated if the endpoint is at its concurrency limit.
+func (p *Pool) probeNow(v *view, i int, h uint64, now int64) (Lease, error) {
+	token, ok := p.startProbe(v, i, h, now)
+	if !ok {
+		return Lease{}, errProbeLost
 	}
-	return l, true
+	p.arm(now + p.cfg.probeTimeout)
+	if l, ok := p.probeLease(v.cores[i], token); ok {
+		return l, nil
+	}
+	return Lease{}, ErrSaturated
 }
 
 // lastResort is Pick when the policy found no endpoint up. A due probe
@@ -161,12 +176,8 @@ func (p *Pool) lastResort() (Lease, error) {
 	case stateUp:
 		return p.leaseOn(c) // it came back meanwhile
 	case stateEjected:
-		if token, ok := p.startProbe(v, i, h, now); ok {
-			p.arm(now + p.cfg.probeTimeout)
-			if l, ok := p.probeLease(c, token); ok {
-				return l, nil
-			}
-			return p.saturated()
+		if l, err := p.probeNow(v, i, h, now); err != errProbeLost {
+			return l, err
 		}
 	case stateRemoved:
 		return Lease{}, ErrNoEndpoint // the view changed under us; rare

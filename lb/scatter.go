@@ -40,11 +40,8 @@ func (p *Pool) PickAll(dst []Lease) []Lease {
 			if deadlineOf(h) > now {
 				continue
 			}
-			if token, ok := p.startProbe(v, i, h, now); ok {
-				p.arm(now + p.cfg.probeTimeout)
-				if l, ok := p.probeLease(c, token); ok {
-					dst = append(dst, l)
-				}
+			if l, err := p.probeNow(v, i, h, now); err == nil {
+				dst = append(dst, l)
 			}
 		}
 	}

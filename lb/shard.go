@@ -158,12 +158,11 @@ func (p *Pool) probeShard(c *core) (Lease, error) {
 		if deadlineOf(h) > now {
 			break
 		}
-		if token, ok := p.startProbe(v, i, h, now); ok {
-			p.arm(now + p.cfg.probeTimeout)
-			if l, ok := p.probeLease(c, token); ok {
-				return l, nil
-			}
-			return p.saturated()
+		switch l, err := p.probeNow(v, i, h, now); err {
+		case nil:
+			return l, nil
+		case ErrSaturated:
+			return p.refuse()
 		}
 	}
 	return Lease{}, ErrShardDown

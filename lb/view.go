@@ -108,25 +108,32 @@ func (v *view) drawUp(skip int) int {
 	return countUp(v.cores, skip)
 }
 
-// countUp is drawUp by counting the health words themselves: two passes.
+// countUp is drawUp by counting the health words themselves.
 func countUp(cores []*core, skip int) int {
-	up := 0
+	return drawWhere(cores, func(i int, c *core) bool { return i != skip && c.pickable() })
+}
+
+// drawWhere returns a uniformly drawn index of cores for which keep holds,
+// or -1 if there is none: two passes, one to count and one to find the
+// drawn one (the last kept one if states changed between the passes).
+func drawWhere(cores []*core, keep func(i int, c *core) bool) int {
+	n := 0
 	for i, c := range cores {
-		if i != skip && c.pickable() {
-			up++
+		if keep(i, c) {
+			n++
 		}
 	}
-	if up == 0 {
+	if n == 0 {
 		return -1
 	}
-	want, last := randn(up), -1
+	want, last := randn(n), -1
 	for i, c := range cores {
-		if i != skip && c.pickable() {
+		if keep(i, c) {
 			if want == 0 {
 				return i
 			}
 			want, last = want-1, i
 		}
 	}
-	return last // states changed between the passes
+	return last
 }
