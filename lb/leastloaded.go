@@ -15,12 +15,17 @@ func (t *leastLoadedTable) pick() *core {
 	if len(t.slots) == 0 {
 		return nil
 	}
-	// A random endpoint is weighed first, so it wins a tie with any other:
-	// idle endpoints share picks evenly. A scan from a random start would
-	// spread every tie, but its loops' random lengths mispredicted and cost
-	// more than the rest of the pick (measured).
-	r := randn(len(t.slots))
-	best, low := lowest(t.slots[r:r+1], nil, math.MaxInt64)
+	// A random endpoint that is up with no streak is weighed first, so it
+	// wins a tie with any other: idle endpoints share picks evenly. One
+	// with a streak is left to the scan, which draws its trial share once.
+	// A scan from a random start would spread every tie, but its loops'
+	// random lengths mispredicted and cost more than the rest of the pick
+	// (measured).
+	var best *slot
+	low := int64(math.MaxInt64)
+	if s := t.slots[randn(len(t.slots))]; s.health.Load() == 0 { // up, no streak
+		best, low = s, s.inflight.Load()
+	}
 	best, _ = lowest(t.slots, best, low)
 	if best == nil {
 		return nil
