@@ -145,10 +145,7 @@ func policyFile(p policy) *File {
 	f.Func().Id("new"+p.Name+"Table").Params(
 		Id("members").Index().Id("member"), Id("v").Op("*").Id("view"), Id("prev").Op("*").Id(table), Id("env").Id("tableEnv"),
 	).Op("*").Id(table).BlockFunc(func(g *Group) {
-		g.Id("t").Op(":=").Op("&").Id(table).Values(Dict{Id("slots"): Make(Index().Op("*").Id(slot), Len(Id("members"))), Id("view"): Id("v")})
-		g.For(List(Id("i"), Id("m")).Op(":=").Range().Id("members")).Block(
-			Id("t").Dot("slots").Index(Id("i")).Op("=").Id("m").Dot("slot").Assert(Op("*").Id(slot)),
-		)
+		g.Id("t").Op(":=").Op("&").Id(table).Values(Dict{Id("slots"): Id("slotsOf").Types(Id(slot)).Call(Id("members")), Id("view"): Id("v")})
 		if p.Setup {
 			g.Id("t").Dot("setup").Call(Id("prev"), Id("env"))
 		}

@@ -18,11 +18,8 @@ type consistentHashTable struct {
 // the table it replaces, or nil.
 func newConsistentHashTable(members []member, v *view, prev *consistentHashTable, env tableEnv) *consistentHashTable {
 	t := &consistentHashTable{
-		slots: make([]*slot, len(members)),
+		slots: slotsOf[slot](members),
 		view:  v,
-	}
-	for i, m := range members {
-		t.slots[i] = m.slot.(*slot)
 	}
 	t.setup(prev, env)
 	return t

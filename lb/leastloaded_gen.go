@@ -13,11 +13,8 @@ type leastLoadedTable struct {
 // the table it replaces, or nil.
 func newLeastLoadedTable(members []member, v *view, prev *leastLoadedTable, env tableEnv) *leastLoadedTable {
 	t := &leastLoadedTable{
-		slots: make([]*slot, len(members)),
+		slots: slotsOf[slot](members),
 		view:  v,
-	}
-	for i, m := range members {
-		t.slots[i] = m.slot.(*slot)
 	}
 	return t
 }

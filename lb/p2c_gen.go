@@ -13,11 +13,8 @@ type p2cTable struct {
 // the table it replaces, or nil.
 func newP2CTable(members []member, v *view, prev *p2cTable, env tableEnv) *p2cTable {
 	t := &p2cTable{
-		slots: make([]*slot, len(members)),
+		slots: slotsOf[slot](members),
 		view:  v,
-	}
-	for i, m := range members {
-		t.slots[i] = m.slot.(*slot)
 	}
 	return t
 }

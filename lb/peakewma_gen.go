@@ -49,11 +49,8 @@ type peakEWMATable struct {
 // the table it replaces, or nil.
 func newPeakEWMATable(members []member, v *view, prev *peakEWMATable, env tableEnv) *peakEWMATable {
 	t := &peakEWMATable{
-		slots: make([]*peakEWMASlot, len(members)),
+		slots: slotsOf[peakEWMASlot](members),
 		view:  v,
-	}
-	for i, m := range members {
-		t.slots[i] = m.slot.(*peakEWMASlot)
 	}
 	t.setup(prev, env)
 	return t

@@ -13,11 +13,8 @@ type randomTable struct {
 // the table it replaces, or nil.
 func newRandomTable(members []member, v *view, prev *randomTable, env tableEnv) *randomTable {
 	t := &randomTable{
-		slots: make([]*slot, len(members)),
+		slots: slotsOf[slot](members),
 		view:  v,
-	}
-	for i, m := range members {
-		t.slots[i] = m.slot.(*slot)
 	}
 	return t
 }

@@ -26,11 +26,8 @@ type roundRobinTable struct {
 // the table it replaces, or nil.
 func newRoundRobinTable(members []member, v *view, prev *roundRobinTable, env tableEnv) *roundRobinTable {
 	t := &roundRobinTable{
-		slots: make([]*slot, len(members)),
+		slots: slotsOf[slot](members),
 		view:  v,
-	}
-	for i, m := range members {
-		t.slots[i] = m.slot.(*slot)
 	}
 	t.setup(prev, env)
 	return t

@@ -14,11 +14,8 @@ type shardTable struct {
 // the table it replaces, or nil.
 func newShardTable(members []member, v *view, prev *shardTable, env tableEnv) *shardTable {
 	t := &shardTable{
-		slots: make([]*slot, len(members)),
+		slots: slotsOf[slot](members),
 		view:  v,
-	}
-	for i, m := range members {
-		t.slots[i] = m.slot.(*slot)
 	}
 	t.setup(prev, env)
 	return t

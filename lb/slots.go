@@ -46,3 +46,12 @@ func newMembersOf[S any, P newSlot[S]](endpoints []Endpoint) []member {
 	}
 	return out
 }
+
+// slotsOf lists members' slots, all of type *S, for a new table.
+func slotsOf[S any](members []member) []*S {
+	out := make([]*S, len(members))
+	for i, m := range members {
+		out[i] = m.slot.(*S)
+	}
+	return out
+}

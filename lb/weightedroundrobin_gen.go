@@ -22,11 +22,8 @@ type weightedRoundRobinTable struct {
 // the table it replaces, or nil.
 func newWeightedRoundRobinTable(members []member, v *view, prev *weightedRoundRobinTable, env tableEnv) *weightedRoundRobinTable {
 	t := &weightedRoundRobinTable{
-		slots: make([]*slot, len(members)),
+		slots: slotsOf[slot](members),
 		view:  v,
-	}
-	for i, m := range members {
-		t.slots[i] = m.slot.(*slot)
 	}
 	t.setup(prev, env)
 	return t
