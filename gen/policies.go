@@ -66,9 +66,9 @@ var policies = []policy{
 	{
 		Name: "LeastLoaded", Ident: "leastLoaded", Label: "least_loaded",
 		Doc: []string{
-			"LeastLoaded leases the endpoint with the fewest leases in flight",
-			"over the whole table, the lowest index on ties: exact, at the cost",
-			"of a scan of every endpoint per pick.",
+			"LeastLoaded leases the endpoint with the lowest load over the whole",
+			"table: exact, at the cost of a scan of every endpoint per pick. A",
+			"random idle endpoint wins its ties, so idle endpoints share picks.",
 		},
 	},
 	{

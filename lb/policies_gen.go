@@ -15,9 +15,9 @@ const (
 	// that lands on an endpoint that is not up is drawn again, so
 	// endpoints that are up share picks evenly.
 	RoundRobin
-	// LeastLoaded leases the endpoint with the fewest leases in flight
-	// over the whole table, the lowest index on ties: exact, at the cost
-	// of a scan of every endpoint per pick.
+	// LeastLoaded leases the endpoint with the lowest load over the whole
+	// table: exact, at the cost of a scan of every endpoint per pick. A
+	// random idle endpoint wins its ties, so idle endpoints share picks.
 	LeastLoaded
 	// WeightedRoundRobin gives each endpoint a share of picks proportional
 	// to its Endpoint.Weight, smoothly: ticket t goes to the endpoint whose
