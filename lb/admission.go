@@ -16,15 +16,25 @@ import (
 // waiters: Pick's common path tests Pool.leased, and Done tests the lease's
 // mark, as for any other per-lease state.
 //
-// The queue hands a freed slot to its head directly: the code that frees
-// one (Done, an Add, a reinstatement, a probe falling due, a new waiter)
-// calls kick, which, while waiters are queued, leases for the head under
-// the queue's lock and sends the lease down the head's channel. A new Pick
-// meanwhile sees waiters queued and returns ErrSaturated instead of taking
-// the slot. A waiter whose context ends leaves the queue under the same
-// lock; if the grant won the race, the waiter ends that lease neutrally,
-// which kicks the queue again, so the slot passes to the next waiter and
-// is never leaked.
+// The queue hands a freed slot to its head directly. A successful Done on
+// an endpoint that is up, with waiters queued, passes its own slot on
+// without giving it back (passOn): waiters queue only while every endpoint
+// up is at its limit, so the endpoint whose slot just freed is the only one
+// below it, the policy's one choice. Everything else that may free a slot
+// (any other Done, an Add, a reinstatement, a probe falling due, a new
+// waiter) calls kick, which, while waiters are queued, leases for the head
+// by the policy under the queue's lock. Either way the lease is stored in
+// the head's waiter, which leaves the queue, and its channel is closed. A
+// new Pick meanwhile sees waiters queued and returns ErrSaturated instead
+// of taking the slot. A waiter whose context ends leaves the queue under
+// the same lock; if a grant won the race, the waiter ends that lease
+// neutrally, which kicks the queue again, so the slot passes to the next
+// waiter and is never leaked.
+//
+// The hand-off's cost is what a release does before the waiter can run:
+// on the 2-core VM of BENCHMARKS.md the chain Done, passOn, the lock, the
+// lease and the close measured no slower than a channel semaphore's
+// receive (bench/admission).
 
 // queue is PickWait's waiters, oldest first.
 type queue struct {
@@ -37,14 +47,35 @@ type queue struct {
 	// per wait cost more than the hand-off itself).
 	reaper *time.Timer
 	armed  bool
+	grants uint64 // leases handed to waiters, for Stats
 }
 
-// waiter is one PickWait caller.
+// waiter is one PickWait caller. Whoever takes it out of the queue other
+// than the waiter itself sets its outcome (and lease) and closes ready,
+// under the queue's lock.
 type waiter struct {
 	prev, next *waiter
-	grant      chan Lease // buffered: the dispatcher never blocks; closed by Close
+	ready      chan struct{}
+	lease      Lease
+	outcome    outcome
 	queued     bool
 	expires    int64 // on the latency clock, for waits MaxWait bounds; else 0
+}
+
+// outcome is how a wait ended, when not by its own context.
+type outcome uint8
+
+const (
+	granted outcome = iota + 1 // lease holds the waiter's lease
+	reaped                     // Config.MaxWait passed
+	closed                     // Pool.Close
+)
+
+// finish ends w's wait with o (and l, for a grant). Callers hold the
+// queue's lock and have taken w out of the queue.
+func (w *waiter) finish(o outcome, l Lease) {
+	w.outcome, w.lease = o, l
+	close(w.ready)
 }
 
 func (q *queue) push(w *waiter) {
@@ -80,7 +111,7 @@ func (q *queue) remove(w *waiter) bool {
 
 // stats are admission's counters, written only off the common path.
 type stats struct {
-	grants, timeouts, queueFull, saturations atomic.Uint64
+	timeouts, queueFull, saturations atomic.Uint64
 	full                                     atomic.Bool // an EventSaturated was the last pool event
 }
 
@@ -95,9 +126,12 @@ type Stats struct {
 
 // Stats returns the pool's admission counters.
 func (p *Pool) Stats() Stats {
+	p.queue.mu.Lock()
+	grants := p.queue.grants
+	p.queue.mu.Unlock()
 	return Stats{
 		Waiting:     int(p.queue.n.Load()),
-		Grants:      p.stats.grants.Load(),
+		Grants:      grants,
 		Timeouts:    p.stats.timeouts.Load(),
 		QueueFull:   p.stats.queueFull.Load(),
 		Saturations: p.stats.saturations.Load(),
@@ -113,18 +147,57 @@ func (p *Pool) begin(c *core) int64 {
 	return 1
 }
 
-// end is Done's work beyond the in-flight count: the policy's state, and a
-// freed slot for the queue.
-func (p *Pool) end(c *core, mark int64, err error) {
+// end is Done for a lease with state (Pool.leased): the policy's end, then
+// under a concurrency limit a successful lease's slot goes straight to the
+// queue's head when it can (passOn); else the slot is given back, the
+// outcome reported, and only then the queue kicked, so that a waiter is
+// never handed the endpoint that just failed before its failure counts.
+func (p *Pool) end(c *core, mark int64, err error, probe uint64) {
 	if p.policyLeased {
 		p.policyEnd(c, mark, err)
 	}
+	if p.limit != 0 && err == nil && probe == 0 && p.queue.n.Load() != 0 && p.passOn(c) {
+		return
+	}
+	c.release()
+	if err != nil || probe != 0 || c.health.Load() != 0 {
+		p.report(c, err, probe)
+	}
 	if p.limit != 0 {
 		p.kick()
-		if p.stats.full.Load() && p.queue.n.Load() == 0 && p.stats.full.CompareAndSwap(true, false) {
-			p.emit(EventDrained, nil, 0)
-		}
+		p.drained()
 	}
+}
+
+// drained emits EventDrained if the pool was saturated and nobody waits.
+func (p *Pool) drained() {
+	if p.stats.full.Load() && p.queue.n.Load() == 0 && p.stats.full.CompareAndSwap(true, false) {
+		p.emit(EventDrained, nil, 0)
+	}
+}
+
+// passOn hands the slot a successful lease on c just freed to the queue's
+// head as a new lease on c, without giving it back first, and reports
+// whether it did. It declines when nobody waits, when c is not up with a
+// clean record, or when a probe may be due (the queue's general path serves
+// a due probe first). See the top of this file for why c is the policy's
+// choice.
+func (p *Pool) passOn(c *core) bool {
+	q := &p.queue
+	q.mu.Lock()
+	w := q.head
+	if w == nil || c.health.Load() != 0 || p.due.Load() != dueNone {
+		q.mu.Unlock()
+		return false
+	}
+	q.remove(w)
+	q.grants++
+	w.finish(granted, p.newLease(c, 0))
+	if q.head == nil {
+		p.drained()
+	}
+	q.mu.Unlock()
+	return true
 }
 
 // admit takes a place under the concurrency limit on c, or reports false
@@ -203,8 +276,8 @@ func (p *Pool) serve() {
 		}
 		w := q.head
 		q.remove(w)
-		w.grant <- l
-		p.stats.grants.Add(1)
+		q.grants++
+		w.finish(granted, l)
 	}
 }
 
@@ -238,9 +311,11 @@ func (p *Pool) PickWait(ctx context.Context) (Lease, error) {
 		p.stats.timeouts.Add(1)
 		return Lease{}, fmt.Errorf("lb: PickWait: %w", err)
 	}
-	l, err := p.Pick()
-	if err == nil || !(errors.Is(err, ErrSaturated) || errors.Is(err, ErrNoEndpoint)) {
-		return l, err
+	if p.queue.n.Load() == 0 { // else Pick would refuse: nobody overtakes the queue
+		l, err := p.Pick()
+		if err == nil || !(errors.Is(err, ErrSaturated) || errors.Is(err, ErrNoEndpoint)) {
+			return l, err
+		}
 	}
 	return p.wait(ctx)
 }
@@ -248,8 +323,13 @@ func (p *Pool) PickWait(ctx context.Context) (Lease, error) {
 // wait queues the caller and waits for its grant. It serves the queue once
 // itself, under the lock it queued under: a slot freed since the caller's
 // Pick, whose Done found nobody queued, is not lost, and a Done from now on
-// sees the caller queued.
+// sees the caller queued. The waiter is allocated and its MaxWait bound read
+// before the lock, which releases wait for.
 func (p *Pool) wait(ctx context.Context) (Lease, error) {
+	w := &waiter{ready: make(chan struct{})}
+	if _, ok := ctx.Deadline(); !ok {
+		w.expires = nanos() + int64(p.cfg.maxWait)
+	}
 	q := &p.queue
 	q.mu.Lock()
 	if q.closed {
@@ -261,10 +341,6 @@ func (p *Pool) wait(ctx context.Context) (Lease, error) {
 		p.stats.queueFull.Add(1)
 		return Lease{}, ErrQueueFull
 	}
-	w := &waiter{grant: make(chan Lease, 1)}
-	if _, ok := ctx.Deadline(); !ok {
-		w.expires = nanos() + int64(p.cfg.maxWait)
-	}
 	q.push(w)
 	p.serve()
 	if w.queued && w.expires != 0 && !q.armed {
@@ -272,30 +348,36 @@ func (p *Pool) wait(ctx context.Context) (Lease, error) {
 	}
 	q.mu.Unlock()
 
-	cause := error(context.DeadlineExceeded)
+	done := ctx.Done()
+	if done == nil { // a context that never ends: a plain receive wakes sooner than a select
+		<-w.ready
+		return p.outcome(w)
+	}
 	select {
-	case l, ok := <-w.grant:
-		switch {
-		case !ok:
-			return Lease{}, ErrClosed
-		case l.c == nil: // the reaper: MaxWait passed
-			p.stats.timeouts.Add(1)
-			return Lease{}, fmt.Errorf("lb: PickWait: no lease within MaxWait (%v): %w", p.cfg.maxWait, cause)
-		}
-		return l, nil
-	case <-ctx.Done():
-		cause = ctx.Err()
+	case <-w.ready:
+		return p.outcome(w)
+	case <-done:
 	}
 	q.mu.Lock()
 	left := q.remove(w)
 	q.mu.Unlock()
-	if !left { // granted, reaped or closed meanwhile: pass a grant on
-		if l, ok := <-w.grant; ok && l.c != nil {
-			l.Done(context.Canceled)
-		}
+	if !left && w.outcome == granted { // the grant won the race: pass it on
+		w.lease.Done(context.Canceled)
 	}
 	p.stats.timeouts.Add(1)
-	return Lease{}, fmt.Errorf("lb: PickWait: no lease before the wait ended: %w", cause)
+	return Lease{}, fmt.Errorf("lb: PickWait: no lease before the wait ended: %w", ctx.Err())
+}
+
+// outcome is what a waiter whose ready channel closed returns.
+func (p *Pool) outcome(w *waiter) (Lease, error) {
+	switch w.outcome {
+	case granted:
+		return w.lease, nil
+	case reaped:
+		p.stats.timeouts.Add(1)
+		return Lease{}, fmt.Errorf("lb: PickWait: no lease within MaxWait (%v): %w", p.cfg.maxWait, context.DeadlineExceeded)
+	}
+	return Lease{}, ErrClosed
 }
 
 // armReaper sets the reaper for the latency clock's time at. Callers hold
@@ -311,8 +393,7 @@ func (p *Pool) armReaper(at int64) {
 	q.armed = true
 }
 
-// reap ends the bounded waits whose MaxWait has passed, with a zero grant,
-// and re-arms for the oldest one left.
+// reap ends the bounded waits whose MaxWait has passed and re-arms for the oldest one left.
 func (p *Pool) reap() {
 	q := &p.queue
 	q.mu.Lock()
@@ -325,7 +406,7 @@ func (p *Pool) reap() {
 		case w.expires == 0:
 		case w.expires <= now:
 			q.remove(w)
-			w.grant <- Lease{}
+			w.finish(reaped, Lease{})
 		case next == 0:
 			next = w.expires // FIFO: later bounded waiters expire later
 		}
@@ -348,6 +429,6 @@ func (p *Pool) Close() {
 	for q.head != nil {
 		w := q.head
 		q.remove(w)
-		close(w.grant)
+		w.finish(closed, Lease{})
 	}
 }

@@ -396,3 +396,72 @@ func TestALimitedPickAndDoneAllocateNothing(t *testing.T) {
 		}
 	}
 }
+
+// A failed lease's slot is not handed to a waiter before the failure
+// counts: with EjectAfter 1 the failing endpoint is ejected first, and the
+// waiter gets the next slot freed on the healthy one.
+func TestAWaiterIsNotHandedTheEndpointThatJustFailed(t *testing.T) {
+	p := mustNew(t, Config{MaxConcurrency: 1, EjectAfter: 1, EjectFor: time.Hour}, "a:1", "b:1")
+	first, _ := p.Pick()
+	second, err := p.Pick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := queueWaiter(t, p, context.Background())
+	failing, healthy := first, second
+	failing.Done(errBackend)
+	if s := p.Stats(); s.Waiting != 1 || s.Grants != 0 {
+		t.Fatalf("after the failure: %+v; want the waiter still queued", s)
+	}
+	want := healthy.Endpoint()
+	healthy.Done(nil)
+	r := <-w
+	if r.err != nil || r.l.Endpoint() != want {
+		t.Fatalf("waiter got %q, %v; want %q", r.l.Endpoint(), r.err, want)
+	}
+	r.l.Done(nil)
+	noneInFlight(t, p)
+}
+
+// A successful Done with a waiter queued passes its slot on: the count on
+// the endpoint never drops below the limit in between, so a Pick racing
+// the hand-off cannot slip in, and the waiter's lease is on that endpoint.
+func TestASuccessfulDonePassesItsSlotToTheHeadWaiter(t *testing.T) {
+	p := limited(t, 1, "a:1")
+	held, _ := p.Pick()
+	c := held.c
+	var low atomic.Bool
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { // watches the count through the hand-offs
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if c.inflight.Load() == 0 && p.queue.n.Load() > 0 {
+				low.Store(true)
+			}
+		}
+	})
+	for range 200 {
+		w := queueWaiter(t, p, context.Background())
+		held.Done(nil)
+		r := <-w
+		if r.err != nil || r.l.c != c {
+			t.Fatalf("waiter: %v on %q", r.err, r.l.Endpoint())
+		}
+		held = r.l
+	}
+	close(stop)
+	wg.Wait()
+	held.Done(nil)
+	if low.Load() {
+		t.Fatal("the slot went back to the endpoint while a waiter was queued")
+	}
+	if s := p.Stats(); s.Grants != 200 {
+		t.Fatalf("Stats().Grants = %d, want 200", s.Grants)
+	}
+	noneInFlight(t, p)
+}

@@ -55,10 +55,11 @@ func (l *Lease) Done(err error) {
 		return
 	}
 	l.c = nil
-	c.release()
 	if l.mark != 0 {
-		l.pool.end(c, l.mark, err)
+		l.pool.end(c, l.mark, err, l.probe)
+		return
 	}
+	c.release()
 	if err == nil && l.probe == 0 && c.health.Load() == 0 {
 		return // up with no streak: nothing to write
 	}
