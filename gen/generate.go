@@ -140,12 +140,14 @@ func policyFile(p policy) *File {
 	f.Type().Id(table).Struct(fields...)
 	f.Line()
 
-	f.Commentf("new%sTable builds the table for members, in v's order; prev is", p.Name)
-	f.Comment("the table it replaces, or nil.")
+	f.Commentf("new%sTable builds the table for v: prev's slots (none if prev is nil)", p.Name)
+	f.Comment("changed by ch, in v's order.")
 	f.Func().Id("new"+p.Name+"Table").Params(
-		Id("members").Index().Id("member"), Id("v").Op("*").Id("view"), Id("prev").Op("*").Id(table), Id("env").Id("tableEnv"),
+		Id("ch").Id("change"), Id("v").Op("*").Id("view"), Id("prev").Op("*").Id(table), Id("env").Id("tableEnv"),
 	).Op("*").Id(table).BlockFunc(func(g *Group) {
-		g.Id("t").Op(":=").Op("&").Id(table).Values(Dict{Id("slots"): Id("slotsOf").Types(Id(slot)).Call(Id("members")), Id("view"): Id("v")})
+		g.Var().Id("old").Index().Op("*").Id(slot)
+		g.If(Id("prev").Op("!=").Nil()).Block(Id("old").Op("=").Id("prev").Dot("slots"))
+		g.Id("t").Op(":=").Op("&").Id(table).Values(Dict{Id("slots"): Id("carry").Call(Id("old"), Id("ch")), Id("view"): Id("v")})
 		if p.Setup {
 			g.Id("t").Dot("setup").Call(Id("prev"), Id("env"))
 		}
@@ -243,11 +245,11 @@ func dispatchFile(table []policy) *File {
 		}),
 	)
 	f.Line()
-	f.Comment("install publishes a table of members, in v's order, for the pool's policy.")
-	f.Func().Params(Id("p").Op("*").Id("Pool")).Id("install").Params(Id("members").Index().Id("member"), Id("v").Op("*").Id("view")).Block(
+	f.Comment("install publishes the pool's policy's table for v, the current table changed by ch.")
+	f.Func().Params(Id("p").Op("*").Id("Pool")).Id("install").Params(Id("ch").Id("change"), Id("v").Op("*").Id("view")).Block(
 		switchOn(Id("p").Dot("policy"), table, every, func(p policy) Code {
 			return Id("p").Dot("tables").Dot(p.Ident).Dot("Store").Call(
-				Id("new"+p.Name+"Table").Call(Id("members"), Id("v"), current(p), Id("p").Dot("env").Call()))
+				Id("new"+p.Name+"Table").Call(Id("ch"), Id("v"), current(p), Id("p").Dot("env").Call()))
 		}),
 	)
 	f.Line()

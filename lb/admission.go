@@ -112,7 +112,7 @@ func (q *queue) remove(w *waiter) bool {
 // stats are admission's counters, written only off the common path.
 type stats struct {
 	timeouts, queueFull, saturations atomic.Uint64
-	full                                     atomic.Bool // an EventSaturated was the last pool event
+	full                             atomic.Bool // an EventSaturated was the last pool event
 }
 
 // Stats is a snapshot of a pool's admission counters.

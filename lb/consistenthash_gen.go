@@ -14,11 +14,15 @@ type consistentHashTable struct {
 	loadFactor float64   // Config.HashLoadFactor
 }
 
-// newConsistentHashTable builds the table for members, in v's order; prev is
-// the table it replaces, or nil.
-func newConsistentHashTable(members []member, v *view, prev *consistentHashTable, env tableEnv) *consistentHashTable {
+// newConsistentHashTable builds the table for v: prev's slots (none if prev is nil)
+// changed by ch, in v's order.
+func newConsistentHashTable(ch change, v *view, prev *consistentHashTable, env tableEnv) *consistentHashTable {
+	var old []*slot
+	if prev != nil {
+		old = prev.slots
+	}
 	t := &consistentHashTable{
-		slots: slotsOf[slot](members),
+		slots: carry(old, ch),
 		view:  v,
 	}
 	t.setup(prev, env)

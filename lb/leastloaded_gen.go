@@ -9,11 +9,15 @@ type leastLoadedTable struct {
 	view  *view // the same endpoints, with their health index
 }
 
-// newLeastLoadedTable builds the table for members, in v's order; prev is
-// the table it replaces, or nil.
-func newLeastLoadedTable(members []member, v *view, prev *leastLoadedTable, env tableEnv) *leastLoadedTable {
+// newLeastLoadedTable builds the table for v: prev's slots (none if prev is nil)
+// changed by ch, in v's order.
+func newLeastLoadedTable(ch change, v *view, prev *leastLoadedTable, env tableEnv) *leastLoadedTable {
+	var old []*slot
+	if prev != nil {
+		old = prev.slots
+	}
 	t := &leastLoadedTable{
-		slots: slotsOf[slot](members),
+		slots: carry(old, ch),
 		view:  v,
 	}
 	return t

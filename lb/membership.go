@@ -3,9 +3,11 @@ package lb
 import "fmt"
 
 // Membership changes: Add, Remove and Set serialise on p.mu, build the new
-// membership by copying, and publish it (a view and the policy's table)
-// with one atomic store each; slots never move, so each endpoint keeps its
-// counters and health across changes.
+// membership by copying the current view's and table's compact arrays, and
+// publish it (a view and the policy's table) with one atomic store each;
+// slots never move, so each endpoint keeps its counters and health across
+// changes, and a change touches no slot of an endpoint that stays except
+// to renumber those after a removed one.
 
 // Add adds endpoints of weight 1, each up and with no history. An address
 // already in the pool is left as it is, with its counters, health and
@@ -32,8 +34,7 @@ func (p *Pool) add(endpoints []Endpoint) {
 		}
 	}
 	if len(fresh) > 0 || p.view.Load() == nil {
-		added := newMembers(p.policy, fresh)
-		p.publish(append(p.members[:len(p.members):len(p.members)], added...), added, nil)
+		p.publish(change{added: newMembers(p.policy, fresh)})
 	}
 }
 
@@ -50,16 +51,20 @@ func (p *Pool) Remove(addrs ...string) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	drop := make([]bool, len(p.members))
-	gone := 0
+	var ch change
 	for _, a := range addrs {
-		if c, ok := p.index[a]; ok && !drop[c.index.Load()] {
-			drop[c.index.Load()] = true
-			gone++
+		if c, ok := p.index[a]; ok {
+			if ch.drop == nil {
+				ch.drop = make([]bool, len(p.view.Load().cores))
+			}
+			if i := c.index.Load(); !ch.drop[i] {
+				ch.drop[i] = true
+				ch.gone++
+			}
 		}
 	}
-	if gone > 0 {
-		p.keepOnly(drop, gone, nil)
+	if ch.gone > 0 {
+		p.publish(ch)
 	}
 	return nil
 }
@@ -79,7 +84,8 @@ func (p *Pool) Remove(addrs ...string) error {
 func (p *Pool) Set(endpoints ...Endpoint) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := len(p.members)
+	cores := p.view.Load().cores
+	n := len(cores)
 	keep := make([]bool, n)
 	at := make([]int32, len(endpoints)) // member position, or -1 for a new address
 	var fresh map[string]struct{}
@@ -89,7 +95,7 @@ func (p *Pool) Set(endpoints ...Endpoint) error {
 			return err
 		}
 		k := -1
-		if next < n && p.members[next].c.addr == e.Addr {
+		if next < n && cores[next].addr == e.Addr {
 			k = next
 		} else if c, ok := p.index[e.Addr]; ok {
 			k = int(c.index.Load())
@@ -118,7 +124,7 @@ func (p *Pool) Set(endpoints ...Endpoint) error {
 			added = append(added, e)
 			continue
 		}
-		if c, w := p.members[at[i]].c, uint32(max(e.Weight, 1)); c.weight.Load() != w {
+		if c, w := cores[at[i]], uint32(max(e.Weight, 1)); c.weight.Load() != w {
 			c.weight.Store(w)
 			reweighed = true
 		}
@@ -129,26 +135,8 @@ func (p *Pool) Set(endpoints ...Endpoint) error {
 	for i := range keep {
 		keep[i] = !keep[i] // now: drop
 	}
-	p.keepOnly(keep, n-kept, newMembers(p.policy, added))
+	p.publish(change{drop: keep, gone: n - kept, added: newMembers(p.policy, added)})
 	return nil
-}
-
-// keepOnly publishes the members not marked in drop (gone of them are),
-// followed by fresh, and retires the dropped ones. Callers hold p.mu.
-func (p *Pool) keepOnly(drop []bool, gone int, fresh []member) {
-	kept := make([]member, 0, len(p.members)-gone+len(fresh))
-	var retired []*core
-	for i, m := range p.members {
-		if drop[i] {
-			retired = append(retired, m.c)
-			continue
-		}
-		kept = append(kept, m)
-	}
-	p.publish(append(kept, fresh...), fresh, retired)
-	for _, c := range retired {
-		p.retire(c)
-	}
 }
 
 // retire marks a removed endpoint so that late outcomes of its leases change
@@ -168,36 +156,51 @@ func (p *Pool) retire(c *core) {
 	}
 }
 
-// publish installs members as the pool's membership: the view and the
-// policy's table, each behind one atomic pointer, and the address index,
-// which gains the added members and loses the retired ones. Callers hold
-// p.mu.
+// publish applies ch: it installs the new view and the policy's table,
+// each behind one atomic pointer, updates the address index, and retires
+// the dropped members. Callers hold p.mu.
 //
-// Health transitions that race with it track themselves in whichever view
-// they find; the final pass here mends every slot of the new view after
-// every endpoint knows its place in it, which covers the transitions that
-// found the old one. It reads each slot and writes only the stale ones.
-func (p *Pool) publish(members, added []member, retired []*core) {
-	v := newView(members) // its index entries are filled before readers see it
+// The new view copies the old one's index entries. A health transition
+// that raced with the copy may have written only the old view's entries,
+// so publish brackets the copy with the pool's transition counters (see
+// moved) and, if any transition was under way or began meanwhile, mends
+// every entry of the new view from the health words after installing it,
+// which covers the transitions that found the old view.
+func (p *Pool) publish(ch change) {
+	old := p.view.Load()
+	at, quiet := p.moves.snapshot()
+	v := old.next(ch)
+	var retired []*core
+	first := len(v.cores) - len(ch.added) // the first position that changed
+	if ch.drop != nil {
+		for i, dropped := range ch.drop {
+			if dropped {
+				retired = append(retired, old.cores[i])
+				first = min(first, i)
+			}
+		}
+	}
 	for _, c := range retired {
 		delete(p.index, c.addr)
 	}
-	for _, m := range added {
+	for _, m := range ch.added {
 		p.index[m.c.addr] = m.c
 		p.emit(EventAdded, m.c, 0) // before readers can see it, so before its transitions
 	}
-	for i, m := range members {
-		if m.c.index.Load() != int32(i) {
-			m.c.index.Store(int32(i))
+	for i := first; i < len(v.cores); i++ {
+		v.cores[i].index.Store(int32(i))
+	}
+	p.view.Store(v)
+	p.install(ch, v)
+	if !quiet || p.moves.since(at) {
+		for i := range v.cores {
+			v.mend(i)
 		}
 	}
-	p.members = members
-	p.view.Store(v)
-	p.install(members, v)
-	for i := range v.cores {
-		v.mend(i)
+	for _, c := range retired {
+		p.retire(c)
 	}
-	if len(added) > 0 {
+	if len(ch.added) > 0 {
 		p.kick() // a new endpoint for a waiter
 	}
 }

@@ -9,11 +9,15 @@ type p2cTable struct {
 	view  *view // the same endpoints, with their health index
 }
 
-// newP2CTable builds the table for members, in v's order; prev is
-// the table it replaces, or nil.
-func newP2CTable(members []member, v *view, prev *p2cTable, env tableEnv) *p2cTable {
+// newP2CTable builds the table for v: prev's slots (none if prev is nil)
+// changed by ch, in v's order.
+func newP2CTable(ch change, v *view, prev *p2cTable, env tableEnv) *p2cTable {
+	var old []*slot
+	if prev != nil {
+		old = prev.slots
+	}
 	t := &p2cTable{
-		slots: slotsOf[slot](members),
+		slots: carry(old, ch),
 		view:  v,
 	}
 	return t

@@ -45,11 +45,15 @@ type peakEWMATable struct {
 	invTau float64 // 1/tau
 }
 
-// newPeakEWMATable builds the table for members, in v's order; prev is
-// the table it replaces, or nil.
-func newPeakEWMATable(members []member, v *view, prev *peakEWMATable, env tableEnv) *peakEWMATable {
+// newPeakEWMATable builds the table for v: prev's slots (none if prev is nil)
+// changed by ch, in v's order.
+func newPeakEWMATable(ch change, v *view, prev *peakEWMATable, env tableEnv) *peakEWMATable {
+	var old []*peakEWMASlot
+	if prev != nil {
+		old = prev.slots
+	}
 	t := &peakEWMATable{
-		slots: slotsOf[peakEWMASlot](members),
+		slots: carry(old, ch),
 		view:  v,
 	}
 	t.setup(prev, env)

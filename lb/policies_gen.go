@@ -139,25 +139,25 @@ func (p *Pool) policyEnd(c *core, mark int64, err error) {
 	}
 }
 
-// install publishes a table of members, in v's order, for the pool's policy.
-func (p *Pool) install(members []member, v *view) {
+// install publishes the pool's policy's table for v, the current table changed by ch.
+func (p *Pool) install(ch change, v *view) {
 	switch p.policy {
 	case P2C:
-		p.tables.p2c.Store(newP2CTable(members, v, p.tables.p2c.Load(), p.env()))
+		p.tables.p2c.Store(newP2CTable(ch, v, p.tables.p2c.Load(), p.env()))
 	case RoundRobin:
-		p.tables.roundRobin.Store(newRoundRobinTable(members, v, p.tables.roundRobin.Load(), p.env()))
+		p.tables.roundRobin.Store(newRoundRobinTable(ch, v, p.tables.roundRobin.Load(), p.env()))
 	case LeastLoaded:
-		p.tables.leastLoaded.Store(newLeastLoadedTable(members, v, p.tables.leastLoaded.Load(), p.env()))
+		p.tables.leastLoaded.Store(newLeastLoadedTable(ch, v, p.tables.leastLoaded.Load(), p.env()))
 	case WeightedRoundRobin:
-		p.tables.weightedRoundRobin.Store(newWeightedRoundRobinTable(members, v, p.tables.weightedRoundRobin.Load(), p.env()))
+		p.tables.weightedRoundRobin.Store(newWeightedRoundRobinTable(ch, v, p.tables.weightedRoundRobin.Load(), p.env()))
 	case PeakEWMA:
-		p.tables.peakEWMA.Store(newPeakEWMATable(members, v, p.tables.peakEWMA.Load(), p.env()))
+		p.tables.peakEWMA.Store(newPeakEWMATable(ch, v, p.tables.peakEWMA.Load(), p.env()))
 	case Random:
-		p.tables.random.Store(newRandomTable(members, v, p.tables.random.Load(), p.env()))
+		p.tables.random.Store(newRandomTable(ch, v, p.tables.random.Load(), p.env()))
 	case ConsistentHash:
-		p.tables.consistentHash.Store(newConsistentHashTable(members, v, p.tables.consistentHash.Load(), p.env()))
+		p.tables.consistentHash.Store(newConsistentHashTable(ch, v, p.tables.consistentHash.Load(), p.env()))
 	case Shard:
-		p.tables.shard.Store(newShardTable(members, v, p.tables.shard.Load(), p.env()))
+		p.tables.shard.Store(newShardTable(ch, v, p.tables.shard.Load(), p.env()))
 	}
 }
 

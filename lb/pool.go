@@ -37,9 +37,9 @@ type Pool struct {
 	armedAt atomic.Int64         // deadline the wake timer is set for, or never
 	view    atomic.Pointer[view] // every member, in table order, and its health index
 
-	mu      sync.Mutex // serialises membership changes
-	members []member
-	index   map[string]*core // address -> endpoint; its position is core.index
+	moves moves            // health transitions, for publish's copy of the view
+	mu    sync.Mutex       // serialises membership changes
+	index map[string]*core // address -> endpoint; its position is core.index
 }
 
 // counters are the pool-wide counts that policies may read: a table holds

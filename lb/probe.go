@@ -108,7 +108,7 @@ func (p *Pool) startProbe(v *view, i int, h uint64, now int64) (uint64, bool) {
 	}
 	lapsed.commit(EventProbeTimedOut, c, h, false)
 	leased.commit(EventProbeLeased, c, token, false)
-	v.trackSlot(i)
+	p.track(c)
 	return token, true
 }
 

@@ -9,11 +9,15 @@ type randomTable struct {
 	view  *view // the same endpoints, with their health index
 }
 
-// newRandomTable builds the table for members, in v's order; prev is
-// the table it replaces, or nil.
-func newRandomTable(members []member, v *view, prev *randomTable, env tableEnv) *randomTable {
+// newRandomTable builds the table for v: prev's slots (none if prev is nil)
+// changed by ch, in v's order.
+func newRandomTable(ch change, v *view, prev *randomTable, env tableEnv) *randomTable {
+	var old []*slot
+	if prev != nil {
+		old = prev.slots
+	}
 	t := &randomTable{
-		slots: slotsOf[slot](members),
+		slots: carry(old, ch),
 		view:  v,
 	}
 	return t

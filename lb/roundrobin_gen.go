@@ -22,11 +22,15 @@ type roundRobinTable struct {
 	_       cpu.CacheLinePad
 }
 
-// newRoundRobinTable builds the table for members, in v's order; prev is
-// the table it replaces, or nil.
-func newRoundRobinTable(members []member, v *view, prev *roundRobinTable, env tableEnv) *roundRobinTable {
+// newRoundRobinTable builds the table for v: prev's slots (none if prev is nil)
+// changed by ch, in v's order.
+func newRoundRobinTable(ch change, v *view, prev *roundRobinTable, env tableEnv) *roundRobinTable {
+	var old []*slot
+	if prev != nil {
+		old = prev.slots
+	}
 	t := &roundRobinTable{
-		slots: slotsOf[slot](members),
+		slots: carry(old, ch),
 		view:  v,
 	}
 	t.setup(prev, env)

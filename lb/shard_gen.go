@@ -10,11 +10,15 @@ type shardTable struct {
 	shards []*core // the endpoints in shard order: by address length, then bytes
 }
 
-// newShardTable builds the table for members, in v's order; prev is
-// the table it replaces, or nil.
-func newShardTable(members []member, v *view, prev *shardTable, env tableEnv) *shardTable {
+// newShardTable builds the table for v: prev's slots (none if prev is nil)
+// changed by ch, in v's order.
+func newShardTable(ch change, v *view, prev *shardTable, env tableEnv) *shardTable {
+	var old []*slot
+	if prev != nil {
+		old = prev.slots
+	}
 	t := &shardTable{
-		slots: slotsOf[slot](members),
+		slots: carry(old, ch),
 		view:  v,
 	}
 	t.setup(prev, env)

@@ -15,11 +15,41 @@ const cacheLine = unsafe.Sizeof(cpu.CacheLinePad{})
 // later), so a chunk of line-sized slots starts on a line boundary.
 const chunkBytes = 512
 
-// member is one endpoint as the membership code sees it: its core, and the
-// policy's slot holding that core, kept to rebuild the policy's table.
+// member is a new endpoint as the membership code sees it: its core, and
+// the policy's slot holding that core, for the policy's table.
 type member struct {
 	c    *core
 	slot any
+}
+
+// change is one membership change as publish applies it: the current
+// view's members to drop, by position (nil drops none; gone counts them),
+// and new members to append, in order. Tables and views are rebuilt from
+// their predecessors' compact arrays, so a change reads no slot of the
+// endpoints that stay.
+type change struct {
+	drop  []bool
+	gone  int
+	added []member
+}
+
+// carry is a new table's slot list: old's slots that ch keeps, in order,
+// then ch's new slots, all of type *S.
+func carry[S any](old []*S, ch change) []*S {
+	out := make([]*S, 0, len(old)-ch.gone+len(ch.added))
+	if ch.drop == nil {
+		out = append(out, old...)
+	} else {
+		for i, s := range old {
+			if !ch.drop[i] {
+				out = append(out, s)
+			}
+		}
+	}
+	for _, m := range ch.added {
+		out = append(out, m.slot.(*S))
+	}
+	return out
 }
 
 // newSlot is a generated slot type's pointer: setup fills it.
@@ -43,15 +73,6 @@ func newMembersOf[S any, P newSlot[S]](endpoints []Endpoint) []member {
 		s := P(&chunk[0])
 		chunk = chunk[1:]
 		out[i] = member{c: s.setup(e.Addr, uint32(max(e.Weight, 1))), slot: s}
-	}
-	return out
-}
-
-// slotsOf lists members' slots, all of type *S, for a new table.
-func slotsOf[S any](members []member) []*S {
-	out := make([]*S, len(members))
-	for i, m := range members {
-		out[i] = m.slot.(*S)
 	}
 	return out
 }

@@ -14,26 +14,52 @@ type view struct {
 	deadlines []atomic.Int64  // cores[i]'s deadline if ejected or probing, else never
 }
 
-// newView builds the view of members with its index entries filled from
-// their health words; publish mends the entries that raced with it.
-func newView(members []member) *view {
-	v := &view{
-		cores:     make([]*core, len(members)),
-		up:        make([]atomic.Uint64, (len(members)+63)/64),
-		deadlines: make([]atomic.Int64, len(members)),
+// next returns the view after ch (old may be nil, for a pool's first
+// view): old's kept members with their index entries copied, in order,
+// then the new members, up with no deadline. It reads no slot of the
+// members that stay; publish mends the entries if a health transition may
+// have raced with the copy.
+func (old *view) next(ch change) *view {
+	var was []*core
+	if old != nil {
+		was = old.cores
 	}
-	var word uint64
-	for i, m := range members {
-		v.cores[i] = m.c
-		up, deadline := entries(m.c.health.Load())
-		if up {
-			word |= 1 << (i % 64)
+	n := len(was) - ch.gone + len(ch.added)
+	v := &view{
+		cores:     make([]*core, n),
+		up:        make([]atomic.Uint64, (n+63)/64),
+		deadlines: make([]atomic.Int64, n),
+	}
+	bits := make([]uint64, len(v.up))
+	j := 0
+	switch {
+	case ch.drop == nil:
+		j = copy(v.cores, was)
+		for w := range (len(was) + 63) / 64 {
+			bits[w] = old.up[w].Load()
 		}
-		v.deadlines[i].Store(deadline)
-		if i%64 == 63 || i == len(members)-1 {
-			v.up[i/64].Store(word)
-			word = 0
+		for i := range was {
+			v.deadlines[i].Store(old.deadlines[i].Load())
 		}
+	default:
+		for i, c := range was {
+			if ch.drop[i] {
+				continue
+			}
+			v.cores[j] = c
+			bits[j/64] |= (old.up[i/64].Load() >> (i % 64) & 1) << (j % 64)
+			v.deadlines[j].Store(old.deadlines[i].Load())
+			j++
+		}
+	}
+	for _, m := range ch.added {
+		v.cores[j] = m.c
+		bits[j/64] |= 1 << (j % 64)
+		v.deadlines[j].Store(never)
+		j++
+	}
+	for w, b := range bits {
+		v.up[w].Store(b)
 	}
 	return v
 }
@@ -83,14 +109,36 @@ func (v *view) trackSlot(i int) {
 
 // track brings c's entries in the current view up to date after a health
 // transition. An endpoint that is not in the current view was removed, or
-// is being published, and the publisher tracks every slot after it
-// installs the view.
+// is being published, and the publisher mends every slot after it installs
+// the view if a transition raced with it (moves).
 func (p *Pool) track(c *core) {
+	p.moves.begun.Add(1)
 	v := p.view.Load()
 	if i := int(c.index.Load()); i < len(v.cores) && v.cores[i] == c {
 		v.trackSlot(i)
 	}
+	p.moves.ended.Add(1)
 }
+
+// moves counts the health transitions that track index entries: begun
+// after the transition's compare-and-swap, ended once its entries are
+// written. They tell publish whether its copy of the old view's entries
+// may have missed one.
+type moves struct {
+	begun, ended atomic.Uint64
+}
+
+// snapshot returns the transitions begun so far, and whether all of them
+// had ended. Ended is read first: if it equals begun, no transition was
+// under way at the moment begun was read.
+func (m *moves) snapshot() (at uint64, quiet bool) {
+	ended := m.ended.Load()
+	at = m.begun.Load()
+	return at, at == ended
+}
+
+// since reports whether a transition began after snapshot returned at.
+func (m *moves) since(at uint64) bool { return m.begun.Load() != at }
 
 // drawUp returns a uniformly drawn index of an endpoint that is up, other
 // than skip (-1 skips nothing), or -1 if there is none: PopCount and Select

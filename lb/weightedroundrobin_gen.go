@@ -18,11 +18,15 @@ type weightedRoundRobinTable struct {
 	_          cpu.CacheLinePad
 }
 
-// newWeightedRoundRobinTable builds the table for members, in v's order; prev is
-// the table it replaces, or nil.
-func newWeightedRoundRobinTable(members []member, v *view, prev *weightedRoundRobinTable, env tableEnv) *weightedRoundRobinTable {
+// newWeightedRoundRobinTable builds the table for v: prev's slots (none if prev is nil)
+// changed by ch, in v's order.
+func newWeightedRoundRobinTable(ch change, v *view, prev *weightedRoundRobinTable, env tableEnv) *weightedRoundRobinTable {
+	var old []*slot
+	if prev != nil {
+		old = prev.slots
+	}
 	t := &weightedRoundRobinTable{
-		slots: slotsOf[slot](members),
+		slots: carry(old, ch),
 		view:  v,
 	}
 	t.setup(prev, env)
