@@ -149,6 +149,7 @@ func policyFile(p policy) *File {
 		g.If(Id("prev").Op("!=").Nil()).Block(Id("old").Op("=").Id("prev").Dot("slots"))
 		g.Id("t").Op(":=").Op("&").Id(table).Values(Dict{Id("slots"): Id("carry").Call(Id("old"), Id("ch")), Id("view"): Id("v")})
 		if p.Setup {
+			g.Id("env").Dot("change").Op("=").Id("ch")
 			g.Id("t").Dot("setup").Call(Id("prev"), Id("env"))
 		}
 		g.Return(Id("t"))

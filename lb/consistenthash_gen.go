@@ -25,6 +25,7 @@ func newConsistentHashTable(ch change, v *view, prev *consistentHashTable, env t
 		slots: carry(old, ch),
 		view:  v,
 	}
+	env.change = ch
 	t.setup(prev, env)
 	return t
 }

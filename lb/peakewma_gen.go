@@ -56,6 +56,7 @@ func newPeakEWMATable(ch change, v *view, prev *peakEWMATable, env tableEnv) *pe
 		slots: carry(old, ch),
 		view:  v,
 	}
+	env.change = ch
 	t.setup(prev, env)
 	return t
 }

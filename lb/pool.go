@@ -54,6 +54,7 @@ type counters struct {
 type tableEnv struct {
 	cfg    *settings
 	counts *counters
+	change change // from the table it replaces (in the view that table had)
 }
 
 func (p *Pool) env() tableEnv { return tableEnv{cfg: &p.cfg, counts: &p.counts} }

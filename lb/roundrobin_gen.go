@@ -33,6 +33,7 @@ func newRoundRobinTable(ch change, v *view, prev *roundRobinTable, env tableEnv)
 		slots: carry(old, ch),
 		view:  v,
 	}
+	env.change = ch
 	t.setup(prev, env)
 	return t
 }

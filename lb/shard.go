@@ -41,6 +41,7 @@ import (
 // address to n moves about 1/(n+1) of the keys, all to the new shard.
 type ShardLayout struct {
 	addrs []string
+	shard map[string]int // address -> its shard
 }
 
 // MaxShards is the longest ShardLayout.
@@ -63,7 +64,7 @@ func NewShardLayout(addrs ...string) (*ShardLayout, error) {
 		}
 		seen[a] = i
 	}
-	return &ShardLayout{addrs: slices.Clone(addrs)}, nil
+	return &ShardLayout{addrs: slices.Clone(addrs), shard: seen}, nil
 }
 
 // Addrs returns the layout's addresses, shard i at index i.
@@ -76,24 +77,67 @@ func (l *ShardLayout) Addrs() []string {
 
 // setup lays out the shards: Config.Shards's addresses, each the member
 // with that address or nil (an empty shard), or else the members in
-// address order.
-func (t *shardTable) setup(_ *shardTable, env tableEnv) {
-	if layout := env.cfg.shards; layout != nil {
-		at := make(map[string]*core, len(t.slots))
-		for _, s := range t.slots {
-			at[s.addr] = &s.core
+// address order. With a table to replace, it changes that table's shards
+// by the membership change, in time linear in the shards and no slot read
+// for the endpoints that stay; the first layout is built from scratch.
+func (t *shardTable) setup(prev *shardTable, env tableEnv) {
+	ch := env.change
+	var dropped map[*core]bool
+	if prev != nil && ch.gone > 0 {
+		dropped = make(map[*core]bool, ch.gone)
+		for i, gone := range ch.drop {
+			if gone {
+				dropped[prev.view.cores[i]] = true
+			}
 		}
-		t.shards = make([]*core, len(layout.addrs))
-		for i, a := range layout.addrs {
-			t.shards[i] = at[a]
+	}
+	if layout := env.cfg.shards; layout != nil {
+		if prev == nil {
+			t.shards = make([]*core, len(layout.addrs))
+			for _, s := range t.slots {
+				if i, ok := layout.shard[s.addr]; ok {
+					t.shards[i] = &s.core
+				}
+			}
+			return
+		}
+		t.shards = slices.Clone(prev.shards)
+		for c := range dropped {
+			if i, ok := layout.shard[c.addr]; ok {
+				t.shards[i] = nil
+			}
+		}
+		for _, m := range ch.added {
+			if i, ok := layout.shard[m.c.addr]; ok {
+				t.shards[i] = m.c
+			}
 		}
 		return
 	}
-	t.shards = make([]*core, len(t.slots))
-	for i, s := range t.slots {
-		t.shards[i] = &s.core
+	if prev == nil {
+		t.shards = make([]*core, len(t.slots))
+		for i, s := range t.slots {
+			t.shards[i] = &s.core
+		}
+		slices.SortFunc(t.shards, func(a, b *core) int { return shardOrder(a.addr, b.addr) })
+		return
 	}
-	slices.SortFunc(t.shards, func(a, b *core) int { return shardOrder(a.addr, b.addr) })
+	added := make([]*core, len(ch.added))
+	for i, m := range ch.added {
+		added[i] = m.c
+	}
+	slices.SortFunc(added, func(a, b *core) int { return shardOrder(a.addr, b.addr) })
+	t.shards = make([]*core, 0, len(t.slots))
+	for _, c := range prev.shards { // a merge of the kept shards and the added ones
+		if dropped[c] {
+			continue
+		}
+		for len(added) > 0 && shardOrder(added[0].addr, c.addr) < 0 {
+			t.shards, added = append(t.shards, added[0]), added[1:]
+		}
+		t.shards = append(t.shards, c)
+	}
+	t.shards = append(t.shards, added...)
 }
 
 // shardOrder orders addresses into shards: by length, then bytewise.

@@ -21,6 +21,7 @@ func newShardTable(ch change, v *view, prev *shardTable, env tableEnv) *shardTab
 		slots: carry(old, ch),
 		view:  v,
 	}
+	env.change = ch
 	t.setup(prev, env)
 	return t
 }

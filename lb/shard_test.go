@@ -604,3 +604,50 @@ func BenchmarkPickKey(b *testing.B) {
 		}
 	}
 }
+
+// Shard tables are changed in place of being rebuilt: after every step of
+// random Adds, Removes and Sets, the shards are exactly those of a pool
+// built from scratch with the same endpoints, with and without a layout.
+func TestShardTableChangesMatchARebuild(t *testing.T) {
+	all := addrs(64)
+	layout, err := NewShardLayout(all[:48]...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, cfg := range map[string]Config{"sorted": {Policy: Shard}, "layout": {Policy: Shard, Shards: layout}} {
+		rng := rand.New(rand.NewPCG(7, 7))
+		p := mustNew(t, cfg)
+		for step := range 300 {
+			switch rng.IntN(3) {
+			case 0:
+				_ = p.Add(all[rng.IntN(len(all))], all[rng.IntN(len(all))])
+			case 1:
+				_ = p.Remove(all[rng.IntN(len(all))], all[rng.IntN(len(all))])
+			default:
+				var set []Endpoint
+				for _, a := range all {
+					if rng.IntN(3) != 0 {
+						set = append(set, Endpoint{Addr: a})
+					}
+				}
+				if err := p.Set(set...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var now []string
+			for _, e := range p.Endpoints() {
+				now = append(now, e.Addr)
+			}
+			fresh := mustNew(t, cfg, now...)
+			got, want := p.tables.shard.Load().shards, fresh.tables.shard.Load().shards
+			if len(got) != len(want) {
+				t.Fatalf("%s step %d: %d shards, want %d", name, step, len(got), len(want))
+			}
+			for i := range got {
+				if (got[i] == nil) != (want[i] == nil) || got[i] != nil && got[i].addr != want[i].addr {
+					t.Fatalf("%s step %d: shard %d differs from a rebuild's", name, step, i)
+				}
+			}
+		}
+	}
+}

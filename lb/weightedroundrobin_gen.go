@@ -29,6 +29,7 @@ func newWeightedRoundRobinTable(ch change, v *view, prev *weightedRoundRobinTabl
 		slots: carry(old, ch),
 		view:  v,
 	}
+	env.change = ch
 	t.setup(prev, env)
 	return t
 }
