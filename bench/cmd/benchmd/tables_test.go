@@ -41,6 +41,18 @@ func TestTheMembershipTableSetsMediansBesideTheTargets(t *testing.T) {
 	}
 }
 
+// Rounds of an interleaved run pair up: a slow round slows both builds,
+// and its ratio stays what it is.
+func TestThePairedRatioIsTheMedianOfTheRounds(t *testing.T) {
+	asm, purego := []float64{10, 30, 100}, []float64{20, 60, 50}
+	if got := pairedRatio(asm, purego); got != 0.5 {
+		t.Errorf("paired ratio = %g, want 0.5 (round ratios 0.5, 0.5, 2)", got)
+	}
+	if got := pairedRatio(asm, purego[:2]); got != 30.0/40 {
+		t.Errorf("unpaired ratio = %g, want the ratio of medians %g", got, 30.0/40)
+	}
+}
+
 func TestTheKernelTableComparesEachBuildToItsOwnReference(t *testing.T) {
 	asm := `pkg: github.com/nanolb/nanolb/lb
 BenchmarkKernelPaths/policy=reference/n=10000   100   4.00 ns/op   0 allocs/op
