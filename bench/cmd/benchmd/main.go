@@ -128,6 +128,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		if *benchstat != "" && !*ratiosOnly {
+			if s.benchstat, err = runBenchstat(*benchstat, "-filter", ".unit:sec/op", path); err != nil {
+				return err
+			}
+		}
 		members = append(members, s)
 	}
 	if len(flagged) > 0 && !*ratiosOnly {

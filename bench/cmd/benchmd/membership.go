@@ -148,4 +148,7 @@ func writeMembershipSection(w io.Writer, s section) {
 	fmt.Fprintln(w, "targets with the machine above in mind.")
 	fmt.Fprintln(w)
 	writeMembershipTable(w, s.results)
+	if s.benchstat != "" {
+		fmt.Fprintf(w, "\nbenchstat `-filter .unit:sec/op %s`:\n\n```\n%s```\n", s.path, s.benchstat)
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,5 +88,47 @@ BenchmarkKernelPaths/policy=round_robin/n=10000/ejected=50%   100   20.0 ns/op  
 		if _, err := parsePair(bad, nil); err == nil {
 			t.Errorf("parsePair(%q) accepted", bad)
 		}
+	}
+}
+
+// The page carries the kernels and membership sections after the ratio
+// tables, and -ratios prints their tables.
+func TestThePageCarriesTheKernelAndMembershipSections(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"asm.txt":    "pkg: github.com/nanolb/nanolb/lb\nBenchmarkKernelPaths/policy=reference/n=10000   100   4.00 ns/op   0 allocs/op\n",
+		"purego.txt": "pkg: github.com/nanolb/nanolb/lb\nBenchmarkKernelPaths/policy=reference/n=10000   100   5.00 ns/op   0 allocs/op\n",
+		"m.txt":      membershipSample,
+		"peers.txt":  sample,
+	})
+	page := filepath.Join(dir, "BENCHMARKS.md")
+	args := []string{
+		"-kernels", "Kernels asm vs purego=" + filepath.Join(dir, "asm.txt") + "," + filepath.Join(dir, "purego.txt"),
+		"-membership", "Membership at scale=" + filepath.Join(dir, "m.txt"),
+		"peers=" + filepath.Join(dir, "peers.txt"),
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(append([]string{"-o", page}, args...), &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	raw, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(raw)
+	iPeers, iKernels, iMembers := strings.Index(got, "\n## peers\n"), strings.Index(got, "\n## Kernels asm vs purego\n"), strings.Index(got, "\n## Membership at scale\n")
+	if iPeers < 0 || iKernels < iPeers || iMembers < iKernels {
+		t.Fatalf("sections out of order or missing (peers %d, kernels %d, membership %d):\n%s", iPeers, iKernels, iMembers, got)
+	}
+	for _, want := range []string{"| `KernelPaths` | reference | 10000 | 4.00 ns (1.00×) | 5.00 ns (1.00×) | 0.80 |", "| p2c | set-1% |"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	stdout.Reset()
+	if err := run(append([]string{"-ratios"}, args[:4]...), &stdout, &stderr); err != nil {
+		t.Fatalf("-ratios with only -kernels and -membership: %v", err)
+	}
+	if got := stdout.String(); !strings.Contains(got, "| `KernelPaths` | reference |") || !strings.Contains(got, "| p2c | set-1% |") {
+		t.Errorf("-ratios output lacks the tables:\n%s", got)
 	}
 }
