@@ -130,7 +130,8 @@ func TestThePageIsRefusedWithSuspectRowsAndTheRatiosAreFlagged(t *testing.T) {
 	if err := run([]string{"-o", page, peers}, &stdout, &stderr); err != nil {
 		t.Fatalf("a clean file was refused: %v\n%s", err, stderr.String())
 	}
-	if raw, err := os.ReadFile(page); err != nil || !strings.Contains(string(raw), "| nanolb-p2c | 9.00 ns (2.25×) | 0 |") {
-		t.Errorf("page %q (%v) lacks the clean row", raw, err)
+	if raw, err := os.ReadFile(page); err != nil || !strings.Contains(string(raw), "| nanolb-p2c | 9.00 ns (2.25×) | 0 |") ||
+		!strings.Contains(string(raw), "costs more than 1000× reference (a)") {
+		t.Errorf("page %q (%v) lacks the clean row or the stated limit", raw, err)
 	}
 }
