@@ -21,8 +21,8 @@
 // and floors, and rows whose impl starts with "nanolb" in any package): a
 // row that reports allocations (above 0 allocs/op in any sample) or whose
 // median is more than -max-ratio (1,000) times reference (a) of the same
-// benchmark is no Pick+Done, but a benchmark that timed something else,
-// such as the pool's construction. Writing the page, benchmd refuses: it
+// benchmark (checked only where the file has one) is not a Pick+Done but a
+// benchmark that timed something else, such as the pool's construction. Writing the page, benchmd refuses: it
 // names those rows on standard error, writes nothing, and exits with status
 // 1. With -ratios it prints the tables anyway, each such cell marked ⚠ and
 // the rows listed under their table with the reason.
