@@ -25,7 +25,7 @@ DEMOFLAGS ?=
 
 .PHONY: all test test-begin test-summary vet fmt-check race purego generate generate-check \
 	arm64-build kernels-asm modules-test fuzz bench bench-test bench-gate bench-peers \
-	benchmarks-md demo tools clean
+	bench-kernels bench-membership benchmarks-md demo tools clean
 
 all: test
 
@@ -186,6 +186,20 @@ bench-gate:
 bench-peers:
 	$(MAKE) -C bench bench-peers
 
+# What the assembly kernels buy on lb's paths: lb's BenchmarkKernelPaths from
+# a normal and a -tags purego test binary, alternately round by round, as a
+# table of asm vs purego (about a minute).
+bench-kernels:
+	$(MAKE) -C bench bench-kernels
+
+# One Add, Remove or Set on pools of 1,000 to 100,000 endpoints, every
+# policy, beside issue 11's targets (a few minutes).
+bench-membership:
+	$(MAKE) -C bench bench-membership
+
+# Runs every benchmark above (lb, peers, kernels, membership) and the demo,
+# and writes BENCHMARKS.md; refused, with nothing written, when a nanolb
+# Pick+Done row allocates or costs above 1,000x reference (a).
 benchmarks-md:
 	$(MAKE) -C bench benchmarks-md
 

@@ -11,7 +11,9 @@ import (
 
 // result is one line of `go test -bench` output.
 type result struct {
+	pkg    string // the package of the last "pkg:" header line before it
 	bench  string // "BenchmarkPickDone"
+	name   string // the sub-benchmark path after bench, "policy=p2c/n=8"
 	impl   string // value of the impl= key
 	n      string // value of the n= key
 	procs  string // GOMAXPROCS suffix, "" when 1
@@ -23,12 +25,17 @@ type result struct {
 // results (headers, PASS, ok) are skipped.
 func parse(raw []byte) []result {
 	var rs []result
+	pkg := ""
 	for _, line := range strings.Split(string(raw), "\n") {
+		if p, ok := strings.CutPrefix(line, "pkg: "); ok {
+			pkg = strings.TrimSpace(p)
+			continue
+		}
 		f := strings.Fields(line)
 		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
 			continue
 		}
-		r := result{allocs: math.NaN()}
+		r := result{pkg: pkg, allocs: math.NaN()}
 		name := f[0]
 		if i := strings.LastIndexByte(name, '-'); i > 0 && !strings.Contains(name[i:], "/") && !strings.Contains(name[i:], "=") {
 			if _, err := strconv.Atoi(name[i+1:]); err == nil {
@@ -37,6 +44,7 @@ func parse(raw []byte) []result {
 		}
 		parts := strings.Split(name, "/")
 		r.bench = parts[0]
+		r.name = strings.Join(parts[1:], "/")
 		var extra []string // other keys, such as ejected=10%, qualify the row
 		for _, p := range parts[1:] {
 			if k, v, ok := strings.Cut(p, "="); ok {
@@ -147,6 +155,9 @@ func writeRatioTable(w io.Writer, s section) {
 				if floor := floorSamples(s.results, b, s.floor); len(floor) > 0 {
 					cell += fmt.Sprintf(" (%.2f×)", m/median(floor))
 				}
+				if _, bad := s.suspects[k]; bad {
+					cell += " " + flagMark
+				}
 				fmt.Fprintf(w, " %s |", cell)
 				if a, ok := allocs[k]; ok {
 					if math.IsNaN(maxAllocs) || a > maxAllocs {
@@ -161,8 +172,25 @@ func writeRatioTable(w io.Writer, s section) {
 			}
 		}
 		fmt.Fprintln(w)
+		var flagged []string
+		for k, why := range s.suspects {
+			if k.bench == b {
+				flagged = append(flagged, fmt.Sprintf("%s %s impl=%s n=%s: %s", flagMark, k.bench, k.impl, k.n, why))
+			}
+		}
+		if len(flagged) > 0 {
+			slices.Sort(flagged)
+			fmt.Fprintf(w, "%s marks a Pick+Done that cannot be one (it allocates, or costs more than %g× reference (a)):\n\n", flagMark, s.maxRatio)
+			for _, f := range flagged {
+				fmt.Fprintf(w, "- %s\n", f)
+			}
+			fmt.Fprintln(w)
+		}
 	}
 }
+
+// flagMark marks a suspect cell in a ratio table.
+const flagMark = "⚠"
 
 // floorSamples is every ns/op of the floor impl in benchmark bench, all n
 // pooled: the floor's work does not depend on n, and pooling makes the
@@ -206,7 +234,7 @@ func hasImpl(m map[cellKey][]float64, bench, impl string) bool {
 	return false
 }
 
-func appendNew(xs []string, x string) []string {
+func appendNew[T comparable](xs []T, x T) []T {
 	if slices.Contains(xs, x) {
 		return xs
 	}
@@ -220,4 +248,78 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// lbPkg is the import path of nanolb's lb package, whose Pick+Done rows
+// (other than its references and floors) are nanolb's own.
+const lbPkg = "github.com/nanolb/nanolb/lb"
+
+// checked reports whether r is one of nanolb's Pick+Done rows, the rows the
+// sanity check covers: a Benchmark{PickDone,PickDoneParallel,...} row of the
+// lb package that is not a reference or a floor, or a row of any package
+// whose impl is nanolb's ("nanolb-p2c" in bench/peers). Peers' rows are not
+// checked: some allocate by design.
+func checked(r result, floor string) bool {
+	if !strings.HasPrefix(r.bench, "BenchmarkPickDone") || r.impl == floor {
+		return false
+	}
+	if strings.HasPrefix(r.impl, "nanolb") {
+		return true
+	}
+	if r.pkg != lbPkg {
+		return false
+	}
+	for _, p := range []string{"reference", "floor-", "ref-"} {
+		if strings.HasPrefix(r.impl, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// suspects finds nanolb's Pick+Done rows that cannot be a Pick+Done: a
+// row that allocates (any sample above 0 allocs/op), or whose median is
+// more than maxRatio times the section's floor (reference (a)) in the same
+// benchmark. Both have been published by mistake before, from a benchmark
+// that timed the pool's construction (209,166,025 ns/op and 11,353
+// allocs/op). It returns each such cell with its reasons.
+func suspects(s section, maxRatio float64) map[cellKey]string {
+	samples := map[cellKey][]float64{}
+	allocs := map[cellKey]float64{}
+	for _, r := range s.results {
+		if !checked(r, s.floor) {
+			continue
+		}
+		k := cellKey{r.bench, r.impl, r.n}
+		samples[k] = append(samples[k], r.ns)
+		if !math.IsNaN(r.allocs) {
+			allocs[k] = math.Max(allocs[k], r.allocs)
+		}
+	}
+	out := map[cellKey]string{}
+	for k, xs := range samples {
+		var why []string
+		if a := allocs[k]; a > 0 {
+			why = append(why, fmt.Sprintf("%g allocs/op", a))
+		}
+		if floor := floorSamples(s.results, k.bench, s.floor); len(floor) > 0 {
+			if ratio := median(xs) / median(floor); ratio > maxRatio {
+				why = append(why, fmt.Sprintf("%.0f× reference (a), above %g×", ratio, maxRatio))
+			}
+		}
+		if len(why) > 0 {
+			out[k] = strings.Join(why, ", ")
+		}
+	}
+	return out
+}
+
+// suspectLines lists suspects as "bench/impl/n: why", sorted.
+func suspectLines(sus map[cellKey]string) []string {
+	var lines []string
+	for k, why := range sus {
+		lines = append(lines, fmt.Sprintf("%s impl=%s n=%s: %s", k.bench, k.impl, k.n, why))
+	}
+	slices.Sort(lines)
+	return lines
 }

@@ -25,7 +25,8 @@ func TestParseReadsNameKeysProcsAndUnits(t *testing.T) {
 		t.Fatalf("parsed %d results, want 5", len(rs))
 	}
 	r := rs[4]
-	want := result{bench: "BenchmarkPickDoneParallel", impl: "grpc-least-request", n: "8", procs: "2", ns: 108.6, allocs: 3}
+	want := result{pkg: "github.com/nanolb/nanolb/bench/peers", bench: "BenchmarkPickDoneParallel", name: "impl=grpc-least-request/n=8",
+		impl: "grpc-least-request", n: "8", procs: "2", ns: 108.6, allocs: 3}
 	if r != want {
 		t.Fatalf("parsed %+v, want %+v", r, want)
 	}
