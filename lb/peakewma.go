@@ -9,12 +9,48 @@ import (
 // PeakEWMA: P2C on a cost instead of the bare in-flight count, as linkerd
 // and Finagle balance. The cost is a peak-sensitive moving average of the
 // endpoint's latency times (in flight + 1). Only this policy's slot carries
-// the average and only its leases read the latency clock: begin stamps a
-// lease's start, end folds the latency into the average. Those two reads
-// are the whole clock cost of a Pick+Done (pick compares without one, see
-// cheaper), and they dominate it: a monotonic read costs 1.5 to 2 times
-// a whole P2C Pick+Done on the 2-core VM of BENCHMARKS.md (a vDSO call).
-// Exponentials come from a table (expNeg), not math.Exp.
+// the average and only its leases read the latency clock.
+//
+// The clock is the expensive part: one monotonic read (a vDSO call) costs
+// 55 to 60 ns on the 2-core VM of BENCHMARKS.md, 1.6 times a whole P2C
+// Pick+Done there, so timing every lease (a read at Pick, one at Done) cost
+// PeakEWMA 6 to 7 times P2C; timing one in 8, 2.3 to 3.4 times
+// (BenchmarkPeakEWMAOverP2C, issue 11). So only a sample is timed: begin
+// draws one lease in sampleEvery from the runtime's per-M random source
+// (rand.go: no shared write, no lock) and stamps its start; the others
+// carry the mark unsampled and their successes read no clock at all. The
+// average moves with time constant Config.EWMADecay (10 s by default), so
+// one lease in 8 still gives an endpoint serving 8 requests a second about
+// ten samples per time constant, and the in-flight factor of the cost,
+// which reacts to a slow endpoint at once, is kept on every lease. Three
+// rules hold as when every lease was timed:
+//   - an endpoint with no average yet (cost 0): its first latency comes
+//     from its first lease, and until then penaltyCost keeps it from being
+//     stampeded, as before;
+//   - a failure: it teaches at least failureLatency whether its lease was
+//     sampled or not (an unsampled one reads the clock at Done, to stamp
+//     the average; failures are rare);
+//   - a cancellation teaches nothing, sampled or not.
+//
+// pick compares without reading the clock (see cheaper), and exponentials
+// come from a series or a table (expNeg), not math.Exp.
+
+// sampleEvery is the share of leases PeakEWMA times: one in sampleEvery,
+// drawn at random (a power of two, so the draw is a mask). At 8 the two
+// clock reads of a timed lease and its average update cost about 20 ns
+// per lease on average, against 115 to 120 ns for timing every lease
+// (BenchmarkPeakEWMAParts). The PeakEWMA doc (gen/policies.go) says 8.
+const sampleEvery = 8
+
+// sampleEvery is a power of two.
+var _ [0]struct{} = [sampleEvery & (sampleEvery - 1)]struct{}{}
+
+// unsampled is the mark of a lease begin did not time. A timed lease's
+// mark, its start (startMark), is never unsampled, nor 0, which would skip
+// end altogether (Lease.Done calls it only for marks other than 0) where a
+// failure must still be learned. Starts may be negative: inside a
+// testing/synctest bubble the latency clock reads before its epoch.
+const unsampled = int64(math.MinInt64)
 
 // penaltyCost is PeakEWMA's cost of an endpoint with leases in flight but no
 // latency sample yet, so that a new endpoint is tried, not stampeded (the
@@ -35,61 +71,124 @@ func (t *peakEWMATable) setup(_ *peakEWMATable, env tableEnv) {
 }
 
 // pick chooses the cheaper of two endpoints drawn uniformly among those that
-// are up, or returns nil when none is. It reads no clock: see cheaper.
+// are up, or returns nil when none is. It reads no clock: see cheaper. The
+// first draw is drawPair's, read from the slots rather than the view's
+// cores, as P2C does: one pointer array, not two, to miss in cache.
 func (t *peakEWMATable) pick() *core {
-	if len(t.slots) < 2 {
+	slots := t.slots
+	if len(slots) < 2 {
 		return t.view.lone()
 	}
-	i, j, ok := t.view.drawPair()
-	if !ok {
-		return t.slow(i, j)
+	a, b := pairOf(slots, rand63())
+	if !bothUp(&a.core, &b.core) {
+		return t.slow()
 	}
-	a, b := t.slots[i], t.slots[j]
 	if t.cheaper(b, a) {
 		return &b.core
 	}
 	return &a.core
 }
 
-// slow is pick when a drawn candidate was not up.
-func (t *peakEWMATable) slow(i, j uint32) *core {
-	return t.view.mendPair(i, j, func(b, a int) bool { return t.cheaper(t.slots[b], t.slots[a]) })
+// pairOf returns the two distinct slots that pair draws from r.
+func pairOf(slots []*peakEWMASlot, r uint64) (a, b *peakEWMASlot) {
+	i, j := pair(r, uint32(len(slots)))
+	return slots[i], slots[j]
+}
+
+// slow is pick when a drawn candidate was not up: drawPair's second draw,
+// then mendPair if it misses too.
+func (t *peakEWMATable) slow() *core {
+	slots := t.slots
+	i, j := pair(rand63(), uint32(len(slots)))
+	a, b := slots[i], slots[j]
+	if !bothUp(&a.core, &b.core) {
+		return t.view.mendPair(i, j, func(b, a int) bool { return t.cheaper(slots[b], slots[a]) })
+	}
+	if t.cheaper(b, a) {
+		return &b.core
+	}
+	return &a.core
 }
 
 // cheaper reports whether x costs less than y now, by their load, without
 // reading the clock: decaying both averages to now multiplies both by
 // e^(-(now-newer stamp)/tau), which cannot change their order, so only
-// the older average is decayed, to the newer stamp. The order is the one
-// load(now) gives, except against the penalty, which does not decay: an
-// endpoint whose cost (average times leases plus one times its streak
-// multiplier) passes penaltyCost, about 13 days, may lose to a busy
+// the older average is decayed, to the newer stamp, and only when that
+// can change the answer (decay lowers a cost, so an older endpoint that
+// already costs less, or a newer one that already costs as much, wins or
+// loses without it: about half the pairs skip the exponential). The order
+// is the one load(now) gives, except against the penalty, which does not
+// decay: an endpoint whose cost (average times leases plus one times its
+// streak multiplier) passes penaltyCost, about 13 days, may lose to a busy
 // unmeasured endpoint a little earlier than it would at now.
 func (t *peakEWMATable) cheaper(x, y *peakEWMASlot) bool {
 	cx, sx := math.Float64frombits(x.cost.Load()), x.stamp.Load()
 	cy, sy := math.Float64frombits(y.cost.Load()), y.stamp.Load()
-	if sx < sy {
-		cx *= expNeg(float64(sy-sx) * t.invTau)
-	} else if sy < sx {
-		cy *= expNeg(float64(sx-sy) * t.invTau)
+	// factors, by hand: it does not inline.
+	px, hx := x.inflight.Load(), x.health.Load()
+	py, hy := y.inflight.Load(), y.health.Load()
+	mx, my := 1.0, 1.0
+	if hx != 0 {
+		mx = streakMultiplier(hx)
 	}
-	return x.weigh(cx) < y.weigh(cy)
+	if hy != 0 {
+		my = streakMultiplier(hy)
+	}
+	wx, wy := weighed(cx, px, mx), weighed(cy, py, my)
+	if sx < sy {
+		if wx >= wy && cx > 0 {
+			wx = weighed(decayed(cx, float64(sy-sx)*t.invTau), px, mx)
+		}
+	} else if sy < sx && wx < wy && cy > 0 {
+		wy = weighed(decayed(cy, float64(sx-sy)*t.invTau), py, my)
+	}
+	return wx < wy
 }
 
-// begin stamps the lease with its start on the latency clock.
-func (t *peakEWMATable) begin(*core) int64 { return nanos() }
+// begin returns the lease's start on the latency clock if it is to be
+// timed, or unsampled: one lease in sampleEvery is timed, and every lease
+// of an endpoint with no latency average yet.
+func (t *peakEWMATable) begin(c *core) int64 {
+	if rand63()%sampleEvery != 0 {
+		if s := t.slotOf(c); s == nil || s.cost.Load() != 0 {
+			return unsampled
+		}
+	}
+	return startMark()
+}
+
+// startMark is a timed lease's mark: its start on the latency clock, a
+// nanosecond late in the one case where the start would read as no mark
+// (0) or as unsampled.
+func startMark() int64 {
+	start := nanos()
+	if start == 0 || start == unsampled {
+		start++
+	}
+	return start
+}
 
 // end folds the lease's latency into its endpoint's average, a failure
 // as at least failureLatency, unless the request was cancelled (which says
-// nothing about latency) or the endpoint left this table meanwhile.
+// nothing about latency) or the endpoint left this table meanwhile. An
+// unsampled success returns before any clock read; an unsampled failure
+// teaches failureLatency (its real latency is unknown).
 func (t *peakEWMATable) end(c *core, start int64, err error) {
-	if errors.Is(err, context.Canceled) {
+	if err == nil {
+		if start == unsampled {
+			return
+		}
+	} else if errors.Is(err, context.Canceled) {
 		return
 	}
 	if s := t.slotOf(c); s != nil {
 		now := nanos()
-		rtt := now - start
-		if err != nil {
-			rtt = max(rtt, failureLatency)
+		rtt := failureLatency
+		if start != unsampled {
+			rtt = now - start
+			if err != nil {
+				rtt = max(rtt, failureLatency)
+			}
 		}
 		s.observe(rtt, now, t.invTau)
 	}
@@ -107,9 +206,19 @@ func (t *peakEWMATable) slotOf(c *core) *peakEWMASlot {
 func (s *peakEWMASlot) average(now int64, tau float64) float64 {
 	cost := math.Float64frombits(s.cost.Load())
 	if elapsed := now - s.stamp.Load(); elapsed > 0 && cost > 0 {
-		cost *= expNeg(float64(elapsed) / tau)
+		cost = decayed(cost, float64(elapsed)/tau)
 	}
 	return cost
+}
+
+// decayed returns a positive average decayed by e^-x, kept positive: an
+// endpoint once measured never looks unmeasured (penaltyCost) however old
+// its average, and decay never raises a cost, which cheaper relies on.
+func decayed(cost, x float64) float64 {
+	if v := cost * expNeg(x); v > 0 {
+		return v
+	}
+	return math.SmallestNonzeroFloat64
 }
 
 // load is the endpoint's PeakEWMA cost at now: see weigh.
@@ -120,16 +229,35 @@ func (s *peakEWMASlot) load(now int64, tau float64) float64 { return s.weigh(s.a
 // current streak (as streakLoad doubles a count: a fast failure must not
 // look cheap).
 func (s *peakEWMASlot) weigh(cost float64) float64 {
-	pending := s.inflight.Load()
+	pending, mult := s.factors()
+	return weighed(cost, pending, mult)
+}
+
+// factors returns what weigh needs besides the average: the endpoint's
+// leases in flight, and its streak multiplier, 2^streak, or 1 without a
+// streak or on a trial. It reads each once (a trial is drawn once per
+// call), so cheaper can weigh one endpoint twice with the same draw.
+func (s *peakEWMASlot) factors() (pending int64, mult float64) {
+	if h := s.health.Load(); h != 0 {
+		return s.inflight.Load(), streakMultiplier(h)
+	}
+	return s.inflight.Load(), 1
+}
+
+// streakMultiplier is factors' multiplier for a health word other than 0,
+// out of line so that factors inlines.
+func streakMultiplier(h uint64) float64 { return float64(streakLoad(0, h) + 1) }
+
+// weighed is weigh's cost for an average, leases in flight and streak
+// multiplier: an unmeasured endpoint (average 0) with leases in flight
+// costs the penalty plus its leases.
+func weighed(cost float64, pending int64, mult float64) float64 {
 	if cost == 0 && pending > 0 {
 		cost = penaltyCost + float64(pending)
 	} else {
 		cost *= float64(pending + 1)
 	}
-	if h := s.health.Load(); h != 0 {
-		cost *= float64(streakLoad(0, h) + 1) // 2^streak, or 1 on a trial
-	}
-	return cost
+	return cost * mult
 }
 
 // observe folds one latency sample into the average: a sample above the
@@ -171,11 +299,30 @@ var expTable = func() (tab [expSteps + 1]float64) {
 // value, 2.30e-7 for 512 steps (tested against math.Exp).
 const expNegError = 2.3e-7
 
+// expSeries is where expNeg switches from a series to its table: below
+// it e^-x = 1 - x + x²/2 within x³/6 relative, under 1e-8, far inside
+// expNegError. It is the common case of cheaper, whose two stamps are
+// micro- to milliseconds apart against a time constant of seconds, and
+// it skips the table's conversions and loads.
+const expSeries = 1.0 / 256
+
 // expNeg returns e^-x for x >= 0 within expNegError relative, and 0 from
-// x = 708 (where e^-x is 1e-308, the smallest normal float64): e^-x =
-// 2^-y for y = x·log2(e) = k + f, 2^-k set in the exponent bits and 2^-f
-// interpolated in expTable. 1.6 ns against math.Exp's 9.5 (issue 11).
+// x = 708 (where e^-x is 1e-308, the smallest normal float64): below
+// expSeries by its series, above as e^-x = 2^-y for y = x·log2(e) = k +
+// f, 2^-k set in the exponent bits and 2^-f interpolated in expTable.
+// 1.6 ns against math.Exp's 9.5 (issue 11).
 func expNeg(x float64) float64 {
+	if x < expSeries {
+		return 1 - x*(1-0.5*x)
+	}
+	return expNegTable(x)
+}
+
+// expNegTable is expNeg from its table, for x >= expSeries; out of line,
+// so that expNeg's common case inlines.
+//
+//go:noinline
+func expNegTable(x float64) float64 {
 	y := x * math.Log2E
 	if !(y < 1022) {
 		return 0

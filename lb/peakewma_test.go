@@ -11,12 +11,39 @@ import (
 // PeakEWMA's tests run in a synctest bubble, where its latency clock is the
 // bubble's: it moves only when the test sleeps.
 
-// timedLease picks addr and reports it after latency rtt.
+// timedLease picks addr and reports it after latency rtt, as a sampled
+// lease: it stamps the start as begin does for the leases it times, so the
+// tests of the average do not depend on the sampling draw (tested apart).
 func timedLease(t *testing.T, p *Pool, addr string, rtt time.Duration) {
 	t.Helper()
 	l := leaseOn(t, p, addr)
+	l.mark = startMark()
 	time.Sleep(rtt)
 	l.Done(nil)
+}
+
+// measure gives every endpoint of p a latency average of rtt, stamped now.
+func measure(p *Pool, rtt time.Duration) {
+	now := nanos()
+	for _, s := range p.tables.peakEWMA.Load().slots {
+		s.cost.Store(math.Float64bits(float64(rtt)))
+		s.stamp.Store(now)
+	}
+}
+
+// unsampledLease picks until it gets a lease on addr that begin did not
+// time (one in sampleEvery is timed, so this takes a few picks).
+func unsampledLease(t *testing.T, p *Pool, addr string) Lease {
+	t.Helper()
+	for range 1000 {
+		l := leaseOn(t, p, addr)
+		if l.mark == unsampled {
+			return l
+		}
+		l.Done(errCanceled)
+	}
+	t.Fatalf("1000 leases on %s were all sampled", addr)
+	return Lease{}
 }
 
 // peakSlot returns the PeakEWMA slot of p's first endpoint.
@@ -99,10 +126,23 @@ func TestPeakEWMACancelledLeasesTeachNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := mustNew(t, Config{Policy: PeakEWMA}, "a:1")
 		l, _ := p.Pick()
+		if l.mark == unsampled {
+			t.Fatal("a lease on an unmeasured endpoint was not sampled")
+		}
 		time.Sleep(time.Second)
 		l.Done(errCanceled)
 		if s := peakSlot(p); s.cost.Load() != 0 {
 			t.Fatal("a cancelled lease recorded a latency")
+		}
+		// Nor does an unsampled one, on a measured endpoint.
+		measure(p, time.Millisecond)
+		s := peakSlot(p)
+		cost, stamp := s.cost.Load(), s.stamp.Load()
+		l = unsampledLease(t, p, "a:1")
+		time.Sleep(time.Second)
+		l.Done(errCanceled)
+		if s.cost.Load() != cost || s.stamp.Load() != stamp {
+			t.Fatal("an unsampled cancelled lease changed the average")
 		}
 	})
 }
@@ -135,6 +175,12 @@ func TestExpNegIsWithinItsBound(t *testing.T) {
 	if worst < expNegError/10 {
 		t.Fatalf("relative error %.3g: the bound %.3g is far from what the table does", worst, expNegError)
 	}
+	// Its series, below expSeries, finely: within 1e-8, as its doc says.
+	for x := 0.0; x < expSeries; x += expSeries / 4096 {
+		if got, want := expNeg(x), math.Exp(-x); math.Abs(got-want) > 1e-8*want {
+			t.Fatalf("expNeg(%v) = %v, want %v", x, got, want)
+		}
+	}
 	for _, x := range []float64{708.5, 1000, math.Inf(1)} {
 		if got := expNeg(x); got != 0 {
 			t.Errorf("expNeg(%v) = %v, want 0", x, got)
@@ -153,7 +199,9 @@ func TestPeakEWMACheaperOrdersAsLoadDoes(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	set := func(s *peakEWMASlot) {
 		s.cost.Store(math.Float64bits([]float64{0, r.Float64() * 1e9, r.Float64() * 1e6}[r.IntN(3)]))
-		s.stamp.Store(r.Int64N(int64(time.Minute)))
+		// Stamps up to a minute apart, or within 10 ms (where expNeg
+		// uses its series rather than its table).
+		s.stamp.Store(r.Int64N([]int64{int64(time.Minute), int64(10 * time.Millisecond)}[r.IntN(2)]))
 		s.inflight.Store(r.Int64N(4))
 		// No streaks: their doubling skips a random trial share, which two
 		// evaluations would draw differently.
@@ -175,5 +223,192 @@ func TestPeakEWMACheaperOrdersAsLoadDoes(t *testing.T) {
 	}
 	if checked < 50000 {
 		t.Fatalf("only %d of 100000 draws were not near-ties", checked)
+	}
+}
+
+// One lease in sampleEvery is timed once every endpoint has an average: in
+// 10,000 leases the timed count stays within 6 standard deviations of
+// 10,000/sampleEvery (1250 ± 200 for 8), so sampling always, never, or at
+// twice or half the documented rate fails.
+func TestPeakEWMATimesOneLeaseInSampleEvery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{Policy: PeakEWMA}, addrs(8)...)
+		measure(p, time.Millisecond)
+		const leases = 10000
+		sampled := 0
+		for range leases {
+			l, err := p.Pick()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.mark == 0 {
+				t.Fatal("a PeakEWMA lease carries no mark: Done would skip end")
+			}
+			if l.mark != unsampled {
+				sampled++
+			}
+			l.Done(nil)
+		}
+		q := 1.0 / sampleEvery
+		want, sd := leases*q, math.Sqrt(leases*q*(1-q))
+		if math.Abs(float64(sampled)-want) > 6*sd {
+			t.Fatalf("%d of %d leases timed, want %.0f ± %.0f", sampled, leases, want, 6*sd)
+		}
+	})
+}
+
+// An endpoint with no average yet has every lease timed, so its first
+// latency is learned from its first lease and the penalty rule for new
+// endpoints holds as when every lease was timed; its neighbour, measured,
+// keeps the sampled share.
+func TestPeakEWMAAlwaysTimesAnUnmeasuredEndpoint(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{Policy: PeakEWMA}, "new:1", "known:1")
+		tab := p.tables.peakEWMA.Load()
+		known := tab.slots[1]
+		known.cost.Store(math.Float64bits(float64(time.Millisecond)))
+		known.stamp.Store(nanos())
+		timed := map[string]int{}
+		seen := map[string]int{}
+		for range 4000 {
+			l, err := p.Pick()
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[l.Endpoint()]++
+			if l.mark != unsampled {
+				timed[l.Endpoint()]++
+			}
+			l.Done(nil) // no time passes: a 0 ns latency leaves new:1 unmeasured
+		}
+		if peakSlot(p).cost.Load() != 0 {
+			t.Fatal("a 0 ns latency measured new:1")
+		}
+		if seen["new:1"] < 1000 || timed["new:1"] != seen["new:1"] {
+			t.Fatalf("unmeasured endpoint: %d of %d leases timed", timed["new:1"], seen["new:1"])
+		}
+		if timed["known:1"] > seen["known:1"]/2 {
+			t.Fatalf("measured endpoint: %d of %d leases timed", timed["known:1"], seen["known:1"])
+		}
+		// The first lease with a latency measures it.
+		l := leaseOn(t, p, "new:1")
+		time.Sleep(3 * time.Millisecond)
+		l.Done(nil)
+		if got := peakSlot(p).average(nanos(), tab.tau); got != float64(3*time.Millisecond) {
+			t.Fatalf("first latency of new:1: average %v, want 3ms", got)
+		}
+	})
+}
+
+// A failure teaches at least failureLatency even on a lease that was not
+// timed, and stamps the average then; an unsampled success changes nothing.
+func TestPeakEWMAUnsampledFailureStillTeaches(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{Policy: PeakEWMA, EjectAfter: 100}, "a:1", "b:1")
+		measure(p, time.Millisecond)
+		s := peakSlot(p)
+		tau := p.cfg.ewmaDecay
+
+		l := unsampledLease(t, p, "a:1")
+		time.Sleep(5 * time.Millisecond)
+		l.Done(nil)
+		want := float64(time.Millisecond) * expNeg(float64(5*time.Millisecond)/tau)
+		if got := s.average(nanos(), tau); math.Abs(got-want) > want*1e-6 {
+			t.Fatalf("after an unsampled success: average %v, want the old one decayed, %v", got, want)
+		}
+
+		l = unsampledLease(t, p, "a:1")
+		time.Sleep(2 * time.Millisecond)
+		l.Done(errBackend)
+		if got := s.average(nanos(), tau); got < float64(failureLatency) {
+			t.Fatalf("after an unsampled failure: average %v ns, want at least %v", got, failureLatency)
+		}
+		if s.stamp.Load() != nanos() {
+			t.Fatal("an unsampled failure did not stamp the average")
+		}
+		if tab := p.tables.peakEWMA.Load(); !tab.cheaper(tab.slots[1], s) {
+			t.Fatal("the endpoint that failed is not the costlier one")
+		}
+	})
+}
+
+// Pick+Done allocate nothing on timed and untimed leases, for every outcome.
+func TestPeakEWMAPickDoneAllocatesNothing(t *testing.T) {
+	if testing.CoverMode() != "" {
+		t.Skip("coverage counters distort allocation counts")
+	}
+	p := mustNew(t, Config{Policy: PeakEWMA, EjectAfter: 255}, addrs(8)...)
+	measure(p, time.Millisecond)
+	timed := 0
+	for name, outcome := range map[string]error{"success": nil, "failure": errBackend, "cancel": errCanceled} {
+		allocs := testing.AllocsPerRun(2000, func() {
+			l, err := p.Pick()
+			if err != nil {
+				panic(err)
+			}
+			if l.mark != unsampled {
+				timed++
+			}
+			l.Done(outcome)
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %.1f allocations per Pick+Done", name, allocs)
+		}
+	}
+	if timed == 0 {
+		t.Fatal("no lease was timed: the timed path was not measured")
+	}
+}
+
+// Through Pick and Done only, with latencies on the bubble's clock: two
+// endpoints measured alike, then one turns slow (50 ms against 1 ms). Its
+// untimed leases teach nothing, but a timed one soon does (one in
+// sampleEvery, and a peak replaces the average), after which it loses
+// every pair for tens of seconds: in 600 leases it keeps a small share.
+// Without sampling it would keep winning (its older stamp decays its equal
+// average lower) and take nearly all of them.
+func TestPeakEWMALearnsASlowEndpointFromSamples(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{Policy: PeakEWMA}, "slow:1", "fast:1")
+		measure(p, time.Millisecond)
+		seen := map[string]int{}
+		for range 600 {
+			l, err := p.Pick()
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[l.Endpoint()]++
+			if l.Endpoint() == "slow:1" {
+				time.Sleep(50 * time.Millisecond)
+			} else {
+				time.Sleep(time.Millisecond)
+			}
+			l.Done(nil)
+		}
+		// The slow endpoint's leases before its first timed one number
+		// about sampleEvery: more than 120 has a chance of (7/8)^120, 1e-7.
+		if seen["slow:1"] == 0 || seen["slow:1"]*4 > seen["fast:1"] {
+			t.Fatalf("slow endpoint's share not learned from samples: %v", seen)
+		}
+	})
+}
+
+// A measured endpoint stays measured however old its average: decay keeps
+// it positive, so it never falls back to the penalty of a new endpoint, in
+// load as in cheaper.
+func TestPeakEWMAOldAverageIsNotUnmeasured(t *testing.T) {
+	p := mustNew(t, Config{Policy: PeakEWMA}, "old:1", "busy:1")
+	tab := p.tables.peakEWMA.Load()
+	old, busy := tab.slots[0], tab.slots[1]
+	old.cost.Store(math.Float64bits(1e6))
+	old.stamp.Store(0)
+	old.inflight.Store(3)
+	busy.cost.Store(math.Float64bits(1e9))
+	busy.stamp.Store(int64(1000 * tab.tau)) // a thousand time constants later
+	if l := old.load(busy.stamp.Load(), tab.tau); l <= 0 || l >= penaltyCost {
+		t.Fatalf("old average's load %v: want positive and below the penalty", l)
+	}
+	if !tab.cheaper(old, busy) || tab.cheaper(busy, old) {
+		t.Fatal("an old, decayed average lost to a measured one")
 	}
 }
