@@ -6,8 +6,8 @@ import "time"
 // every policy but PeakEWMA:
 //   - the health clock (Pool.now), microseconds since the pool's epoch, for
 //     cooldown and probe deadlines: read on ejections and probe leases;
-//   - the latency clock (nanos), nanoseconds, read only by PeakEWMA's leases
-//     to time their requests (peakewma.go).
+//   - the latency clock (nanos), nanoseconds, read only by PeakEWMA's
+//     leases to time a sample of their requests (peakewma.go).
 //
 // Both are time.Since of a monotonic reading: one read of the runtime's
 // clock, without time.Now's wall-clock half, and inside a testing/synctest

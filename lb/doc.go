@@ -54,10 +54,11 @@
 //
 // Pick and Done take no lock and allocate nothing: endpoints sit in
 // generated, cache-line-padded tables behind one atomic pointer. They read
-// no clock either, with two exceptions: PeakEWMA, whose leases time their
-// requests by design (one monotonic read at Pick, one at Done), and a Pick
-// that finds an ejected endpoint may be due, which a timer, not the hot
-// path, signals.
+// no clock either, with two exceptions: PeakEWMA, which times a sample of
+// its requests by design (one lease in 8, every lease of an endpoint not
+// yet measured, and every failure at Done: a monotonic read at each end of
+// a timed lease), and a Pick that finds an ejected endpoint may be due,
+// which a timer, not the hot path, signals.
 //
 // # Code layout
 //
