@@ -14,19 +14,26 @@ import (
 // up is drawn again rather than passed to the next endpoint, so the
 // endpoints that are up share picks evenly.
 //
-// Tickets come from one shared counter while picks do not collide, so a
-// pool used by one goroutine at a time cycles exactly: endpoint 0, 1, ...,
-// n-1, 0, .... Under parallel load one shared counter is one cache line
-// that every core writes on every pick (at 2 Ps a Pick+Done cost 3.3 times
-// its serial cost). So the first pick that loses a compare-and-swap on the
-// shared counter switches the table to stripes: a counter per processor
-// (P), each alone on its cache line, each cycling over all endpoints from
-// its own offset. Every stripeSpell tickets a stripe hands out, it
-// switches the table back, and the next collision stripes it again: a
-// pool whose load has become serial cycles exactly again within
-// stripeSpell picks (per stripe, if the goroutine moves between Ps). Each counter, shared or striped, is itself an exact
-// cycle that nothing resets, so the endpoints' shares of all the tickets
-// differ by at most one per counter.
+// Tickets come from counters per processor (P), each alone on its cache
+// line and touched only by a goroutine pinned to its P, so a ticket costs
+// no atomic read-modify-write and no shared line: one shared counter is
+// one line that every core writes on every pick (at 2 Ps a Pick+Done cost
+// 3.3 times its serial cost), and even an uncontended atomic add on it
+// costs more than the rest of the pick.
+//
+// Exact cycles. While picks come from one P at a time, that P owns the
+// cursor: its stripe holds the next ticket. A pick from another P takes
+// the cursor over and continues from the owner's position, so a pool used
+// by one goroutine at a time (even one that moves between Ps) cycles
+// exactly: endpoint 0, 1, ..., n-1, 0, .... Hand-overs come one per
+// migration when use is serial, and on almost every pick when Ps
+// interleave; a hand-over within handOverSpan tickets of the last one
+// switches the table to stripes, where every P draws from its own stripe
+// (the P that switches moves half a cycle away from the last owner, so two
+// Ps do not walk the same endpoints in step). Every stripeSpell tickets a
+// stripe hands out, the table tries one cursor again. Each stripe is an
+// exact cycle broken only by hand-overs, so the endpoints' shares differ
+// by a few tickets per hand-over at most.
 
 // roundRobinTickets is how many tickets a round robin draws before it
 // scans: with a share f of endpoints ejected, a scan happens with
@@ -34,19 +41,53 @@ import (
 const roundRobinTickets = 4
 
 // stripeSpell is how many tickets a stripe hands out before the table
-// tries the shared counter again: a power of two. Long, because collisions
-// are rare events even on a contended counter (a load and a
-// compare-and-swap a few nanoseconds apart usually both win): measured on
-// the 2-core VM, 2 goroutines picking flat out lost a compare-and-swap
-// about once per 27,000 tickets, so a spell of 4,096 left 87% of tickets to
-// the shared counter.
+// tries one cursor again: a power of two.
 const stripeSpell = 1 << 16
 
-// stripe is one processor's ticket counter, alone on its cache line.
+// handOverSpan is how close two hand-overs of the cursor, in tickets, mark
+// interleaved picks rather than a goroutine that moved.
+const handOverSpan = 256
+
+// noOwner is the owner of a cursor nobody holds yet.
+const noOwner = -1
+
+// stripe is one processor's ticket counter, alone on its cache line. Only
+// a goroutine pinned to its P (procPin) writes it, so plain writes suffice,
+// as in sync.Pool's per-P pools; under the race detector, which does not
+// know about pinning, they are atomic. Another P reads it only to take the
+// cursor over, and a read that races an increment costs a ticket of
+// exactness, which fairness allows.
 type stripe struct {
 	_    cpu.CacheLinePad
-	next atomic.Uint64
+	next uint64
 	_    cpu.CacheLinePad
+}
+
+// take hands out the stripe's next ticket. The caller is pinned to its P.
+func (s *stripe) take() uint64 {
+	if raceEnabled {
+		return atomic.AddUint64(&s.next, 1) - 1
+	}
+	k := s.next
+	s.next = k + 1
+	return k
+}
+
+// peek returns the stripe's next ticket. The caller is pinned to its P.
+func (s *stripe) peek() uint64 {
+	if raceEnabled {
+		return atomic.LoadUint64(&s.next)
+	}
+	return s.next
+}
+
+// set moves the stripe to ticket k. The caller is pinned to its P.
+func (s *stripe) set(k uint64) {
+	if raceEnabled {
+		atomic.StoreUint64(&s.next, k)
+		return
+	}
+	s.next = k
 }
 
 // procPin returns the current P's id and keeps the goroutine on it until
@@ -59,9 +100,8 @@ func procPin() int
 func procUnpin()
 
 // setup computes the remainder's magic number, makes a stripe per P
-// (rounded up to a power of two) spread over the cycle, and carries the
-// ticket counters over from prev, so membership churn does not favour the
-// first endpoints.
+// (rounded up to a power of two), and carries the cursor and the stripes
+// over from prev, so membership churn does not favour the first endpoints.
 func (t *roundRobinTable) setup(prev *roundRobinTable, _ tableEnv) {
 	n := len(t.slots)
 	if n > 0 {
@@ -69,17 +109,17 @@ func (t *roundRobinTable) setup(prev *roundRobinTable, _ tableEnv) {
 	}
 	if prev != nil {
 		t.next.Store(prev.next.Load())
+		t.owner.Store(prev.owner.Load())
+		t.handed.Store(prev.handed.Load())
 		t.striped.Store(prev.striped.Load())
 		t.stripes = make([]stripe, len(prev.stripes))
 		for i := range t.stripes {
-			t.stripes[i].next.Store(prev.stripes[i].next.Load())
+			t.stripes[i].next = atomic.LoadUint64(&prev.stripes[i].next)
 		}
 		return
 	}
+	t.owner.Store(noOwner)
 	t.stripes = make([]stripe, 1<<bits.Len(uint(runtime.GOMAXPROCS(0)-1)))
-	for i := range t.stripes {
-		t.stripes[i].next.Store(uint64(i * n / len(t.stripes)))
-	}
 }
 
 // at maps ticket k to a slot index.
@@ -87,22 +127,44 @@ func (t *roundRobinTable) at(k uint64) int {
 	return int(fastmod(uint32(k), t.magic, uint32(len(t.slots))))
 }
 
-// ticket hands out the next ticket: from the shared counter unless picks
-// collide on it, else from the current P's stripe.
+// ticket hands out the next ticket: from the current P's stripe if the
+// table is striped or the P owns the cursor, else by taking the cursor
+// over. A P past the stripes (GOMAXPROCS grew since the first table)
+// shares one atomic counter.
 func (t *roundRobinTable) ticket() uint64 {
-	if !t.striped.Load() {
-		k := t.next.Load()
-		if t.next.CompareAndSwap(k, k+1) {
-			return k
+	pid := procPin()
+	var k uint64
+	switch {
+	case pid >= len(t.stripes):
+		k = t.next.Add(1) - 1
+	case t.striped.Load():
+		if k = t.stripes[pid].take(); k%stripeSpell == stripeSpell-1 {
+			t.owner.Store(int32(pid))
+			t.striped.Store(false)
 		}
+	case t.owner.Load() == int32(pid):
+		k = t.stripes[pid].take()
+	default:
+		k = t.takeOver(pid)
+	}
+	procUnpin()
+	return k
+}
+
+// takeOver moves the cursor to P pid's stripe and returns the ticket after
+// the last owner's; a hand-over close after the last one stripes the table.
+// The caller is pinned to pid.
+func (t *roundRobinTable) takeOver(pid int) uint64 {
+	k := t.next.Load()
+	o := t.owner.Swap(int32(pid))
+	if o >= 0 && int(o) < len(t.stripes) {
+		k = atomic.LoadUint64(&t.stripes[o].next)
+	}
+	if last := t.handed.Swap(k); o >= 0 && k-last < handOverSpan {
+		k += uint64(len(t.slots) / 2) // half a cycle from the last owner
 		t.striped.Store(true)
 	}
-	s := &t.stripes[procPin()&(len(t.stripes)-1)]
-	procUnpin()
-	k := s.next.Add(1) - 1
-	if k%stripeSpell == stripeSpell-1 {
-		t.striped.Store(false)
-	}
+	t.stripes[pid].set(k + 1)
 	return k
 }
 
@@ -112,12 +174,31 @@ func (t *roundRobinTable) pick() *core {
 	if len(t.slots) == 0 {
 		return nil
 	}
+	var k uint64
 	for range roundRobinTickets {
-		if s := t.slots[t.at(t.ticket())]; s.pickable() {
+		if k = t.ticket(); t.slots[t.at(k)].pickable() {
+			return &t.slots[t.at(k)].core
+		}
+	}
+	// Every ticket missed: walk on from the last one, and spend the tickets
+	// walked over with it so the next Pick does not repeat them.
+	for j := uint64(1); j <= uint64(len(t.slots)); j++ {
+		if s := t.slots[t.at(k+j)]; s.pickable() {
+			t.skip(j)
 			return &s.core
 		}
 	}
-	return t.view.walkTickets(&t.next, len(t.slots), t.at)
+	return t.view.scanFrom(t.at(k))
+}
+
+// skip spends j tickets of the cursor the current P draws from, if it
+// still draws from one.
+func (t *roundRobinTable) skip(j uint64) {
+	if pid := procPin(); pid < len(t.stripes) && (t.striped.Load() || t.owner.Load() == int32(pid)) {
+		s := &t.stripes[pid]
+		s.set(s.peek() + j)
+	}
+	procUnpin()
 }
 
 // walkTickets is the round robins' path when every ticket drawn missed:
