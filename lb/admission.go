@@ -44,7 +44,9 @@ type queue struct {
 	closed     bool
 	// reaper ends the waits that Config.MaxWait bounds: one timer per pool,
 	// armed for the oldest such waiter, instead of one per wait (a timer
-	// per wait cost more than the hand-off itself).
+	// per wait cost more than the hand-off itself), and stopped when the
+	// queue empties: an armed timer makes the scheduler read the clock on
+	// every switch on its processor.
 	reaper *time.Timer
 	armed  bool
 	grants uint64 // leases handed to waiters, for Stats
@@ -106,6 +108,10 @@ func (q *queue) remove(w *waiter) bool {
 	}
 	w.prev, w.next, w.queued = nil, nil, false
 	q.n.Add(-1)
+	if q.head == nil && q.armed {
+		q.reaper.Stop()
+		q.armed = false
+	}
 	return true
 }
 
@@ -344,7 +350,7 @@ func (p *Pool) wait(ctx context.Context) (Lease, error) {
 	q.push(w)
 	p.serve()
 	if w.queued && w.expires != 0 && !q.armed {
-		p.armReaper(w.expires)
+		p.armReaper(p.cfg.maxWait)
 	}
 	q.mu.Unlock()
 
@@ -380,11 +386,10 @@ func (p *Pool) outcome(w *waiter) (Lease, error) {
 	return Lease{}, ErrClosed
 }
 
-// armReaper sets the reaper for the latency clock's time at. Callers hold
-// the queue's lock.
-func (p *Pool) armReaper(at int64) {
+// armReaper sets the reaper to fire after d. Callers hold the queue's
+// lock.
+func (p *Pool) armReaper(d time.Duration) {
 	q := &p.queue
-	d := time.Duration(max(at-nanos(), 0))
 	if q.reaper == nil {
 		q.reaper = time.AfterFunc(d, p.reap)
 	} else {
@@ -413,7 +418,7 @@ func (p *Pool) reap() {
 		w = after
 	}
 	if next != 0 {
-		p.armReaper(next)
+		p.armReaper(time.Duration(max(next-now, 0)))
 	}
 }
 

@@ -465,3 +465,41 @@ func TestASuccessfulDonePassesItsSlotToTheHeadWaiter(t *testing.T) {
 	}
 	noneInFlight(t, p)
 }
+
+// The MaxWait reaper is stopped when the queue empties and armed again for
+// the next bounded waiter, whose bound then runs from its own start.
+func TestTheReaperStopsWithTheQueueAndRearms(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{MaxConcurrency: 1, MaxWait: 2 * time.Second}, "a:1")
+		held, _ := p.Pick()
+		first := make(chan waitResult, 1)
+		go func() {
+			l, err := p.PickWait(context.Background())
+			first <- waitResult{l, err}
+		}()
+		synctest.Wait()
+		p.queue.mu.Lock()
+		armed := p.queue.armed
+		p.queue.mu.Unlock()
+		if !armed {
+			t.Fatal("a bounded waiter is queued and the reaper is not armed")
+		}
+		time.Sleep(time.Second)
+		held.Done(nil)
+		r := <-first
+		if r.err != nil {
+			t.Fatalf("first waiter: %v", r.err)
+		}
+		p.queue.mu.Lock()
+		armed = p.queue.armed
+		p.queue.mu.Unlock()
+		if armed {
+			t.Fatal("the queue is empty and the reaper is still armed")
+		}
+		start := time.Now()
+		if _, err := p.PickWait(context.Background()); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != 2*time.Second {
+			t.Fatalf("second waiter: %v after %v, want MaxWait (2 s) from its own start", err, time.Since(start))
+		}
+		r.l.Done(nil)
+	})
+}
