@@ -3,6 +3,7 @@ package admission
 import (
 	"context"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,20 +26,21 @@ import (
 // every implementation, so a waiter that has not parked yet when the slot
 // is released favours them all alike. Beside the round's time it reports
 // the hand-off latency, the measure: from the call that releases
-// the slot until the waiter runs with it, averaged over both directions
-// (ns/handoff).
+// the slot until the waiter runs with it, over both directions: the mean
+// (ns/handoff) and the median (ns/handoff-p50), which a noisy machine's
+// stalls (a preempted vCPU, a GC) move far less than the mean.
 func pingPong(b *testing.B, acquire func() func()) {
 	b.ReportAllocs()
 	release := acquire()
 	turn, got, mayRelease := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	var released atomic.Int64 // when the current release began
-	var total atomic.Int64    // summed hand-off latencies
 	n := b.N
+	lat := make([]int64, 2*n) // each hand-off's latency: the waiter's, then the benchmark's
 	go func() {
-		for range n {
+		for i := range n {
 			<-turn
 			r := acquire() // parks until the benchmark releases
-			total.Add(nanotime() - released.Load())
+			lat[2*i] = nanotime() - released.Load()
 			got <- struct{}{}
 			<-mayRelease
 			released.Store(nanotime())
@@ -46,7 +48,7 @@ func pingPong(b *testing.B, acquire func() func()) {
 		}
 	}()
 	b.ResetTimer()
-	for range n {
+	for i := range n {
 		turn <- struct{}{}
 		runtime.Gosched() // let the waiter reach acquire and park
 		released.Store(nanotime())
@@ -54,11 +56,17 @@ func pingPong(b *testing.B, acquire func() func()) {
 		<-got
 		mayRelease <- struct{}{}
 		release = acquire() // parks until the waiter releases
-		total.Add(nanotime() - released.Load())
+		lat[2*i+1] = nanotime() - released.Load()
 	}
 	b.StopTimer()
 	release()
-	b.ReportMetric(float64(total.Load())/float64(2*n), "ns/handoff")
+	var total int64
+	for _, d := range lat {
+		total += d
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(total)/float64(len(lat)), "ns/handoff")
+	b.ReportMetric(float64(lat[len(lat)/2]), "ns/handoff-p50")
 }
 
 // nanotime is the monotonic clock, for the hand-off latency.
