@@ -26,10 +26,10 @@ import (
 // HashReplicas) route by their new table as soon as Add, Remove or Set
 // returns, and their tests stay deterministic. A pool's first table, built
 // by New, is built there too, whatever its size: there is no table to route
-// with meanwhile. Measured on the 2-core VM (BenchmarkMaglevBuild): a
-// 65,537-entry table takes 1.1 ms with 8 endpoints and 2.3 ms with 655;
-// the next size, 131,101 entries, 5 ms, more than the budget for a
-// whole change at 10,000 endpoints.
+// with meanwhile. Measured with BenchmarkMaglevBuild on the loaded 2-core
+// VM: a 65,537-entry table takes 2.3 ms with 8 endpoints and 3.3 ms with
+// 655; the next size, 131,101 entries, 6.9 ms, several times what a whole
+// change may cost at 10,000 endpoints.
 const maxSyncMaglev = 65537
 
 // maglevLookup is a Maglev lookup table and the slots its entries name.

@@ -302,3 +302,33 @@ func BenchmarkMaglevBuild(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkConsistentHashChange is BenchmarkMembership's Add of one
+// endpoint with the background build waited for outside the timed region,
+// beside P2C's Add in the same run: the membership path's own cost, without
+// the build's share of the CPU (which BenchmarkMembership counts when
+// GOMAXPROCS is 1 and changes follow each other faster than builds).
+func BenchmarkConsistentHashChange(b *testing.B) {
+	for _, n := range membershipSizes {
+		for _, pol := range []Policy{P2C, ConsistentHash} {
+			b.Run(fmt.Sprintf("op=add/policy=%s/n=%d", pol, n), func(b *testing.B) {
+				p := mustNewWeighted(b, Config{Policy: pol}, endpointsOf(addrs(n))...)
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := p.Add("new:1"); err != nil {
+						b.Fatal(err)
+					}
+					b.StopTimer()
+					if pol == ConsistentHash {
+						settleHash(p)
+					}
+					_ = p.Remove("new:1")
+					if pol == ConsistentHash {
+						settleHash(p)
+					}
+					b.StartTimer()
+				}
+			})
+		}
+	}
+}
