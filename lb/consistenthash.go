@@ -1,7 +1,6 @@
 package lb
 
 import (
-	"math"
 	"math/bits"
 	"slices"
 	"strings"
@@ -28,11 +27,22 @@ import (
 // is plain Maglev. Quotas make the balance exact: an endpoint holds its
 // weight's share of the entries, rounded. A build costs about
 // size·ln(size) probes of a bitmap of the entries held (the last free
-// entries are the costly ones to find): measured on a loaded 2-core VM,
-// 1.5 ms at 65,537 entries (up to 655 endpoints), 5 ms at 131,101 (1,000
-// endpoints), 48 ms at 1,048,583 (10,000 endpoints). Maglev is not strictly
-// monotone: adding one endpoint to 10 moved 9.3% of keys (ideal 9.1%, 9.0%
-// to the new one); to 100, 1.6% (ideal 1.0%, 0.97% to the new one).
+// entries are the costly ones to find): measured with BenchmarkMaglevBuild
+// on a loaded 2-core VM, 2.3 ms at 65,537 entries with 8 endpoints and
+// 3.3 ms with 655, 6.9 ms at 131,101 (1,000 endpoints), 77 ms at 1,048,583
+// (10,000) and 449 ms at 4,194,319 (100,000). So only tables of 65,537
+// entries are built within a membership change; larger ones are built in
+// the background while the previous table keeps routing
+// (consistenthash_build.go), and a change costs about what it costs P2C.
+//
+// Maglev is not strictly monotone: adding one endpoint gives it close to
+// its share, but also moves keys between the others, more so as the pool
+// grows. Measured on the from-scratch tables (entries changed, of all):
+// adding one to 10 moved 9.3% (ideal 9.1%, 9.0% to the new one); to 100,
+// 1.6% (ideal 1.0%, 0.97% to it); to 1,000, 0.97% (ideal 0.10%, 0.10% to
+// it); to 10,000, 0.16% (ideal 0.010%, 0.010% to it) at every table size
+// from 131,101 to 1,048,583 entries, so at that scale more entries per
+// endpoint do not move fewer keys.
 
 // Table sizes are primes from maglevSizes: the first at least
 // HashReplicas times the number of endpoints, or the last. The size steps
@@ -54,16 +64,23 @@ const (
 	hashProbes     = 64
 )
 
-// setup builds the lookup table and keeps the pool's counters for the bound.
-func (t *consistentHashTable) setup(_ *consistentHashTable, env tableEnv) {
-	if len(t.slots) <= math.MaxUint16+1 {
-		t.small = buildMaglev[uint16](t.view.cores, env.cfg.hashReplicas)
-		t.size = len(t.small)
-	} else {
-		t.large = buildMaglev[int32](t.view.cores, env.cfg.hashReplicas)
-		t.size = len(t.large)
-	}
+// setup builds the lookup table and keeps the pool's counters for the
+// bound. A table past maxSyncMaglev entries is built in the background
+// (consistenthash_build.go): until then this table keeps the previous one.
+func (t *consistentHashTable) setup(prev *consistentHashTable, env tableEnv) {
 	t.counts, t.loadFactor = env.counts, env.cfg.loadFactor
+	replicas := env.cfg.hashReplicas
+	if prev == nil {
+		t.builds = &maglevBuilds{members: env.members, table: env.hashTable, replicas: replicas}
+	} else {
+		t.builds = prev.builds
+	}
+	if prev == nil || maglevSize(len(t.slots), replicas) <= maxSyncMaglev {
+		t.lookup = newMaglevLookup(t.slots, t.view.cores, replicas)
+		return
+	}
+	t.lookup = prev.lookup
+	t.builds.request(t)
 }
 
 // pick routes a random key: 63 random bits, shifted to the top, where
@@ -78,12 +95,15 @@ func (t *consistentHashTable) pick() *core { return t.pickKey(rand63() << 1) }
 // and returns the first one up and under the bound. If none is, the first
 // candidate that is up takes the key: the bound steers load, it never
 // refuses a pick. If no candidate is up, any endpoint up does; nil means
-// none is.
+// none is. While a rebuild runs, the table names the previous membership:
+// a removed owner is retired, so not up, and its keys go on as an ejected
+// owner's do.
 func (t *consistentHashTable) pickKey(h uint64) *core {
-	if t.size == 0 {
-		return nil
+	l := &t.lookup
+	if l.size == 0 {
+		return t.anyUp()
 	}
-	s := t.slots[t.at(entryOf(h, t.size))]
+	s := l.owners[l.at(entryOf(h, l.size))]
 	// Up with no failure streak (health 0) and nothing in flight: under any
 	// bound, so the pool's counters need not be read.
 	if s.health.Load()|uint64(s.inflight.Load()) == 0 {
@@ -98,6 +118,7 @@ func (t *consistentHashTable) pickKey(h uint64) *core {
 
 // fallback is pickKey when the owner s is not up or at the bound.
 func (t *consistentHashTable) fallback(h uint64, owner *slot, up, total int64) *core {
+	l := &t.lookup
 	var seen [hashCandidates]*slot
 	seen[0] = owner
 	found := 1
@@ -105,14 +126,14 @@ func (t *consistentHashTable) fallback(h uint64, owner *slot, up, total int64) *
 	if owner.pickable() {
 		first = owner
 	}
-	e := entryOf(mix64(h^0x9e3779b97f4a7c15), t.size)
+	e := entryOf(mix64(h^0x9e3779b97f4a7c15), l.size)
 walk:
 	for range hashProbes {
-		if found == hashCandidates || found == len(t.slots) {
+		if found == hashCandidates || found == len(l.owners) {
 			break
 		}
-		s := t.slots[t.at(e)]
-		if e++; e == t.size {
+		s := l.owners[l.at(e)]
+		if e++; e == l.size {
 			e = 0
 		}
 		for _, o := range seen[:found] {
@@ -135,19 +156,19 @@ walk:
 	if first != nil {
 		return &first.core
 	}
+	return t.anyUp()
+}
+
+// anyUp is the last resort: an endpoint of the current membership drawn
+// among those up, or nil if none is.
+func (t *consistentHashTable) anyUp() *core {
+	if len(t.view.cores) == 0 {
+		return nil
+	}
 	if i := t.view.choose(-1); i >= 0 {
 		return t.view.cores[i]
 	}
 	return nil
-}
-
-// at returns the slot index of table entry e. The table holds 16-bit
-// indexes while they fit, halving the memory a lookup may miss in.
-func (t *consistentHashTable) at(e int) int {
-	if t.small != nil {
-		return int(t.small[e])
-	}
-	return int(t.large[e])
 }
 
 // upAndTotal reads what the bound is computed from: the number of

@@ -6,12 +6,11 @@ package lb
 // replaced whole on every membership change, and the policy's state.
 type consistentHashTable struct {
 	slots      []*slot
-	view       *view     // the same endpoints, with their health index
-	size       int       // entries in the Maglev table
-	small      []uint16  // the table, entry -> slot index, below 65,536 slots
-	large      []int32   // the table from 65,536 slots on
-	counts     *counters // the pool's total in flight and ejected count
-	loadFactor float64   // Config.HashLoadFactor
+	view       *view         // the same endpoints, with their health index
+	lookup     maglevLookup  // the Maglev table; while a rebuild runs, the previous membership's
+	counts     *counters     // the pool's total in flight and ejected count
+	loadFactor float64       // Config.HashLoadFactor
+	builds     *maglevBuilds // the pool's background rebuilds of the Maglev table
 }
 
 // newConsistentHashTable builds the table for v: prev's slots (none if prev is nil)

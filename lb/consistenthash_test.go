@@ -92,7 +92,7 @@ func TestConsistentHashBalancesKeys(t *testing.T) {
 	const n, keys = 100, 200000
 	p := mustNew(t, Config{Policy: ConsistentHash}, addrs(n)...)
 	entries := map[uint16]int{}
-	lookup := p.tables.consistentHash.Load().small
+	lookup := p.tables.consistentHash.Load().lookup.small
 	for _, s := range lookup {
 		entries[s]++
 	}
@@ -314,13 +314,13 @@ func TestConsistentHashWideTableRoutesAlike(t *testing.T) {
 	p := mustNew(t, Config{Policy: ConsistentHash}, addrs(300)...)
 	narrow := p.tables.consistentHash.Load()
 	wide := *narrow
-	wide.small, wide.large = nil, buildMaglev[int32](narrow.view.cores, p.cfg.hashReplicas)
-	if len(wide.large) != len(narrow.small) {
-		t.Fatalf("32-bit table has %d entries, 16-bit %d", len(wide.large), len(narrow.small))
+	wide.lookup.small, wide.lookup.large = nil, buildMaglev[int32](narrow.view.cores, p.cfg.hashReplicas)
+	if len(wide.lookup.large) != len(narrow.lookup.small) {
+		t.Fatalf("32-bit table has %d entries, 16-bit %d", len(wide.lookup.large), len(narrow.lookup.small))
 	}
-	for e, s := range narrow.small {
-		if int32(s) != wide.large[e] {
-			t.Fatalf("entry %d: 16-bit table says %d, 32-bit %d", e, s, wide.large[e])
+	for e, s := range narrow.lookup.small {
+		if int32(s) != wide.lookup.large[e] {
+			t.Fatalf("entry %d: 16-bit table says %d, 32-bit %d", e, s, wide.lookup.large[e])
 		}
 	}
 	for k := range uint64(1000) {

@@ -43,8 +43,13 @@ const (
 	// and Zadimoghaddam, 2018) over a Maglev lookup table weighted by
 	// Endpoint.Weight: an endpoint at Config.HashLoadFactor times the mean
 	// in-flight count, or not up, passes the key to a few others in an
-	// order seeded by the key. Adding one endpoint to n moves about
-	// 1/(n+1) of the keys. Pick without a key uses a random one.
+	// order seeded by the key. Adding one endpoint to n gives it about
+	// 1/(n+1) of the keys; Maglev also moves keys between the others,
+	// about half as many at 100 endpoints, nine times as many at 1,000.
+	// Pick without a key uses a random one. Past 65,537 table entries
+	// (655 endpoints by default) a membership change returns before the
+	// table is rebuilt, in the background: meanwhile a removed endpoint's
+	// keys go to others and a new one takes none.
 	ConsistentHash
 	// Shard routes each key of Pool.PickKey strictly to one endpoint, its
 	// shard, with no load bound and no failover: the key's shard number is

@@ -55,9 +55,15 @@ type tableEnv struct {
 	cfg    *settings
 	counts *counters
 	change change // from the table it replaces (in the view that table had)
+	// For work finished after setup, as ConsistentHash's background
+	// rebuilds: the membership lock, and where its tables are published.
+	members   *sync.Mutex
+	hashTable *atomic.Pointer[consistentHashTable]
 }
 
-func (p *Pool) env() tableEnv { return tableEnv{cfg: &p.cfg, counts: &p.counts} }
+func (p *Pool) env() tableEnv {
+	return tableEnv{cfg: &p.cfg, counts: &p.counts, members: &p.mu, hashTable: &p.tables.consistentHash}
+}
 
 // New returns a pool with the given config and endpoints, each of weight 1.
 // An invalid config or address list returns an error wrapping ErrConfig or

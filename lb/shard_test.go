@@ -577,22 +577,36 @@ func TestShardKeyRouteAllocatesNothing(t *testing.T) {
 }
 
 // BenchmarkPickKey measures PickKey and Done(nil) on Shard and on
-// ConsistentHash over the same endpoints and keys, beside reference (a)
-// in the same run.
+// ConsistentHash over the same endpoints and keys, beside P2C's Pick and
+// Done(nil) over the same endpoints and reference (a), in the same run.
+// The keys are 65,536, so at n=10000 their entries spread over the whole
+// 2 MB table and lookups miss the L1 cache as real traffic would.
 func BenchmarkPickKey(b *testing.B) {
-	keys := make([]string, 1024)
+	keys := make([]string, 1<<16)
 	for i := range keys {
 		keys[i] = fmt.Sprint("user-", i)
 	}
-	for _, n := range []int{8, 64, 1024} {
+	for _, n := range []int{8, 64, 1024, 10000} {
 		b.Run(fmt.Sprintf("policy=reference/n=%d", n), referenceAdds)
+		b.Run(fmt.Sprintf("policy=p2c/n=%d", n), func(b *testing.B) {
+			p := mustNew(b, Config{Policy: P2C}, addrs(n)...)
+			b.ReportAllocs()
+			for b.Loop() {
+				l, err := p.Pick()
+				if err != nil {
+					b.Fatal(err)
+				}
+				l.Done(nil)
+			}
+			opsPerSec(b)
+		})
 		for _, pol := range []Policy{Shard, ConsistentHash} {
 			b.Run(fmt.Sprintf("policy=%s/n=%d", pol, n), func(b *testing.B) {
 				p := mustNew(b, Config{Policy: pol}, addrs(n)...)
 				b.ReportAllocs()
 				i := 0
 				for b.Loop() {
-					l, err := p.PickKey(keys[i&1023])
+					l, err := p.PickKey(keys[i&(len(keys)-1)])
 					if err != nil {
 						b.Fatal(err)
 					}
