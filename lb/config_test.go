@@ -23,7 +23,6 @@ func TestZeroConfigMeansTheDocumentedDefaults(t *testing.T) {
 		jitter:       true,
 		ewmaDecay:    float64(DefaultEWMADecay),
 		loadFactor:   DefaultHashLoadFactor,
-		hashReplicas: DefaultHashReplicas,
 		maxWaiters:   DefaultMaxWaiters,
 		maxWait:      DefaultMaxWait,
 	}

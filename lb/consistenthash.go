@@ -45,7 +45,8 @@ import (
 // endpoint do not move fewer keys.
 
 // Table sizes are primes from maglevSizes: the first at least
-// HashReplicas times the number of endpoints, or the last. The size steps
+// HashReplicas times the number of endpoints, or the last; by default at
+// most defaultMaglevMax (see Config.HashReplicas). The size steps
 // by doubling, not with every endpoint, because a different size
 // reshuffles every key: keys move wholesale only when the pool crosses a
 // step. The last caps a table at 16 MB (8 below 65,536 endpoints) and a
@@ -174,7 +175,7 @@ func (t *consistentHashTable) anyUp() *core {
 // upAndTotal reads what the bound is computed from: the number of
 // endpoints not ejected (at least 1) and the pool's leases in flight.
 func (t *consistentHashTable) upAndTotal() (up, total int64) {
-	return max(int64(len(t.slots))-int64(t.counts.ejected.Load()), 1), t.counts.total.Load()
+	return max(int64(len(t.slots))-int64(t.counts.ejected.Load()), 1), t.counts.total.load()
 }
 
 // underBound reports whether an endpoint with load may take a key: load <
@@ -185,14 +186,17 @@ func (t *consistentHashTable) underBound(load, up, total int64) bool {
 	return float64(load)*float64(up) < t.loadFactor*float64(total+1)
 }
 
-// begin counts the lease in the pool's total.
+// begin counts the lease in the pool's total, a count per processor
+// (procSum): two atomic adds per lease on one shared counter cost about a
+// fifth of a PickKey+Done, and the bound reads the total only when a key's
+// owner is busy.
 func (t *consistentHashTable) begin(*core) int64 {
-	t.counts.total.Add(1)
+	t.counts.total.add(1)
 	return 1
 }
 
 // end takes the lease off the pool's total.
-func (t *consistentHashTable) end(*core, int64, error) { t.counts.total.Add(-1) }
+func (t *consistentHashTable) end(*core, int64, error) { t.counts.total.add(-1) }
 
 // entryOf maps a 64-bit hash to an entry of a table of size entries: a
 // multiply-shift, no division.
@@ -222,9 +226,20 @@ func mix64(h uint64) uint64 {
 	return h
 }
 
-// maglevSize is the table size for n endpoints with replicas entries each.
+// defaultMaglevMax is the largest table the default HashReplicas builds:
+// 256 KB of 2-byte entries, which stays in a core's cache (see
+// Config.HashReplicas).
+const defaultMaglevMax = 131101
+
+// maglevSize is the table size for n endpoints with replicas entries each,
+// replicas 0 meaning the default: DefaultHashReplicas each, in a table of
+// at most defaultMaglevMax entries, or as many as there are endpoints if
+// that is more (every endpoint keeps an entry).
 func maglevSize(n, replicas int) int {
-	want := uint64(n) * uint64(replicas)
+	want := uint64(n) * uint64(max(replicas, 1))
+	if replicas == 0 {
+		want = min(uint64(n)*DefaultHashReplicas, max(defaultMaglevMax, uint64(n)))
+	}
 	for _, size := range maglevSizes {
 		if uint64(size) >= want {
 			return int(size)

@@ -210,6 +210,7 @@ func TestMaglevSizesArePrimesThatDouble(t *testing.T) {
 	}
 	for _, c := range []struct{ n, replicas, want int }{
 		{1, 100, 65537}, {655, 100, 65537}, {656, 100, 131101}, {10000, 100, 1048583}, {10000, 10000, 4194319}, {100000, 100, 4194319},
+		{1, 0, 65537}, {655, 0, 65537}, {656, 0, 131101}, {1311, 0, 131101}, {10000, 0, 131101}, {100000, 0, 131101}, {200000, 0, 262147},
 	} {
 		if got := maglevSize(c.n, c.replicas); got != c.want {
 			t.Errorf("maglevSize(%d, %d) = %d, want %d", c.n, c.replicas, got, c.want)
@@ -239,8 +240,8 @@ func TestConsistentHashBoundsLoad(t *testing.T) {
 	for i := range leases {
 		leases[i].Done(nil)
 	}
-	if p.counts.total.Load() != 0 {
-		t.Fatalf("total in-flight %d after every Done", p.counts.total.Load())
+	if p.counts.total.load() != 0 {
+		t.Fatalf("total in-flight %d after every Done", p.counts.total.load())
 	}
 }
 
@@ -291,8 +292,8 @@ func TestConsistentHashLostProbesNeverBlockTheLastEndpoint(t *testing.T) {
 		time.Sleep(time.Second)
 		synctest.Wait()
 		probe, _ := p.Pick()
-		if p.counts.total.Load() != 3 {
-			t.Fatalf("total in-flight %d with three probe leases out, want 3", p.counts.total.Load())
+		if p.counts.total.load() != 3 {
+			t.Fatalf("total in-flight %d with three probe leases out, want 3", p.counts.total.load())
 		}
 		probe.Done(nil)
 		for range 5 {
@@ -302,8 +303,8 @@ func TestConsistentHashLostProbesNeverBlockTheLastEndpoint(t *testing.T) {
 			}
 			l.Done(nil)
 		}
-		if p.counts.total.Load() != 2 {
-			t.Fatalf("total in-flight %d, want the 2 lost probes", p.counts.total.Load())
+		if p.counts.total.load() != 2 {
+			t.Fatalf("total in-flight %d, want the 2 lost probes", p.counts.total.load())
 		}
 	})
 }

@@ -45,7 +45,7 @@ type Pool struct {
 // counters are the pool-wide counts that policies may read: a table holds
 // a pointer to its pool's, never the pool itself.
 type counters struct {
-	total   atomic.Int64 // leases in flight over the pool, kept by ConsistentHash's leases
+	total   procSum // leases in flight over the pool, kept by ConsistentHash's leases
 	_       cpu.CacheLinePad
 	ejected atomic.Int32 // endpoints ejected or probing
 }
@@ -85,6 +85,7 @@ func NewWeighted(cfg Config, endpoints ...Endpoint) (*Pool, error) {
 		return nil, err
 	}
 	p := &Pool{policy: s.policy, cfg: s, index: make(map[string]*core, len(endpoints))}
+	p.counts.total = newProcSum()
 	p.epoch = time.Now()
 	p.policyLeased, p.limit = leasedPolicies[s.policy], s.limit
 	p.leased = p.policyLeased || p.limit != 0

@@ -2,11 +2,7 @@ package lb
 
 import (
 	"math/bits"
-	"runtime"
 	"sync/atomic"
-	_ "unsafe" // for go:linkname
-
-	"golang.org/x/sys/cpu"
 )
 
 // RoundRobin: ticket t goes to endpoint t mod n (a multiply-shift
@@ -51,54 +47,6 @@ const handOverSpan = 256
 // noOwner is the owner of a cursor nobody holds yet.
 const noOwner = -1
 
-// stripe is one processor's ticket counter, alone on its cache line. Only
-// a goroutine pinned to its P (procPin) writes it, so plain writes suffice,
-// as in sync.Pool's per-P pools; under the race detector, which does not
-// know about pinning, they are atomic. Another P reads it only to take the
-// cursor over, and a read that races an increment costs a ticket of
-// exactness, which fairness allows.
-type stripe struct {
-	_    cpu.CacheLinePad
-	next uint64
-	_    cpu.CacheLinePad
-}
-
-// take hands out the stripe's next ticket. The caller is pinned to its P.
-func (s *stripe) take() uint64 {
-	if raceEnabled {
-		return atomic.AddUint64(&s.next, 1) - 1
-	}
-	k := s.next
-	s.next = k + 1
-	return k
-}
-
-// peek returns the stripe's next ticket. The caller is pinned to its P.
-func (s *stripe) peek() uint64 {
-	if raceEnabled {
-		return atomic.LoadUint64(&s.next)
-	}
-	return s.next
-}
-
-// set moves the stripe to ticket k. The caller is pinned to its P.
-func (s *stripe) set(k uint64) {
-	if raceEnabled {
-		atomic.StoreUint64(&s.next, k)
-		return
-	}
-	s.next = k
-}
-
-// procPin returns the current P's id and keeps the goroutine on it until
-// procUnpin. The runtime keeps these linkable on purpose (go.dev/issue/67401).
-//
-//go:linkname procPin runtime.procPin
-func procPin() int
-
-//go:linkname procUnpin runtime.procUnpin
-func procUnpin()
-
 // setup computes the remainder's magic number, makes a stripe per P
 // (rounded up to a power of two), and carries the cursor and the stripes
 // over from prev, so membership churn does not favour the first endpoints.
@@ -119,7 +67,7 @@ func (t *roundRobinTable) setup(prev *roundRobinTable, _ tableEnv) {
 		return
 	}
 	t.owner.Store(noOwner)
-	t.stripes = make([]stripe, 1<<bits.Len(uint(runtime.GOMAXPROCS(0)-1)))
+	t.stripes = stripesPerProc()
 }
 
 // at maps ticket k to a slot index.

@@ -579,8 +579,10 @@ func TestShardKeyRouteAllocatesNothing(t *testing.T) {
 // BenchmarkPickKey measures PickKey and Done(nil) on Shard and on
 // ConsistentHash over the same endpoints and keys, beside P2C's Pick and
 // Done(nil) over the same endpoints and reference (a), in the same run.
-// The keys are 65,536, so at n=10000 their entries spread over the whole
-// 2 MB table and lookups miss the L1 cache as real traffic would.
+// The keys are 65,536, so their entries spread over the whole table and
+// lookups miss the L1 cache as real traffic would. consistent_hash-uint64
+// is PickKeyUint64 over the numbers 0..65,535: the same lookup without
+// the string's FNV-1a, which costs a multiply per byte.
 func BenchmarkPickKey(b *testing.B) {
 	keys := make([]string, 1<<16)
 	for i := range keys {
@@ -616,6 +618,20 @@ func BenchmarkPickKey(b *testing.B) {
 				opsPerSec(b)
 			})
 		}
+		b.Run(fmt.Sprintf("policy=consistent_hash-uint64/n=%d", n), func(b *testing.B) {
+			p := mustNew(b, Config{Policy: ConsistentHash}, addrs(n)...)
+			b.ReportAllocs()
+			i := uint64(0)
+			for b.Loop() {
+				l, err := p.PickKeyUint64(i & (1<<16 - 1))
+				if err != nil {
+					b.Fatal(err)
+				}
+				l.Done(nil)
+				i++
+			}
+			opsPerSec(b)
+		})
 	}
 }
 
