@@ -171,7 +171,8 @@ func (p *Pool) end(c *core, mark int64, err error, probe uint64) {
 	}
 }
 
-// drained emits EventDrained if the pool was saturated and nobody waits.
+// drained emits EventDrained if the pool was saturated and nobody waits,
+// after a slot was given back.
 func (p *Pool) drained() {
 	if p.stats.full.Load() && p.queue.n.Load() == 0 && p.stats.full.CompareAndSwap(true, false) {
 		p.emit(EventDrained, nil, 0)
@@ -194,10 +195,7 @@ func (p *Pool) passOn(c *core) bool {
 	}
 	q.remove(w)
 	q.grants++
-	w.finish(granted, p.newLease(c, 0))
-	if q.head == nil {
-		p.drained()
-	}
+	w.finish(granted, p.newLease(c, 0)) // the pool stays as full: no EventDrained
 	q.mu.Unlock()
 	return true
 }

@@ -492,3 +492,46 @@ func TestAWaiterAfterAnEmptiedQueueGetsItsWholeMaxWait(t *testing.T) {
 		r.l.Done(nil)
 	})
 }
+
+// Saturation events: the first refusal says saturated; a slot passed
+// straight to a waiter keeps the pool full, so no drained event; the slot
+// given back with nobody waiting says drained, once.
+func TestSaturatedAndDrainedEvents(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := limited(t, 1, "a:1")
+		s, _ := p.Subscribe(SubscribeOptions{})
+		defer s.Close()
+		held, _ := p.Pick()
+		if _, err := p.Pick(); !errors.Is(err, ErrSaturated) {
+			t.Fatalf("second Pick: %v, want ErrSaturated", err)
+		}
+		for range 3 { // hand-offs: the slot goes from waiter to waiter
+			got := make(chan Lease, 1)
+			go func() {
+				l, err := p.PickWait(context.Background())
+				if err != nil {
+					t.Error(err)
+				}
+				got <- l
+			}()
+			synctest.Wait()
+			held.Done(nil)
+			held = <-got
+		}
+		held.Done(nil)
+		events, _, _ := collectEvents(t, s, 2, time.Second)
+		time.Sleep(time.Second) // anything later arrives by now
+		select {
+		case b := <-s.C():
+			events = append(events, b.Events...)
+		default:
+		}
+		var kinds []EventKind
+		for _, e := range events {
+			kinds = append(kinds, e.Kind)
+		}
+		if len(kinds) != 2 || kinds[0] != EventSaturated || kinds[1] != EventDrained {
+			t.Fatalf("events %v, want [saturated drained]", kinds)
+		}
+	})
+}

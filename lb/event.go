@@ -29,7 +29,9 @@ const (
 	// EventSaturated: a Pick found every endpoint that is up at
 	// Config.MaxConcurrency (a pool event: Event.Addr is empty).
 	EventSaturated
-	// EventDrained: a lease was had again after EventSaturated, and nobody waits.
+	// EventDrained: a slot was given back after EventSaturated, and nobody
+	// waits. A slot a Done passes straight to a PickWait caller leaves the
+	// pool as full as it was, so it drains nothing.
 	EventDrained
 )
 
