@@ -143,7 +143,7 @@ type settings struct {
 	jitter       bool
 	ewmaDecay    float64 // ns
 	loadFactor   float64
-	hashReplicas int // Config.HashReplicas; 0 for the default (maglevSize)
+	hashReplicas int   // Config.HashReplicas; 0 for the default (maglevSize)
 	limit        int64 // MaxConcurrency; 0: none
 	maxWaiters   int32
 	maxWait      time.Duration
@@ -152,11 +152,11 @@ type settings struct {
 
 func (c Config) resolve() (settings, error) {
 	s := settings{
-		policy:       c.Policy,
-		ejectAfter:   DefaultEjectAfter,
-		maxPercent:   DefaultMaxEjectedPercent,
-		jitter:       !c.NoJitter,
-		loadFactor:   DefaultHashLoadFactor,
+		policy:     c.Policy,
+		ejectAfter: DefaultEjectAfter,
+		maxPercent: DefaultMaxEjectedPercent,
+		jitter:     !c.NoJitter,
+		loadFactor: DefaultHashLoadFactor,
 	}
 	if !c.Policy.valid() {
 		return s, fmt.Errorf("%w: unknown policy %d", ErrConfig, int(c.Policy))
