@@ -167,7 +167,9 @@ func (p *Pool) end(c *core, mark int64, err error, probe uint64) {
 	}
 	if p.limit != 0 {
 		p.kick()
-		p.drained()
+		if p.stats.full.Load() {
+			p.drained()
+		}
 	}
 }
 

@@ -64,6 +64,9 @@ func (p *Pool) lease(c *core) (Lease, error) {
 	if p.limit != 0 && p.queue.n.Load() != 0 {
 		return p.refuse()
 	}
+	if c != nil && !p.policyLeased && p.admit(c) { // a limit alone, under it: the common case
+		return Lease{c: c, pool: p, mark: 1}, nil
+	}
 	var l Lease
 	var err error
 	if c == nil {
