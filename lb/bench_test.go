@@ -42,6 +42,20 @@ func ejectShare(p *Pool, percent int) {
 	}
 }
 
+// pickDone is the body of every serial Pick+Done benchmark: Pick and
+// Done(nil) on p, b.Loop times.
+func pickDone(b *testing.B, p *Pool) {
+	b.ReportAllocs()
+	for b.Loop() {
+		l, err := p.Pick()
+		if err != nil {
+			b.Fatal(err)
+		}
+		l.Done(nil)
+	}
+	opsPerSec(b)
+}
+
 func opsPerSec(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 }
@@ -127,15 +141,7 @@ func BenchmarkPickDone(b *testing.B) {
 				b.Run(fmt.Sprintf("policy=%s/n=%d/ejected=%d%%", pol, n, ej), func(b *testing.B) {
 					p := mustNew(b, Config{Policy: pol, MaxEjectedPercent: 100}, addrs(n)...)
 					ejectShare(p, ej)
-					b.ReportAllocs()
-					for b.Loop() {
-						l, err := p.Pick()
-						if err != nil {
-							b.Fatal(err)
-						}
-						l.Done(nil)
-					}
-					opsPerSec(b)
+					pickDone(b, p)
 				})
 			}
 		}
@@ -233,18 +239,9 @@ func BenchmarkPickDuringChurn(b *testing.B) {
 					_ = p.Remove("churn:1")
 				}
 			})
-			b.ReportAllocs()
-			for b.Loop() {
-				l, err := p.Pick()
-				if err != nil {
-					b.Fatal(err)
-				}
-				l.Done(nil)
-			}
-			b.StopTimer()
+			pickDone(b, p) // b.Loop stops the timer before the churn does
 			close(stop)
 			wg.Wait()
-			opsPerSec(b)
 		})
 	}
 }

@@ -36,15 +36,7 @@ func BenchmarkKernelPaths(b *testing.B) {
 				b.Run(fmt.Sprintf("policy=%s/n=%d/ejected=%d%%", pol, n, ej), func(b *testing.B) {
 					p := mustNew(b, Config{Policy: pol, MaxEjectedPercent: 100}, addrs(n)...)
 					ejectShare(p, ej)
-					b.ReportAllocs()
-					for b.Loop() {
-						l, err := p.Pick()
-						if err != nil {
-							b.Fatal(err)
-						}
-						l.Done(nil)
-					}
-					opsPerSec(b)
+					pickDone(b, p)
 				})
 			}
 		}

@@ -591,16 +591,7 @@ func BenchmarkPickKey(b *testing.B) {
 	for _, n := range []int{8, 64, 1024, 10000} {
 		b.Run(fmt.Sprintf("policy=reference/n=%d", n), referenceAdds)
 		b.Run(fmt.Sprintf("policy=p2c/n=%d", n), func(b *testing.B) {
-			p := mustNew(b, Config{Policy: P2C}, addrs(n)...)
-			b.ReportAllocs()
-			for b.Loop() {
-				l, err := p.Pick()
-				if err != nil {
-					b.Fatal(err)
-				}
-				l.Done(nil)
-			}
-			opsPerSec(b)
+			pickDone(b, mustNew(b, Config{Policy: P2C}, addrs(n)...))
 		})
 		for _, pol := range []Policy{Shard, ConsistentHash} {
 			b.Run(fmt.Sprintf("policy=%s/n=%d", pol, n), func(b *testing.B) {
