@@ -10,10 +10,10 @@ const (
 	// endpoint that is up is simply returned. It is the zero Policy.
 	P2C Policy = iota
 	// RoundRobin hands out tickets and maps each to an endpoint in turn:
-	// from one cursor, so in exact cycles, while picks come from one
-	// processor at a time, and from a counter per processor while they
-	// interleave. A ticket that lands on an endpoint that is not up is
-	// drawn again, so endpoints that are up share picks evenly.
+	// from one shared counter, so in exact cycles, while picks do not
+	// collide, and from a counter per processor while they do. A ticket
+	// that lands on an endpoint that is not up is drawn again, so
+	// endpoints that are up share picks evenly.
 	RoundRobin
 	// LeastLoaded leases the endpoint with the lowest load over the whole
 	// table: exact, at the cost of a scan of every endpoint per pick. A

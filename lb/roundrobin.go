@@ -10,26 +10,28 @@ import (
 // up is drawn again rather than passed to the next endpoint, so the
 // endpoints that are up share picks evenly.
 //
-// Tickets come from counters per processor (P), each alone on its cache
-// line and touched only by a goroutine pinned to its P, so a ticket costs
-// no atomic read-modify-write and no shared line: one shared counter is
-// one line that every core writes on every pick (at 2 Ps a Pick+Done cost
-// 3.3 times its serial cost), and even an uncontended atomic add on it
-// costs more than the rest of the pick.
+// Tickets come from one shared counter while picks do not collide, so a
+// pool used by one goroutine at a time cycles exactly: endpoint 0, 1, ...,
+// n-1, 0, .... Under parallel load one shared counter is one cache line
+// that every core writes on every pick (at 2 Ps a Pick+Done cost 3.3 times
+// its serial cost). So the first pick that loses a compare-and-swap on the
+// shared counter switches the table to stripes: a counter per processor
+// (P), each alone on its cache line and written only by a goroutine pinned
+// to its P (perproc.go), so with no atomic instruction, each cycling over
+// all endpoints from its own offset. Every stripeSpell tickets a stripe
+// hands out, it switches the table back, and the next collision stripes it
+// again: a pool whose load has become serial cycles exactly again within
+// stripeSpell picks (per stripe, if the goroutine moves between Ps). Each
+// counter, shared or striped, is itself an exact cycle that nothing
+// resets, so the endpoints' shares of all the tickets differ by at most
+// one per counter.
 //
-// Exact cycles. While picks come from one P at a time, that P owns the
-// cursor: its stripe holds the next ticket. A pick from another P takes
-// the cursor over and continues from the owner's position, so a pool used
-// by one goroutine at a time (even one that moves between Ps) cycles
-// exactly: endpoint 0, 1, ..., n-1, 0, .... Hand-overs come one per
-// migration when use is serial, and on almost every pick when Ps
-// interleave; a hand-over within handOverSpan tickets of the last one
-// switches the table to stripes, where every P draws from its own stripe
-// (the P that switches moves half a cycle away from the last owner, so two
-// Ps do not walk the same endpoints in step). Every stripeSpell tickets a
-// stripe hands out, the table tries one cursor again. Each stripe is an
-// exact cycle broken only by hand-overs, so the endpoints' shares differ
-// by a few tickets per hand-over at most.
+// Tried and dropped: a cursor owned by one P at a time (no shared counter
+// at all), striping when a hand-over caught the owner mid-ticket. Serial
+// callers that block between requests move between Ps, and told apart from
+// parallel ones only by that catch, which was too rare: at 2 Ps the
+// hand-overs bounced the cursor on every pick (3 times the shared counter's
+// cost).
 
 // roundRobinTickets is how many tickets a round robin draws before it
 // scans: with a share f of endpoints ejected, a scan happens with
@@ -37,19 +39,18 @@ import (
 const roundRobinTickets = 4
 
 // stripeSpell is how many tickets a stripe hands out before the table
-// tries one cursor again: a power of two.
+// tries the shared counter again: a power of two. Long, because collisions
+// are rare events even on a contended counter (a load and a
+// compare-and-swap a few nanoseconds apart usually both win): measured on
+// the 2-core VM, 2 goroutines picking flat out lost a compare-and-swap
+// about once per 27,000 tickets, so a spell of 4,096 left 87% of tickets to
+// the shared counter.
 const stripeSpell = 1 << 16
 
-// handOverSpan is how close two hand-overs of the cursor, in tickets, mark
-// interleaved picks rather than a goroutine that moved.
-const handOverSpan = 256
-
-// noOwner is the owner of a cursor nobody holds yet.
-const noOwner = -1
-
 // setup computes the remainder's magic number, makes a stripe per P
-// (rounded up to a power of two), and carries the cursor and the stripes
-// over from prev, so membership churn does not favour the first endpoints.
+// (rounded up to a power of two) spread over the cycle, and carries the
+// ticket counters over from prev, so membership churn does not favour the
+// first endpoints.
 func (t *roundRobinTable) setup(prev *roundRobinTable, _ tableEnv) {
 	n := len(t.slots)
 	if n > 0 {
@@ -57,17 +58,17 @@ func (t *roundRobinTable) setup(prev *roundRobinTable, _ tableEnv) {
 	}
 	if prev != nil {
 		t.next.Store(prev.next.Load())
-		t.owner.Store(prev.owner.Load())
-		t.handed.Store(prev.handed.Load())
 		t.striped.Store(prev.striped.Load())
 		t.stripes = make([]stripe, len(prev.stripes))
 		for i := range t.stripes {
-			t.stripes[i].next = atomic.LoadUint64(&prev.stripes[i].next)
+			t.stripes[i].next = prev.stripes[i].load()
 		}
 		return
 	}
-	t.owner.Store(noOwner)
 	t.stripes = stripesPerProc()
+	for i := range t.stripes {
+		t.stripes[i].next = uint64(i * n / len(t.stripes))
+	}
 }
 
 // at maps ticket k to a slot index.
@@ -75,44 +76,27 @@ func (t *roundRobinTable) at(k uint64) int {
 	return int(fastmod(uint32(k), t.magic, uint32(len(t.slots))))
 }
 
-// ticket hands out the next ticket: from the current P's stripe if the
-// table is striped or the P owns the cursor, else by taking the cursor
-// over. A P past the stripes (GOMAXPROCS grew since the first table)
-// shares one atomic counter.
+// ticket hands out the next ticket: from the shared counter unless picks
+// collide on it, else from the current P's stripe.
 func (t *roundRobinTable) ticket() uint64 {
-	pid := procPin()
-	var k uint64
-	switch {
-	case pid >= len(t.stripes):
-		k = t.next.Add(1) - 1
-	case t.striped.Load():
-		if k = t.stripes[pid].take(); k%stripeSpell == stripeSpell-1 {
-			t.owner.Store(int32(pid))
-			t.striped.Store(false)
+	if !t.striped.Load() {
+		k := t.next.Load()
+		if t.next.CompareAndSwap(k, k+1) {
+			return k
 		}
-	case t.owner.Load() == int32(pid):
-		k = t.stripes[pid].take()
-	default:
-		k = t.takeOver(pid)
-	}
-	procUnpin()
-	return k
-}
-
-// takeOver moves the cursor to P pid's stripe and returns the ticket after
-// the last owner's; a hand-over close after the last one stripes the table.
-// The caller is pinned to pid.
-func (t *roundRobinTable) takeOver(pid int) uint64 {
-	k := t.next.Load()
-	o := t.owner.Swap(int32(pid))
-	if o >= 0 && int(o) < len(t.stripes) {
-		k = atomic.LoadUint64(&t.stripes[o].next)
-	}
-	if last := t.handed.Swap(k); o >= 0 && k-last < handOverSpan {
-		k += uint64(len(t.slots) / 2) // half a cycle from the last owner
 		t.striped.Store(true)
 	}
-	t.stripes[pid].set(k + 1)
+	var k uint64
+	if pid := procPin(); pid < len(t.stripes) {
+		k = t.stripes[pid].take() // pinned: its P's own counter, no atomic
+		procUnpin()
+	} else { // GOMAXPROCS grew since the first table: share the counter
+		procUnpin()
+		k = t.next.Add(1) - 1
+	}
+	if k%stripeSpell == stripeSpell-1 {
+		t.striped.Store(false)
+	}
 	return k
 }
 
@@ -122,31 +106,12 @@ func (t *roundRobinTable) pick() *core {
 	if len(t.slots) == 0 {
 		return nil
 	}
-	var k uint64
 	for range roundRobinTickets {
-		if k = t.ticket(); t.slots[t.at(k)].pickable() {
-			return &t.slots[t.at(k)].core
-		}
-	}
-	// Every ticket missed: walk on from the last one, and spend the tickets
-	// walked over with it so the next Pick does not repeat them.
-	for j := uint64(1); j <= uint64(len(t.slots)); j++ {
-		if s := t.slots[t.at(k+j)]; s.pickable() {
-			t.skip(j)
+		if s := t.slots[t.at(t.ticket())]; s.pickable() {
 			return &s.core
 		}
 	}
-	return t.view.scanFrom(t.at(k))
-}
-
-// skip spends j tickets of the cursor the current P draws from, if it
-// still draws from one.
-func (t *roundRobinTable) skip(j uint64) {
-	if pid := procPin(); pid < len(t.stripes) && (t.striped.Load() || t.owner.Load() == int32(pid)) {
-		s := &t.stripes[pid]
-		s.set(s.peek() + j)
-	}
-	procUnpin()
+	return t.view.walkTickets(&t.next, len(t.slots), t.at)
 }
 
 // walkTickets is the round robins' path when every ticket drawn missed:

@@ -13,16 +13,12 @@ type roundRobinTable struct {
 	slots   []*slot
 	view    *view    // the same endpoints, with their health index
 	magic   uint64   // fastmod multiplier for len(slots)
-	stripes []stripe // a ticket counter per processor
+	stripes []stripe // a ticket counter per processor, for contended picks
 	_       cpu.CacheLinePad
-	next    atomic.Uint64 // tickets of processors past len(stripes), and the scan's cursor
+	next    atomic.Uint64 // the next ticket
 	_       cpu.CacheLinePad
 	_       cpu.CacheLinePad
-	owner   atomic.Int32 // the processor whose stripe is the cursor, or -1
-	_       cpu.CacheLinePad
-	handed  atomic.Uint64 // the ticket at the last hand-over of the cursor
-	_       cpu.CacheLinePad
-	striped atomic.Bool // picks interleave: every processor uses its own stripe
+	striped atomic.Bool // picks collided: tickets come from stripes
 	_       cpu.CacheLinePad
 }
 

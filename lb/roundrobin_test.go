@@ -144,33 +144,3 @@ func TestRoundRobinStripesHaveTheirOwnLines(t *testing.T) {
 		t.Fatalf("stripe counter at offset %d of %d bytes: not padded a full line on each side", off, unsafe.Sizeof(s))
 	}
 }
-
-// The cursor's hand-overs: a P taking the cursor over continues exactly
-// where the last owner stopped; two hand-overs close together stripe the
-// table, with the new owner half a cycle from the last one.
-func TestRoundRobinHandsTheCursorOverAndStripes(t *testing.T) {
-	const n = 10
-	p := mustNew(t, Config{Policy: RoundRobin}, addrs(n)...)
-	tb := p.tables.roundRobin.Load()
-	if len(tb.stripes) < 2 {
-		tb.stripes = make([]stripe, 2) // a single-P run: give the table two Ps to play
-	}
-	if k := tb.takeOver(0); k != 0 || tb.striped.Load() {
-		t.Fatalf("first hand-over: ticket %d, striped %v; want 0, false", k, tb.striped.Load())
-	}
-	for want := uint64(1); want < 2*handOverSpan; want++ { // P 0 owns the cursor
-		if k := tb.stripes[0].take(); k != want {
-			t.Fatalf("P 0's ticket %d, want %d", k, want)
-		}
-	}
-	if k := tb.takeOver(1); k != 2*handOverSpan || tb.striped.Load() { // a migration: exact
-		t.Fatalf("hand-over after %d tickets: ticket %d, striped %v; want %d, false", 2*handOverSpan, k, tb.striped.Load(), 2*handOverSpan)
-	}
-	k := tb.takeOver(0) // right back: picks interleave
-	if !tb.striped.Load() {
-		t.Fatal("two hand-overs one ticket apart did not stripe the table")
-	}
-	if want := uint64(2*handOverSpan+1) + n/2; k != want {
-		t.Fatalf("striping hand-over: ticket %d, want %d (half a cycle on)", k, want)
-	}
-}
