@@ -42,6 +42,7 @@ import (
 type queue struct {
 	mu         sync.Mutex
 	head, tail *waiter
+	headCh     chan Lease   // head.ch, here so a hand-off to a lone waiter reads no waiter
 	n          atomic.Int32 // waiters queued; read without the lock by Pick and Done
 	closed     bool
 	// reaper ends the waits that Config.MaxWait bounds: one timer per pool,
@@ -55,61 +56,61 @@ type queue struct {
 }
 
 // waiter is one PickWait caller. Whoever takes it out of the queue other
-// than the waiter itself sets its outcome (and lease) and closes ready,
-// under the queue's lock.
+// than the waiter itself ends its wait through ch, under the queue's lock:
+// a grant sends the lease, the reaper a zero Lease, Close closes it.
 type waiter struct {
 	prev, next *waiter
-	ready      chan struct{}
-	lease      Lease
-	outcome    outcome
-	queued     bool
-	expires    int64 // on the latency clock, for waits MaxWait bounds; else 0
-}
-
-// outcome is how a wait ended, when not by its own context.
-type outcome uint8
-
-const (
-	granted outcome = iota + 1 // lease holds the waiter's lease
-	reaped                     // Config.MaxWait passed
-	closed                     // Pool.Close
-)
-
-// finish ends w's wait with o (and l, for a grant). Callers hold the
-// queue's lock and have taken w out of the queue.
-func (w *waiter) finish(o outcome, l Lease) {
-	w.outcome, w.lease = o, l
-	close(w.ready)
+	ch         chan Lease // buffered: one send at most, which never blocks
+	expires    int64      // on the latency clock, for waits MaxWait bounds; else 0
 }
 
 func (q *queue) push(w *waiter) {
-	w.prev, w.queued = q.tail, true
+	w.prev = q.tail
 	if q.tail != nil {
 		q.tail.next = w
 	} else {
-		q.head = w
+		q.head, q.headCh = w, w.ch
 	}
 	q.tail = w
 	q.n.Add(1)
 }
 
+// queued reports whether w is in the queue: the head, or after another.
+func (q *queue) queued(w *waiter) bool { return q.head == w || w.prev != nil }
+
+// pop takes the head out of the queue and returns its channel. A lone
+// head is taken without reading the waiter: the queue holds its channel.
+// The head's own links are left as they were: queued no longer counts it.
+func (q *queue) pop() chan Lease {
+	ch := q.headCh
+	if q.head == q.tail {
+		q.head, q.tail, q.headCh = nil, nil, nil
+	} else {
+		next := q.head.next
+		next.prev = nil
+		q.head, q.headCh = next, next.ch
+	}
+	q.n.Add(-1)
+	return ch
+}
+
 // remove takes w out of the queue and reports whether it was in it.
 func (q *queue) remove(w *waiter) bool {
-	if !w.queued {
+	switch {
+	case w == q.head:
+		q.pop()
+	case w.prev == nil:
 		return false
-	}
-	if w.prev != nil {
+	default:
 		w.prev.next = w.next
-	} else {
-		q.head = w.next
+		if w.next != nil {
+			w.next.prev = w.prev
+		} else {
+			q.tail = w.prev
+		}
+		w.prev, w.next = nil, nil
+		q.n.Add(-1)
 	}
-	if w.next != nil {
-		w.next.prev = w.prev
-	} else {
-		q.tail = w.prev
-	}
-	w.prev, w.next, w.queued = nil, nil, false
-	q.n.Add(-1)
 	return true
 }
 
@@ -192,14 +193,12 @@ func (p *Pool) drained() {
 func (p *Pool) passOn(c *core) bool {
 	q := &p.queue
 	q.mu.Lock()
-	w := q.head
-	if w == nil || c.health.Load() != 0 || p.due.Load() != dueNone {
+	if q.head == nil || c.health.Load() != 0 || p.due.Load() != dueNone {
 		q.mu.Unlock()
 		return false
 	}
-	q.remove(w)
 	q.grants++
-	w.finish(granted, p.newLease(c, 0)) // the pool stays as full: no EventDrained
+	q.pop() <- p.newLease(c, 0) // the pool stays as full: no EventDrained
 	q.mu.Unlock()
 	return true
 }
@@ -278,10 +277,8 @@ func (p *Pool) serve() {
 		if err != nil {
 			return
 		}
-		w := q.head
-		q.remove(w)
 		q.grants++
-		w.finish(granted, l)
+		q.pop() <- l
 	}
 }
 
@@ -332,7 +329,7 @@ func (p *Pool) PickWait(ctx context.Context) (Lease, error) {
 // sees the caller queued. The waiter is allocated and its MaxWait bound read
 // before the lock, which releases wait for.
 func (p *Pool) wait(ctx context.Context) (Lease, error) {
-	w := &waiter{ready: make(chan struct{})}
+	w := &waiter{ch: make(chan Lease, 1)}
 	if _, ok := ctx.Deadline(); !ok {
 		w.expires = nanos() + int64(p.cfg.maxWait)
 	}
@@ -349,41 +346,44 @@ func (p *Pool) wait(ctx context.Context) (Lease, error) {
 	}
 	q.push(w)
 	p.serve()
-	if w.queued && w.expires != 0 && !q.armed {
+	if q.queued(w) && w.expires != 0 && !q.armed {
 		p.armReaper(p.cfg.maxWait)
 	}
 	q.mu.Unlock()
 
 	done := ctx.Done()
 	if done == nil { // a context that never ends: a plain receive wakes sooner than a select
-		<-w.ready
-		return p.outcome(w)
+		l, ok := <-w.ch
+		return p.outcome(l, ok)
 	}
 	select {
-	case <-w.ready:
-		return p.outcome(w)
+	case l, ok := <-w.ch:
+		return p.outcome(l, ok)
 	case <-done:
 	}
 	q.mu.Lock()
 	left := q.remove(w)
 	q.mu.Unlock()
-	if !left && w.outcome == granted { // the grant won the race: pass it on
-		w.lease.Done(context.Canceled)
+	if !left { // a grant, the reaper or Close was first: its value is in ch
+		if l, ok := <-w.ch; ok && l.c != nil { // the grant won the race: pass it on
+			l.Done(context.Canceled)
+		}
 	}
 	p.stats.timeouts.Add(1)
 	return Lease{}, fmt.Errorf("lb: PickWait: no lease before the wait ended: %w", ctx.Err())
 }
 
-// outcome is what a waiter whose ready channel closed returns.
-func (p *Pool) outcome(w *waiter) (Lease, error) {
-	switch w.outcome {
-	case granted:
-		return w.lease, nil
-	case reaped:
+// outcome is what a waiter returns for what its channel gave it: a lease,
+// a zero Lease from the reaper (MaxWait passed), or nothing from Close.
+func (p *Pool) outcome(l Lease, ok bool) (Lease, error) {
+	switch {
+	case !ok:
+		return Lease{}, ErrClosed
+	case l.c == nil:
 		p.stats.timeouts.Add(1)
 		return Lease{}, fmt.Errorf("lb: PickWait: no lease within MaxWait (%v): %w", p.cfg.maxWait, context.DeadlineExceeded)
 	}
-	return Lease{}, ErrClosed
+	return l, nil
 }
 
 // armReaper sets the reaper to fire after d. Callers hold the queue's
@@ -411,7 +411,7 @@ func (p *Pool) reap() {
 		case w.expires == 0:
 		case w.expires <= now:
 			q.remove(w)
-			w.finish(reaped, Lease{})
+			w.ch <- Lease{}
 		case next == 0:
 			next = w.expires // FIFO: later bounded waiters expire later
 		}
@@ -432,8 +432,6 @@ func (p *Pool) Close() {
 	defer q.mu.Unlock()
 	q.closed = true
 	for q.head != nil {
-		w := q.head
-		q.remove(w)
-		w.finish(closed, Lease{})
+		close(q.pop())
 	}
 }
