@@ -33,10 +33,10 @@ import (
 //
 // The hand-off's cost is what a release does before the waiter can run:
 // on the 2-core VM of BENCHMARKS.md the chain Done, passOn, the lock, the
-// lease and the close measured level with golang.org/x/sync's semaphore,
-// which also takes a lock and closes the waiter's channel, and 12-15%
-// behind a channel semaphore's receive, which is the runtime's own queue
-// (bench/admission).
+// lease and the send measured level with golang.org/x/sync's semaphore,
+// which also takes a lock and wakes the waiter's channel, and 7% (one P)
+// to 20% (two) behind a channel semaphore's receive, which is the
+// runtime's own queue (bench/admission).
 
 // queue is PickWait's waiters, oldest first.
 type queue struct {
