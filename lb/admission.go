@@ -23,9 +23,8 @@ import (
 // below it, the policy's one choice. Everything else that may free a slot
 // (any other Done, an Add, a reinstatement, a probe falling due, a new
 // waiter) calls kick, which, while waiters are queued, leases for the head
-// by the policy under the queue's lock. Either way the lease is stored in
-// the head's waiter, which leaves the queue, and its channel is closed. A
-// new Pick meanwhile sees waiters queued and returns ErrSaturated instead
+// by the policy under the queue's lock. Either way the head leaves the
+// queue and the lease is sent down its buffered channel. A new Pick meanwhile sees waiters queued and returns ErrSaturated instead
 // of taking the slot. A waiter whose context ends leaves the queue under
 // the same lock; if a grant won the race, the waiter ends that lease
 // neutrally, which kicks the queue again, so the slot passes to the next
