@@ -38,21 +38,26 @@ func BenchmarkRoundTrip(b *testing.B) {
 		b.Run("client="+c.name, func(b *testing.B) {
 			base := http.DefaultTransport.(*http.Transport).Clone()
 			defer base.CloseIdleConnections()
-			client := &http.Client{Transport: c.rt(base)}
-			req, err := http.NewRequest(http.MethodGet, c.url, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				resp, err := client.Do(req)
-				if err != nil {
-					b.Fatal(err)
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
+			getLoop(b, &http.Client{Transport: c.rt(base)}, c.url)
 		})
+	}
+}
+
+// getLoop is both benchmarks' body: a GET of url through client, its body
+// read and closed, b.Loop times.
+func getLoop(b *testing.B, client *http.Client, url string) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
 	}
 }
 
@@ -86,20 +91,7 @@ func BenchmarkOverhead(b *testing.B) {
 	}
 	for _, c := range clients {
 		b.Run("client="+c.name, func(b *testing.B) {
-			client := &http.Client{Transport: c.rt}
-			req, err := http.NewRequest(http.MethodGet, c.url, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				resp, err := client.Do(req)
-				if err != nil {
-					b.Fatal(err)
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
+			getLoop(b, &http.Client{Transport: c.rt}, c.url)
 		})
 	}
 }

@@ -136,11 +136,7 @@ func TestRetries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusInternalServerError || bad.hits() != 1 || good.hits() != 0 {
-			t.Fatalf("status %d, hits bad %d good %d; want one attempt", resp.StatusCode, bad.hits(), good.hits())
-		}
-		requireIdle(t, pool)
+		requireOneAttempt(t, resp, bad, good, pool)
 	})
 
 	t.Run("MaxAttempts 1 turns retries off", func(t *testing.T) {
@@ -150,11 +146,7 @@ func TestRetries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusInternalServerError || bad.hits() != 1 || good.hits() != 0 {
-			t.Fatalf("status %d, hits bad %d good %d; want one attempt", resp.StatusCode, bad.hits(), good.hits())
-		}
-		requireIdle(t, pool)
+		requireOneAttempt(t, resp, bad, good, pool)
 	})
 
 	t.Run("Classify can make a 429 a retried failure", func(t *testing.T) {
@@ -368,6 +360,17 @@ func TestRetryDrainsAndClosesTheFailedBody(t *testing.T) {
 	resp.Body.Close()
 	if bad.hits() != 1 || good.hits() != 1 {
 		t.Fatalf("hits bad %d good %d, want one each", bad.hits(), good.hits())
+	}
+	requireIdle(t, pool)
+}
+
+// requireOneAttempt checks that a request failing on bad was not retried:
+// its 500 came back, and good saw nothing.
+func requireOneAttempt(t *testing.T, resp *http.Response, bad, good *recorder, pool *lb.Pool) {
+	t.Helper()
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || bad.hits() != 1 || good.hits() != 0 {
+		t.Fatalf("status %d, hits bad %d good %d; want one attempt", resp.StatusCode, bad.hits(), good.hits())
 	}
 	requireIdle(t, pool)
 }
