@@ -168,10 +168,19 @@ func dial(t testing.TB, name, config string, w *poolWatch, endpoints ...resolver
 	}
 	r := manual.NewBuilderWithScheme("nanolbtest")
 	r.InitialState(resolver.State{Endpoints: endpoints})
+	return connect(t, r.Scheme()+":///test", r, name, config, w), r
+}
+
+// connect dials target through resolver builder rb and balancer name with
+// config (a JSON object), and closes the connection when the test ends,
+// after checking that no lease is left on any pool the balancer made (w
+// nil checks nothing).
+func connect(t testing.TB, target string, rb resolver.Builder, name, config string, w *poolWatch) *grpc.ClientConn {
+	t.Helper()
 	sc := fmt.Sprintf(`{"loadBalancingConfig": [{%q: %s}]}`, name, config)
-	cc, err := grpc.NewClient(r.Scheme()+":///test",
+	cc, err := grpc.NewClient(target,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithResolvers(r),
+		grpc.WithResolvers(rb),
 		grpc.WithDefaultServiceConfig(sc))
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +192,7 @@ func dial(t testing.TB, name, config string, w *poolWatch, endpoints ...resolver
 		cc.Close()
 	})
 	cc.Connect()
-	return cc, r
+	return cc
 }
 
 // endpoints makes one resolver endpoint per server.

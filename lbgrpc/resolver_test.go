@@ -14,7 +14,6 @@ import (
 	"github.com/nanolb/nanolb/lb/discovery"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/status"
 )
@@ -88,21 +87,7 @@ func dialDiscovery(t *testing.T, res discovery.Resolver, cfg discovery.Config, n
 		t.Fatal(err)
 	}
 	b := &builtResolvers{Builder: rb}
-	cc, err := grpc.NewClient(rb.Scheme()+":///svc",
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithResolvers(b),
-		grpc.WithDefaultServiceConfig(fmt.Sprintf(`{"loadBalancingConfig": [{%q: {}}]}`, name)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if w != nil {
-			noLeases(t, w)
-		}
-		cc.Close()
-	})
-	cc.Connect()
-	return cc, b
+	return connect(t, rb.Scheme()+":///svc", b, name, "{}", w), b
 }
 
 // served sends n RPCs and counts them by the address that served them.
