@@ -30,7 +30,6 @@ func procUnpin()
 type stripe struct {
 	_    cpu.CacheLinePad
 	next uint64
-	busy uint32 // set by RoundRobin's cursor owner while it takes a ticket
 	_    cpu.CacheLinePad
 }
 
@@ -58,43 +57,6 @@ func (s *stripe) add(d uint64) {
 	}
 	s.next += d
 }
-
-// peek returns the counter.
-func (s *stripe) peek() uint64 {
-	if raceEnabled {
-		return atomic.LoadUint64(&s.next)
-	}
-	return s.next
-}
-
-// set sets the counter to k.
-func (s *stripe) set(k uint64) {
-	if raceEnabled {
-		atomic.StoreUint64(&s.next, k)
-		return
-	}
-	s.next = k
-}
-
-// takeBusy is take with the busy flag raised meanwhile, for another P to
-// see. The atomic load between the flag's two plain stores keeps the
-// compiler from dropping the first as overwritten before any read.
-func (s *stripe) takeBusy() uint64 {
-	if raceEnabled {
-		atomic.StoreUint32(&s.busy, 1)
-		k := atomic.AddUint64(&s.next, 1) - 1
-		atomic.StoreUint32(&s.busy, 0)
-		return k
-	}
-	s.busy = 1
-	k := atomic.LoadUint64(&s.next)
-	s.next = k + 1
-	s.busy = 0
-	return k
-}
-
-// isBusy reads the busy flag from any goroutine.
-func (s *stripe) isBusy() bool { return atomic.LoadUint32(&s.busy) != 0 }
 
 // load reads the counter from any goroutine.
 func (s *stripe) load() uint64 { return atomic.LoadUint64(&s.next) }
