@@ -311,13 +311,9 @@ func (p *Pool) PickWait(ctx context.Context) (Lease, error) {
 		p.stats.timeouts.Add(1)
 		return Lease{}, fmt.Errorf("lb: PickWait: %w", err)
 	}
-	if p.limit != 0 && p.queue.n.Load() != 0 {
-		p.refuse() // what Pick would do, counted alike: nobody overtakes the queue
-	} else {
-		l, err := p.Pick()
-		if err == nil || !(errors.Is(err, ErrSaturated) || errors.Is(err, ErrNoEndpoint)) {
-			return l, err
-		}
+	l, err := p.Pick() // with waiters queued under a limit, refused: nobody overtakes them
+	if err == nil || !(errors.Is(err, ErrSaturated) || errors.Is(err, ErrNoEndpoint)) {
+		return l, err
 	}
 	return p.wait(ctx)
 }
