@@ -37,13 +37,28 @@ import (
 // to 20% (two) behind a channel semaphore's receive, which is the
 // runtime's own queue (bench/admission).
 
-// queue is PickWait's waiters, oldest first.
+// queue is PickWait's waiters, oldest first: the oldest in front, the
+// others in a list behind it. The front waiter is taken without the lock:
+// whoever swaps front from a waiter to nil (compare-and-swap) owns the end
+// of that wait, so a Done hands its slot on with one compare-and-swap and
+// the channel's send. Everything else (joining, the list, promoting the
+// next waiter to front, leaving, the reaper, Close) holds mu, and only
+// code holding mu sets front to a waiter: so while mu is held, front
+// changes only to nil.
+//
+// A Pick refuses while anyone waits: it reads behind, then front. A waiter
+// promoted to front is stored there before behind drops, so a reader that
+// sees behind at 0 after a promotion sees the new front.
 type queue struct {
-	mu         sync.Mutex
-	head, tail *waiter
-	headCh     chan Lease   // head.ch, here so a hand-off to a lone waiter reads no waiter
-	n          atomic.Int32 // waiters queued; read without the lock by Pick and Done
-	closed     bool
+	front  atomic.Pointer[waiter]
+	behind atomic.Int32 // waiters in the list
+	mu     sync.Mutex
+	// head and tail are the list behind front, oldest first; frontExpires
+	// is front's expires, written when it became front, so the reaper need
+	// not read a waiter a Done may already have taken (and its owner reused).
+	head, tail   *waiter
+	frontExpires int64
+	closed       bool
 	// reaper ends the waits that Config.MaxWait bounds: one timer per pool,
 	// armed for the oldest such waiter, instead of one per wait (a timer
 	// per wait cost more than the hand-off itself). It is left armed when
@@ -51,66 +66,124 @@ type queue struct {
 	// 90 ns on the hand-off, a release's path to the waiter.
 	reaper *time.Timer
 	armed  bool
-	grants uint64 // leases handed to waiters, for Stats
+	grants procSum   // leases handed to waiters, for Stats: counted per processor, off the lock
+	free   sync.Pool // finished waiters, reused (newWaiter)
 }
 
 // waiter is one PickWait caller. Whoever takes it out of the queue other
-// than the waiter itself ends its wait through ch, under the queue's lock:
-// a grant sends the lease, the reaper a zero Lease, Close closes it.
+// than the waiter itself ends its wait through ch: a grant sends the lease,
+// the reaper a zero Lease, Close closes it. Waiters are reused (waiters),
+// with their channels: a wait allocates nothing.
 type waiter struct {
 	prev, next *waiter
 	ch         chan Lease // buffered: one send at most, which never blocks
 	expires    int64      // on the latency clock, for waits MaxWait bounds; else 0
 }
 
+// newWaiter returns a finished waiter of this queue, or a new one.
+// Waiters are kept per pool, not shared by all: a channel belongs to the
+// testing/synctest bubble it was made in, as the pool's timers do.
+func (q *queue) newWaiter() *waiter {
+	if w, _ := q.free.Get().(*waiter); w != nil {
+		return w
+	}
+	return &waiter{ch: make(chan Lease, 1)}
+}
+
+// recycle keeps a finished waiter for reuse. A waiter goes back only once
+// nobody else can reach it: it has received what ended its wait, and its
+// channel is empty and open.
+func (q *queue) recycle(w *waiter) {
+	w.expires = 0
+	q.free.Put(w)
+}
+
+// waiting reports whether anyone waits (see queue for the order of reads).
+func (q *queue) waiting() bool { return q.behind.Load() != 0 || q.front.Load() != nil }
+
+// count is the number of waiters queued, for Stats and MaxWaiters.
+func (q *queue) count() int32 {
+	n := q.behind.Load()
+	if q.front.Load() != nil {
+		n++
+	}
+	return n
+}
+
+// push queues w last. Callers hold mu.
 func (q *queue) push(w *waiter) {
+	if q.front.Load() == nil && q.head == nil {
+		q.frontExpires = w.expires
+		q.front.Store(w)
+		return
+	}
 	w.prev = q.tail
 	if q.tail != nil {
 		q.tail.next = w
 	} else {
-		q.head, q.headCh = w, w.ch
+		q.head = w
 	}
 	q.tail = w
-	q.n.Add(1)
+	q.behind.Add(1)
+	// A Done may have taken front while w joined the list: it promotes
+	// only if it sees behind above 0, and w may not have been counted yet.
+	q.promote()
 }
 
-// queued reports whether w is in the queue: the head, or after another.
-func (q *queue) queued(w *waiter) bool { return q.head == w || w.prev != nil }
-
-// pop takes the head out of the queue and returns its channel. A lone
-// head is taken without reading the waiter: the queue holds its channel.
-// The head's own links are left as they were: queued no longer counts it.
-func (q *queue) pop() chan Lease {
-	ch := q.headCh
-	if q.head == q.tail {
-		q.head, q.tail, q.headCh = nil, nil, nil
+// promote moves the list's oldest waiter to front if front is empty.
+// Callers hold mu.
+func (q *queue) promote() {
+	w := q.head
+	if w == nil || q.front.Load() != nil {
+		return
+	}
+	q.head = w.next
+	if q.head != nil {
+		q.head.prev = nil
 	} else {
-		next := q.head.next
-		next.prev = nil
-		q.head, q.headCh = next, next.ch
+		q.tail = nil
 	}
-	q.n.Add(-1)
-	return ch
+	w.next = nil
+	q.frontExpires = w.expires
+	q.front.Store(w) // before behind drops: see queue
+	q.behind.Add(-1)
 }
 
-// remove takes w out of the queue and reports whether it was in it.
-func (q *queue) remove(w *waiter) bool {
-	switch {
-	case w == q.head:
-		q.pop()
-	case w.prev == nil:
+// take takes w out of front and reports whether it was there: true means
+// the caller now ends w's wait.
+func (q *queue) take(w *waiter) bool { return q.front.CompareAndSwap(w, nil) }
+
+// unlist takes w out of the list and reports whether it was in it. Callers
+// hold mu.
+func (q *queue) unlist(w *waiter) bool {
+	if q.head != w && w.prev == nil {
 		return false
-	default:
-		w.prev.next = w.next
-		if w.next != nil {
-			w.next.prev = w.prev
-		} else {
-			q.tail = w.prev
-		}
-		w.prev, w.next = nil, nil
-		q.n.Add(-1)
 	}
+	if w.prev != nil {
+		w.prev.next = w.next
+	} else {
+		q.head = w.next
+	}
+	if w.next != nil {
+		w.next.prev = w.prev
+	} else {
+		q.tail = w.prev
+	}
+	w.prev, w.next = nil, nil
+	q.behind.Add(-1)
 	return true
+}
+
+// leave takes w out of the queue, wherever it is, and reports whether it
+// was in it: false means a grant, the reaper or Close took it first, and
+// what ended its wait is in (or on its way to) its channel. Callers hold
+// mu.
+func (q *queue) leave(w *waiter) bool {
+	if q.take(w) {
+		q.promote()
+		return true
+	}
+	return q.unlist(w)
 }
 
 // stats are admission's counters, written only off the common path.
@@ -130,12 +203,9 @@ type Stats struct {
 
 // Stats returns the pool's admission counters.
 func (p *Pool) Stats() Stats {
-	p.queue.mu.Lock()
-	grants := p.queue.grants
-	p.queue.mu.Unlock()
 	return Stats{
-		Waiting:     int(p.queue.n.Load()),
-		Grants:      grants,
+		Waiting:     int(p.queue.count()),
+		Grants:      uint64(p.queue.grants.load()),
 		Timeouts:    p.stats.timeouts.Load(),
 		QueueFull:   p.stats.queueFull.Load(),
 		Saturations: p.stats.saturations.Load(),
@@ -160,7 +230,7 @@ func (p *Pool) end(c *core, mark int64, err error, probe uint64) {
 	if p.policyLeased {
 		p.policyEnd(c, mark, err)
 	}
-	if p.limit != 0 && err == nil && probe == 0 && p.queue.n.Load() != 0 && p.passOn(c) {
+	if p.limit != 0 && err == nil && probe == 0 && p.queue.front.Load() != nil && p.passOn(c) {
 		return
 	}
 	c.release()
@@ -178,27 +248,31 @@ func (p *Pool) end(c *core, mark int64, err error, probe uint64) {
 // drained emits EventDrained if the pool was saturated and nobody waits,
 // after a slot was given back.
 func (p *Pool) drained() {
-	if p.stats.full.Load() && p.queue.n.Load() == 0 && p.stats.full.CompareAndSwap(true, false) {
+	if p.stats.full.Load() && !p.queue.waiting() && p.stats.full.CompareAndSwap(true, false) {
 		p.emit(EventDrained, nil, 0)
 	}
 }
 
-// passOn hands the slot a successful lease on c just freed to the queue's
-// head as a new lease on c, without giving it back first, and reports
-// whether it did. It declines when nobody waits, when c is not up with a
-// clean record, or when a probe may be due (the queue's general path serves
-// a due probe first). See the top of this file for why c is the policy's
-// choice.
+// passOn hands the slot a successful lease on c just freed to the front
+// waiter as a new lease on c, without giving it back first, and reports
+// whether it did. It declines when nobody is in front, when c is not up
+// with a clean record, when a probe may be due (the queue's general path
+// serves a due probe first), or when another taker wins the front. See the
+// top of this file for why c is the policy's choice. The front is taken
+// without the lock; only promoting the next waiter takes it.
 func (p *Pool) passOn(c *core) bool {
 	q := &p.queue
-	q.mu.Lock()
-	if q.head == nil || c.health.Load() != 0 || p.due.Load() != dueNone {
-		q.mu.Unlock()
+	w := q.front.Load()
+	if w == nil || c.health.Load() != 0 || p.due.Load() != dueNone || !q.take(w) {
 		return false
 	}
-	q.grants++
-	q.pop() <- p.newLease(c, 0) // the pool stays as full: no EventDrained
-	q.mu.Unlock()
+	q.grants.add(1)
+	w.ch <- p.newLease(c, 0) // the pool stays as full: no EventDrained
+	if q.behind.Load() != 0 {
+		q.mu.Lock()
+		q.promote()
+		q.mu.Unlock()
+	}
 	return true
 }
 
@@ -256,28 +330,46 @@ func (p *Pool) refuse() (Lease, error) {
 
 // kick serves the queue if anyone waits.
 func (p *Pool) kick() {
-	if p.queue.n.Load() != 0 {
+	if p.queue.waiting() {
 		p.dispatch()
 	}
 }
 
-// dispatch leases for the queue's head while a lease can be had.
+// dispatch leases for the queue's front while a lease can be had. A lease
+// serve was left with ends neutrally once the lock is given back, which
+// serves the queue again.
 func (p *Pool) dispatch() {
 	p.queue.mu.Lock()
-	defer p.queue.mu.Unlock()
-	p.serve()
+	spare := p.serve()
+	p.queue.mu.Unlock()
+	spare.Done(context.Canceled)
 }
 
-// serve is dispatch with the queue's lock held.
-func (p *Pool) serve() {
+// serve is dispatch with the queue's lock held. It returns the lease it
+// acquired for a front waiter that a Done served first, when nobody is
+// left to take it; the caller ends it after unlocking.
+func (p *Pool) serve() (spare Lease) {
 	q := &p.queue
-	for q.head != nil {
-		l, err := p.acquire()
-		if err != nil {
-			return
+	for {
+		q.promote()
+		w := q.front.Load()
+		if w == nil {
+			return spare
 		}
-		q.grants++
-		q.pop() <- l
+		l := spare
+		if l.c == nil {
+			var err error
+			if l, err = p.acquire(); err != nil {
+				return Lease{}
+			}
+		}
+		if !q.take(w) { // a Done's passOn took it meanwhile: the lease goes to the next
+			spare = l
+			continue
+		}
+		spare = Lease{}
+		q.grants.add(1)
+		w.ch <- l
 	}
 }
 
@@ -321,60 +413,71 @@ func (p *Pool) PickWait(ctx context.Context) (Lease, error) {
 // wait queues the caller and waits for its grant. It serves the queue once
 // itself, under the lock it queued under: a slot freed since the caller's
 // Pick, whose Done found nobody queued, is not lost, and a Done from now on
-// sees the caller queued. The waiter is allocated and its MaxWait bound read
+// sees the caller queued. The waiter is reused and its MaxWait bound read
 // before the lock, which releases wait for.
 func (p *Pool) wait(ctx context.Context) (Lease, error) {
-	w := &waiter{ch: make(chan Lease, 1)}
+	q := &p.queue
+	w := q.newWaiter()
 	if _, ok := ctx.Deadline(); !ok {
 		w.expires = nanos() + int64(p.cfg.maxWait)
 	}
-	q := &p.queue
 	q.mu.Lock()
-	if q.closed {
+	if q.closed || q.count() >= p.cfg.maxWaiters {
+		closed := q.closed
 		q.mu.Unlock()
-		return Lease{}, ErrClosed
-	}
-	if q.n.Load() >= p.cfg.maxWaiters {
-		q.mu.Unlock()
+		q.recycle(w)
+		if closed {
+			return Lease{}, ErrClosed
+		}
 		p.stats.queueFull.Add(1)
 		return Lease{}, ErrQueueFull
 	}
 	q.push(w)
-	p.serve()
-	if q.queued(w) && w.expires != 0 && !q.armed {
+	spare := p.serve()
+	if w.expires != 0 && !q.armed && (q.front.Load() == w || w.prev != nil || q.head == w) {
 		p.armReaper(p.cfg.maxWait)
 	}
 	q.mu.Unlock()
+	spare.Done(context.Canceled) // never w's: w was served, or is still queued
 
 	done := ctx.Done()
 	if done == nil { // a context that never ends: a plain receive wakes sooner than a select
 		l, ok := <-w.ch
-		return p.outcome(l, ok)
+		return p.outcome(w, l, ok)
 	}
 	select {
 	case l, ok := <-w.ch:
-		return p.outcome(l, ok)
+		return p.outcome(w, l, ok)
 	case <-done:
 	}
 	q.mu.Lock()
-	left := q.remove(w)
+	left := q.leave(w)
 	q.mu.Unlock()
 	if !left { // a grant, the reaper or Close was first: its value is in ch
-		if l, ok := <-w.ch; ok && l.c != nil { // the grant won the race: pass it on
-			l.Done(context.Canceled)
+		l, ok := <-w.ch
+		if ok {
+			q.recycle(w)
+			if l.c != nil { // the grant won the race: pass it on
+				l.Done(context.Canceled)
+			}
 		}
+	} else {
+		q.recycle(w)
 	}
 	p.stats.timeouts.Add(1)
 	return Lease{}, fmt.Errorf("lb: PickWait: no lease before the wait ended: %w", ctx.Err())
 }
 
 // outcome is what a waiter returns for what its channel gave it: a lease,
-// a zero Lease from the reaper (MaxWait passed), or nothing from Close.
-func (p *Pool) outcome(l Lease, ok bool) (Lease, error) {
-	switch {
-	case !ok:
+// a zero Lease from the reaper (MaxWait passed), or nothing from Close. The
+// waiter is reused unless its channel was closed.
+func (p *Pool) outcome(w *waiter, l Lease, ok bool) (Lease, error) {
+	if !ok {
 		return Lease{}, ErrClosed
-	case l.c == nil:
+	}
+	q := &p.queue
+	q.recycle(w)
+	if l.c == nil {
 		p.stats.timeouts.Add(1)
 		return Lease{}, fmt.Errorf("lb: PickWait: no lease within MaxWait (%v): %w", p.cfg.maxWait, context.DeadlineExceeded)
 	}
@@ -393,24 +496,36 @@ func (p *Pool) armReaper(d time.Duration) {
 	q.armed = true
 }
 
-// reap ends the bounded waits whose MaxWait has passed and re-arms for the oldest one left.
+// reap ends the bounded waits whose MaxWait has passed and re-arms for
+// the oldest one left.
 func (p *Pool) reap() {
 	q := &p.queue
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.armed = false
-	now, next := nanos(), int64(0)
+	now := nanos()
+	// While mu is held front changes only to nil (see queue), so front and
+	// frontExpires agree; a Done may still take it first.
+	if w := q.front.Load(); w != nil && q.frontExpires != 0 && q.frontExpires <= now && q.take(w) {
+		w.ch <- Lease{}
+	}
 	for w := q.head; w != nil; {
 		after := w.next
-		switch {
-		case w.expires == 0:
-		case w.expires <= now:
-			q.remove(w)
+		if w.expires != 0 && w.expires <= now {
+			q.unlist(w)
 			w.ch <- Lease{}
-		case next == 0:
-			next = w.expires // FIFO: later bounded waiters expire later
 		}
 		w = after
+	}
+	q.promote()
+	// FIFO: later bounded waiters expire later, so the first bounded one
+	// left is the next to expire.
+	next := int64(0)
+	if q.front.Load() != nil && q.frontExpires != 0 {
+		next = q.frontExpires
+	}
+	for w := q.head; w != nil && next == 0; w = w.next {
+		next = w.expires
 	}
 	if next != 0 {
 		p.armReaper(time.Duration(max(next-now, 0)))
@@ -426,7 +541,12 @@ func (p *Pool) Close() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.closed = true
+	if w := q.front.Load(); w != nil && q.take(w) {
+		close(w.ch)
+	}
 	for q.head != nil {
-		close(q.pop())
+		w := q.head
+		q.unlist(w)
+		close(w.ch)
 	}
 }

@@ -440,7 +440,7 @@ func TestASuccessfulDonePassesItsSlotToTheHeadWaiter(t *testing.T) {
 				return
 			default:
 			}
-			if c.inflight.Load() == 0 && p.queue.n.Load() > 0 {
+			if c.inflight.Load() == 0 && p.queue.waiting() {
 				low.Store(true)
 			}
 		}

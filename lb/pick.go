@@ -44,7 +44,7 @@ func (p *Pool) PickKeyUint64(key uint64) (Lease, error) {
 // probeOrPick is Pick (or, keyed, PickKey for key hash h) when an ejected
 // endpoint may be due: a due probe first, else the policy's choice.
 func (p *Pool) probeOrPick(h uint64, keyed bool) (Lease, error) {
-	if p.limit != 0 && p.queue.n.Load() != 0 {
+	if p.limit != 0 && p.queue.waiting() {
 		return p.refuse()
 	}
 	if l, ok := p.leaseProbe(); ok {
@@ -61,7 +61,7 @@ func (p *Pool) probeOrPick(h uint64, keyed bool) (Lease, error) {
 // limit a new Pick does not overtake PickWait's queue. Pick inlines its
 // common case.
 func (p *Pool) lease(c *core) (Lease, error) {
-	if p.limit != 0 && p.queue.n.Load() != 0 {
+	if p.limit != 0 && p.queue.waiting() {
 		return p.refuse()
 	}
 	if c != nil && !p.policyLeased && p.admit(c) { // a limit alone, under it: the common case

@@ -20,6 +20,15 @@ import (
 // way for nanolb's PickWait, golang.org/x/sync/semaphore and a channel of
 // capacity one.
 
+// holder is one goroutine's hold on the slot under test: acquire parks
+// until it has the slot, release gives it back. Each side of pingPong has
+// its own holder, so a lease is kept in a field, not in a closure that
+// would be allocated on the measured path.
+type holder interface {
+	acquire()
+	release()
+}
+
 // pingPong runs b.N rounds of two hand-offs: the benchmark lets the
 // waiter queue for the slot it holds, releases it to the waiter, then
 // queues itself while the waiter releases it back. The same harness drives
@@ -29,9 +38,10 @@ import (
 // the slot until the waiter runs with it, over both directions: the mean
 // (ns/handoff) and the median (ns/handoff-p50), which a noisy machine's
 // stalls (a preempted vCPU, a GC) move far less than the mean.
-func pingPong(b *testing.B, acquire func() func()) {
+func pingPong(b *testing.B, newHolder func() holder) {
 	b.ReportAllocs()
-	release := acquire()
+	mine, theirs := newHolder(), newHolder()
+	mine.acquire()
 	turn, got, mayRelease := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	var released atomic.Int64 // when the current release began
 	n := b.N
@@ -39,12 +49,12 @@ func pingPong(b *testing.B, acquire func() func()) {
 	go func() {
 		for i := range n {
 			<-turn
-			r := acquire() // parks until the benchmark releases
+			theirs.acquire() // parks until the benchmark releases
 			lat[2*i] = nanotime() - released.Load()
 			got <- struct{}{}
 			<-mayRelease
 			released.Store(nanotime())
-			r()
+			theirs.release()
 		}
 	}()
 	b.ResetTimer()
@@ -52,14 +62,14 @@ func pingPong(b *testing.B, acquire func() func()) {
 		turn <- struct{}{}
 		runtime.Gosched() // let the waiter reach acquire and park
 		released.Store(nanotime())
-		release()
+		mine.release()
 		<-got
 		mayRelease <- struct{}{}
-		release = acquire() // parks until the waiter releases
+		mine.acquire() // parks until the waiter releases
 		lat[2*i+1] = nanotime() - released.Load()
 	}
 	b.StopTimer()
-	release()
+	mine.release()
 	var total int64
 	for _, d := range lat {
 		total += d
@@ -74,36 +84,53 @@ func nanotime() int64 { return int64(time.Since(epoch)) }
 
 var epoch = time.Now()
 
+// pickWaiter holds a pool's slot through PickWait and Done.
+type pickWaiter struct {
+	p *lb.Pool
+	l lb.Lease
+}
+
+func (h *pickWaiter) acquire() {
+	var err error
+	if h.l, err = h.p.PickWait(context.Background()); err != nil {
+		panic(err)
+	}
+}
+
+func (h *pickWaiter) release() { h.l.Done(nil) }
+
+// weighted holds x/sync's semaphore.
+type weighted struct{ s *semaphore.Weighted }
+
+func (h weighted) acquire() {
+	if err := h.s.Acquire(context.Background(), 1); err != nil {
+		panic(err)
+	}
+}
+
+func (h weighted) release() { h.s.Release(1) }
+
+// channel holds a channel of capacity one: a send takes the slot.
+type channel chan struct{}
+
+func (h channel) acquire() { h <- struct{}{} }
+func (h channel) release() { <-h }
+
 func BenchmarkHandoff(b *testing.B) {
-	ctx := context.Background()
 	b.Run("impl=nanolb-pickwait", func(b *testing.B) {
 		p, err := lb.New(lb.Config{MaxConcurrency: 1}, "a:1")
 		if err != nil {
 			b.Fatal(err)
 		}
-		pingPong(b, func() func() {
-			l, err := p.PickWait(ctx)
-			if err != nil {
-				panic(err)
-			}
-			return func() { l.Done(nil) }
-		})
+		pingPong(b, func() holder { return &pickWaiter{p: p} })
 	})
 	b.Run("impl=x-sync-semaphore", func(b *testing.B) {
 		s := semaphore.NewWeighted(1)
-		pingPong(b, func() func() {
-			if err := s.Acquire(ctx, 1); err != nil {
-				panic(err)
-			}
-			return func() { s.Release(1) }
-		})
+		pingPong(b, func() holder { return weighted{s} })
 	})
 	b.Run("impl=channel", func(b *testing.B) {
-		s := make(chan struct{}, 1)
-		pingPong(b, func() func() {
-			s <- struct{}{}
-			return func() { <-s }
-		})
+		s := make(channel, 1)
+		pingPong(b, func() holder { return s })
 	})
 }
 
@@ -146,19 +173,32 @@ func BenchmarkUncontended(b *testing.B) {
 // The harness really hands off: the slot goes back and forth, each side
 // holding it alone, and is free at the end.
 func TestPingPongHandsTheSlotBackAndForth(t *testing.T) {
-	s := make(chan struct{}, 1)
+	s := make(channel, 1)
 	var holders, acquired atomic.Int64
 	res := testing.Benchmark(func(b *testing.B) {
-		pingPong(b, func() func() {
-			s <- struct{}{}
-			if holders.Add(1) != 1 {
-				panic("two holders")
-			}
-			acquired.Add(1)
-			return func() { holders.Add(-1); <-s }
-		})
+		pingPong(b, func() holder { return &counted{s, &holders, &acquired} })
 	})
 	if res.N == 0 || len(s) != 0 || acquired.Load() < int64(2*res.N) {
 		t.Fatalf("%d rounds, %d acquisitions, slot held %d", res.N, acquired.Load(), len(s))
 	}
+}
+
+// counted is a channel holder that checks the slot has one holder at a
+// time.
+type counted struct {
+	s                 channel
+	holders, acquired *atomic.Int64
+}
+
+func (h *counted) acquire() {
+	h.s.acquire()
+	if h.holders.Add(1) != 1 {
+		panic("two holders")
+	}
+	h.acquired.Add(1)
+}
+
+func (h *counted) release() {
+	h.holders.Add(-1)
+	h.s.release()
 }
