@@ -535,3 +535,67 @@ func TestSaturatedAndDrainedEvents(t *testing.T) {
 		}
 	})
 }
+
+// Under churn nothing is lost or granted twice: goroutines queue without
+// deadlines, hold briefly and end their leases with successes (a Done hands
+// its slot to the front waiter without the queue's lock), failures (the
+// slot is given back and the queue served under the lock) and
+// cancellations racing grants. A waiter left parked for good would never
+// return (MaxWait is far past the test's bound); a slot granted twice would
+// put two holders on the endpoint at once; a grant lost to a cancelled
+// waiter would stay in flight at the end.
+func TestPickWaitChurnLosesNothing(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), 2)))
+	p := mustNew(t, Config{MaxConcurrency: 1, MaxWait: time.Hour, EjectAfter: 255}, "a:1")
+	failure := errors.New("failed")
+	var wg sync.WaitGroup
+	var served, cancelled, holders, over atomic.Int64
+	for g := range 6 {
+		wg.Go(func() {
+			for i := range 300 {
+				ctx, cancel := context.Background(), context.CancelFunc(func() {})
+				if (g+i)%5 == 0 {
+					ctx, cancel = context.WithCancel(context.Background())
+					go cancel() // races the grant
+				}
+				l, err := p.PickWait(ctx)
+				cancel()
+				if err != nil {
+					if !errors.Is(err, context.Canceled) {
+						t.Errorf("PickWait: %v", err)
+					}
+					cancelled.Add(1)
+					continue
+				}
+				served.Add(1)
+				if holders.Add(1) != 1 {
+					over.Add(1)
+				}
+				runtime.Gosched()
+				holders.Add(-1)
+				if i%7 == 3 {
+					l.Done(failure)
+				} else {
+					l.Done(nil)
+				}
+			}
+		})
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("waiters stranded: %+v, %d served, %d cancelled", p.Stats(), served.Load(), cancelled.Load())
+	}
+	if over.Load() != 0 {
+		t.Fatalf("the slot had two holders %d times", over.Load())
+	}
+	noneInFlight(t, p)
+	// A grant that raced its waiter's cancellation is passed on and granted
+	// again, so grants may exceed the leases served, by the cancellations at
+	// most.
+	if s := p.Stats(); s.Waiting != 0 || s.Grants > uint64(served.Load()+cancelled.Load()) {
+		t.Fatalf("Stats() = %+v after %d leases and %d cancellations", s, served.Load(), cancelled.Load())
+	}
+}
