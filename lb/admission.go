@@ -66,8 +66,11 @@ type queue struct {
 	// 90 ns on the hand-off, a release's path to the waiter.
 	reaper *time.Timer
 	armed  bool
-	grants procSum   // leases handed to waiters, for Stats: counted per processor, off the lock
-	free   sync.Pool // finished waiters, reused (newWaiter)
+	// joined and ended count the waits that queued and those ended other
+	// than by a grant (their context, the reaper, Close), so that Stats
+	// has the grants without a count on the hand-off's path.
+	joined, ended uint64
+	free          sync.Pool // finished waiters, reused (newWaiter)
 }
 
 // waiter is one PickWait caller. Whoever takes it out of the queue other
@@ -203,9 +206,14 @@ type Stats struct {
 
 // Stats returns the pool's admission counters.
 func (p *Pool) Stats() Stats {
+	q := &p.queue
+	q.mu.Lock()
+	waiting := q.count()
+	grants := q.joined - q.ended - uint64(waiting)
+	q.mu.Unlock()
 	return Stats{
-		Waiting:     int(p.queue.count()),
-		Grants:      uint64(p.queue.grants.load()),
+		Waiting:     int(waiting),
+		Grants:      grants,
 		Timeouts:    p.stats.timeouts.Load(),
 		QueueFull:   p.stats.queueFull.Load(),
 		Saturations: p.stats.saturations.Load(),
@@ -266,7 +274,6 @@ func (p *Pool) passOn(c *core) bool {
 	if w == nil || c.health.Load() != 0 || p.due.Load() != dueNone || !q.take(w) {
 		return false
 	}
-	q.grants.add(1)
 	w.ch <- p.newLease(c, 0) // the pool stays as full: no EventDrained
 	if q.behind.Load() != 0 {
 		q.mu.Lock()
@@ -368,7 +375,6 @@ func (p *Pool) serve() (spare Lease) {
 			continue
 		}
 		spare = Lease{}
-		q.grants.add(1)
 		w.ch <- l
 	}
 }
@@ -433,6 +439,7 @@ func (p *Pool) wait(ctx context.Context) (Lease, error) {
 		return Lease{}, ErrQueueFull
 	}
 	q.push(w)
+	q.joined++
 	spare := p.serve()
 	if w.expires != 0 && !q.armed && (q.front.Load() == w || w.prev != nil || q.head == w) {
 		p.armReaper(p.cfg.maxWait)
@@ -452,6 +459,9 @@ func (p *Pool) wait(ctx context.Context) (Lease, error) {
 	}
 	q.mu.Lock()
 	left := q.leave(w)
+	if left {
+		q.ended++
+	}
 	q.mu.Unlock()
 	if !left { // a grant, the reaper or Close was first: its value is in ch
 		l, ok := <-w.ch
@@ -507,12 +517,14 @@ func (p *Pool) reap() {
 	// While mu is held front changes only to nil (see queue), so front and
 	// frontExpires agree; a Done may still take it first.
 	if w := q.front.Load(); w != nil && q.frontExpires != 0 && q.frontExpires <= now && q.take(w) {
+		q.ended++
 		w.ch <- Lease{}
 	}
 	for w := q.head; w != nil; {
 		after := w.next
 		if w.expires != 0 && w.expires <= now {
 			q.unlist(w)
+			q.ended++
 			w.ch <- Lease{}
 		}
 		w = after
@@ -542,11 +554,13 @@ func (p *Pool) Close() {
 	defer q.mu.Unlock()
 	q.closed = true
 	if w := q.front.Load(); w != nil && q.take(w) {
+		q.ended++
 		close(w.ch)
 	}
 	for q.head != nil {
 		w := q.head
 		q.unlist(w)
+		q.ended++
 		close(w.ch)
 	}
 }

@@ -86,7 +86,6 @@ func NewWeighted(cfg Config, endpoints ...Endpoint) (*Pool, error) {
 	}
 	p := &Pool{policy: s.policy, cfg: s, index: make(map[string]*core, len(endpoints))}
 	p.counts.total = newProcSum()
-	p.queue.grants = newProcSum()
 	p.epoch = time.Now()
 	p.policyLeased, p.limit = leasedPolicies[s.policy], s.limit
 	p.leased = p.policyLeased || p.limit != 0

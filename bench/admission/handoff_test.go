@@ -86,13 +86,14 @@ var epoch = time.Now()
 
 // pickWaiter holds a pool's slot through PickWait and Done.
 type pickWaiter struct {
-	p *lb.Pool
-	l lb.Lease
+	p   *lb.Pool
+	ctx context.Context
+	l   lb.Lease
 }
 
 func (h *pickWaiter) acquire() {
 	var err error
-	if h.l, err = h.p.PickWait(context.Background()); err != nil {
+	if h.l, err = h.p.PickWait(h.ctx); err != nil {
 		panic(err)
 	}
 }
@@ -100,10 +101,13 @@ func (h *pickWaiter) acquire() {
 func (h *pickWaiter) release() { h.l.Done(nil) }
 
 // weighted holds x/sync's semaphore.
-type weighted struct{ s *semaphore.Weighted }
+type weighted struct {
+	s   *semaphore.Weighted
+	ctx context.Context
+}
 
 func (h weighted) acquire() {
-	if err := h.s.Acquire(context.Background(), 1); err != nil {
+	if err := h.s.Acquire(h.ctx, 1); err != nil {
 		panic(err)
 	}
 }
@@ -116,22 +120,58 @@ type channel chan struct{}
 func (h channel) acquire() { h <- struct{}{} }
 func (h channel) release() { <-h }
 
+// channelCtx is a channel holder that gives up when its context ends, as
+// the other two do.
+type channelCtx struct {
+	s   channel
+	ctx context.Context
+}
+
+func (h channelCtx) acquire() {
+	select {
+	case h.s <- struct{}{}:
+	case <-h.ctx.Done():
+		panic(h.ctx.Err())
+	}
+}
+
+func (h channelCtx) release() { <-h.s }
+
+// BenchmarkHandoff measures the hand-off with two contexts. With
+// ctx=background the waits have no deadline: x/sync and the channel then
+// wait for ever, while PickWait is bounded by Config.MaxWait, whose timer
+// stays in the runtime's timer heap while waits come and go, and every
+// scheduling round with a timer in the heap reads the clock. With
+// ctx=deadline every implementation honours the same context, whose own
+// timer is in the heap for all three alike, as in a server that bounds each
+// request.
 func BenchmarkHandoff(b *testing.B) {
-	b.Run("impl=nanolb-pickwait", func(b *testing.B) {
-		p, err := lb.New(lb.Config{MaxConcurrency: 1}, "a:1")
-		if err != nil {
-			b.Fatal(err)
-		}
-		pingPong(b, func() holder { return &pickWaiter{p: p} })
-	})
-	b.Run("impl=x-sync-semaphore", func(b *testing.B) {
-		s := semaphore.NewWeighted(1)
-		pingPong(b, func() holder { return weighted{s} })
-	})
-	b.Run("impl=channel", func(b *testing.B) {
-		s := make(channel, 1)
-		pingPong(b, func() holder { return s })
-	})
+	deadline, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+	}{{"background", context.Background()}, {"deadline", deadline}} {
+		b.Run("ctx="+c.name+"/impl=nanolb-pickwait", func(b *testing.B) {
+			p, err := lb.New(lb.Config{MaxConcurrency: 1}, "a:1")
+			if err != nil {
+				b.Fatal(err)
+			}
+			pingPong(b, func() holder { return &pickWaiter{p: p, ctx: c.ctx} })
+		})
+		b.Run("ctx="+c.name+"/impl=x-sync-semaphore", func(b *testing.B) {
+			s := semaphore.NewWeighted(1)
+			pingPong(b, func() holder { return weighted{s, c.ctx} })
+		})
+		b.Run("ctx="+c.name+"/impl=channel", func(b *testing.B) {
+			s := make(channel, 1)
+			if c.ctx == context.Background() {
+				pingPong(b, func() holder { return s })
+				return
+			}
+			pingPong(b, func() holder { return channelCtx{s, c.ctx} })
+		})
+	}
 }
 
 // BenchmarkUncontended is Pick+Done with no limit and with a limit nobody
