@@ -20,42 +20,37 @@ type view struct {
 // members that stay; publish mends the entries if a health transition may
 // have raced with the copy.
 func (old *view) next(ch change) *view {
-	var was []*core
-	if old != nil {
-		was = old.cores
+	if old == nil {
+		old = &view{}
 	}
-	n := len(was) - ch.gone + len(ch.added)
+	n := len(old.cores) - ch.gone + len(ch.added)
 	v := &view{
 		cores:     make([]*core, n),
 		up:        make([]atomic.Uint64, (n+63)/64),
 		deadlines: make([]atomic.Int64, n),
 	}
+	// v is not published yet: its words are written plainly, and the up
+	// bitmap is built in bits and stored once per word.
 	bits := make([]uint64, len(v.up))
-	j := 0
-	switch {
-	case ch.drop == nil:
-		j = copy(v.cores, was)
-		for w := range (len(was) + 63) / 64 {
-			bits[w] = old.up[w].Load()
+	deadlines := int64s(v.deadlines)
+	j, from := 0, 0
+	for i := 0; i <= len(old.cores); i++ {
+		if i < len(old.cores) && (ch.drop == nil || !ch.drop[i]) {
+			continue
 		}
-		for i := range was {
-			v.deadlines[i].Store(old.deadlines[i].Load())
-		}
-	default:
-		for i, c := range was {
-			if ch.drop[i] {
-				continue
-			}
-			v.cores[j] = c
-			bits[j/64] |= (old.up[i/64].Load() >> (i % 64) & 1) << (j % 64)
-			v.deadlines[j].Store(old.deadlines[i].Load())
+		// old's members from..i-1 stay: copy them as one run.
+		copy(v.cores[j:], old.cores[from:i])
+		for k := from; k < i; k++ {
+			bits[j/64] |= (old.up[k/64].Load() >> (k % 64) & 1) << (j % 64)
+			deadlines[j] = old.deadlines[k].Load()
 			j++
 		}
+		from = i + 1
 	}
 	for _, m := range ch.added {
 		v.cores[j] = m.c
 		bits[j/64] |= 1 << (j % 64)
-		v.deadlines[j].Store(never)
+		deadlines[j] = never
 		j++
 	}
 	for w, b := range bits {
