@@ -132,7 +132,7 @@ func (p *Pool) Set(endpoints ...Endpoint) error {
 	for i := range keep {
 		keep[i] = !keep[i] // now: drop
 	}
-	p.publish(change{drop: keep, gone: n - kept, added: newMembers(p.policy, added)})
+	p.publish(change{drop: keep, gone: n - kept, added: newMembers(p.policy, added), reweighed: len(reweigh) > 0})
 	return nil
 }
 

@@ -31,6 +31,9 @@ type change struct {
 	drop  []bool
 	gone  int
 	added []member
+	// reweighed: Set changed the weight of an endpoint that stays, so
+	// tables summing weights read them all again.
+	reweighed bool
 }
 
 // slotsOf is v's endpoints as slots of type S, for a table of the pool's
