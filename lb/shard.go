@@ -141,14 +141,14 @@ func mergeShards(old, gone []*core, added []member, n int) []*core {
 	slices.SortFunc(in, byShardOrder)
 	out := make([]*core, 0, n)
 	from := 0
-	keep := func(to int) { // old[from:to] without gone
-		for _, c := range old[from:to] {
-			if len(gone) > 0 && c == gone[0] {
-				gone = gone[1:]
-				continue
+	keep := func(to int) { // old[from:to] without gone, in runs
+		for i := from; i < to && len(gone) > 0; i++ {
+			if old[i] == gone[0] {
+				out = append(out, old[from:i]...)
+				from, gone = i+1, gone[1:]
 			}
-			out = append(out, c)
 		}
+		out = append(out, old[from:to]...)
 		from = to
 	}
 	for _, c := range in {
