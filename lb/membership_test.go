@@ -2,6 +2,8 @@ package lb
 
 import (
 	"math/rand/v2"
+	"slices"
+	"sync/atomic"
 	"testing"
 )
 
@@ -71,6 +73,29 @@ func checkMembership(t *testing.T, p *Pool) {
 		sum += uint64(s.weight.Load())
 		if tab.cumulative[i] != sum {
 			t.Errorf("cumulative[%d] = %d, slots' weights sum to %d", i, tab.cumulative[i], sum)
+		}
+	}
+}
+
+func TestCopyBitsMatchesABitByBitCopy(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	src := make([]atomic.Uint64, 4)
+	for range 2000 {
+		for i := range src {
+			src[i].Store(rng.Uint64())
+		}
+		from := rng.IntN(256)
+		to := from + rng.IntN(256-from+1)
+		j := rng.IntN(256 - (to - from) + 1)
+		got, want := make([]uint64, 4), make([]uint64, 4)
+		got[0] = rng.Uint64() // bits already set stay set
+		want[0] = got[0]
+		copyBits(got, j, src, from, to)
+		for k := from; k < to; k++ {
+			want[(j+k-from)/64] |= (src[k/64].Load() >> (k % 64) & 1) << ((j + k - from) % 64)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("copyBits(%d, %d..%d) = %x, want %x", j, from, to, got, want)
 		}
 	}
 }

@@ -40,8 +40,8 @@ func (old *view) next(ch change) *view {
 		}
 		// old's members from..i-1 stay: copy them as one run.
 		copy(v.cores[j:], old.cores[from:i])
+		copyBits(bits, j, old.up, from, i)
 		for k := from; k < i; k++ {
-			bits[j/64] |= (old.up[k/64].Load() >> (k % 64) & 1) << (j % 64)
 			deadlines[j] = old.deadlines[k].Load()
 			j++
 		}
@@ -57,6 +57,23 @@ func (old *view) next(ch change) *view {
 		v.up[w].Store(b)
 	}
 	return v
+}
+
+// copyBits ORs bits from..to-1 of src into dst from bit j on, up to 64 at
+// a time.
+func copyBits(dst []uint64, j int, src []atomic.Uint64, from, to int) {
+	for k := from; k < to; {
+		c := min(to-k, 64-k%64) // bits left in k's word
+		b := src[k/64].Load() >> (k % 64)
+		if c < 64 {
+			b &= 1<<c - 1
+		}
+		dst[j/64] |= b << (j % 64)
+		if j%64+c > 64 {
+			dst[j/64+1] |= b >> (64 - j%64)
+		}
+		k, j = k+c, j+c
+	}
 }
 
 // entries are a health word's index entries: up, and the deadline if the
