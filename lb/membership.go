@@ -3,8 +3,10 @@ package lb
 import "fmt"
 
 // Membership changes: Add, Remove and Set serialise on p.mu, build the new
-// membership by copying the current view's and table's compact arrays, and
-// publish it (a view and the policy's table) with one atomic store each;
+// membership by copying the current view's compact arrays (the policy's
+// table shares the new view's endpoint array, and builds its own state from
+// its predecessor's where it can), and publish it (a view and the table)
+// with one atomic store each;
 // slots never move, so each endpoint keeps its counters and health across
 // changes, and a change touches no slot of an endpoint that stays except
 // to renumber those after a removed one.
