@@ -140,14 +140,12 @@ func policyFile(p policy) *File {
 	f.Type().Id(table).Struct(fields...)
 	f.Line()
 
-	f.Commentf("new%sTable builds the table for v: prev's slots (none if prev is nil)", p.Name)
-	f.Comment("changed by ch, in v's order.")
+	f.Commentf("new%sTable builds the table for v: its slots are v's endpoints, in v's", p.Name)
+	f.Comment("order (slotsOf); prev is the table before ch (nil for the first).")
 	f.Func().Id("new"+p.Name+"Table").Params(
 		Id("ch").Id("change"), Id("v").Op("*").Id("view"), Id("prev").Op("*").Id(table), Id("env").Id("tableEnv"),
 	).Op("*").Id(table).BlockFunc(func(g *Group) {
-		g.Var().Id("old").Index().Op("*").Id(slot)
-		g.If(Id("prev").Op("!=").Nil()).Block(Id("old").Op("=").Id("prev").Dot("slots"))
-		g.Id("t").Op(":=").Op("&").Id(table).Values(Dict{Id("slots"): Id("carry").Call(Id("old"), Id("ch")), Id("view"): Id("v")})
+		g.Id("t").Op(":=").Op("&").Id(table).Values(Dict{Id("slots"): Id("slotsOf").Index(Id(slot)).Call(Id("v")), Id("view"): Id("v")})
 		if p.Setup {
 			g.Id("env").Dot("change").Op("=").Id("ch")
 			g.Id("t").Dot("setup").Call(Id("prev"), Id("env"))

@@ -13,15 +13,11 @@ type consistentHashTable struct {
 	builds     *maglevBuilds // the pool's background rebuilds of the Maglev table
 }
 
-// newConsistentHashTable builds the table for v: prev's slots (none if prev is nil)
-// changed by ch, in v's order.
+// newConsistentHashTable builds the table for v: its slots are v's endpoints, in v's
+// order (slotsOf); prev is the table before ch (nil for the first).
 func newConsistentHashTable(ch change, v *view, prev *consistentHashTable, env tableEnv) *consistentHashTable {
-	var old []*slot
-	if prev != nil {
-		old = prev.slots
-	}
 	t := &consistentHashTable{
-		slots: carry(old, ch),
+		slots: slotsOf[slot](v),
 		view:  v,
 	}
 	env.change = ch

@@ -9,15 +9,11 @@ type leastLoadedTable struct {
 	view  *view // the same endpoints, with their health index
 }
 
-// newLeastLoadedTable builds the table for v: prev's slots (none if prev is nil)
-// changed by ch, in v's order.
+// newLeastLoadedTable builds the table for v: its slots are v's endpoints, in v's
+// order (slotsOf); prev is the table before ch (nil for the first).
 func newLeastLoadedTable(ch change, v *view, prev *leastLoadedTable, env tableEnv) *leastLoadedTable {
-	var old []*slot
-	if prev != nil {
-		old = prev.slots
-	}
 	t := &leastLoadedTable{
-		slots: carry(old, ch),
+		slots: slotsOf[slot](v),
 		view:  v,
 	}
 	return t

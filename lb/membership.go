@@ -3,8 +3,10 @@ package lb
 import "fmt"
 
 // Membership changes: Add, Remove and Set serialise on p.mu, build the new
-// membership by copying the current view's and table's compact arrays, and
-// publish it (a view and the policy's table) with one atomic store each;
+// membership by copying the current view's compact arrays (the policy's
+// table shares the new view's endpoint array, and builds its own state from
+// its predecessor's where it can), and publish it (a view and the table)
+// with one atomic store each;
 // slots never move, so each endpoint keeps its counters and health across
 // changes, and a change touches no slot of an endpoint that stays except
 // to renumber those after a removed one.
@@ -87,8 +89,11 @@ func (p *Pool) Set(endpoints ...Endpoint) error {
 	cores := p.view.Load().cores
 	n := len(cores)
 	keep := make([]bool, n)
-	at := make([]int32, len(endpoints)) // member position, or -1 for a new address
-	var fresh map[string]struct{}
+	var (
+		fresh   map[string]struct{} // the new addresses
+		added   []Endpoint
+		reweigh []reweight
+	)
 	kept, next := 0, 0
 	for i, e := range endpoints {
 		if err := checkEndpoint(i, e); err != nil {
@@ -108,35 +113,36 @@ func (p *Pool) Set(endpoints ...Endpoint) error {
 				return fmt.Errorf("%w: %q given twice", ErrAddress, e.Addr)
 			}
 			fresh[e.Addr] = struct{}{}
-			at[i] = -1
+			added = append(added, e)
 			continue
 		}
 		if keep[k] {
 			return fmt.Errorf("%w: %q given twice", ErrAddress, e.Addr)
 		}
-		keep[k], at[i], next = true, int32(k), k+1
+		keep[k], next = true, k+1
 		kept++
-	}
-	added := make([]Endpoint, 0, len(fresh))
-	reweighed := false
-	for i, e := range endpoints {
-		if at[i] < 0 {
-			added = append(added, e)
-			continue
-		}
-		if c, w := cores[at[i]], uint32(max(e.Weight, 1)); c.weight.Load() != w {
-			c.weight.Store(w)
-			reweighed = true
+		if w := uint32(max(e.Weight, 1)); cores[k].weight.Load() != w {
+			reweigh = append(reweigh, reweight{cores[k], w})
 		}
 	}
-	if kept == n && len(added) == 0 && !reweighed {
+	for _, r := range reweigh {
+		r.c.weight.Store(r.w)
+	}
+	if kept == n && len(added) == 0 && len(reweigh) == 0 {
 		return nil
 	}
 	for i := range keep {
 		keep[i] = !keep[i] // now: drop
 	}
-	p.publish(change{drop: keep, gone: n - kept, added: newMembers(p.policy, added)})
+	p.publish(change{drop: keep, gone: n - kept, added: newMembers(p.policy, added), reweighed: len(reweigh) > 0})
 	return nil
+}
+
+// reweight is a kept endpoint's new weight, applied once Set has checked
+// the whole list.
+type reweight struct {
+	c *core
+	w uint32
 }
 
 // retire marks a removed endpoint so that late outcomes of its leases change

@@ -9,15 +9,11 @@ type p2cTable struct {
 	view  *view // the same endpoints, with their health index
 }
 
-// newP2CTable builds the table for v: prev's slots (none if prev is nil)
-// changed by ch, in v's order.
+// newP2CTable builds the table for v: its slots are v's endpoints, in v's
+// order (slotsOf); prev is the table before ch (nil for the first).
 func newP2CTable(ch change, v *view, prev *p2cTable, env tableEnv) *p2cTable {
-	var old []*slot
-	if prev != nil {
-		old = prev.slots
-	}
 	t := &p2cTable{
-		slots: carry(old, ch),
+		slots: slotsOf[slot](v),
 		view:  v,
 	}
 	return t

@@ -45,15 +45,11 @@ type peakEWMATable struct {
 	invTau float64 // 1/tau
 }
 
-// newPeakEWMATable builds the table for v: prev's slots (none if prev is nil)
-// changed by ch, in v's order.
+// newPeakEWMATable builds the table for v: its slots are v's endpoints, in v's
+// order (slotsOf); prev is the table before ch (nil for the first).
 func newPeakEWMATable(ch change, v *view, prev *peakEWMATable, env tableEnv) *peakEWMATable {
-	var old []*peakEWMASlot
-	if prev != nil {
-		old = prev.slots
-	}
 	t := &peakEWMATable{
-		slots: carry(old, ch),
+		slots: slotsOf[peakEWMASlot](v),
 		view:  v,
 	}
 	env.change = ch

@@ -9,15 +9,11 @@ type randomTable struct {
 	view  *view // the same endpoints, with their health index
 }
 
-// newRandomTable builds the table for v: prev's slots (none if prev is nil)
-// changed by ch, in v's order.
+// newRandomTable builds the table for v: its slots are v's endpoints, in v's
+// order (slotsOf); prev is the table before ch (nil for the first).
 func newRandomTable(ch change, v *view, prev *randomTable, env tableEnv) *randomTable {
-	var old []*slot
-	if prev != nil {
-		old = prev.slots
-	}
 	t := &randomTable{
-		slots: carry(old, ch),
+		slots: slotsOf[slot](v),
 		view:  v,
 	}
 	return t

@@ -22,15 +22,11 @@ type roundRobinTable struct {
 	_       cpu.CacheLinePad
 }
 
-// newRoundRobinTable builds the table for v: prev's slots (none if prev is nil)
-// changed by ch, in v's order.
+// newRoundRobinTable builds the table for v: its slots are v's endpoints, in v's
+// order (slotsOf); prev is the table before ch (nil for the first).
 func newRoundRobinTable(ch change, v *view, prev *roundRobinTable, env tableEnv) *roundRobinTable {
-	var old []*slot
-	if prev != nil {
-		old = prev.slots
-	}
 	t := &roundRobinTable{
-		slots: carry(old, ch),
+		slots: slotsOf[slot](v),
 		view:  v,
 	}
 	env.change = ch

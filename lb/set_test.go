@@ -52,6 +52,7 @@ func TestSetWithBadInputChangesNothing(t *testing.T) {
 	p := mustNew(t, Config{}, "a", "b")
 	for _, bad := range [][]Endpoint{
 		{{Addr: "a"}, {Addr: ""}},
+		{{Addr: "a", Weight: 5}, {Addr: "b"}, {Addr: "a"}}, // a weight change, then a duplicate
 		{{Addr: "a"}, {Addr: "a"}},
 		{{Addr: "c", Weight: -1}},
 		{{Addr: "c", Weight: MaxWeight + 1}},
@@ -61,6 +62,11 @@ func TestSetWithBadInputChangesNothing(t *testing.T) {
 		}
 		if got := addrsOf(p); !slices.Equal(got, []string{"a", "b"}) {
 			t.Fatalf("members after a rejected Set: %v", got)
+		}
+		for _, e := range p.Endpoints() {
+			if e.Weight != 1 {
+				t.Fatalf("%s has weight %d after a rejected Set, want 1", e.Addr, e.Weight)
+			}
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"sort"
 )
 
 // Shard: strict key routing over numbered shards. A key's shard is its jump
@@ -82,12 +83,12 @@ func (l *ShardLayout) Addrs() []string {
 // for the endpoints that stay; the first layout is built from scratch.
 func (t *shardTable) setup(prev *shardTable, env tableEnv) {
 	ch := env.change
-	var dropped map[*core]bool
+	var gone []*core // the dropped members
 	if prev != nil && ch.gone > 0 {
-		dropped = make(map[*core]bool, ch.gone)
-		for i, gone := range ch.drop {
-			if gone {
-				dropped[prev.view.cores[i]] = true
+		gone = make([]*core, 0, ch.gone)
+		for i, dropped := range ch.drop {
+			if dropped {
+				gone = append(gone, prev.view.cores[i])
 			}
 		}
 	}
@@ -102,7 +103,7 @@ func (t *shardTable) setup(prev *shardTable, env tableEnv) {
 			return
 		}
 		t.shards = slices.Clone(prev.shards)
-		for c := range dropped {
+		for _, c := range gone {
 			if i, ok := layout.shard[c.addr]; ok {
 				t.shards[i] = nil
 			}
@@ -119,26 +120,47 @@ func (t *shardTable) setup(prev *shardTable, env tableEnv) {
 		for i, s := range t.slots {
 			t.shards[i] = &s.core
 		}
-		slices.SortFunc(t.shards, func(a, b *core) int { return shardOrder(a.addr, b.addr) })
+		slices.SortFunc(t.shards, byShardOrder)
 		return
 	}
-	added := make([]*core, len(ch.added))
-	for i, m := range ch.added {
-		added[i] = m.c
-	}
-	slices.SortFunc(added, func(a, b *core) int { return shardOrder(a.addr, b.addr) })
-	t.shards = make([]*core, 0, len(t.slots))
-	for _, c := range prev.shards { // a merge of the kept shards and the added ones
-		if dropped[c] {
-			continue
-		}
-		for len(added) > 0 && shardOrder(added[0].addr, c.addr) < 0 {
-			t.shards, added = append(t.shards, added[0]), added[1:]
-		}
-		t.shards = append(t.shards, c)
-	}
-	t.shards = append(t.shards, added...)
+	t.shards = mergeShards(prev.shards, gone, ch.added, len(t.slots))
 }
+
+// mergeShards returns the shards after a change: old (in shard order)
+// without gone, merged with the added members. It reads the addresses of
+// the changed members and of about log2(len(old)) kept ones per added
+// member, never those of all the kept ones: gone, sorted, is met in
+// lockstep by pointer, and each added member's place in old is found by
+// binary search.
+func mergeShards(old, gone []*core, added []member, n int) []*core {
+	slices.SortFunc(gone, byShardOrder)
+	in := make([]*core, len(added))
+	for i, m := range added {
+		in[i] = m.c
+	}
+	slices.SortFunc(in, byShardOrder)
+	out := make([]*core, 0, n)
+	from := 0
+	keep := func(to int) { // old[from:to] without gone, in runs
+		for i := from; i < to && len(gone) > 0; i++ {
+			if old[i] == gone[0] {
+				out = append(out, old[from:i]...)
+				from, gone = i+1, gone[1:]
+			}
+		}
+		out = append(out, old[from:to]...)
+		from = to
+	}
+	for _, c := range in {
+		to := from + sort.Search(len(old)-from, func(i int) bool { return shardOrder(c.addr, old[from+i].addr) < 0 })
+		keep(to)
+		out = append(out, c)
+	}
+	keep(len(old))
+	return out
+}
+
+func byShardOrder(a, b *core) int { return shardOrder(a.addr, b.addr) }
 
 // shardOrder orders addresses into shards: by length, then bytewise.
 func shardOrder(a, b string) int {

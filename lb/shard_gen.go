@@ -10,15 +10,11 @@ type shardTable struct {
 	shards []*core // the endpoints in shard order: by address length, then bytes
 }
 
-// newShardTable builds the table for v: prev's slots (none if prev is nil)
-// changed by ch, in v's order.
+// newShardTable builds the table for v: its slots are v's endpoints, in v's
+// order (slotsOf); prev is the table before ch (nil for the first).
 func newShardTable(ch change, v *view, prev *shardTable, env tableEnv) *shardTable {
-	var old []*slot
-	if prev != nil {
-		old = prev.slots
-	}
 	t := &shardTable{
-		slots: carry(old, ch),
+		slots: slotsOf[slot](v),
 		view:  v,
 	}
 	env.change = ch

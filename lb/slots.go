@@ -24,32 +24,25 @@ type member struct {
 
 // change is one membership change as publish applies it: the current
 // view's members to drop, by position (nil drops none; gone counts them),
-// and new members to append, in order. Tables and views are rebuilt from
-// their predecessors' compact arrays, so a change reads no slot of the
-// endpoints that stay.
+// and new members to append, in order. A view is rebuilt from its
+// predecessor's compact arrays, and the tables share its endpoint array
+// (slotsOf), so a change reads no slot of the endpoints that stay.
 type change struct {
 	drop  []bool
 	gone  int
 	added []member
+	// reweighed: Set changed the weight of an endpoint that stays, so
+	// tables summing weights read them all again.
+	reweighed bool
 }
 
-// carry is a new table's slot list: old's slots that ch keeps, in order,
-// then ch's new slots, all of type *S.
-func carry[S any](old []*S, ch change) []*S {
-	out := make([]*S, 0, len(old)-ch.gone+len(ch.added))
-	if ch.drop == nil {
-		out = append(out, old...)
-	} else {
-		for i, s := range old {
-			if !ch.drop[i] {
-				out = append(out, s)
-			}
-		}
-	}
-	for _, m := range ch.added {
-		out = append(out, m.slot.(*S))
-	}
-	return out
+// slotsOf is v's endpoints as slots of type S, for a table of the pool's
+// policy: every core of a pool is the first field of its policy's slot
+// (newMembersOf allocates them; the generated layout guards put the core at
+// offset 0), so a table shares its view's array instead of copying it. The
+// array is immutable once the view is built.
+func slotsOf[S any](v *view) []*S {
+	return unsafe.Slice((**S)(unsafe.Pointer(unsafe.SliceData(v.cores))), len(v.cores))
 }
 
 // newSlot is a generated slot type's pointer: setup fills it.

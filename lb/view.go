@@ -20,48 +20,60 @@ type view struct {
 // members that stay; publish mends the entries if a health transition may
 // have raced with the copy.
 func (old *view) next(ch change) *view {
-	var was []*core
-	if old != nil {
-		was = old.cores
+	if old == nil {
+		old = &view{}
 	}
-	n := len(was) - ch.gone + len(ch.added)
+	n := len(old.cores) - ch.gone + len(ch.added)
 	v := &view{
 		cores:     make([]*core, n),
 		up:        make([]atomic.Uint64, (n+63)/64),
 		deadlines: make([]atomic.Int64, n),
 	}
+	// v is not published yet: its words are written plainly, and the up
+	// bitmap is built in bits and stored once per word.
 	bits := make([]uint64, len(v.up))
-	j := 0
-	switch {
-	case ch.drop == nil:
-		j = copy(v.cores, was)
-		for w := range (len(was) + 63) / 64 {
-			bits[w] = old.up[w].Load()
+	deadlines := int64s(v.deadlines)
+	j, from := 0, 0
+	for i := 0; i <= len(old.cores); i++ {
+		if i < len(old.cores) && (ch.drop == nil || !ch.drop[i]) {
+			continue
 		}
-		for i := range was {
-			v.deadlines[i].Store(old.deadlines[i].Load())
-		}
-	default:
-		for i, c := range was {
-			if ch.drop[i] {
-				continue
-			}
-			v.cores[j] = c
-			bits[j/64] |= (old.up[i/64].Load() >> (i % 64) & 1) << (j % 64)
-			v.deadlines[j].Store(old.deadlines[i].Load())
+		// old's members from..i-1 stay: copy them as one run.
+		copy(v.cores[j:], old.cores[from:i])
+		copyBits(bits, j, old.up, from, i)
+		for k := from; k < i; k++ {
+			deadlines[j] = old.deadlines[k].Load()
 			j++
 		}
+		from = i + 1
 	}
 	for _, m := range ch.added {
 		v.cores[j] = m.c
 		bits[j/64] |= 1 << (j % 64)
-		v.deadlines[j].Store(never)
+		deadlines[j] = never
 		j++
 	}
 	for w, b := range bits {
 		v.up[w].Store(b)
 	}
 	return v
+}
+
+// copyBits ORs bits from..to-1 of src into dst from bit j on, up to 64 at
+// a time.
+func copyBits(dst []uint64, j int, src []atomic.Uint64, from, to int) {
+	for k := from; k < to; {
+		c := min(to-k, 64-k%64) // bits left in k's word
+		b := src[k/64].Load() >> (k % 64)
+		if c < 64 {
+			b &= 1<<c - 1
+		}
+		dst[j/64] |= b << (j % 64)
+		if j%64+c > 64 {
+			dst[j/64+1] |= b >> (64 - j%64)
+		}
+		k, j = k+c, j+c
+	}
 }
 
 // entries are a health word's index entries: up, and the deadline if the

@@ -8,12 +8,31 @@ import "math/bits"
 // search per pick.
 
 // setup sums the weights and carries the ticket cursor over from prev.
-func (t *weightedRoundRobinTable) setup(prev *weightedRoundRobinTable, _ tableEnv) {
+// The kept endpoints' weights come from prev's sums, a compact array,
+// unless Set changed one (change.reweighed): then all are read again.
+func (t *weightedRoundRobinTable) setup(prev *weightedRoundRobinTable, env tableEnv) {
+	ch := env.change
 	t.cumulative = make([]uint64, len(t.slots))
 	var sum uint64
-	for i, s := range t.slots {
+	j := 0
+	if prev != nil && !ch.reweighed {
+		// The kept endpoints' weights are as prev summed them: take them
+		// from prev's sums rather than from their slots.
+		var below uint64
+		for i, c := range prev.cumulative {
+			w := c - below
+			below = c
+			if ch.drop == nil || !ch.drop[i] {
+				sum += w
+				t.cumulative[j] = sum
+				j++
+			}
+		}
+	}
+	for _, s := range t.slots[j:] {
 		sum += uint64(s.weight.Load())
-		t.cumulative[i] = sum
+		t.cumulative[j] = sum
+		j++
 	}
 	if prev != nil {
 		t.next.Store(prev.next.Load())

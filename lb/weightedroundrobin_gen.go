@@ -18,15 +18,11 @@ type weightedRoundRobinTable struct {
 	_          cpu.CacheLinePad
 }
 
-// newWeightedRoundRobinTable builds the table for v: prev's slots (none if prev is nil)
-// changed by ch, in v's order.
+// newWeightedRoundRobinTable builds the table for v: its slots are v's endpoints, in v's
+// order (slotsOf); prev is the table before ch (nil for the first).
 func newWeightedRoundRobinTable(ch change, v *view, prev *weightedRoundRobinTable, env tableEnv) *weightedRoundRobinTable {
-	var old []*slot
-	if prev != nil {
-		old = prev.slots
-	}
 	t := &weightedRoundRobinTable{
-		slots: carry(old, ch),
+		slots: slotsOf[slot](v),
 		view:  v,
 	}
 	env.change = ch
