@@ -16,26 +16,31 @@ import (
 // waiters: Pick's common path tests Pool.leased, and Done tests the lease's
 // mark, as for any other per-lease state.
 //
-// The queue hands a freed slot to its head directly. A successful Done on
-// an endpoint that is up, with waiters queued, passes its own slot on
-// without giving it back (passOn): waiters queue only while every endpoint
-// up is at its limit, so the endpoint whose slot just freed is the only one
-// below it, the policy's one choice. Everything else that may free a slot
-// (any other Done, an Add, a reinstatement, a probe falling due, a new
-// waiter) calls kick, which, while waiters are queued, leases for the head
-// by the policy under the queue's lock. Either way the head leaves the
-// queue and the lease is sent down its buffered channel. A new Pick meanwhile sees waiters queued and returns ErrSaturated instead
-// of taking the slot. A waiter whose context ends leaves the queue under
-// the same lock; if a grant won the race, the waiter ends that lease
-// neutrally, which kicks the queue again, so the slot passes to the next
-// waiter and is never leaked.
+// The queue hands a freed slot to its front waiter directly. A successful
+// Done on an endpoint that is up, with a waiter in front, passes its own
+// slot on without giving it back (passOn): waiters queue only while every
+// endpoint up is at its limit, so the endpoint whose slot just freed is the
+// only one below it, the policy's one choice. passOn takes the front
+// waiter with one compare-and-swap and sends the lease down the waiter's
+// buffered channel; it takes the queue's lock only to move the next waiter
+// up, after the send. Everything else that may free a slot (any other
+// Done, an Add, a reinstatement, a probe falling due, a new waiter) calls
+// kick, which, while waiters are queued, leases for the front by the
+// policy under the queue's lock. A new Pick meanwhile sees waiters queued
+// and returns ErrSaturated instead of taking the slot. A waiter whose
+// context ends leaves the queue under the same lock; if a grant won the
+// race, the waiter ends that lease neutrally, which kicks the queue again,
+// so the slot passes to the next waiter and is never leaked.
 //
-// The hand-off's cost is what a release does before the waiter can run:
-// on the 2-core VM of BENCHMARKS.md the chain Done, passOn, the lock, the
-// lease and the send measured level with golang.org/x/sync's semaphore,
-// which also takes a lock and wakes the waiter's channel, and 7% (one P)
-// to 20% (two) behind a channel semaphore's receive, which is the
-// runtime's own queue (bench/admission).
+// The hand-off's cost is what a release does before the waiter can run,
+// and what the waiter does after it wakes: Done, passOn's compare-and-swap
+// and the channel's send; the receive, and the waiter put back for reuse.
+// A waiter allocates nothing. Measured in bench/admission against
+// golang.org/x/sync's semaphore and a channel of capacity one (see the
+// README for the numbers), the runtime's channel queue stays ahead: its
+// release wakes the waiter with nothing around it, and PickWait's default
+// bound (MaxWait) keeps a timer in the runtime's heap while waits come and
+// go, which makes every scheduling round read the clock.
 
 // queue is PickWait's waiters, oldest first: the oldest in front, the
 // others in a list behind it. The front waiter is taken without the lock:
