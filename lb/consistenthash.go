@@ -205,16 +205,6 @@ func entryOf(h uint64, size int) int {
 	return int(hi)
 }
 
-// hashString is 64-bit FNV-1a.
-func hashString(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
-}
-
 // mix64 is MurmurHash3's 64-bit finaliser: it spreads nearby keys (IDs
 // 1, 2, 3) over the whole table.
 func mix64(h uint64) uint64 {

@@ -25,9 +25,18 @@ func (p *Pool) Pick() (Lease, error) {
 // endpoint for the same key while membership is unchanged, unless that
 // endpoint is out or at the load bound; on a Shard pool, only ever the
 // key's shard, or ErrShardDown while it is out; other policies ignore the
-// key. The hash is fixed (FNV-1a with a final mix), so clients in
-// different processes with the same endpoints route a key alike.
-func (p *Pool) PickKey(key string) (Lease, error) { return p.PickKeyUint64(hashString(key)) }
+// key. PickKey(key) is PickKeyUint64(H(key)) for a fixed 64-bit hash H
+// of the key's bytes, so clients in different processes, in any language,
+// with the same endpoints route a key alike: on a Shard pool H is 64-bit
+// FNV-1a (shard.go); on other pools it is a word-at-a-time hash whose
+// exact algorithm is in keyhash.go and the README. That hash replaced
+// FNV-1a for ConsistentHash in this version, so its keys moved once.
+func (p *Pool) PickKey(key string) (Lease, error) {
+	if p.policy == Shard {
+		return p.PickKeyUint64(hashString(key))
+	}
+	return p.PickKeyUint64(keyHash(key))
+}
 
 // PickKeyUint64 is PickKey for a numeric key, such as a user ID or an
 // already hashed value.
