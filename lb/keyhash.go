@@ -3,13 +3,16 @@ package lb
 import "math/bits"
 
 // Key hashes. PickKey(s) is PickKeyUint64(H(s)) for a fixed 64-bit hash H
-// of the key's bytes, and PickKeyUint64(k) routes x = fmix64(k),
+// of the key's bytes, and PickKeyUint64(k) routes by fmix64(k),
 // MurmurHash3's 64-bit finaliser (mix64). H is part of the routing
 // contract: clients in other languages compute it to route a key as this
-// package does, so it never changes within a major version. Shard's H is
-// 64-bit FNV-1a (hashString; see shard.go). Every other policy's H, the one
-// ConsistentHash routes by, is keyHash below: one multiply per 8 bytes
-// where FNV-1a takes one per byte.
+// package does, so it must never change unnoticed (the tests pin values
+// computed apart from this package). Shard's H is 64-bit FNV-1a
+// (hashString), its documented contract (shard.go). Every other policy's
+// H, the one ConsistentHash routes by, is keyHash: one multiply per 8
+// bytes where FNV-1a takes one per byte (BenchmarkPickKey). Earlier
+// versions hashed ConsistentHash's keys with FNV-1a too: upgrading moves
+// its keys once.
 //
 // Neither hash is keyed: keys chosen to collide can be made, so the
 // routing of untrusted keys rests on the load bound, not on the hash.
@@ -21,14 +24,14 @@ const (
 	keyMul  = 0x9e3779b97f4a7c15
 )
 
-// keyHash is ConsistentHash's key hash H, specified so that any language
-// with a 64×64→128-bit multiply can compute it:
+// keyHash is H of PickKey's doc comment for every policy but Shard,
+// specified so that any language with a 64×64→128-bit multiply computes
+// it. For a key of n bytes:
 //
-//  1. Pad the key's n bytes: append zero bytes until the length is one less
-//     than a multiple of 8 (none if it already is), then one byte, n mod
-//  256. The padded key is floor(n/8)+1 words of 8 bytes; the last word
-//     holds the key's final n mod 8 bytes (0 to 7), zeros, and in its top
-//     byte n mod 256.
+//  1. Pad the key: zero bytes until its length is 7 more than a multiple
+//     of 8 (none if it already is), then one byte, n mod 256. The padded
+//     key is floor(n/8)+1 words of 8 bytes; the last holds the key's final
+//     n mod 8 bytes (0 to 7), zeros, and n mod 256 in its top byte.
 //  2. Read each word w as a little-endian unsigned 64-bit integer.
 //  3. h = 0x243f6a8885a308d3; for each word but the last, in order,
 //     h = fold(h XOR w), where fold(x) multiplies x by 0x9e3779b97f4a7c15
@@ -36,13 +39,18 @@ const (
 //     bits.
 //  4. H = h XOR the last word.
 //
-// The routing then takes x = fmix64(H), as PickKeyUint64 does for a
-// numeric key: that finaliser, a bijection, is the last word's mixing, so
-// a key of up to 7 bytes costs no fold and routes as the number
-// 0x243f6a8885a308d3 XOR its word, and a key of 8 to 15 bytes costs one.
+// The routing then takes fmix64(H), as PickKeyUint64 does for a numeric
+// key: that finaliser, a bijection with full avalanche, mixes the last
+// word, so a key of up to 7 bytes costs no fold (it routes as the number
+// 0x243f6a8885a308d3 XOR its word) and one of 8 to 15 bytes costs one.
 // The padding is injective (the word count and n mod 256 give n), so keys
-// that differ in length only, such as "a" and "a\x00", differ in their
-// last word, and keys that differ only there never collide.
+// that differ only in length, such as "a" and "a\x00", differ in their
+// last word, and keys that differ only in their last word never collide.
+//
+// The code reads the words straight from the string, with no copy and no
+// unsafe: le64's byte reads compile to one load, and the last word is the
+// key's last 8 bytes shifted down (two overlapping 4-byte reads, or three
+// single bytes, below 8 bytes), not a padded copy.
 func keyHash(s string) uint64 {
 	h := uint64(keySeed)
 	n := len(s)
