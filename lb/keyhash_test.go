@@ -91,14 +91,15 @@ func TestKeyHashVectors(t *testing.T) {
 }
 
 // PickKey routes a key as PickKeyUint64 routes its hash: keyHash on a
-// ConsistentHash pool (checked against the specification, so a client
-// computing the documented hash routes alike) and FNV-1a on a Shard pool,
-// whose contract is unchanged.
+// ConsistentHash pool (its specification, so a client computing the
+// documented hash routes alike) and FNV-1a on a Shard pool, whose contract
+// is unchanged. The other hash routes about 15 keys in 16 elsewhere, so
+// each check tells the two apart (and ConsistentHash's keys moved once).
 func TestPickKeyRoutesAsPickKeyUint64OfTheKeysHash(t *testing.T) {
 	for _, c := range []struct {
-		policy Policy
-		hash   func(string) uint64
-	}{{ConsistentHash, keyHashSpec}, {Shard, hashString}} {
+		policy      Policy
+		hash, other func(string) uint64
+	}{{ConsistentHash, keyHashSpec, hashString}, {Shard, hashString, keyHash}} {
 		p := mustNew(t, Config{Policy: c.policy}, addrs(16)...)
 		route := func(pick func() (Lease, error)) string { // one lease at a time: no load bound in the way
 			l, err := pick()
@@ -116,15 +117,12 @@ func TestPickKeyRoutesAsPickKeyUint64OfTheKeysHash(t *testing.T) {
 			if byKey != byHash {
 				t.Fatalf("%v: PickKey(%q) went to %s, PickKeyUint64 of its hash to %s", c.policy, key, byKey, byHash)
 			}
-			other := hashString(key) ^ keyHash(key) ^ c.hash(key) // the other policy's hash
-			if route(func() (Lease, error) { return p.PickKeyUint64(other) }) != byKey {
+			if route(func() (Lease, error) { return p.PickKeyUint64(c.other(key)) }) != byKey {
 				moved++
 			}
 		}
-		// The two hashes route a key apart about 15 times in 16: each hash
-		// is really the one routed by.
-		if moved < 1500 {
-			t.Errorf("%v: only %d of 2000 keys route apart by the other hash", c.policy, moved)
+		if moved < 1700 {
+			t.Errorf("%v: only %d of 2000 keys route elsewhere by the other hash", c.policy, moved)
 		}
 	}
 }
