@@ -14,8 +14,9 @@ import "math/bits"
 // versions hashed ConsistentHash's keys with FNV-1a too: upgrading moves
 // its keys once.
 //
-// Neither hash is keyed: keys chosen to collide can be made, so the
-// routing of untrusted keys rests on the load bound, not on the hash.
+// Neither hash is keyed (every process must compute the same one), so
+// keys chosen to collide can be made; on ConsistentHash the load bound
+// limits what a burst of them does to one endpoint.
 
 // Constants of keyHash: keySeed is the first 64 bits of the fraction of
 // pi, keyMul is 2^64 divided by the golden ratio, rounded to odd.
