@@ -275,3 +275,31 @@ func FuzzKeyHash(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkKeyHash measures keyHash beside FNV-1a (its reference, in the
+// same run) on keys of a few lengths, each followed by fmix64 as PickKey
+// routes them. Each hash picks the next key, so the loop measures latency,
+// which is what a PickKey waits for, rather than throughput.
+func BenchmarkKeyHash(b *testing.B) {
+	for _, n := range []int{4, 10, 32, 128} {
+		var keys [8]string
+		for i := range keys {
+			keys[i] = strings.Repeat(fmt.Sprint(i), n)[:n]
+		}
+		for _, h := range []struct {
+			name string
+			hash func(string) uint64
+		}{{"key", keyHash}, {"fnv1a", hashString}} {
+			b.Run(fmt.Sprintf("hash=%s/len=%d", h.name, n), func(b *testing.B) {
+				b.ReportAllocs()
+				var x uint64
+				for b.Loop() {
+					x = mix64(h.hash(keys[x&7]))
+				}
+				if x == 0 {
+					b.Log(x) // keeps x alive
+				}
+			})
+		}
+	}
+}
