@@ -44,9 +44,10 @@ const (
 // key: that finaliser, a bijection with full avalanche, mixes the last
 // word, so a key of up to 7 bytes costs no fold (it routes as the number
 // 0x243f6a8885a308d3 XOR its word) and one of 8 to 15 bytes costs one.
-// The padding is injective (the word count and n mod 256 give n), so keys
+// The padding is injective (the word count and n mod 256 give n): keys
 // that differ only in length, such as "a" and "a\x00", differ in their
-// last word, and keys that differ only in their last word never collide.
+// word count or their last word, and keys whose words differ only in the
+// last never collide.
 //
 // The code reads the words straight from the string, with no copy and no
 // unsafe: le64's byte reads compile to one load, and the last word is the
