@@ -8,12 +8,14 @@ import (
 
 // ConsistentHash with bounded loads (Mirrokni, Thorup and Zadimoghaddam,
 // 2018) over a Maglev lookup table (Eisenbud et al., NSDI 2016): a key's
-// hash picks one entry of the table, and the entry names the endpoint. The
-// table is a function of the membership alone (addresses and weights, not
-// their order or history), so every process with the same endpoints routes
-// a key alike. An owner that is not up or is at the load bound passes the
-// key to a few other endpoints in an order seeded by the key. Its leases
-// keep the pool's total in flight, which the bound is computed from.
+// hash (fmix64 of PickKeyUint64's key, of keyHash's for PickKey's;
+// keyhash.go) picks one entry of the table, and the entry names the
+// endpoint. The table is a function of the membership alone (addresses and
+// weights, not their order or history), so every process with the same
+// endpoints routes a key alike. An owner that is not up or is at the load
+// bound passes the key to a few other endpoints in an order seeded by the
+// key. Its leases keep the pool's total in flight, which the bound is
+// computed from.
 //
 // Building the table. Each endpoint has a permutation of the entries from
 // two fixed hashes of its address (an offset and a step; the table size is
@@ -203,16 +205,6 @@ func (t *consistentHashTable) end(*core, int64, error) { t.counts.total.add(-1) 
 func entryOf(h uint64, size int) int {
 	hi, _ := bits.Mul64(h, uint64(size))
 	return int(hi)
-}
-
-// hashString is 64-bit FNV-1a.
-func hashString(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
 }
 
 // mix64 is MurmurHash3's 64-bit finaliser: it spreads nearby keys (IDs
