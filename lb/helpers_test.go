@@ -3,6 +3,7 @@ package lb
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"sync/atomic"
 	"testing"
 )
@@ -119,4 +120,31 @@ func holdCounts(t testing.TB, p *Pool, k int) map[string]int {
 		held[i].Done(nil)
 	}
 	return seen
+}
+
+// randomChange changes p's membership at random among all: an Add or a
+// Remove of two addresses drawn from it (either may be a no-op), or a Set
+// of about two thirds of it, with weights 0 to 3 when weighted.
+func randomChange(t testing.TB, rng *rand.Rand, p *Pool, all []string, weighted bool) {
+	t.Helper()
+	switch rng.IntN(3) {
+	case 0:
+		_ = p.Add(all[rng.IntN(len(all))], all[rng.IntN(len(all))])
+	case 1:
+		_ = p.Remove(all[rng.IntN(len(all))], all[rng.IntN(len(all))])
+	default:
+		var set []Endpoint
+		for _, a := range all {
+			if rng.IntN(3) != 0 {
+				e := Endpoint{Addr: a}
+				if weighted {
+					e.Weight = rng.IntN(4)
+				}
+				set = append(set, e)
+			}
+		}
+		if err := p.Set(set...); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -18,25 +18,12 @@ func TestChangesKeepTheViewAndTablesInStepWithTheSlots(t *testing.T) {
 			rng := rand.New(rand.NewPCG(11, uint64(policy)))
 			p := mustNew(t, Config{Policy: policy, EjectAfter: 1, MaxEjectedPercent: 100}, all[:40]...)
 			for step := range 200 {
-				switch rng.IntN(4) {
-				case 0:
-					_ = p.Add(all[rng.IntN(len(all))], all[rng.IntN(len(all))])
-				case 1:
-					_ = p.Remove(all[rng.IntN(len(all))], all[rng.IntN(len(all))])
-				case 2: // fail one endpoint: ejected, with a deadline in the view
+				if rng.IntN(4) == 0 { // fail one endpoint: ejected, with a deadline in the view
 					if l, err := p.Pick(); err == nil {
 						l.Done(errBackend)
 					}
-				default:
-					var set []Endpoint
-					for _, a := range all {
-						if rng.IntN(3) != 0 {
-							set = append(set, Endpoint{Addr: a, Weight: rng.IntN(4)})
-						}
-					}
-					if err := p.Set(set...); err != nil {
-						t.Fatal(err)
-					}
+				} else {
+					randomChange(t, rng, p, all, true)
 				}
 				checkView(t, p)
 				checkMembership(t, p)

@@ -666,22 +666,7 @@ func TestShardTableChangesMatchARebuild(t *testing.T) {
 		rng := rand.New(rand.NewPCG(7, 7))
 		p := mustNew(t, cfg)
 		for step := range 300 {
-			switch rng.IntN(3) {
-			case 0:
-				_ = p.Add(all[rng.IntN(len(all))], all[rng.IntN(len(all))])
-			case 1:
-				_ = p.Remove(all[rng.IntN(len(all))], all[rng.IntN(len(all))])
-			default:
-				var set []Endpoint
-				for _, a := range all {
-					if rng.IntN(3) != 0 {
-						set = append(set, Endpoint{Addr: a})
-					}
-				}
-				if err := p.Set(set...); err != nil {
-					t.Fatal(err)
-				}
-			}
+			randomChange(t, rng, p, all, false)
 			var now []string
 			for _, e := range p.Endpoints() {
 				now = append(now, e.Addr)
