@@ -118,13 +118,9 @@ func (q *queue) count() int32 {
 	return n
 }
 
-// push queues w last. Callers hold mu.
+// push queues w last: at the list's end, then up to front if front is
+// empty. Callers hold mu.
 func (q *queue) push(w *waiter) {
-	if q.front.Load() == nil && q.head == nil {
-		q.frontExpires = w.expires
-		q.front.Store(w)
-		return
-	}
 	w.prev = q.tail
 	if q.tail != nil {
 		q.tail.next = w
@@ -133,8 +129,9 @@ func (q *queue) push(w *waiter) {
 	}
 	q.tail = w
 	q.behind.Add(1)
-	// A Done may have taken front while w joined the list: it promotes
-	// only if it sees behind above 0, and w may not have been counted yet.
+	// Front may be empty: the queue was, or a Done took front while w
+	// joined the list (it promotes only if it sees behind above 0, and w
+	// may not have been counted yet).
 	q.promote()
 }
 
@@ -161,10 +158,13 @@ func (q *queue) promote() {
 // the caller now ends w's wait.
 func (q *queue) take(w *waiter) bool { return q.front.CompareAndSwap(w, nil) }
 
+// listed reports whether w is in the list. Callers hold mu.
+func (q *queue) listed(w *waiter) bool { return q.head == w || w.prev != nil }
+
 // unlist takes w out of the list and reports whether it was in it. Callers
 // hold mu.
 func (q *queue) unlist(w *waiter) bool {
-	if q.head != w && w.prev == nil {
+	if !q.listed(w) {
 		return false
 	}
 	if w.prev != nil {
@@ -446,7 +446,7 @@ func (p *Pool) wait(ctx context.Context) (Lease, error) {
 	q.push(w)
 	q.joined++
 	spare := p.serve()
-	if w.expires != 0 && !q.armed && (q.front.Load() == w || w.prev != nil || q.head == w) {
+	if w.expires != 0 && !q.armed && (q.front.Load() == w || q.listed(w)) {
 		p.armReaper(p.cfg.maxWait)
 	}
 	q.mu.Unlock()
