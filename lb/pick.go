@@ -48,17 +48,7 @@ func (p *Pool) PickKey(key string) (Lease, error) {
 	if p.policy == Shard {
 		return p.PickKeyUint64(hashString(key))
 	}
-	// PickKeyUint64(keyHash(key)), inlined, and ConsistentHash's table
-	// called without the policy switch: together about a tenth of P2C's
-	// Pick+Done less (BenchmarkPickKey).
-	h := mix64(keyHash(key))
-	if p.due.Load() != dueNone {
-		return p.probeOrPick(h, true)
-	}
-	if p.policy == ConsistentHash {
-		return p.lease(p.tables.consistentHash.Load().pickKey(h))
-	}
-	return p.lease(p.pickKey(h))
+	return p.PickKeyUint64(keyHash(key))
 }
 
 // PickKeyUint64 is PickKey for a numeric key, such as a user ID or an
