@@ -20,20 +20,10 @@ var (
 // first two: a timed lease costs two clock reads more than an untimed one.
 func BenchmarkPeakEWMAParts(b *testing.B) {
 	b.Run("part=p2c_pick_done", func(b *testing.B) {
-		p := mustNew(b, Config{Policy: P2C}, addrs(8)...)
-		b.ReportAllocs()
-		for b.Loop() {
-			l, _ := p.Pick()
-			l.Done(nil)
-		}
+		pickDone(b, mustNew(b, Config{Policy: P2C}, addrs(8)...))
 	})
 	b.Run("part=peak_ewma_pick_done", func(b *testing.B) {
-		p := mustNew(b, Config{Policy: PeakEWMA}, addrs(8)...)
-		b.ReportAllocs()
-		for b.Loop() {
-			l, _ := p.Pick()
-			l.Done(nil)
-		}
+		pickDone(b, mustNew(b, Config{Policy: PeakEWMA}, addrs(8)...))
 	})
 	b.Run("part=clock_read", func(b *testing.B) {
 		var s int64

@@ -37,17 +37,13 @@ func TestTheRatioTableUsesMediansAgainstTheFloor(t *testing.T) {
 	var buf bytes.Buffer
 	writeRatioTable(&buf, section{results: rs, floor: pickFloor(rs, []string{"absent", "ref-atomic-pair"})})
 	got := buf.String()
-	for _, want := range []string{
+	mustContain(t, "table", got,
 		"(GOMAXPROCS=2)",
 		"ratio to the median of every `ref-atomic-pair` sample",
 		"| nanolb-p2c | 9.00 ns (2.25×) | 0 |", // median of 8, 9, 100 over 4
 		"| grpc-least-request | 108.6 ns (27.15×) | 3 |",
 		"| ref-atomic-pair | 4.00 ns (1.00×) | 0 |",
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("table lacks %q:\n%s", want, got)
-		}
-	}
+	)
 }
 
 // Keys other than impl/policy and n qualify the row, so that samples of
@@ -77,6 +73,16 @@ func TestTextSectionsQuoteTheirFile(t *testing.T) {
 	for _, bad := range []string{"no-equals", "=" + path, "Title=", "Title=" + path + ".missing"} {
 		if err := writeText(&buf, bad); err == nil {
 			t.Errorf("writeText(%q) accepted", bad)
+		}
+	}
+}
+
+// mustContain reports each of wants that text, the named output, lacks.
+func mustContain(t *testing.T, what, text string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(text, want) {
+			t.Errorf("%s lacks %q:\n%s", what, want, text)
 		}
 	}
 }
