@@ -118,7 +118,7 @@ func TestAThrowawayPolicyRowCompiles(t *testing.T) {
 			{Name: "seen", Type: "[]uint64", Doc: "a slice field"},
 			{Name: "next", Type: "atomic.Uint64", Doc: "an own-line field", Own: true},
 		},
-		Setup: true, Keyed: true, Leases: true,
+		Setup: true, Keyed: true, Leases: true, Totals: true,
 	}
 	files, err := generate(append(append([]policy{}, policies...), row))
 	if err != nil {

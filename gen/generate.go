@@ -197,10 +197,19 @@ func dispatchFile(table []policy) *File {
 		g.Line()
 	})
 	f.Line()
-	f.Comment("leasedPolicies are those whose leases carry state: begin and end.")
+	f.Comment("leasedPolicies are those whose tables keep per-lease state: begin and end.")
 	f.Var().Id("leasedPolicies").Op("=").Index(Len(Id("policyLabels"))).Bool().ValuesFunc(func(g *Group) {
 		for _, p := range table {
 			if p.Leases {
+				g.Id(p.Name).Op(":").True()
+			}
+		}
+	})
+	f.Line()
+	f.Comment("totalPolicies are those whose leases the pool counts in counters.total.")
+	f.Var().Id("totalPolicies").Op("=").Index(Len(Id("policyLabels"))).Bool().ValuesFunc(func(g *Group) {
+		for _, p := range table {
+			if p.Totals {
 				g.Id(p.Name).Op(":").True()
 			}
 		}

@@ -9,6 +9,9 @@ package main
 //	pickKey(h uint64) *core               if Keyed
 //	begin(c *core) int64                  if Leases: per-lease state at Pick...
 //	end(c *core, mark int64, err error)   ...and at Done, with begin's mark
+//
+// A policy with Totals has its leases counted in the pool's total in
+// flight (counters.total), which the pool keeps at Pick and Done itself.
 type policy struct {
 	Name  string   // exported constant in lb, e.g. "P2C"
 	Ident string   // lower-camel stem of the generated types, e.g. "p2c"
@@ -24,6 +27,7 @@ type policy struct {
 	Setup  bool // the table has a setup method
 	Keyed  bool // the table has pickKey: PickKey routes by key
 	Leases bool // the table has begin and end: its leases carry state
+	Totals bool // the pool counts its leases in counters.total
 }
 
 // field is a struct field. Type is Go source: a predeclared type, a type
@@ -138,7 +142,7 @@ var policies = []policy{
 			{Name: "loadFactor", Type: "float64", Doc: "Config.HashLoadFactor"},
 			{Name: "builds", Type: "*maglevBuilds", Doc: "the pool's background rebuilds of the Maglev table"},
 		},
-		Setup: true, Keyed: true, Leases: true,
+		Setup: true, Keyed: true, Totals: true,
 	},
 	{
 		Name: "Shard", Ident: "shard", Label: "shard",

@@ -188,18 +188,6 @@ func (t *consistentHashTable) underBound(load, up, total int64) bool {
 	return float64(load)*float64(up) < t.loadFactor*float64(total+1)
 }
 
-// begin counts the lease in the pool's total, a count per processor
-// (procSum): two atomic adds per lease on one shared counter cost about a
-// fifth of a PickKey+Done, and the bound reads the total only when a key's
-// owner is busy.
-func (t *consistentHashTable) begin(*core) int64 {
-	t.counts.total.add(1)
-	return 1
-}
-
-// end takes the lease off the pool's total.
-func (t *consistentHashTable) end(*core, int64, error) { t.counts.total.add(-1) }
-
 // entryOf maps a 64-bit hash to an entry of a table of size entries: a
 // multiply-shift, no division.
 func entryOf(h uint64, size int) int {

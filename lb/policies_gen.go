@@ -77,8 +77,11 @@ var policyLabels = [...]string{
 	Shard:              "shard",
 }
 
-// leasedPolicies are those whose leases carry state: begin and end.
-var leasedPolicies = [len(policyLabels)]bool{PeakEWMA: true, ConsistentHash: true}
+// leasedPolicies are those whose tables keep per-lease state: begin and end.
+var leasedPolicies = [len(policyLabels)]bool{PeakEWMA: true}
+
+// totalPolicies are those whose leases the pool counts in counters.total.
+var totalPolicies = [len(policyLabels)]bool{ConsistentHash: true}
 
 // tables holds a pool's current table; only its policy's pointer is used.
 type tables struct {
@@ -133,8 +136,6 @@ func (p *Pool) policyBegin(c *core) int64 {
 	switch p.policy {
 	case PeakEWMA:
 		return p.tables.peakEWMA.Load().begin(c)
-	case ConsistentHash:
-		return p.tables.consistentHash.Load().begin(c)
 	}
 	return 1
 }
@@ -144,8 +145,6 @@ func (p *Pool) policyEnd(c *core, mark int64, err error) {
 	switch p.policy {
 	case PeakEWMA:
 		p.tables.peakEWMA.Load().end(c, mark, err)
-	case ConsistentHash:
-		p.tables.consistentHash.Load().end(c, mark, err)
 	}
 }
 

@@ -25,7 +25,9 @@ type Pool struct {
 	queue  queue // PickWait's waiters
 	stats  stats
 
-	policyLeased bool // the policy's leases carry state: begin and end call it
+	policyLeased bool // the policy's leases carry state: its table's or the pool's total
+	tableLeased  bool // the policy's table keeps per-lease state: begin and end call it
+	countsTotal  bool // the pool counts the policy's leases in counts.total
 
 	name  string              // in a Registry, for events
 	hub   atomic.Pointer[hub] // event delivery, while anybody listens
@@ -45,7 +47,7 @@ type Pool struct {
 // counters are the pool-wide counts that policies may read: a table holds
 // a pointer to its pool's, never the pool itself.
 type counters struct {
-	total   procSum // leases in flight over the pool, kept by ConsistentHash's leases
+	total   procSum // leases in flight over the pool, kept at Pick and Done for policies that read it (ConsistentHash)
 	_       cpu.CacheLinePad
 	ejected atomic.Int32 // endpoints ejected or probing
 }
@@ -85,9 +87,12 @@ func NewWeighted(cfg Config, endpoints ...Endpoint) (*Pool, error) {
 		return nil, err
 	}
 	p := &Pool{policy: s.policy, cfg: s, index: make(map[string]*core, len(endpoints))}
-	p.counts.total = newProcSum()
+	if totalPolicies[s.policy] {
+		p.counts.total = newProcSum()
+	}
 	p.epoch = time.Now()
-	p.policyLeased, p.limit = leasedPolicies[s.policy], s.limit
+	p.tableLeased, p.countsTotal, p.limit = leasedPolicies[s.policy], totalPolicies[s.policy], s.limit
+	p.policyLeased = p.tableLeased || p.countsTotal
 	p.leased = p.policyLeased || p.limit != 0
 	p.armedAt.Store(never)
 	p.wake = time.AfterFunc(time.Duration(never), p.wakeUp)
