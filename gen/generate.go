@@ -197,23 +197,9 @@ func dispatchFile(table []policy) *File {
 		g.Line()
 	})
 	f.Line()
-	f.Comment("leasedPolicies are those whose tables keep per-lease state: begin and end.")
-	f.Var().Id("leasedPolicies").Op("=").Index(Len(Id("policyLabels"))).Bool().ValuesFunc(func(g *Group) {
-		for _, p := range table {
-			if p.Leases {
-				g.Id(p.Name).Op(":").True()
-			}
-		}
-	})
+	policySet(f, table, "leasedPolicies", "those whose tables keep per-lease state: begin and end.", func(p policy) bool { return p.Leases })
 	f.Line()
-	f.Comment("totalPolicies are those whose leases the pool counts in counters.total.")
-	f.Var().Id("totalPolicies").Op("=").Index(Len(Id("policyLabels"))).Bool().ValuesFunc(func(g *Group) {
-		for _, p := range table {
-			if p.Totals {
-				g.Id(p.Name).Op(":").True()
-			}
-		}
-	})
+	policySet(f, table, "totalPolicies", "those whose leases the pool counts in counters.total.", func(p policy) bool { return p.Totals })
 	f.Line()
 	f.Comment("tables holds a pool's current table; only its policy's pointer is used.")
 	f.Type().Id("tables").StructFunc(func(g *Group) {
@@ -269,4 +255,17 @@ func dispatchFile(table []policy) *File {
 		Panic(Lit("lb: newMembers with an unchecked policy")),
 	)
 	return f
+}
+
+// policySet emits name, an array indexed by Policy that is true for the
+// policies in where, with the doc comment "name are doc".
+func policySet(f *File, table []policy, name, doc string, where func(policy) bool) {
+	f.Comment(name + " are " + doc)
+	f.Var().Id(name).Op("=").Index(Len(Id("policyLabels"))).Bool().ValuesFunc(func(g *Group) {
+		for _, p := range table {
+			if where(p) {
+				g.Id(p.Name).Op(":").True()
+			}
+		}
+	})
 }
