@@ -56,8 +56,11 @@ func (l *Lease) Done(err error) {
 	}
 	l.c = nil
 	if l.mark != 0 {
-		l.pool.end(c, l.mark, err, l.probe)
-		return
+		if p := l.pool; !p.totalOnly() {
+			p.end(c, l.mark, err, l.probe)
+			return
+		}
+		l.pool.counts.total.add(-1) // end, for a lease that carries only the total
 	}
 	c.release()
 	if err == nil && l.probe == 0 && c.health.Load() == 0 {
@@ -65,3 +68,10 @@ func (l *Lease) Done(err error) {
 	}
 	l.pool.report(c, err, l.probe)
 }
+
+// totalOnly reports whether the pool's leases with a mark carry nothing
+// but their place in the pool's total in flight, so that Done ends them
+// itself instead of calling Pool.end: ConsistentHash's, on a pool without
+// a concurrency limit (its table keeps no per-lease state; a test pins
+// that). It reads only the fields every Pick reads.
+func (p *Pool) totalOnly() bool { return p.policy == ConsistentHash && p.limit == 0 }

@@ -46,9 +46,9 @@ func (p *Pool) Pick() (Lease, error) {
 // ConsistentHash's keys with FNV-1a: upgrading moves them once.
 func (p *Pool) PickKey(key string) (Lease, error) {
 	if p.policy == Shard {
-		return p.PickKeyUint64(hashString(key))
+		return p.pickShard(mix64(hashString(key)))
 	}
-	return p.PickKeyUint64(keyHash(key))
+	return p.pickHash(mix64(keyHash(key)))
 }
 
 // PickKeyUint64 is PickKey for a numeric key, such as a user ID or an
@@ -57,10 +57,29 @@ func (p *Pool) PickKeyUint64(key uint64) (Lease, error) {
 	if p.policy == Shard {
 		return p.pickShard(mix64(key)) // strict: its own probe and no last resort (shard.go)
 	}
+	return p.pickHash(mix64(key))
+}
+
+// pickHash is PickKey on a pool of any policy but Shard, for the key's
+// routing hash h. It leases ConsistentHash's choice itself in the common
+// case, no probe due and no concurrency limit, where the lease carries only
+// the pool's total in flight (begin): the general path (lease, leaseOn,
+// take, newLease, begin) cost PickKey+Done a call at each step. Lease.Done
+// ends such a lease as directly (Pool.totalOnly).
+func (p *Pool) pickHash(h uint64) (Lease, error) {
 	if p.due.Load() != dueNone {
-		return p.probeOrPick(mix64(key), true)
+		return p.probeOrPick(h, true)
 	}
-	return p.lease(p.pickKey(mix64(key)))
+	if p.policy != ConsistentHash {
+		return p.lease(p.pickKey(h))
+	}
+	c := p.tables.consistentHash.Load().pickKey(h)
+	if c == nil || p.limit != 0 {
+		return p.lease(c)
+	}
+	c.inflight.Add(1)
+	p.counts.total.add(1)
+	return Lease{c: c, pool: p, mark: 1}, nil
 }
 
 // probeOrPick is Pick (or, keyed, PickKey for key hash h) when an ejected
