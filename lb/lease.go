@@ -60,7 +60,8 @@ func (l *Lease) Done(err error) {
 			p.end(c, l.mark, err, l.probe)
 			return
 		}
-		l.pool.counts.total.add(-1) // end, for a lease that carries only the total
+		l.pool.counts.total.addOn(procPin(), -1) // end, for a lease that carries only the total
+		procUnpin()
 	}
 	c.release()
 	if err == nil && l.probe == 0 && c.health.Load() == 0 {

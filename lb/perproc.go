@@ -74,12 +74,19 @@ func newProcSum() procSum { return procSum{stripes: stripesPerProc()} }
 
 // add adds d to the sum.
 func (c *procSum) add(d int64) {
-	if pid := procPin(); pid < len(c.stripes) {
+	c.addOn(procPin(), d)
+	procUnpin()
+}
+
+// addOn adds d to the sum from P pid, which the caller is pinned to
+// (procPin) until it returns. Hot paths pin around it themselves: add,
+// with its two calls into the runtime, is too costly for the compiler to
+// inline, while addOn is inlined.
+func (c *procSum) addOn(pid int, d int64) {
+	if pid < len(c.stripes) {
 		c.stripes[pid].add(uint64(d))
-		procUnpin()
 		return
 	}
-	procUnpin()
 	c.spill.Add(d)
 }
 

@@ -78,7 +78,8 @@ func (p *Pool) pickHash(h uint64) (Lease, error) {
 		return p.lease(c)
 	}
 	c.inflight.Add(1)
-	p.counts.total.add(1)
+	p.counts.total.addOn(procPin(), 1)
+	procUnpin()
 	return Lease{c: c, pool: p, mark: 1}, nil
 }
 
