@@ -102,16 +102,36 @@ func (t *consistentHashTable) pick() *core { return t.pickKey(rand63() << 1) }
 // a removed owner is retired, so not up, and its keys go on as an ejected
 // owner's do.
 func (t *consistentHashTable) pickKey(h uint64) *core {
+	if c := t.idleOwner(h); c != nil {
+		return c
+	}
+	return t.pickKeyBusy(h)
+}
+
+// idleOwner is pickKey's common case: the key's owner, if it is up with no
+// failure streak (health 0) and nothing in flight, which is under any
+// bound, so the pool's counters need not be read; else nil. It is small
+// enough for the compiler to inline into PickKey's fast path (pickHash),
+// so it reads only 16-bit tables: with 32-bit entries (65,536 endpoints or
+// more), or none, it returns nil.
+func (t *consistentHashTable) idleOwner(h uint64) *core {
+	small := t.lookup.small
+	if len(small) == 0 {
+		return nil
+	}
+	if s := t.lookup.owners[small[entryOf(h, len(small))]]; s.health.Load()|uint64(s.inflight.Load()) == 0 {
+		return &s.core
+	}
+	return nil
+}
+
+// pickKeyBusy is pickKey when idleOwner found no idle owner.
+func (t *consistentHashTable) pickKeyBusy(h uint64) *core {
 	l := &t.lookup
 	if l.size == 0 {
 		return t.anyUp()
 	}
 	s := l.owners[l.at(entryOf(h, l.size))]
-	// Up with no failure streak (health 0) and nothing in flight: under any
-	// bound, so the pool's counters need not be read.
-	if s.health.Load()|uint64(s.inflight.Load()) == 0 {
-		return &s.core
-	}
 	up, total := t.upAndTotal()
 	if s.pickable() && t.underBound(s.load(), up, total) {
 		return &s.core

@@ -73,7 +73,11 @@ func (p *Pool) pickHash(h uint64) (Lease, error) {
 	if p.policy != ConsistentHash {
 		return p.lease(p.pickKey(h))
 	}
-	c := p.tables.consistentHash.Load().pickKey(h)
+	t := p.tables.consistentHash.Load()
+	c := t.idleOwner(h) // pickKey, its common case inlined
+	if c == nil {
+		c = t.pickKeyBusy(h)
+	}
 	if c == nil || p.limit != 0 {
 		return p.lease(c)
 	}
