@@ -55,19 +55,26 @@ func (l *Lease) Done(err error) {
 		return
 	}
 	l.c = nil
-	if l.mark != 0 {
-		if p := l.pool; !p.totalOnly() {
-			p.end(c, l.mark, err, l.probe)
-			return
+	if l.mark == 0 {
+		c.release()
+		if err == nil && l.probe == 0 && c.health.Load() == 0 {
+			return // up with no streak: nothing to write
 		}
-		l.pool.counts.total.addOn(procPin(), -1) // end, for a lease that carries only the total
-		procUnpin()
+		l.pool.report(c, err, l.probe)
+		return
 	}
+	p := l.pool
+	if !p.totalOnly() {
+		p.end(c, l.mark, err, l.probe)
+		return
+	}
+	// Pool.end for a lease that carries only its place in the total.
+	p.counts.total.addOn(procPin(), -1)
+	procUnpin()
 	c.release()
-	if err == nil && l.probe == 0 && c.health.Load() == 0 {
-		return // up with no streak: nothing to write
+	if err != nil || l.probe != 0 || c.health.Load() != 0 {
+		p.report(c, err, l.probe)
 	}
-	l.pool.report(c, err, l.probe)
 }
 
 // totalOnly reports whether the pool's leases with a mark carry nothing
