@@ -64,7 +64,7 @@ func (l *Lease) Done(err error) {
 		return
 	}
 	p := l.pool
-	if !p.totalOnly() {
+	if !p.totalOnly {
 		p.end(c, l.mark, err, l.probe)
 		return
 	}
@@ -76,10 +76,3 @@ func (l *Lease) Done(err error) {
 		p.report(c, err, l.probe)
 	}
 }
-
-// totalOnly reports whether the pool's leases with a mark carry nothing
-// but their place in the pool's total in flight, so that Done ends them
-// itself instead of calling Pool.end: ConsistentHash's, on a pool without
-// a concurrency limit (its table keeps no per-lease state; a test pins
-// that). It reads only the fields every Pick reads.
-func (p *Pool) totalOnly() bool { return p.policy == ConsistentHash && p.limit == 0 }

@@ -78,7 +78,7 @@ func (p *Pool) pickHash(h uint64) (Lease, error) {
 	if c == nil {
 		c = t.pickKeyBusy(h)
 	}
-	if c == nil || !p.totalOnly() { // under a limit, lease admits c
+	if c == nil || !p.totalOnly { // under a limit, lease admits c
 		return p.lease(c)
 	}
 	c.inflight.Add(1)

@@ -19,11 +19,7 @@ func TestTotalOnlyPoolsAreThoseWhoseLeasesCarryOnlyTheTotal(t *testing.T) {
 	for _, pol := range Policies() {
 		for _, limit := range []int{0, 4} {
 			p := mustNew(t, Config{Policy: pol, MaxConcurrency: limit}, "a:1", "b:1")
-			want := p.countsTotal && !p.tableLeased && p.limit == 0
-			if got := p.totalOnly(); got != want {
-				t.Errorf("%v with MaxConcurrency %d: totalOnly %v, want %v", pol, limit, got, want)
-			}
-			if got, want := p.totalOnly(), pol == ConsistentHash && limit == 0; got != want {
+			if got, want := p.totalOnly, pol == ConsistentHash && limit == 0; got != want {
 				t.Errorf("%v with MaxConcurrency %d: totalOnly %v; the fast path is meant for ConsistentHash without a limit alone", pol, limit, got)
 			}
 		}

@@ -16,10 +16,14 @@ type Pool struct {
 	// Read by every Pick.
 	due    atomic.Uint32 // dueNone, dueRaised or dueScanning
 	policy Policy
-	leased bool   // leases carry state (policy or limit): Pick calls begin, Done calls end
-	tables tables // the current table of the pool's policy
-	limit  int64  // Config.MaxConcurrency; 0: none
-	_      cpu.CacheLinePad
+	leased bool // leases carry state (policy or limit): Pick calls begin, Done calls end
+	// totalOnly: the leases carry nothing but their place in counts.total
+	// (ConsistentHash without a limit), so PickKey (pickHash) and Done do
+	// begin's and end's work themselves.
+	totalOnly bool
+	tables    tables // the current table of the pool's policy
+	limit     int64  // Config.MaxConcurrency; 0: none
+	_         cpu.CacheLinePad
 
 	counts counters
 	queue  queue // PickWait's waiters
@@ -94,6 +98,7 @@ func NewWeighted(cfg Config, endpoints ...Endpoint) (*Pool, error) {
 	p.tableLeased, p.countsTotal, p.limit = leasedPolicies[s.policy], totalPolicies[s.policy], s.limit
 	p.policyLeased = p.tableLeased || p.countsTotal
 	p.leased = p.policyLeased || p.limit != 0
+	p.totalOnly = p.countsTotal && !p.tableLeased && p.limit == 0
 	p.armedAt.Store(never)
 	p.wake = time.AfterFunc(time.Duration(never), p.wakeUp)
 	p.wake.Stop()
