@@ -231,9 +231,9 @@ func (p *Pool) Stats() Stats {
 // The total is counted per processor (procSum): two atomic adds per lease
 // on one shared counter cost about a fifth of a PickKey+Done, and
 // ConsistentHash's bound reads the total only when a key's owner is busy.
-// Where a lease carries the total alone (Pool.totalOnly), PickKey
-// (pickHash) and Lease.Done do begin's and end's work themselves: a change
-// to either must be made there too.
+// Where a lease carries the total alone (Pool.totalOnly), lease and
+// Lease.Done do begin's and end's work themselves: a change to either must
+// be made there too.
 func (p *Pool) begin(c *core) int64 {
 	if p.countsTotal {
 		p.counts.total.add(1)

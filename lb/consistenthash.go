@@ -111,7 +111,7 @@ func (t *consistentHashTable) pickKey(h uint64) *core {
 // idleOwner is pickKey's common case: the key's owner, if it is up with no
 // failure streak (health 0) and nothing in flight, which is under any
 // bound, so the pool's counters need not be read; else nil. It is small
-// enough for the compiler to inline into PickKey's fast path (pickHash),
+// enough for the compiler to inline into PickKey (pickHash),
 // so it reads only 16-bit tables: with 32-bit entries (65,536 endpoints or
 // more), or none, it returns nil.
 func (t *consistentHashTable) idleOwner(h uint64) *core {

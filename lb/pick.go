@@ -61,11 +61,9 @@ func (p *Pool) PickKeyUint64(key uint64) (Lease, error) {
 }
 
 // pickHash is PickKey on a pool of any policy but Shard, for the key's
-// routing hash h. It leases ConsistentHash's choice itself in the common
-// case, no probe due and no concurrency limit, where the lease carries only
-// the pool's total in flight (begin): the general path (lease, leaseOn,
-// take, newLease, begin) cost PickKey+Done a call at each step. Lease.Done
-// ends such a lease as directly (Pool.totalOnly).
+// routing hash h. On ConsistentHash it looks the key up itself, with the
+// table's common case (idleOwner) inlined, instead of through the policy
+// switch.
 func (p *Pool) pickHash(h uint64) (Lease, error) {
 	if p.due.Load() != dueNone {
 		return p.probeOrPick(h, true)
@@ -74,17 +72,11 @@ func (p *Pool) pickHash(h uint64) (Lease, error) {
 		return p.lease(p.pickKey(h))
 	}
 	t := p.tables.consistentHash.Load()
-	c := t.idleOwner(h) // pickKey, its common case inlined
+	c := t.idleOwner(h)
 	if c == nil {
 		c = t.pickKeyBusy(h)
 	}
-	if c == nil || !p.totalOnly { // under a limit, lease admits c
-		return p.lease(c)
-	}
-	c.inflight.Add(1)
-	p.counts.total.addOn(procPin(), 1)
-	procUnpin()
-	return Lease{c: c, pool: p, mark: 1}, nil
+	return p.lease(c)
 }
 
 // probeOrPick is Pick (or, keyed, PickKey for key hash h) when an ejected
@@ -111,6 +103,12 @@ func (p *Pool) lease(c *core) (Lease, error) {
 		return p.refuse()
 	}
 	if c != nil && !p.policyLeased && p.admit(c) { // a limit alone, under it: the common case
+		return Lease{c: c, pool: p, mark: 1}, nil
+	}
+	if c != nil && p.totalOnly { // the pool's total alone (ConsistentHash): begin's work, without its calls
+		c.inflight.Add(1)
+		p.counts.total.addOn(procPin(), 1)
+		procUnpin()
 		return Lease{c: c, pool: p, mark: 1}, nil
 	}
 	var l Lease

@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// PickKey leases ConsistentHash's choice itself, and Done ends the lease
-// itself (Pool.totalOnly), only where a lease carries nothing but its place
+// lease counts ConsistentHash's lease itself, and Done ends it itself
+// (Pool.totalOnly), only where a lease carries nothing but its place
 // in the pool's total: the pool counts the policy's total, its table keeps
 // no per-lease state, and there is no concurrency limit. Every other pool
 // goes through begin and end.

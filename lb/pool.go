@@ -18,8 +18,8 @@ type Pool struct {
 	policy Policy
 	leased bool // leases carry state (policy or limit): Pick calls begin, Done calls end
 	// totalOnly: the leases carry nothing but their place in counts.total
-	// (ConsistentHash without a limit), so PickKey (pickHash) and Done do
-	// begin's and end's work themselves.
+	// (ConsistentHash without a limit), so lease and Done do begin's and
+	// end's work themselves.
 	totalOnly bool
 	tables    tables // the current table of the pool's policy
 	limit     int64  // Config.MaxConcurrency; 0: none
