@@ -102,7 +102,7 @@ func (p *Pool) lease(c *core) (Lease, error) {
 	if p.limit != 0 && p.queue.waiting() {
 		return p.refuse()
 	}
-	if c != nil && !p.policyLeased && p.admit(c) { // a limit alone, under it: the common case
+	if c != nil && !p.tableLeased && !p.countsTotal && p.admit(c) { // a limit alone, under it: the common case
 		return Lease{c: c, pool: p, mark: 1}, nil
 	}
 	if c != nil && p.totalOnly { // the pool's total alone (ConsistentHash): begin's work, without its calls

@@ -29,9 +29,8 @@ type Pool struct {
 	queue  queue // PickWait's waiters
 	stats  stats
 
-	policyLeased bool // the policy's leases carry state: its table's or the pool's total
-	tableLeased  bool // the policy's table keeps per-lease state: begin and end call it
-	countsTotal  bool // the pool counts the policy's leases in counts.total
+	tableLeased bool // the policy's table keeps per-lease state: begin and end call it
+	countsTotal bool // the pool counts the policy's leases in counts.total
 
 	name  string              // in a Registry, for events
 	hub   atomic.Pointer[hub] // event delivery, while anybody listens
@@ -96,8 +95,7 @@ func NewWeighted(cfg Config, endpoints ...Endpoint) (*Pool, error) {
 	}
 	p.epoch = time.Now()
 	p.tableLeased, p.countsTotal, p.limit = leasedPolicies[s.policy], totalPolicies[s.policy], s.limit
-	p.policyLeased = p.tableLeased || p.countsTotal
-	p.leased = p.policyLeased || p.limit != 0
+	p.leased = p.tableLeased || p.countsTotal || p.limit != 0
 	p.totalOnly = p.countsTotal && !p.tableLeased && p.limit == 0
 	p.armedAt.Store(never)
 	p.wake = time.AfterFunc(time.Duration(never), p.wakeUp)
