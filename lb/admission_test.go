@@ -385,13 +385,7 @@ func TestCloseFailsWaitersAndRegistryDeleteCloses(t *testing.T) {
 func TestALimitedPickAndDoneAllocateNothing(t *testing.T) {
 	for _, pol := range Policies() {
 		p := mustNew(t, Config{Policy: pol, MaxConcurrency: 100}, addrs(8)...)
-		if n := testing.AllocsPerRun(1000, func() {
-			l, err := p.Pick()
-			if err != nil {
-				t.Fatal(err)
-			}
-			l.Done(nil)
-		}); n != 0 {
+		if n := pickDoneAllocs(1000, p.Pick, nil); n != 0 {
 			t.Errorf("%v: %v allocations per limited Pick+Done", pol, n)
 		}
 	}

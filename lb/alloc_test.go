@@ -16,13 +16,7 @@ func TestPickDoneAllocatesNothing(t *testing.T) {
 		for _, n := range []int{1, 8, 1024} {
 			p := mustNew(t, Config{Policy: pol, EjectAfter: 255}, addrs(n)...)
 			for name, outcome := range map[string]error{"success": nil, "failure": errBackend} {
-				allocs := testing.AllocsPerRun(1000, func() {
-					l, err := p.Pick()
-					if err != nil {
-						panic(err)
-					}
-					l.Done(outcome)
-				})
+				allocs := pickDoneAllocs(1000, p.Pick, outcome)
 				if allocs != 0 {
 					t.Errorf("%v n=%d %s: %.1f allocations per Pick+Done", pol, n, name, allocs)
 				}

@@ -148,3 +148,16 @@ func randomChange(t testing.TB, rng *rand.Rand, p *Pool, all []string, weighted 
 		}
 	}
 }
+
+// pickDoneAllocs is the average number of allocations of pick and a Done
+// with outcome on its lease, over runs (testing.AllocsPerRun); a pick that
+// fails panics, which fails the test.
+func pickDoneAllocs(runs int, pick func() (Lease, error), outcome error) float64 {
+	return testing.AllocsPerRun(runs, func() {
+		l, err := pick()
+		if err != nil {
+			panic(err)
+		}
+		l.Done(outcome)
+	})
+}

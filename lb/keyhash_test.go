@@ -252,13 +252,7 @@ func TestKeyHashSeparatesKeysOneByteApart(t *testing.T) {
 func TestPickKeyDoesNotAllocate(t *testing.T) {
 	p := mustNew(t, Config{Policy: ConsistentHash}, addrs(8)...)
 	for _, key := range []string{"", "abc", "user-1", "user-12345", strings.Repeat("k", 100)} {
-		if allocs := testing.AllocsPerRun(100, func() {
-			l, err := p.PickKey(key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			l.Done(nil)
-		}); allocs != 0 {
+		if allocs := pickDoneAllocs(100, func() (Lease, error) { return p.PickKey(key) }, nil); allocs != 0 {
 			t.Errorf("PickKey(%q): %.1f allocations", key, allocs)
 		}
 	}

@@ -554,13 +554,7 @@ func TestShardKeyRouteAllocatesNothing(t *testing.T) {
 			"PickKey":       func() (Lease, error) { i++; return p.PickKey(keys[i%len(keys)]) },
 			"PickKeyUint64": func() (Lease, error) { i++; return p.PickKeyUint64(uint64(i)) },
 		} {
-			if allocs := testing.AllocsPerRun(1000, func() {
-				l, err := pick()
-				if err != nil {
-					panic(err)
-				}
-				l.Done(nil)
-			}); allocs != 0 {
+			if allocs := pickDoneAllocs(1000, pick, nil); allocs != 0 {
 				t.Errorf("n=%d %s+Done: %.1f allocations", n, name, allocs)
 			}
 		}
