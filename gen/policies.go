@@ -160,7 +160,7 @@ var policies = []policy{
 			"without a key draws an endpoint uniformly among those that are up.",
 		},
 		TableFields: []field{
-			{Name: "shards", Type: "[]*core", Doc: "the endpoints in shard order: by address length, then bytes"},
+			{Name: "shards", Type: "[]int32", Doc: "view positions in shard order (by address length, then bytes); -1 is an empty shard"},
 		},
 		Setup: true, Keyed: true,
 	},

@@ -3,6 +3,7 @@ package lb
 import (
 	"cmp"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sort"
 )
@@ -76,87 +77,133 @@ func (l *ShardLayout) Addrs() []string {
 	return slices.Clone(l.addrs)
 }
 
-// setup lays out the shards: Config.Shards's addresses, each the member
-// with that address or nil (an empty shard), or else the members in
-// address order. With a table to replace, it changes that table's shards
-// by the membership change, in time linear in the shards and no slot read
-// for the endpoints that stay; the first layout is built from scratch.
+// setup lays out the shards: Config.Shards's addresses, each the view
+// position of the member with that address or -1 (an empty shard), or else
+// the members in address order. The table holds positions, not pointers:
+// half the size, and written and collected without the garbage collector's
+// barriers and scans. With a table to replace, it renumbers that table's
+// shards by the membership change, in time linear in the shards and no
+// slot read for the endpoints that stay; the first layout is built from
+// scratch.
 func (t *shardTable) setup(prev *shardTable, env tableEnv) {
-	ch := env.change
-	var gone []*core // the dropped members
-	if prev != nil && ch.gone > 0 {
-		gone = make([]*core, 0, ch.gone)
-		for i, dropped := range ch.drop {
-			if dropped {
-				gone = append(gone, prev.view.cores[i])
-			}
-		}
-	}
+	ch, cores := env.change, t.view.cores
+	first := int32(len(cores) - len(ch.added)) // the first added member's position
 	if layout := env.cfg.shards; layout != nil {
 		if prev == nil {
-			t.shards = make([]*core, len(layout.addrs))
-			for _, s := range t.slots {
-				if i, ok := layout.shard[s.addr]; ok {
-					t.shards[i] = &s.core
+			t.shards = make([]int32, len(layout.addrs))
+			for i := range t.shards {
+				t.shards[i] = -1
+			}
+			for i, c := range cores {
+				if s, ok := layout.shard[c.addr]; ok {
+					t.shards[s] = int32(i)
 				}
 			}
 			return
 		}
-		t.shards = slices.Clone(prev.shards)
-		for _, c := range gone {
-			if i, ok := layout.shard[c.addr]; ok {
-				t.shards[i] = nil
-			}
+		moved := renumberOf(ch)
+		t.shards = make([]int32, len(prev.shards))
+		for s, i := range prev.shards {
+			t.shards[s] = moved.to(i)
 		}
-		for _, m := range ch.added {
-			if i, ok := layout.shard[m.c.addr]; ok {
-				t.shards[i] = m.c
+		for k, m := range ch.added {
+			if s, ok := layout.shard[m.c.addr]; ok {
+				t.shards[s] = first + int32(k)
 			}
 		}
 		return
 	}
 	if prev == nil {
-		t.shards = make([]*core, len(t.slots))
-		for i, s := range t.slots {
-			t.shards[i] = &s.core
+		t.shards = make([]int32, len(cores))
+		for i := range t.shards {
+			t.shards[i] = int32(i)
 		}
-		slices.SortFunc(t.shards, byShardOrder)
+		slices.SortFunc(t.shards, func(a, b int32) int { return shardOrder(cores[a].addr, cores[b].addr) })
 		return
 	}
-	t.shards = mergeShards(prev.shards, gone, ch.added, len(t.slots))
+	t.shards = mergeShards(prev.shards, prev.view.cores, cores, first, renumberOf(ch))
 }
 
-// mergeShards returns the shards after a change: old (in shard order)
-// without gone, merged with the added members. It reads the addresses of
-// the changed members and of about log2(len(old)) kept ones per added
-// member, never those of all the kept ones: gone, sorted, is met in
-// lockstep by pointer, and each added member's place in old is found by
-// binary search.
-func mergeShards(old, gone []*core, added []member, n int) []*core {
-	slices.SortFunc(gone, byShardOrder)
-	in := make([]*core, len(added))
-	for i, m := range added {
-		in[i] = m.c
+// mergeShards returns the shards after a change: old (positions in the old
+// view's cores, in shard order) renumbered by moved, without the dropped
+// ones, merged with the added members (positions first and on of the new
+// view's cores). It reads the addresses of the added members and of about
+// log2(len(old)) kept ones per added member, never those of all the kept
+// ones: each added member's place in old is found by binary search. The
+// searches span all of old, so their first steps, shared, stay in cache.
+func mergeShards(old []int32, was, cores []*core, first int32, moved renumber) []int32 {
+	in := make([]int32, len(cores)-int(first))
+	for k := range in {
+		in[k] = first + int32(k)
 	}
-	slices.SortFunc(in, byShardOrder)
-	out := make([]*core, 0, n)
+	slices.SortFunc(in, func(a, b int32) int { return shardOrder(cores[a].addr, cores[b].addr) })
+	out := make([]int32, 0, len(cores))
 	from := 0
-	keep := func(to int) { // old[from:to] without gone, in runs
-		for i := from; i < to && len(gone) > 0; i++ {
-			if old[i] == gone[0] {
-				out = append(out, old[from:i]...)
-				from, gone = i+1, gone[1:]
-			}
-		}
-		out = append(out, old[from:to]...)
+	for _, k := range in {
+		addr := cores[k].addr
+		to := sort.Search(len(old), func(i int) bool { return shardOrder(addr, was[old[i]].addr) < 0 })
+		out = moved.appendKept(out, old[from:to])
+		out = append(out, k)
 		from = to
 	}
-	for _, c := range in {
-		to := from + sort.Search(len(old)-from, func(i int) bool { return shardOrder(c.addr, old[from+i].addr) < 0 })
-		keep(to)
-		out = append(out, c)
+	return moved.appendKept(out, old[from:])
+}
+
+// renumber maps the positions of a view's members to the next view's, for
+// a change: a kept member moves down by the number dropped before it. The
+// drops are a bitmap with a running count per word, 1/32 of the view's
+// size, so a lookup is two loads and a population count.
+type renumber struct {
+	dropped []uint64 // bit i%64 of dropped[i/64]: position i is dropped
+	before  []int32  // positions dropped before word w's first
+}
+
+// renumberOf returns the renumbering of ch; without drops, the identity.
+func renumberOf(ch change) renumber {
+	if ch.gone == 0 {
+		return renumber{}
 	}
-	keep(len(old))
+	r := renumber{dropped: make([]uint64, (len(ch.drop)+63)/64), before: make([]int32, (len(ch.drop)+63)/64)}
+	for i, d := range ch.drop {
+		if d {
+			r.dropped[i/64] |= 1 << (i % 64)
+		}
+	}
+	var n int32
+	for w, word := range r.dropped {
+		r.before[w] = n
+		n += int32(bits.OnesCount64(word))
+	}
+	return r
+}
+
+// to returns position i's next position, or -1 if it is dropped (or is
+// -1, an empty shard).
+func (r renumber) to(i int32) int32 {
+	if r.dropped == nil || i < 0 {
+		return i
+	}
+	w, b := r.dropped[uint32(i)/64], uint64(1)<<(uint32(i)%64)
+	if w&b != 0 {
+		return -1
+	}
+	return i - r.before[uint32(i)/64] - int32(bits.OnesCount64(w&(b-1)))
+}
+
+// appendKept appends the next positions of positions (none -1) to out,
+// leaving out the dropped ones: to's loop, with nothing but the lookup in
+// it, as it runs over every shard.
+func (r renumber) appendKept(out, positions []int32) []int32 {
+	if r.dropped == nil {
+		return append(out, positions...)
+	}
+	dropped, before := r.dropped, r.before
+	for _, i := range positions {
+		w, b := dropped[uint32(i)/64], uint64(1)<<(uint32(i)%64)
+		if w&b == 0 {
+			out = append(out, i-before[uint32(i)/64]-int32(bits.OnesCount64(w&(b-1))))
+		}
+	}
 	return out
 }
 
@@ -188,7 +235,15 @@ func (t *shardTable) owner(h uint64) *core {
 	if len(t.shards) == 0 {
 		return nil
 	}
-	return t.shards[jump(h, len(t.shards))]
+	return t.shard(jump(h, len(t.shards)))
+}
+
+// shard returns shard s's endpoint, or nil for an empty shard.
+func (t *shardTable) shard(s int) *core {
+	if i := t.shards[s]; i >= 0 {
+		return &t.slots[i].core
+	}
+	return nil
 }
 
 // pickShard is PickKeyUint64 on a Shard pool, for key hash h: a lease on

@@ -7,7 +7,7 @@ package lb
 type shardTable struct {
 	slots  []*slot
 	view   *view   // the same endpoints, with their health index
-	shards []*core // the endpoints in shard order: by address length, then bytes
+	shards []int32 // view positions in shard order (by address length, then bytes); -1 is an empty shard
 }
 
 // newShardTable builds the table for v: its slots are v's endpoints, in v's

@@ -666,12 +666,12 @@ func TestShardTableChangesMatchARebuild(t *testing.T) {
 				now = append(now, e.Addr)
 			}
 			fresh := mustNew(t, cfg, now...)
-			got, want := p.tables.shard.Load().shards, fresh.tables.shard.Load().shards
-			if len(got) != len(want) {
-				t.Fatalf("%s step %d: %d shards, want %d", name, step, len(got), len(want))
+			got, want := p.tables.shard.Load(), fresh.tables.shard.Load()
+			if len(got.shards) != len(want.shards) {
+				t.Fatalf("%s step %d: %d shards, want %d", name, step, len(got.shards), len(want.shards))
 			}
-			for i := range got {
-				if (got[i] == nil) != (want[i] == nil) || got[i] != nil && got[i].addr != want[i].addr {
+			for i := range got.shards {
+				if g, w := got.shard(i), want.shard(i); (g == nil) != (w == nil) || g != nil && g.addr != w.addr {
 					t.Fatalf("%s step %d: shard %d differs from a rebuild's", name, step, i)
 				}
 			}
