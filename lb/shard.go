@@ -207,8 +207,6 @@ func (r renumber) appendKept(out, positions []int32) []int32 {
 	return out
 }
 
-func byShardOrder(a, b *core) int { return shardOrder(a.addr, b.addr) }
-
 // shardOrder orders addresses into shards: by length, then bytewise.
 func shardOrder(a, b string) int {
 	if c := cmp.Compare(len(a), len(b)); c != 0 {
