@@ -13,7 +13,7 @@ import (
 	"github.com/nanolb/nanolb/lb"
 )
 
-// FuzzOps runs a fuzzed sequence of New, Ensure, Add, Remove, Pick,
+// FuzzOps runs a fuzzed sequence of New, Ensure, Add, Remove, Set, Pick,
 // Registry.Pick, Done (success, failure, cancellation, and a second Done on
 // a finished lease), Delete and clock steps against the real pools and
 // registry and against a sequential reference model written here from the
@@ -282,9 +282,10 @@ func (m *opsModel) pool() *opsPool {
 	return m.pools[m.tp.intn(len(m.pools))]
 }
 
-// step runs one operation: a byte modulo 12, then its operands. 0: New
-// (config, addresses). 1: Ensure (name, config, addresses). 2, 3: Add,
-// Remove (pool, addresses). 4-6: Pick (pool). 7: Registry.Pick (name).
+// step runs one operation: a byte modulo 12, then its operands; a byte of
+// 240 or more is Set (pool, addresses), a range no older script uses for
+// an operation. 0: New (config, addresses). 1: Ensure (name, config,
+// addresses). 2, 3: Add, Remove (pool, addresses). 4-6: Pick (pool). 7: Registry.Pick (name).
 // 8, 9: Done (lease, outcome). 10: Delete (name). 11: clock step (kind,
 // maybe a byte). A config is policy, EjectAfter, three durations
 // (opsModel.duration) and MaxEjectedPercent, a byte each; addresses are a
@@ -292,7 +293,12 @@ func (m *opsModel) pool() *opsPool {
 // created so far.
 func (m *opsModel) step(k int) {
 	t := m.t
-	switch op := m.tp.intn(12); op {
+	b := m.tp.byte()
+	if b >= 240 {
+		m.set(k)
+		return
+	}
+	switch op := b % 12; op {
 	case 0:
 		m.create(nil)
 	case 1:
@@ -389,6 +395,50 @@ func (m *opsModel) step(k int) {
 		m.sleep()
 	}
 	m.checkRegistry(k)
+}
+
+// set runs Set on a pool and checks it against the model: an empty or
+// repeated address is ErrAddress and changes nothing; otherwise the
+// endpoints listed that were in the pool stay, in the pool's order and with
+// their state, the new ones follow in the order given, and the rest are
+// removed as by Remove.
+func (m *opsModel) set(k int) {
+	t := m.t
+	mp := m.pool()
+	if mp == nil {
+		return
+	}
+	addrs := m.addrs()
+	endpoints := make([]lb.Endpoint, len(addrs))
+	for i, a := range addrs {
+		endpoints[i] = lb.Endpoint{Addr: a}
+	}
+	err := mp.real.Set(endpoints...)
+	tracef(t, "op %d: Set(%q) = %v", k, addrs, err)
+	switch {
+	case badAddrs(addrs):
+		if !errors.Is(err, lb.ErrAddress) {
+			t.Fatalf("op %d: Set(%q) = %v, want ErrAddress", k, addrs, err)
+		}
+	case err != nil:
+		t.Fatalf("op %d: Set(%q) = %v", k, addrs, err)
+	default:
+		var eps []*opsEndpoint
+		for _, e := range mp.eps {
+			if slices.Contains(addrs, e.addr) {
+				eps = append(eps, e)
+			} else {
+				e.removed = true
+			}
+		}
+		for _, a := range addrs {
+			if mp.find(a) == nil {
+				eps = append(eps, &opsEndpoint{addr: a})
+			}
+		}
+		mp.eps = eps
+	}
+	m.compare(mp)
 }
 
 func (mp *opsPool) find(addr string) *opsEndpoint {
