@@ -55,24 +55,19 @@ func (l *Lease) Done(err error) {
 		return
 	}
 	l.c = nil
-	if l.mark == 0 {
-		c.release()
-		if err == nil && l.probe == 0 && c.health.Load() == 0 {
-			return // up with no streak: nothing to write
-		}
-		l.pool.report(c, err, l.probe)
-		return
-	}
 	p := l.pool
-	if !p.totalOnly {
-		p.end(c, l.mark, err, l.probe)
-		return
+	if l.mark != 0 {
+		if !p.totalOnly {
+			p.end(c, l.mark, err, l.probe)
+			return
+		}
+		// Pool.end for a lease that carries only its place in the total.
+		p.counts.total.addOn(procPin(), -1)
+		procUnpin()
 	}
-	// Pool.end for a lease that carries only its place in the total.
-	p.counts.total.addOn(procPin(), -1)
-	procUnpin()
 	c.release()
-	if err != nil || l.probe != 0 || c.health.Load() != 0 {
-		p.report(c, err, l.probe)
+	if err == nil && l.probe == 0 && c.health.Load() == 0 {
+		return // up with no streak: nothing to write
 	}
+	p.report(c, err, l.probe)
 }
