@@ -81,47 +81,38 @@ func (l *ShardLayout) Addrs() []string {
 // position of the member with that address or -1 (an empty shard), or else
 // the members in address order. The table holds positions, not pointers:
 // half the size, and written and collected without the garbage collector's
-// barriers and scans. With a table to replace, it renumbers that table's
-// shards by the membership change, in time linear in the shards and no
-// slot read for the endpoints that stay; the first layout is built from
-// scratch.
+// barriers and scans. It renumbers the table it replaces (none for a
+// pool's first, whose change adds every member) by the membership change,
+// in time linear in the shards and no slot read for the endpoints that
+// stay, and places the added members.
 func (t *shardTable) setup(prev *shardTable, env tableEnv) {
 	ch, cores := env.change, t.view.cores
 	first := int32(len(cores) - len(ch.added)) // the first added member's position
-	if layout := env.cfg.shards; layout != nil {
-		if prev == nil {
-			t.shards = make([]int32, len(layout.addrs))
-			for i := range t.shards {
-				t.shards[i] = -1
-			}
-			for i, c := range cores {
-				if s, ok := layout.shard[c.addr]; ok {
-					t.shards[s] = int32(i)
-				}
-			}
-			return
-		}
-		moved := renumberOf(ch)
-		t.shards = make([]int32, len(prev.shards))
-		for s, i := range prev.shards {
-			t.shards[s] = moved.to(i)
-		}
-		for k, m := range ch.added {
-			if s, ok := layout.shard[m.c.addr]; ok {
-				t.shards[s] = first + int32(k)
-			}
-		}
+	var (
+		old []int32 // the shards before the change
+		was []*core // the cores old indexes
+	)
+	if prev != nil {
+		old, was = prev.shards, prev.view.cores
+	}
+	moved := renumberOf(ch)
+	layout := env.cfg.shards
+	if layout == nil {
+		t.shards = mergeShards(old, was, cores, first, moved)
 		return
 	}
-	if prev == nil {
-		t.shards = make([]int32, len(cores))
-		for i := range t.shards {
-			t.shards[i] = int32(i)
-		}
-		slices.SortFunc(t.shards, func(a, b int32) int { return shardOrder(cores[a].addr, cores[b].addr) })
-		return
+	t.shards = make([]int32, len(layout.addrs))
+	for s := range t.shards {
+		t.shards[s] = -1
 	}
-	t.shards = mergeShards(prev.shards, prev.view.cores, cores, first, renumberOf(ch))
+	for s, i := range old {
+		t.shards[s] = moved.to(i)
+	}
+	for k, c := range cores[first:] {
+		if s, ok := layout.shard[c.addr]; ok {
+			t.shards[s] = first + int32(k)
+		}
+	}
 }
 
 // mergeShards returns the shards after a change: old (positions in the old
