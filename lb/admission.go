@@ -275,8 +275,12 @@ func (p *Pool) end(c *core, mark int64, err error, probe uint64) {
 // drained emits EventDrained if the pool was saturated and nobody waits,
 // after a slot was given back.
 func (p *Pool) drained() {
-	if p.stats.full.Load() && !p.queue.waiting() && p.stats.full.CompareAndSwap(true, false) {
-		p.emit(EventDrained, nil, 0)
+	if p.stats.full.Load() && !p.queue.waiting() {
+		o := p.ordered()
+		if p.stats.full.CompareAndSwap(true, false) {
+			o.record(EventDrained, nil, 0, false)
+		}
+		o.unlock()
 	}
 }
 
@@ -348,10 +352,21 @@ func (p *Pool) belowLimit() *core {
 // tries (serve) get a plain ErrSaturated: they refuse no caller.
 func (p *Pool) refuse() (Lease, error) {
 	p.stats.saturations.Add(1)
-	if p.stats.full.CompareAndSwap(false, true) {
-		p.emit(EventSaturated, nil, 0)
-	}
+	p.saturated()
 	return Lease{}, ErrSaturated
+}
+
+// saturated emits EventSaturated if the pool was not saturated yet. The
+// flag's swap and the record are ordered as a transition's are, so a
+// subscriber sees EventSaturated and EventDrained alternate.
+func (p *Pool) saturated() {
+	if !p.stats.full.Load() {
+		o := p.ordered()
+		if p.stats.full.CompareAndSwap(false, true) {
+			o.record(EventSaturated, nil, 0, false)
+		}
+		o.unlock()
+	}
 }
 
 // kick serves the queue if anyone waits.

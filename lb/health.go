@@ -64,15 +64,12 @@ func (p *Pool) succeeded(c *core, probe uint64) {
 		h := c.health.Load()
 		switch {
 		case probe != 0 && h == probe:
-			ev := p.reserve()
-			if c.health.CompareAndSwap(h, 0) {
-				ev.commit(EventReinstated, c, 0, false)
+			if p.transition(c, h, 0, EventReinstated, false) {
 				p.counts.ejected.Add(-1)
 				p.track(c)
 				p.kick() // reinstated: an endpoint for a waiter
 				return
 			}
-			ev.cancel()
 		case h == 0 || stateOf(h) != stateUp:
 			return
 		case c.health.CompareAndSwap(h, 0):
@@ -91,16 +88,18 @@ func (p *Pool) failed(c *core, probe uint64) {
 		k := min(ejectionsOf(probe)+1, ejectMax)
 		deadline := p.now() + p.penalty(k)
 		next := healthWord(stateEjected, streakOf(probe), k, deadline)
-		failedEv, ejectedEv := p.reserve(), p.reserve()
-		if c.health.CompareAndSwap(probe, next) {
-			failedEv.commit(EventProbeFailed, c, probe, false)
-			ejectedEv.commit(EventEjected, c, next, false)
+		o := p.ordered()
+		swapped := c.health.CompareAndSwap(probe, next)
+		if swapped {
+			o.record(EventProbeFailed, c, probe, false)
+			o.record(EventEjected, c, next, false)
+		}
+		o.unlock()
+		if swapped {
 			p.track(c)
 			p.arm(deadline)
 			return
 		}
-		failedEv.cancel()
-		ejectedEv.cancel()
 	}
 	// An ordinary lease, or a superseded probe: a probe whose window a later
 	// probe took counts as an ordinary lease, as its success does.
@@ -111,33 +110,41 @@ func (p *Pool) failed(c *core, probe uint64) {
 		}
 		streak := min(streakOf(h)+1, streakMax)
 		if streak < p.cfg.ejectAfter || !p.reserveEjection() {
-			if streak == streakOf(h) {
-				return // saturated: nothing changes
-			}
 			next := healthWord(stateUp, streak, 0, 0)
-			var ev ticket
-			if streak == p.cfg.ejectAfter { // the cap refused this ejection
-				ev = p.reserve()
-			}
-			if c.health.CompareAndSwap(h, next) {
-				ev.commit(EventEjected, c, next, true)
+			switch {
+			case streak == streakOf(h):
+				return // saturated: nothing changes
+			case streak == p.cfg.ejectAfter: // the cap refused this ejection
+				if p.transition(c, h, next, EventEjected, true) {
+					return
+				}
+			case c.health.CompareAndSwap(h, next):
 				return
 			}
-			ev.cancel()
 			continue
 		}
 		deadline := p.now() + p.penalty(1)
 		next := healthWord(stateEjected, streak, 1, deadline)
-		ev := p.reserve()
-		if c.health.CompareAndSwap(h, next) {
-			ev.commit(EventEjected, c, next, false)
+		if p.transition(c, h, next, EventEjected, false) {
 			p.track(c)
 			p.arm(deadline)
 			return
 		}
-		ev.cancel()
 		p.counts.ejected.Add(-1) // lost a race with another transition: look again
 	}
+}
+
+// transition moves c's health word from old to next with one
+// compare-and-swap and, if it swapped, records kind (next's word) for
+// subscribers, in the endpoint's transition order (ordered).
+func (p *Pool) transition(c *core, old, next uint64, kind EventKind, refused bool) bool {
+	o := p.ordered()
+	swapped := c.health.CompareAndSwap(old, next)
+	if swapped {
+		o.record(kind, c, next, refused)
+	}
+	o.unlock()
+	return swapped
 }
 
 // abandonProbe hands a cancelled probe's endpoint back for the next Pick to

@@ -150,15 +150,18 @@ type reweight struct {
 func (p *Pool) retire(c *core) {
 	for {
 		h := c.health.Load()
-		ev := p.reserve()
-		if c.health.CompareAndSwap(h, stateRemoved) {
-			ev.commit(EventRemoved, c, h, false)
+		o := p.ordered()
+		swapped := c.health.CompareAndSwap(h, stateRemoved)
+		if swapped {
+			o.record(EventRemoved, c, h, false) // the last word: its streak and ejections
+		}
+		o.unlock()
+		if swapped {
 			if s := stateOf(h); s == stateEjected || s == stateProbing {
 				p.counts.ejected.Add(-1)
 			}
 			return
 		}
-		ev.cancel()
 	}
 }
 

@@ -96,18 +96,18 @@ func (p *Pool) claimDue(v *view, now int64) (won *core, token uint64, more bool)
 func (p *Pool) startProbe(v *view, i int, h uint64, now int64) (uint64, bool) {
 	c := v.cores[i]
 	token := healthWord(stateProbing, streakOf(h), ejectionsOf(h), now+p.cfg.probeTimeout)
-	var lapsed ticket
-	if stateOf(h) == stateProbing { // the last probe's window ended unreported
-		lapsed = p.reserve()
+	o := p.ordered()
+	swapped := c.health.CompareAndSwap(h, token)
+	if swapped {
+		if stateOf(h) == stateProbing { // the last probe's window ended unreported
+			o.record(EventProbeTimedOut, c, h, false)
+		}
+		o.record(EventProbeLeased, c, token, false)
 	}
-	leased := p.reserve()
-	if !c.health.CompareAndSwap(h, token) {
-		lapsed.cancel()
-		leased.cancel()
+	o.unlock()
+	if !swapped {
 		return 0, false
 	}
-	lapsed.commit(EventProbeTimedOut, c, h, false)
-	leased.commit(EventProbeLeased, c, token, false)
 	p.track(c)
 	return token, true
 }

@@ -18,11 +18,13 @@ import (
 // counted in its next batch: the pool and the other subscribers never wait
 // for it (go-kit's broadcaster blocked everyone behind a slow one).
 //
-// Per-endpoint order: a transition reserves its ring slot after it loads
-// the health word and before its compare-and-swap, and voids the slot if
-// the swap fails. A later transition of the same endpoint loads the word
-// this one wrote, so it reserves a later slot: slot order is transition
-// order for each endpoint.
+// Per-endpoint order: a transition that emits events holds the hub's order
+// lock from before its compare-and-swap until its records are written
+// (ordered). No other such transition of the pool can then come between
+// its swap and its ring slots, so slot order is transition order for each
+// endpoint, whatever values the health word passed through meanwhile.
+// Transitions that emit nothing (a streak growing, a success ending one)
+// never take it, and nobody takes it while nobody listens.
 
 const (
 	ringSize        = 1 << 13
@@ -35,7 +37,6 @@ const (
 type record struct {
 	seq     atomic.Uint64 // Vyukov's sequence: free at t, written at t+1
 	kind    EventKind
-	void    bool // reserved, but the transition did not happen
 	refused bool
 	c       *core  // nil for pool events
 	h       uint64 // the health word after the transition
@@ -49,6 +50,7 @@ type hub struct {
 	head    atomic.Uint64 // next slot the dispatcher reads
 	dropped atomic.Uint64 // events the full ring lost, not yet told
 	wake    chan struct{} // the ring is half full: drain early
+	order   sync.Mutex    // held by an event-emitting transition (ordered)
 
 	mu    sync.Mutex
 	sinks []*sink
@@ -64,60 +66,66 @@ type sink struct {
 	next    time.Time // the next delivery
 }
 
-// ticket is a reserved ring slot; ok is false while nobody listens or when
-// the ring was full.
-type ticket struct {
-	h  *hub
-	t  uint64
-	ok bool
+// ordered begins a transition that emits events: while anybody listens it
+// locks the hub's order lock, which unlock releases once the transition's
+// compare-and-swap is done and its events recorded. It returns the hub to
+// record on, or nil while nobody listens.
+func (p *Pool) ordered() *hub {
+	h := p.hub.Load()
+	if h != nil {
+		if testHookOrdered != nil {
+			testHookOrdered(p)
+		}
+		h.order.Lock()
+	}
+	return h
 }
 
-// reserve takes the next ring slot, if anybody listens.
-func (p *Pool) reserve() ticket {
-	h := p.hub.Load()
+// testHookOrdered, when set by a test, runs in ordered before the lock is
+// taken: after the transition read the health word, before its
+// compare-and-swap. It is reached only while somebody listens.
+var testHookOrdered func(*Pool)
+
+// unlock ends what ordered began.
+func (h *hub) unlock() {
+	if h != nil {
+		h.order.Unlock()
+	}
+}
+
+// record writes a transition into the next ring slot: its kind, its
+// endpoint (nil for a pool event) and the health word the event reports.
+// It does nothing on a nil hub, and drops and counts the event when the
+// dispatcher is a whole ring behind.
+func (h *hub) record(kind EventKind, c *core, health uint64, refused bool) {
 	if h == nil {
-		return ticket{}
+		return
 	}
 	for {
 		t := h.tail.Load()
 		r := &h.ring[t%ringSize]
 		switch seq := r.seq.Load(); {
 		case seq == t:
-			if h.tail.CompareAndSwap(t, t+1) {
-				return ticket{h, t, true}
+			if !h.tail.CompareAndSwap(t, t+1) {
+				continue
 			}
+			r.kind, r.refused, r.c, r.h, r.at = kind, refused, c, health, time.Now()
+			r.seq.Store(t + 1)
+			if t-h.head.Load() == ringSize/2 {
+				h.signal()
+			}
+			return
 		case seq < t: // full: the dispatcher is a whole ring behind
 			h.dropped.Add(1)
-			return ticket{}
+			return
 		}
 	}
 }
 
-// commit writes the transition into its slot.
-func (k ticket) commit(kind EventKind, c *core, health uint64, refused bool) {
-	if !k.ok {
-		return
-	}
-	r := &k.h.ring[k.t%ringSize]
-	r.kind, r.void, r.refused, r.c, r.h, r.at = kind, false, refused, c, health, time.Now()
-	r.seq.Store(k.t + 1)
-	if k.t-k.h.head.Load() == ringSize/2 {
-		k.h.signal()
-	}
-}
-
-// cancel voids the slot: the compare-and-swap it was reserved for failed.
-func (k ticket) cancel() {
-	if k.ok {
-		r := &k.h.ring[k.t%ringSize]
-		r.void = true
-		r.seq.Store(k.t + 1)
-	}
-}
-
-// emit records a transition that needs no compare-and-swap.
+// emit records an event that no other transition can race: an endpoint's
+// EventAdded, before any reader can see it.
 func (p *Pool) emit(kind EventKind, c *core, health uint64) {
-	p.reserve().commit(kind, c, health, false)
+	p.hub.Load().record(kind, c, health, false)
 }
 
 // Subscription is a stream of event batches from one pool or every pool of
@@ -306,23 +314,21 @@ func (p *Pool) drain(h *hub) {
 		if r.seq.Load() != t+1 {
 			return // empty, or the next slot is still being written
 		}
-		if !r.void {
-			e := Event{Kind: r.kind, Pool: p.name, Time: r.at}
-			if r.c != nil {
-				e.Addr = r.c.addr
-				e.Streak, e.Ejections = int(streakOf(r.h)), int(ejectionsOf(r.h))
-				if s := stateOf(r.h); (r.kind == EventEjected && !r.refused && s == stateEjected) ||
-					(r.kind == EventProbeLeased && s == stateProbing) {
-					e.Until = p.epoch.Add(time.Duration(deadlineOf(r.h)) * time.Microsecond)
-				}
-				e.Refused = r.refused
+		e := Event{Kind: r.kind, Pool: p.name, Time: r.at}
+		if r.c != nil {
+			e.Addr = r.c.addr
+			e.Streak, e.Ejections = int(streakOf(r.h)), int(ejectionsOf(r.h))
+			if s := stateOf(r.h); (r.kind == EventEjected && !r.refused && s == stateEjected) ||
+				(r.kind == EventProbeLeased && s == stateProbing) {
+				e.Until = p.epoch.Add(time.Duration(deadlineOf(r.h)) * time.Microsecond)
 			}
-			for _, k := range h.sinks {
-				if len(k.pending) < k.sub.opts.Buffer {
-					k.pending = append(k.pending, e)
-				} else {
-					k.dropped++
-				}
+			e.Refused = r.refused
+		}
+		for _, k := range h.sinks {
+			if len(k.pending) < k.sub.opts.Buffer {
+				k.pending = append(k.pending, e)
+			} else {
+				k.dropped++
 			}
 		}
 		r.c = nil

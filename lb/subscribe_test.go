@@ -3,7 +3,6 @@ package lb
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -153,78 +152,6 @@ func TestABlockedSubscriberDelaysNobodyAndItsDropsAreCounted(t *testing.T) {
 			t.Fatalf("the blocked subscriber: %d events and %d drops, want 10 and 90", len(got), drops)
 		}
 	})
-}
-
-// Transitions on goroutines of every P reach the subscriber in an order
-// that each endpoint's state machine accepts.
-func TestEventsOfOneEndpointArriveInOrder(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), 2)))
-	as := addrs(4)
-	p := mustNew(t, Config{EjectAfter: 2, EjectFor: time.Millisecond, ProbeTimeout: time.Millisecond, MaxEjectedPercent: 100}, as...)
-	s, _ := p.Subscribe(SubscribeOptions{Interval: time.Millisecond, Buffer: 1 << 22, Chunk: 1_000_000})
-	var events []Event
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for b := range s.C() {
-			if b.Dropped != 0 {
-				t.Errorf("%d events dropped", b.Dropped)
-			}
-			events = append(events, b.Events...)
-		}
-	}()
-	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Go(func() {
-			for i := range 3000 {
-				if i%50 == 0 {
-					time.Sleep(200 * time.Microsecond) // let cooldowns end, so probes happen
-				}
-				l, err := p.Pick()
-				if err != nil {
-					continue
-				}
-				if (i+w)%3 == 0 {
-					l.Done(nil)
-				} else {
-					l.Done(errBackend)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	time.Sleep(20 * time.Millisecond) // let the last sweep run
-	s.Close()
-	<-done
-	state := map[string]string{}
-	for i, e := range events {
-		st := state[e.Addr]
-		if st == "" {
-			st = "up"
-		}
-		next, ok := "", false
-		switch {
-		case e.Kind == EventEjected && e.Refused:
-			next, ok = st, st == "up"
-		case e.Kind == EventEjected:
-			next, ok = "ejected", st == "up" || st == "failed"
-		case e.Kind == EventProbeLeased:
-			next, ok = "probing", st == "ejected" || st == "lapsed"
-		case e.Kind == EventProbeTimedOut:
-			next, ok = "lapsed", st == "probing"
-		case e.Kind == EventProbeFailed:
-			next, ok = "failed", st == "probing"
-		case e.Kind == EventReinstated:
-			next, ok = "up", st == "probing"
-		}
-		if !ok {
-			t.Fatalf("event %d, %v on %s, arrived in state %q", i, e.Kind, e.Addr, st)
-		}
-		state[e.Addr] = next
-	}
-	if len(events) < 100 {
-		t.Fatalf("only %d events: the test did not exercise ejections", len(events))
-	}
 }
 
 // Subscribing and closing while transitions happen neither races nor
