@@ -1,8 +1,13 @@
 package lb
 
 import (
+	"errors"
+	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -84,5 +89,85 @@ func TestCopyBitsMatchesABitByBitCopy(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("copyBits(%d, %d..%d) = %x, want %x", j, from, to, got, want)
 		}
+	}
+}
+
+// A pool that is never empty never answers ErrNoEndpoint, while Set
+// replaces its whole membership back to back: a pick whose table or view
+// changed under it tries again on the new one, for every policy and every
+// kind of pick.
+func TestPicksDuringBackToBackSetsNeverFindThePoolEmpty(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), 2)))
+	sets := 300
+	if testing.Short() {
+		sets = 100
+	}
+	picks := map[string]func(p *Pool, i int) (Lease, error){
+		"Pick":          func(p *Pool, _ int) (Lease, error) { return p.Pick() },
+		"PickKey":       func(p *Pool, i int) (Lease, error) { return p.PickKey(strconv.Itoa(i)) },
+		"PickKeyUint64": func(p *Pool, i int) (Lease, error) { return p.PickKeyUint64(uint64(i)) },
+		"PickExcept":    func(p *Pool, _ int) (Lease, error) { return p.PickExcept("gen0:1") },
+	}
+	for _, pol := range Policies() {
+		for name, pick := range picks {
+			t.Run(fmt.Sprintf("policy=%v/%s", pol, name), func(t *testing.T) {
+				p := mustNew(t, Config{Policy: pol}, "gen0:1", "gen0:2", "gen0:3")
+				var stop atomic.Bool
+				var empty, ok atomic.Int64
+				var wg sync.WaitGroup
+				for range 4 {
+					wg.Go(func() {
+						for i := 0; !stop.Load(); i++ {
+							l, err := pick(p, i)
+							if err != nil {
+								if errors.Is(err, ErrNoEndpoint) {
+									empty.Add(1)
+								} else {
+									t.Errorf("pick: %v", err)
+								}
+								continue
+							}
+							ok.Add(1)
+							l.Done(nil)
+						}
+					})
+				}
+				for g := 1; g <= sets; g++ {
+					gen := fmt.Sprintf("gen%d:", g)
+					if err := p.Set(Endpoint{Addr: gen + "1"}, Endpoint{Addr: gen + "2"}, Endpoint{Addr: gen + "3"}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				stop.Store(true)
+				wg.Wait()
+				if n := empty.Load(); n != 0 {
+					t.Fatalf("%d of %d picks returned ErrNoEndpoint from a pool of 3", n, n+ok.Load())
+				}
+			})
+		}
+	}
+}
+
+// lastResort, reached when the policy found nothing up in the table it
+// read, leases an endpoint that is up in the current view, whatever
+// MaxEjectedPercent: a pick that read the table of a membership that Set
+// has since replaced finds every endpoint of it removed, while the new
+// view's endpoints are up.
+func TestLastResortLeasesAnEndpointUpInTheCurrentView(t *testing.T) {
+	for _, pol := range Policies() {
+		t.Run("policy="+pol.String(), func(t *testing.T) {
+			p := mustNew(t, Config{Policy: pol, MaxEjectedPercent: 100}, "old:1", "old:2")
+			if err := p.Set(Endpoint{Addr: "new:1"}, Endpoint{Addr: "new:2"}); err != nil {
+				t.Fatal(err)
+			}
+			l, err := p.lastResort()
+			if err != nil {
+				t.Fatalf("lastResort: %v, want a lease on new:1 or new:2", err)
+			}
+			defer l.Done(nil)
+			if a := l.Endpoint(); a != "new:1" && a != "new:2" {
+				t.Fatalf("leased %q, want new:1 or new:2", a)
+			}
+		})
 	}
 }

@@ -144,45 +144,54 @@ func (p *Pool) probeNow(v *view, i int, h uint64, now int64) (Lease, error) {
 	return Lease{}, ErrSaturated
 }
 
-// lastResort is Pick when the policy found no endpoint up. A due probe
-// comes first, even while another Pick holds the probe scan (that flag
-// keeps the wake timer's bookkeeping single, not the probes). Then, below
+// lastResort is Pick when the policy found no endpoint up. The policy may
+// have read a table older than the view, which publish installs first: an
+// endpoint up in the view is then leased, drawn uniformly. A due probe
+// comes next, even while another Pick holds the probe scan (that flag keeps the
+// wake timer's bookkeeping single, not the probes). Then, below
 // MaxEjectedPercent 100, a pool that is not empty still serves — panic
 // mode, as Envoy's panic threshold: the endpoint whose cooldown ends first
 // is leased, as an early probe while no probe holds it, else as an ordinary
-// lease, whose outcome changes nothing while the endpoint is out.
-// ErrNoEndpoint remains for an empty pool, and at 100% for a pool with
-// every endpoint out and none due.
+// lease, whose outcome changes nothing while the endpoint is out. A view
+// that changed meanwhile is looked at again. ErrNoEndpoint remains for an
+// empty pool, and at 100% for a pool with every endpoint out and none due.
 func (p *Pool) lastResort() (Lease, error) {
 	v := p.view.Load()
-	if len(v.cores) == 0 {
-		return Lease{}, ErrNoEndpoint
-	}
-	now := p.now()
-	if won, token, _ := p.claimDue(v, now); won != nil {
-		if l, ok := p.probeLease(won, token); ok {
-			return l, nil
+	for {
+		if len(v.cores) == 0 {
+			return Lease{}, ErrNoEndpoint
 		}
-	}
-	if p.cfg.maxPercent >= 100 {
-		return Lease{}, ErrNoEndpoint
-	}
-	i := earliest(v.deadlines)
-	if i < 0 {
-		return Lease{}, ErrNoEndpoint
-	}
-	c := v.cores[i]
-	switch h := c.health.Load(); stateOf(h) {
-	case stateUp:
-		return p.leaseOn(c) // it came back meanwhile
-	case stateEjected:
-		if l, err := p.probeNow(v, i, h, now); err != errProbeLost {
-			return l, err
+		if popCountUp(v.up) > 0 {
+			if i := v.drawUp(-1); i >= 0 {
+				return p.leaseOn(v.cores[i])
+			}
 		}
-	case stateRemoved:
-		return Lease{}, ErrNoEndpoint // the view changed under us; rare
+		now := p.now()
+		if won, token, _ := p.claimDue(v, now); won != nil {
+			if l, ok := p.probeLease(won, token); ok {
+				return l, nil
+			}
+		}
+		if i := earliest(v.deadlines); i >= 0 && p.cfg.maxPercent < 100 {
+			c := v.cores[i]
+			switch h := c.health.Load(); stateOf(h) {
+			case stateUp: // it came back meanwhile
+				return p.leaseOn(c)
+			case stateEjected:
+				if l, err := p.probeNow(v, i, h, now); err != errProbeLost {
+					return l, err
+				}
+				return p.leaseOn(c)
+			case stateProbing:
+				return p.leaseOn(c)
+			}
+		}
+		next := p.view.Load()
+		if next == v {
+			return Lease{}, ErrNoEndpoint
+		}
+		v = next // the membership changed under us
 	}
-	return p.leaseOn(c)
 }
 
 // arm makes sure the wake timer fires no later than deadline. Callers race

@@ -239,14 +239,21 @@ func (t *shardTable) shard(s int) *core {
 // the key's shard while it is up, its probe once its cooldown has passed,
 // and otherwise ErrShardDown (for no shards at all, or an empty one, too).
 func (p *Pool) pickShard(h uint64) (Lease, error) {
-	c := p.tables.shard.Load().owner(h)
-	if c == nil {
-		return Lease{}, ErrShardDown
+	for {
+		t := p.tables.shard.Load()
+		c := t.owner(h)
+		if c == nil {
+			return Lease{}, ErrShardDown
+		}
+		if c.pickable() {
+			return p.lease(c)
+		}
+		l, err := p.probeShard(c)
+		if err != ErrShardDown || p.tables.shard.Load() == t {
+			return l, err
+		}
+		// The membership changed under us: the key's shard may be another.
 	}
-	if c.pickable() {
-		return p.lease(c)
-	}
-	return p.probeShard(c)
 }
 
 // probeShard is pickShard for a shard that is not up: it leases the shard
