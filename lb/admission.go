@@ -63,7 +63,7 @@ type queue struct {
 	// not read a waiter a Done may already have taken (and its owner reused).
 	head, tail   *waiter
 	frontExpires int64
-	closed       bool
+	closed       atomic.Bool // set under mu; PickWait reads it without
 	// reaper ends the waits that Config.MaxWait bounds: one timer per pool,
 	// armed for the oldest such waiter, instead of one per wait (a timer
 	// per wait cost more than the hand-off itself). It is left armed when
@@ -206,7 +206,7 @@ type Stats struct {
 	Grants      uint64 // leases handed to queued waiters
 	Timeouts    uint64 // waits ended by their context or Config.MaxWait
 	QueueFull   uint64 // PickWait calls refused with ErrQueueFull
-	Saturations uint64 // Picks (and PickKeys, PickExcepts) that returned ErrSaturated
+	Saturations uint64 // Picks (and PickKeys, PickExcepts) that returned ErrSaturated; not PickWaits that waited
 }
 
 // Stats returns the pool's admission counters.
@@ -436,16 +436,26 @@ func (p *Pool) acquire() (Lease, error) {
 // wrapping ctx.Err() when ctx ends first (without a deadline, after
 // Config.MaxWait, with context.DeadlineExceeded), with ErrQueueFull when
 // Config.MaxWaiters callers already wait, and with ErrClosed once the pool
-// is closed. A caller that gives up never holds a slot: a grant that races
-// its cancellation passes to the next waiter.
+// is closed, even if a slot is free. A caller that gives up never holds a
+// slot: a grant that races its cancellation passes to the next waiter. A
+// PickWait that waits is not counted in Stats.Saturations.
 func (p *Pool) PickWait(ctx context.Context) (Lease, error) {
 	if err := ctx.Err(); err != nil {
 		p.stats.timeouts.Add(1)
 		return Lease{}, fmt.Errorf("lb: PickWait: %w", err)
 	}
-	l, err := p.Pick() // with waiters queued under a limit, refused: nobody overtakes them
-	if err == nil || !(errors.Is(err, ErrSaturated) || errors.Is(err, ErrNoEndpoint)) {
-		return l, err
+	if p.queue.closed.Load() {
+		return Lease{}, ErrClosed
+	}
+	err := ErrSaturated
+	if p.limit == 0 || !p.queue.waiting() { // with waiters queued under a limit, nobody overtakes them
+		var l Lease
+		if l, err = p.acquire(); err == nil || !(errors.Is(err, ErrSaturated) || errors.Is(err, ErrNoEndpoint)) {
+			return l, err
+		}
+	}
+	if err == ErrSaturated {
+		p.saturated()
 	}
 	return p.wait(ctx)
 }
@@ -462,8 +472,8 @@ func (p *Pool) wait(ctx context.Context) (Lease, error) {
 		w.expires = nanos() + int64(p.cfg.maxWait)
 	}
 	q.mu.Lock()
-	if q.closed || q.count() >= p.cfg.maxWaiters {
-		closed := q.closed
+	if q.closed.Load() || q.count() >= p.cfg.maxWaiters {
+		closed := q.closed.Load()
 		q.mu.Unlock()
 		q.recycle(w)
 		if closed {
@@ -586,7 +596,7 @@ func (p *Pool) Close() {
 	q := &p.queue
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.closed = true
+	q.closed.Store(true)
 	if w := q.front.Load(); w != nil && q.take(w) {
 		q.ended++
 		close(w.ch)

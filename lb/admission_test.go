@@ -358,6 +358,53 @@ func TestMaxWaitersBoundsTheQueue(t *testing.T) {
 	}
 }
 
+// Stats.Saturations counts the refusals that public picks return, not the
+// PickWait calls that queue, and a PickWait that queues still tells
+// subscribers the pool is saturated.
+func TestSaturationsCountRefusalsNotWaits(t *testing.T) {
+	p := mustNew(t, Config{MaxConcurrency: 1}, "a:1")
+	s, err := p.Subscribe(SubscribeOptions{Interval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	held, _ := p.Pick()
+	waiters := []<-chan waitResult{queueWaiter(t, p, context.Background()), queueWaiter(t, p, context.Background())}
+	if got := p.Stats().Saturations; got != 0 {
+		t.Fatalf("Saturations = %d after two PickWait calls queued, want 0", got)
+	}
+	for _, pick := range []func() (Lease, error){p.Pick, func() (Lease, error) { return p.PickKey("k") }, func() (Lease, error) { return p.PickExcept("b:1") }} {
+		if _, err := pick(); !errors.Is(err, ErrSaturated) {
+			t.Fatalf("a pick with waiters queued: %v, want ErrSaturated", err)
+		}
+	}
+	if got := p.Stats().Saturations; got != 3 {
+		t.Fatalf("Saturations = %d after three refused picks, want 3", got)
+	}
+	held.Done(nil)
+	for _, w := range waiters {
+		r := <-w
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		r.l.Done(nil)
+	}
+	if b := <-s.C(); len(b.Events) == 0 || b.Events[0].Kind != EventSaturated {
+		t.Fatalf("events %v, want EventSaturated first", b.Events)
+	}
+}
+
+// PickWait on a closed pool is ErrClosed even when a slot is free: Close
+// ends waiting for good, and a PickWait is a wait.
+func TestPickWaitOnAClosedPoolWithAFreeSlotIsErrClosed(t *testing.T) {
+	p := mustNew(t, Config{MaxConcurrency: 1}, "a:1")
+	p.Close()
+	if l, err := p.PickWait(context.Background()); !errors.Is(err, ErrClosed) {
+		l.Done(nil)
+		t.Fatalf("PickWait on a closed pool with a free slot: %v, want ErrClosed", err)
+	}
+}
+
 // Close ends waiting for good; Registry.Delete closes its pool.
 func TestCloseFailsWaitersAndRegistryDeleteCloses(t *testing.T) {
 	r := NewRegistry()

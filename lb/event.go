@@ -26,8 +26,9 @@ const (
 	EventProbeFailed
 	// EventReinstated: the endpoint's probe succeeded and it is up again.
 	EventReinstated
-	// EventSaturated: a Pick found every endpoint that is up at
-	// Config.MaxConcurrency (a pool event: Event.Addr is empty).
+	// EventSaturated: a Pick, or a PickWait that then waits, found every
+	// endpoint that is up at Config.MaxConcurrency (a pool event: Event.Addr
+	// is empty).
 	EventSaturated
 	// EventDrained: a slot was given back after EventSaturated, and nobody
 	// waits. A slot a Done passes straight to a PickWait caller leaves the
