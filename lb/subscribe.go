@@ -228,15 +228,14 @@ func (s *Subscription) detach(p *Pool) {
 	}
 }
 
-// drop detaches s from p alone, as when p leaves its registry.
+// drop detaches s from p alone, as when p leaves its registry. It holds
+// s.mu until p's dispatcher has let go of s: a Close that ran meanwhile
+// would not find p in s.pools, and would close C while p could still send.
 func (s *Subscription) drop(p *Pool) {
 	s.mu.Lock()
-	i := slices.Index(s.pools, p)
-	if i >= 0 {
+	defer s.mu.Unlock()
+	if i := slices.Index(s.pools, p); i >= 0 {
 		s.pools = slices.Delete(s.pools, i, i+1)
-	}
-	s.mu.Unlock()
-	if i >= 0 {
 		s.detach(p)
 	}
 }

@@ -326,3 +326,45 @@ func TestRegistryDeleteDetachesAndCloseRacesC(t *testing.T) {
 		<-done
 	})
 }
+
+// Deleting pools while a registry subscription closes never lets a pool's
+// dispatcher send on the closed C, which would panic in the dispatcher.
+func TestRegistryDeleteRacingCloseSendsNothingAfterClose(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), 2)))
+	rounds := 200
+	if raceEnabled { // each round's dispatchers cost far more under -race
+		rounds = 60
+	}
+	for range rounds {
+		r := NewRegistry()
+		s, _ := r.Subscribe(SubscribeOptions{Interval: time.Millisecond})
+		var pools []*Pool
+		for i := range 8 {
+			p, _ := r.Ensure(fmt.Sprint("svc-", i), Config{}, "a:1")
+			pools = append(pools, p)
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() { // events for every pool, so each has batches to deliver
+			for {
+				for _, p := range pools {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					_ = p.Add("x:1")
+					_ = p.Remove("x:1")
+				}
+			}
+		})
+		for i := range pools {
+			wg.Go(func() { r.Delete(fmt.Sprint("svc-", i)) })
+		}
+		wg.Go(s.Close)
+		for range s.C() {
+		}
+		close(stop)
+		wg.Wait()
+	}
+}
