@@ -50,13 +50,14 @@ func (r *Registry) EnsureEndpoints(name string, cfg Config, endpoints ...Endpoin
 	if p, ok := r.pools.Load(name); ok {
 		return p, nil
 	}
-	p, err := NewWeighted(cfg, endpoints...)
+	p, err := newWeighted(cfg, endpoints, func(p *Pool) {
+		p.name = name
+		for _, s := range r.subs { // before the endpoints join: they see each EventAdded
+			s.attach(p)
+		}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("pool %q: %w", name, err)
-	}
-	p.name = name
-	for _, s := range r.subs {
-		s.attach(p)
 	}
 	r.pools.Store(name, p)
 	return p, nil
@@ -125,9 +126,12 @@ func (r *Registry) Delete(name string) bool {
 func (r *Registry) Len() int { return r.pools.Size() }
 
 // Subscribe returns a subscription to the events of every pool in the
-// registry, including pools created later; each event names its pool. Each
-// pool paces its own deliveries (SubscribeOptions apply per pool). Bad
-// options are an error wrapping ErrConfig.
+// registry, including pools created later; each event names its pool. As
+// with Pool.Subscribe, events from now on: the endpoints of the pools that
+// exist now are not reported (Snapshot lists them), while a pool created
+// later reports each of its starting endpoints with an EventAdded, before
+// its other events. Each pool paces its own deliveries (SubscribeOptions
+// apply per pool). Bad options are an error wrapping ErrConfig.
 func (r *Registry) Subscribe(opts SubscribeOptions) (*Subscription, error) {
 	o, err := opts.resolve()
 	if err != nil {

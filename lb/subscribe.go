@@ -156,9 +156,10 @@ func (o SubscribeOptions) resolve() (SubscribeOptions, error) {
 	return o, nil
 }
 
-// Subscribe returns a subscription to the pool's events. The pool starts
-// its dispatcher goroutine with its first subscriber and stops it with its
-// last. Bad options are an error wrapping ErrConfig.
+// Subscribe returns a subscription to the pool's events from now on: the
+// endpoints already in the pool are not reported (Endpoints lists them).
+// The pool starts its dispatcher goroutine with its first subscriber and
+// stops it with its last. Bad options are an error wrapping ErrConfig.
 func (p *Pool) Subscribe(opts SubscribeOptions) (*Subscription, error) {
 	o, err := opts.resolve()
 	if err != nil {

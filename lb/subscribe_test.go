@@ -276,7 +276,7 @@ func TestRegistrySubscriptionCoversPoolsCreatedLater(t *testing.T) {
 		newer, _ := r.Get("new")
 		_ = old.Add("a:2")
 		_ = newer.Add("b:2")
-		events, _, _ := collectEvents(t, s, 2, time.Second)
+		events, _, _ := collectEvents(t, s, 3, time.Second) // new's b:1 joined after the subscription
 		pools := map[string]string{}
 		for _, e := range events {
 			pools[e.Addr] = e.Pool
@@ -367,4 +367,35 @@ func TestRegistryDeleteRacingCloseSendsNothingAfterClose(t *testing.T) {
 		close(stop)
 		wg.Wait()
 	}
+}
+
+// A registry subscription sees the starting endpoints of a pool created
+// after it join, before that pool's later changes; a pool that existed
+// when it subscribed, like Pool.Subscribe, reports changes only.
+func TestRegistrySubscriptionSeesTheStartingEndpointsOfLaterPools(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := NewRegistry()
+		early, _ := r.Ensure("early", Config{}, "a:1")
+		s, _ := r.Subscribe(SubscribeOptions{})
+		defer s.Close()
+		later, err := r.Ensure("later", Config{}, "b:1", "b:2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = later.Add("b:3")
+		_ = early.Add("a:2")
+		events, _, _ := collectEvents(t, s, 4, time.Second)
+		got := map[string][]string{} // pools deliver separately; each keeps its order
+		for _, e := range events {
+			got[e.Pool] = append(got[e.Pool], e.Kind.String()+" "+e.Addr)
+		}
+		want := map[string][]string{"early": {"added a:2"}, "later": {"added b:1", "added b:2", "added b:3"}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("events %q, want %q", got, want)
+		}
+		time.Sleep(time.Second)
+		if len(s.C()) != 0 {
+			t.Fatalf("more events: %+v", <-s.C())
+		}
+	})
 }
