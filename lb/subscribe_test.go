@@ -399,3 +399,85 @@ func TestRegistrySubscriptionSeesTheStartingEndpointsOfLaterPools(t *testing.T) 
 		}
 	})
 }
+
+// arrival is one batch as a subscriber saw it: when, after the start, and
+// how many events.
+type arrival struct {
+	at time.Duration
+	n  int
+}
+
+func (a arrival) String() string { return fmt.Sprintf("%v: %d", a.at, a.n) }
+
+// arrivals reads s until it is closed and returns its batches' arrivals.
+func arrivals(s *Subscription, start time.Time) <-chan []arrival {
+	out := make(chan []arrival, 1)
+	go func() {
+		var got []arrival
+		for b := range s.C() {
+			got = append(got, arrival{time.Since(start), len(b.Events)})
+		}
+		out <- got
+	}()
+	return out
+}
+
+// Wakes drain the ring early but move no delivery: a subscriber gets its
+// batch every Interval while the ring fills past half (4,200 events every
+// 20 s) and while other subscribers come and go.
+func TestWakesDoNotPostponeDeliveries(t *testing.T) {
+	cases := []struct {
+		name      string
+		opts      SubscribeOptions
+		every     time.Duration // a burst of pairs, starting at every/2
+		pairs     int           // Add and Remove
+		churn     time.Duration // another subscription starts and ends, from churn/2; 0: none
+		runFor    time.Duration
+		wantEvery time.Duration
+		wantN     int
+	}{
+		{"the ring fills past half between deliveries",
+			SubscribeOptions{Interval: time.Minute, Chunk: 20000}, 20 * time.Second, 2100, 0, 3 * time.Minute, time.Minute, 12600},
+		{"other subscriptions start and end between deliveries",
+			SubscribeOptions{Interval: time.Second}, 100 * time.Millisecond, 1, 500 * time.Millisecond, 5 * time.Second, time.Second, 20},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := mustNew(t, Config{}, "base:1")
+				start := time.Now()
+				s, _ := p.Subscribe(c.opts)
+				got := arrivals(s, start)
+				var churn sync.WaitGroup
+				if c.churn > 0 {
+					churn.Go(func() {
+						time.Sleep(c.churn / 2)
+						for time.Since(start) < c.runFor {
+							other, _ := p.Subscribe(SubscribeOptions{})
+							other.Close()
+							time.Sleep(c.churn)
+						}
+					})
+				}
+				time.Sleep(c.every / 2)
+				for time.Since(start) < c.runFor {
+					for range c.pairs {
+						_ = p.Add("x:1")
+						_ = p.Remove("x:1")
+					}
+					time.Sleep(c.every)
+				}
+				time.Sleep(c.every) // past the last delivery due
+				churn.Wait()
+				s.Close()
+				var want []arrival
+				for at := c.wantEvery; at <= c.runFor; at += c.wantEvery {
+					want = append(want, arrival{at, c.wantN})
+				}
+				if batches := <-got; fmt.Sprint(batches) != fmt.Sprint(want) {
+					t.Fatalf("batches (time, events) %v, want %v", batches, want)
+				}
+			})
+		})
+	}
+}
