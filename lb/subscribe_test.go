@@ -425,7 +425,7 @@ func arrivals(s *Subscription, start time.Time) <-chan []arrival {
 // Wakes drain the ring early but move no delivery: a subscriber gets its
 // batch every Interval while the ring fills past half (4,200 events every
 // 20 s) and while other subscribers come and go.
-func TestWakesDoNotPostponeDeliveries(t *testing.T) {
+func TestSubscriberBatchesAreDueEveryIntervalWhateverWakesTheDispatcher(t *testing.T) {
 	cases := []struct {
 		name      string
 		opts      SubscribeOptions
