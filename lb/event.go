@@ -81,12 +81,14 @@ type Batch struct {
 }
 
 // SubscribeOptions paces a subscription. The zero value means the
-// defaults: the seed's sweep of 5,000 events every 100 ms.
+// defaults: the seed's batch of at most 5,000 events every 100 ms.
 type SubscribeOptions struct {
-	// Interval is how often the pool's dispatcher sweeps. Zero means
-	// 100 ms; otherwise 1ms..1h.
+	// Interval is how often a batch is due, counted from Subscribe; one
+	// with nothing to tell is not sent. Zero means 100 ms; otherwise
+	// 1ms..1h.
 	Interval time.Duration
-	// Chunk is the most events a subscriber gets per sweep. Zero means
+	// Chunk is the most events in a batch; the rest wait for the next one,
+	// so a subscriber gets at most Chunk events per Interval. Zero means
 	// 5,000; otherwise 1..1,000,000.
 	Chunk int
 	// Buffer is the most events held for a subscriber that has not taken

@@ -82,6 +82,12 @@ func New(cfg Config, addrs ...string) (*Pool, error) {
 // follows and the other policies ignore. A zero Weight means 1; a negative
 // one, or one over MaxWeight, is an error wrapping ErrAddress.
 func NewWeighted(cfg Config, endpoints ...Endpoint) (*Pool, error) {
+	return newWeighted(cfg, endpoints, nil)
+}
+
+// newWeighted is NewWeighted; before, if not nil, is called on the valid
+// pool before its endpoints join, as a Registry attaches its subscriptions.
+func newWeighted(cfg Config, endpoints []Endpoint, before func(*Pool)) (*Pool, error) {
 	s, err := cfg.resolve()
 	if err != nil {
 		return nil, err
@@ -100,6 +106,9 @@ func NewWeighted(cfg Config, endpoints ...Endpoint) (*Pool, error) {
 	p.armedAt.Store(never)
 	p.wake = time.AfterFunc(time.Duration(never), p.wakeUp)
 	p.wake.Stop()
+	if before != nil {
+		before(p)
+	}
 	p.add(endpoints)
 	return p, nil
 }

@@ -3,6 +3,7 @@ package lb
 import (
 	"fmt"
 	"iter"
+	"slices"
 	"sync"
 
 	"github.com/puzpuzpuz/xsync/v3"
@@ -13,7 +14,9 @@ import (
 type Registry struct {
 	pools *xsync.MapOf[string, *Pool]
 
-	mu   sync.Mutex // serialises pool creation with subscriptions
+	// mu serialises creating and deleting pools with subscribing, so each
+	// registry subscription is attached to exactly the pools in the map.
+	mu   sync.Mutex
 	subs []*Subscription
 }
 
@@ -26,8 +29,10 @@ func NewRegistry() *Registry {
 // does not exist. It is create-once: an existing pool is returned as it is,
 // whatever cfg and addrs say, so calling Ensure lazily on every request
 // never re-adds an endpoint that was removed or changes a config.
-// Concurrent Ensure calls for one name create one pool. An empty name, or
-// a config or address list New rejects, is an error and stores nothing.
+// Concurrent Ensure calls for one name create one pool. Creating a pool
+// holds the registry's lock, which Delete and Subscribe also take; finding
+// an existing one takes no lock. An empty name, or a config or address
+// list New rejects, is an error and stores nothing.
 func (r *Registry) Ensure(name string, cfg Config, addrs ...string) (*Pool, error) {
 	return r.EnsureEndpoints(name, cfg, weightOne(addrs)...)
 }
@@ -40,29 +45,21 @@ func (r *Registry) EnsureEndpoints(name string, cfg Config, endpoints ...Endpoin
 	if p, ok := r.pools.Load(name); ok {
 		return p, nil
 	}
-	var err error
-	var created *Pool
-	p, _ := r.pools.Compute(name, func(old *Pool, loaded bool) (*Pool, bool) {
-		if loaded {
-			return old, false
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p, ok := r.pools.Load(name); ok {
+		return p, nil
+	}
+	p, err := newWeighted(cfg, endpoints, func(p *Pool) {
+		p.name = name
+		for _, s := range r.subs { // before the endpoints join: they see each EventAdded
+			s.attach(p)
 		}
-		created, err = NewWeighted(cfg, endpoints...)
-		if err != nil {
-			return nil, true // store nothing
-		}
-		created.name = name
-		return created, false
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pool %q: %w", name, err)
 	}
-	if created != nil { // outside the map's lock: Subscribe ranges over the map under r.mu
-		r.mu.Lock()
-		for _, s := range r.subs {
-			s.attach(created)
-		}
-		r.mu.Unlock()
-	}
+	r.pools.Store(name, p)
 	return p, nil
 }
 
@@ -112,12 +109,12 @@ func (r *Registry) PickExcept(name string, tried ...string) (Lease, error) {
 // whether there was one. Leases taken from it stay
 // valid and are ended with Done as usual.
 func (r *Registry) Delete(name string) bool {
+	r.mu.Lock()
 	p, ok := r.pools.LoadAndDelete(name)
+	subs := slices.Clone(r.subs)
+	r.mu.Unlock()
 	if ok {
 		p.Close()
-		r.mu.Lock()
-		subs := append([]*Subscription(nil), r.subs...)
-		r.mu.Unlock()
 		for _, s := range subs {
 			s.drop(p) // its dispatcher ends with its registry subscribers
 		}
@@ -129,9 +126,12 @@ func (r *Registry) Delete(name string) bool {
 func (r *Registry) Len() int { return r.pools.Size() }
 
 // Subscribe returns a subscription to the events of every pool in the
-// registry, including pools created later; each event names its pool. Each
-// pool paces its own deliveries (SubscribeOptions apply per pool). Bad
-// options are an error wrapping ErrConfig.
+// registry, including pools created later; each event names its pool. As
+// with Pool.Subscribe, events from now on: the endpoints of the pools that
+// exist now are not reported (Snapshot lists them), while a pool created
+// later reports each of its starting endpoints with an EventAdded, before
+// its other events. Each pool paces its own deliveries (SubscribeOptions
+// apply per pool). Bad options are an error wrapping ErrConfig.
 func (r *Registry) Subscribe(opts SubscribeOptions) (*Subscription, error) {
 	o, err := opts.resolve()
 	if err != nil {

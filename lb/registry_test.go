@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestEnsureIsCreateOnce(t *testing.T) {
@@ -203,5 +204,38 @@ func TestRegistryAllAndSnapshotCoverEveryPool(t *testing.T) {
 	}
 	if n != 1 || r.Len() != 0 || len(r.Snapshot()) != 0 {
 		t.Fatalf("break after %d pools; after deleting in the loop %d pools remain", n, r.Len())
+	}
+}
+
+// A pool that Delete removes while Ensure creates it ends up with no
+// registry subscriber attached: none keeps its dispatcher running, or is
+// sent the events of a pool no longer in the registry.
+func TestEnsureRacingDeleteLeavesNoSubscriberOnADeletedPool(t *testing.T) {
+	r := NewRegistry()
+	s, _ := r.Subscribe(SubscribeOptions{Interval: time.Hour})
+	defer s.Close()
+	var mu sync.Mutex
+	created := map[*Pool]bool{}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 150 {
+				p, _ := r.Ensure("svc", Config{}, "a:1")
+				mu.Lock()
+				created[p] = true
+				mu.Unlock()
+				r.Delete("svc")
+			}
+		})
+	}
+	wg.Wait()
+	kept := 0
+	for p := range created {
+		if p.hub.Load() != nil {
+			kept++
+		}
+	}
+	if kept > 0 {
+		t.Fatalf("%d of %d deleted pools kept a registry subscriber", kept, len(created))
 	}
 }

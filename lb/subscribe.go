@@ -13,7 +13,8 @@ import (
 // records it in the pool's ring, a fixed array written without a lock or an
 // allocation (a full ring drops the event and counts it), and one
 // dispatcher goroutine per pool moves the records to each subscriber's
-// buffer and delivers a batch of at most Chunk events every Interval. A
+// buffer (early if the ring fills past half) and delivers each subscriber
+// a batch of at most Chunk events every Interval of its own. A
 // subscriber that does not take its batches only loses its own events,
 // counted in its next batch: the pool and the other subscribers never wait
 // for it (go-kit's broadcaster blocked everyone behind a slow one).
@@ -164,9 +165,10 @@ func (o SubscribeOptions) resolve() (SubscribeOptions, error) {
 	return o, nil
 }
 
-// Subscribe returns a subscription to the pool's events. The pool starts
-// its dispatcher goroutine with its first subscriber and stops it with its
-// last. Bad options are an error wrapping ErrConfig.
+// Subscribe returns a subscription to the pool's events from now on: the
+// endpoints already in the pool are not reported (Endpoints lists them).
+// The pool starts its dispatcher goroutine with its first subscriber and
+// stops it with its last. Bad options are an error wrapping ErrConfig.
 func (p *Pool) Subscribe(opts SubscribeOptions) (*Subscription, error) {
 	o, err := opts.resolve()
 	if err != nil {
@@ -192,7 +194,7 @@ func (s *Subscription) attach(p *Pool) {
 		h.mu.Lock()
 		h.sinks = append(h.sinks, k)
 		h.mu.Unlock()
-		h.signal() // the sweep interval may be shorter now
+		h.signal() // k's first delivery may be due before the dispatcher's timer
 		return
 	}
 	h := &hub{wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), sinks: []*sink{k}}
@@ -236,15 +238,14 @@ func (s *Subscription) detach(p *Pool) {
 	}
 }
 
-// drop detaches s from p alone, as when p leaves its registry.
+// drop detaches s from p alone, as when p leaves its registry. It holds
+// s.mu until p's dispatcher has let go of s: a Close that ran meanwhile
+// would not find p in s.pools, and would close C while p could still send.
 func (s *Subscription) drop(p *Pool) {
 	s.mu.Lock()
-	i := slices.Index(s.pools, p)
-	if i >= 0 {
+	defer s.mu.Unlock()
+	if i := slices.Index(s.pools, p); i >= 0 {
 		s.pools = slices.Delete(s.pools, i, i+1)
-	}
-	s.mu.Unlock()
-	if i >= 0 {
 		s.detach(p)
 	}
 }
@@ -268,35 +269,36 @@ func (s *Subscription) Close() {
 	})
 }
 
-// sweep is a pool's event dispatcher goroutine.
+// sweep is a pool's event dispatcher goroutine. Its timer is set for the
+// earliest delivery due; a wake drains the ring early and sets the timer
+// again for the same deliveries, so no wake postpones one.
 func (p *Pool) sweep(h *hub) {
 	defer close(h.done)
-	tick := time.NewTicker(p.sweepEvery(h))
-	defer tick.Stop()
+	timer := time.NewTimer(h.untilDue())
+	defer timer.Stop()
 	for {
 		select {
 		case <-h.stop:
 			return
 		case <-h.wake:
 			p.drain(h)
-			tick.Reset(p.sweepEvery(h))
-		case now := <-tick.C:
+		case <-timer.C:
 			p.drain(h)
-			p.deliver(h, now)
-			tick.Reset(p.sweepEvery(h))
+			p.deliver(h, time.Now())
 		}
+		timer.Reset(h.untilDue())
 	}
 }
 
-// sweepEvery is the shortest Interval among h's subscribers.
-func (p *Pool) sweepEvery(h *hub) time.Duration {
+// untilDue is the time until the earliest delivery due, zero if one is.
+func (h *hub) untilDue() time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	d := time.Hour
+	now, d := time.Now(), time.Hour
 	for _, k := range h.sinks {
-		d = min(d, k.sub.opts.Interval)
+		d = min(d, k.next.Sub(now))
 	}
-	return d
+	return max(d, 0)
 }
 
 // drain moves the ring's records into every subscriber's buffer.
@@ -337,17 +339,24 @@ func (p *Pool) drain(h *hub) {
 	}
 }
 
-// deliver sends each subscriber whose interval has come a batch of at
-// most Chunk events, without waiting: one that has not taken its last
-// batch keeps its events for the next sweep.
+// deliver sends each subscriber whose delivery is due a batch of at most
+// Chunk events, without waiting: one that has not taken its last batch
+// keeps its events for its next delivery. Deliveries are due every
+// Interval from the subscription's start, or from now for a subscriber
+// the dispatcher fell a whole Interval behind, so it gets no catch-up burst.
 func (p *Pool) deliver(h *hub, now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, k := range h.sinks {
-		if now.Before(k.next) || (len(k.pending) == 0 && k.dropped == 0) {
+		if now.Before(k.next) {
 			continue
 		}
-		k.next = now.Add(k.sub.opts.Interval)
+		if k.next = k.next.Add(k.sub.opts.Interval); !k.next.After(now) {
+			k.next = now.Add(k.sub.opts.Interval)
+		}
+		if len(k.pending) == 0 && k.dropped == 0 {
+			continue
+		}
 		n := min(len(k.pending), k.sub.opts.Chunk)
 		b := Batch{Events: append([]Event(nil), k.pending[:n]...), Dropped: k.dropped}
 		select {

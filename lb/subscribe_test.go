@@ -203,7 +203,7 @@ func TestRegistrySubscriptionCoversPoolsCreatedLater(t *testing.T) {
 		newer, _ := r.Get("new")
 		_ = old.Add("a:2")
 		_ = newer.Add("b:2")
-		events, _, _ := collectEvents(t, s, 2, time.Second)
+		events, _, _ := collectEvents(t, s, 3, time.Second) // new's b:1 joined after the subscription
 		pools := map[string]string{}
 		for _, e := range events {
 			pools[e.Addr] = e.Pool
@@ -252,4 +252,159 @@ func TestRegistryDeleteDetachesAndCloseRacesC(t *testing.T) {
 		s.Close()
 		<-done
 	})
+}
+
+// Deleting pools while a registry subscription closes never lets a pool's
+// dispatcher send on the closed C, which would panic in the dispatcher.
+func TestRegistryDeleteRacingCloseSendsNothingAfterClose(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), 2)))
+	rounds := 200
+	if raceEnabled { // each round's dispatchers cost far more under -race
+		rounds = 60
+	}
+	for range rounds {
+		r := NewRegistry()
+		s, _ := r.Subscribe(SubscribeOptions{Interval: time.Millisecond})
+		var pools []*Pool
+		for i := range 8 {
+			p, _ := r.Ensure(fmt.Sprint("svc-", i), Config{}, "a:1")
+			pools = append(pools, p)
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() { // events for every pool, so each has batches to deliver
+			for {
+				for _, p := range pools {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					_ = p.Add("x:1")
+					_ = p.Remove("x:1")
+				}
+			}
+		})
+		for i := range pools {
+			wg.Go(func() { r.Delete(fmt.Sprint("svc-", i)) })
+		}
+		wg.Go(s.Close)
+		for range s.C() {
+		}
+		close(stop)
+		wg.Wait()
+	}
+}
+
+// A registry subscription sees the starting endpoints of a pool created
+// after it join, before that pool's later changes; a pool that existed
+// when it subscribed, like Pool.Subscribe, reports changes only.
+func TestRegistrySubscriptionSeesTheStartingEndpointsOfLaterPools(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := NewRegistry()
+		early, _ := r.Ensure("early", Config{}, "a:1")
+		s, _ := r.Subscribe(SubscribeOptions{})
+		defer s.Close()
+		later, err := r.Ensure("later", Config{}, "b:1", "b:2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = later.Add("b:3")
+		_ = early.Add("a:2")
+		events, _, _ := collectEvents(t, s, 4, time.Second)
+		got := map[string][]string{} // pools deliver separately; each keeps its order
+		for _, e := range events {
+			got[e.Pool] = append(got[e.Pool], e.Kind.String()+" "+e.Addr)
+		}
+		want := map[string][]string{"early": {"added a:2"}, "later": {"added b:1", "added b:2", "added b:3"}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("events %q, want %q", got, want)
+		}
+		time.Sleep(time.Second)
+		if len(s.C()) != 0 {
+			t.Fatalf("more events: %+v", <-s.C())
+		}
+	})
+}
+
+// arrival is one batch as a subscriber saw it: when, after the start, and
+// how many events.
+type arrival struct {
+	at time.Duration
+	n  int
+}
+
+func (a arrival) String() string { return fmt.Sprintf("%v: %d", a.at, a.n) }
+
+// arrivals reads s until it is closed and returns its batches' arrivals.
+func arrivals(s *Subscription, start time.Time) <-chan []arrival {
+	out := make(chan []arrival, 1)
+	go func() {
+		var got []arrival
+		for b := range s.C() {
+			got = append(got, arrival{time.Since(start), len(b.Events)})
+		}
+		out <- got
+	}()
+	return out
+}
+
+// Wakes drain the ring early but move no delivery: a subscriber gets its
+// batch every Interval while the ring fills past half (4,200 events every
+// 20 s) and while other subscribers come and go.
+func TestSubscriberBatchesAreDueEveryIntervalWhateverWakesTheDispatcher(t *testing.T) {
+	cases := []struct {
+		name      string
+		opts      SubscribeOptions
+		every     time.Duration // a burst of pairs, starting at every/2
+		pairs     int           // Add and Remove
+		churn     time.Duration // another subscription starts and ends, from churn/2; 0: none
+		runFor    time.Duration
+		wantEvery time.Duration
+		wantN     int
+	}{
+		{"the ring fills past half between deliveries",
+			SubscribeOptions{Interval: time.Minute, Chunk: 20000}, 20 * time.Second, 2100, 0, 3 * time.Minute, time.Minute, 12600},
+		{"other subscriptions start and end between deliveries",
+			SubscribeOptions{Interval: time.Second}, 100 * time.Millisecond, 1, 500 * time.Millisecond, 5 * time.Second, time.Second, 20},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := mustNew(t, Config{}, "base:1")
+				start := time.Now()
+				s, _ := p.Subscribe(c.opts)
+				got := arrivals(s, start)
+				var churn sync.WaitGroup
+				if c.churn > 0 {
+					churn.Go(func() {
+						time.Sleep(c.churn / 2)
+						for time.Since(start) < c.runFor {
+							other, _ := p.Subscribe(SubscribeOptions{})
+							other.Close()
+							time.Sleep(c.churn)
+						}
+					})
+				}
+				time.Sleep(c.every / 2)
+				for time.Since(start) < c.runFor {
+					for range c.pairs {
+						_ = p.Add("x:1")
+						_ = p.Remove("x:1")
+					}
+					time.Sleep(c.every)
+				}
+				time.Sleep(c.every) // past the last delivery due
+				churn.Wait()
+				s.Close()
+				var want []arrival
+				for at := c.wantEvery; at <= c.runFor; at += c.wantEvery {
+					want = append(want, arrival{at, c.wantN})
+				}
+				if batches := <-got; fmt.Sprint(batches) != fmt.Sprint(want) {
+					t.Fatalf("batches (time, events) %v, want %v", batches, want)
+				}
+			})
+		})
+	}
 }
