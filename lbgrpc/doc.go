@@ -30,11 +30,24 @@
 //
 // An endpoint whose connection breaks leaves the pool and comes back with
 // no history when it is READY again: connection health is gRPC's, request
-// health is nanolb's. A changed service config starts a new pool.
+// health is nanolb's. For every policy but nanolb_shard the pool is the
+// READY endpoints alone, so a broken connection moves that endpoint's
+// share, and nanolb_consistent_hash its keys, to the others until it is
+// back. A changed service config starts a new pool.
 //
 // Consistent hashing routes by the key WithHashKey puts in an RPC's
 // context; weighted round robin follows the weights a resolver sets with
 // WithWeight.
+//
+// nanolb_shard's pool has a shard layout (lb.Config.Shards): every
+// endpoint the resolver names, in lb's address order, connected or not. A
+// shard whose connection is down is empty: its keys fail with Unavailable
+// (a wait-for-ready RPC waits for it) and no other key moves; a shard
+// still connecting, at start or after a resolver update, holds its keys
+// until it is READY or fails. The layout follows the resolver's list, not
+// connectivity: a changed set of endpoints is a new layout, and a new pool
+// (endpoints start with no history), with the keys jump consistent hashing
+// moves for it; a reordered list changes nothing.
 //
 // # Concurrency limit
 //
