@@ -43,7 +43,9 @@ type Config struct {
 	// ejected endpoint, at most 24h (0: 5s).
 	ProbeTimeout Duration `json:"probeTimeout,omitempty"`
 	// EWMADecay is lb.Config.EWMADecay, for nanolb_peak_ewma: the latency
-	// average's time constant, at most 24h (0: 10s).
+	// average's time constant, at most 24h (0: 10s). It also sets how long
+	// one failed RPC keeps an endpoint avoided (see the package
+	// documentation).
 	EWMADecay Duration `json:"ewmaDecay,omitempty"`
 	// HashLoadFactor is lb.Config.HashLoadFactor, for
 	// nanolb_consistent_hash: the load bound, 1..1e6 (0: 1.25).

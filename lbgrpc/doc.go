@@ -49,6 +49,19 @@
 // (endpoints start with no history), with the keys jump consistent hashing
 // moves for it; a reordered list changes nothing.
 //
+// # Peak EWMA after a failure
+//
+// nanolb_peak_ewma keeps away from an endpoint long after one failure,
+// even if the endpoint recovers at once. A failed RPC (Unavailable or
+// DeadlineExceeded by default: whatever the Classifier calls a failure)
+// counts as a latency of at least 1 s (see lb.PeakEWMA), and an endpoint
+// that gets no RPCs learns no new latency, so it waits for that average,
+// which falls by a factor e every ewmaDecay (10 s by default), to drop to
+// the others' costs: about ewmaDecay × ln(1 s ÷ their latency), over a
+// minute against endpoints that answer in 1 ms. One failure is below
+// ejectAfter, so the endpoint is neither ejected nor probed meanwhile, and
+// nothing brings it back sooner; a shorter ewmaDecay shortens the wait.
+//
 // # Concurrency limit
 //
 // Config.MaxConcurrency caps the RPCs in flight on each endpoint (a stream
