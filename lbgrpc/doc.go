@@ -25,7 +25,8 @@
 // Classifier turns the RPC's DoneInfo into the lease's outcome; the default,
 // Classify, counts Unavailable and DeadlineExceeded as failures, cancelled
 // RPCs and RPCs that sent nothing as neutral, and every other ending as a
-// success. Consecutive failures eject an endpoint for a cooldown, and one
+// success; whatever a Classifier says, an RPC whose caller cancelled its
+// context is neutral. Consecutive failures eject an endpoint for a cooldown, and one
 // probe RPC then decides whether it comes back, as lb documents.
 //
 // An endpoint whose connection breaks leaves the pool and comes back with

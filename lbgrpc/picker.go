@@ -87,7 +87,7 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 		lease.Done(context.Canceled)
 		return res, err
 	}
-	res.Done = p.done(lease, res.Done)
+	res.Done = p.done(lease, res.Done, info.Ctx)
 	return res, nil
 }
 
@@ -159,14 +159,16 @@ var errSaturated = status.Error(codes.Unavailable, "nanolb: every endpoint is at
 // done returns the PickResult.Done that ends lease with the classifier's
 // verdict and then calls the child's own Done, if any. gRPC calls it once
 // when the RPC ends (for a stream: when the stream ends), or with an empty
-// DoneInfo when it drops the pick unused.
-func (p *picker) done(lease lb.Lease, inner func(balancer.DoneInfo)) func(balancer.DoneInfo) {
+// DoneInfo when it drops the pick unused. ctx is the RPC's: a failure
+// verdict on an RPC whose caller cancelled it is neutral, since the
+// caller, not the endpoint, ended it.
+func (p *picker) done(lease lb.Lease, inner func(balancer.DoneInfo), ctx context.Context) func(balancer.DoneInfo) {
 	r, _ := rpcLeases.Get().(*rpcLease)
 	if r == nil {
 		r = new(rpcLease)
 		r.end = r.done
 	}
-	r.lease, r.classify, r.inner = lease, p.classify, inner
+	r.lease, r.classify, r.inner, r.ctx = lease, p.classify, inner, ctx
 	return r.end
 }
 
@@ -180,16 +182,21 @@ type rpcLease struct {
 	lease    lb.Lease
 	classify Classifier
 	inner    func(balancer.DoneInfo)
+	ctx      context.Context         // the RPC's
 	end      func(balancer.DoneInfo) // r.done, bound once
 }
 
 var rpcLeases sync.Pool
 
 func (r *rpcLease) done(info balancer.DoneInfo) {
-	lease, classify, inner := r.lease, r.classify, r.inner
+	lease, classify, inner, ctx := r.lease, r.classify, r.inner, r.ctx
 	*r = rpcLease{end: r.end}
 	rpcLeases.Put(r)
-	lease.Done(classify(info))
+	outcome := classify(info)
+	if outcome != nil && ctx != nil && errors.Is(ctx.Err(), context.Canceled) {
+		outcome = context.Canceled // the caller gave up, whatever the classifier says
+	}
+	lease.Done(outcome)
 	if inner != nil {
 		inner(info)
 	}
