@@ -55,9 +55,9 @@ func WithClassifier(classify Classifier) Option {
 // returns (nil for none) is called once when that pool is retired, by a
 // new pool or by the ClientConn's close, the place to close a
 // subscription. The balancer calls hook and stop from gRPC's serialised
-// balancer calls, never from a
-// pick: they may take a lock, but should return soon, as an RPC's
-// configuration waits for them. A nil hook adds none.
+// balancer calls, never from a pick: they may take a lock, but should
+// return soon, as an RPC's configuration waits for them. A nil hook adds
+// none.
 //
 //	lbgrpc.WithPoolHook(func(target string, pool *lb.Pool) func() {
 //		sub, err := pool.Subscribe(lb.SubscribeOptions{})
@@ -178,9 +178,12 @@ func (b *nanoBalancer) UpdateClientConnState(ccs balancer.ClientConnState) error
 			return fmt.Errorf("%s: %w", b.builder.name, err)
 		}
 		b.pool, b.cfg, made = pool, *cfg, pool
-		b.layout, b.shardIndex = layout, make(map[string]int, len(layout))
-		for i, a := range layout {
-			b.shardIndex[a] = i
+		b.layout, b.shardIndex = layout, nil
+		if layout != nil {
+			b.shardIndex = make(map[string]int, len(layout))
+			for i, a := range layout {
+				b.shardIndex[a] = i
+			}
 		}
 		if h := b.builder.testHookPool; h != nil {
 			h(pool)
