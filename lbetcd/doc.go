@@ -30,6 +30,21 @@
 // registrant cannot freeze discovery for the others; a prefix with values
 // but no valid one fails the Resolve, so the Runner keeps the last good set.
 //
+// # Shards
+//
+// To an lb.Shard pool numbered by its members or to lbgrpc's nanolb_shard,
+// the Resolver's answer is the shard layout: shards are the endpoints in
+// address order, so an endpoint that leaves renumbers the shards after it
+// and moves their keys. A key Register stores lives on a lease, and leaves
+// whenever the lease ends: when the instance dies, but also when it is cut
+// off from etcd for longer than its TTL, and at each restart (Close
+// revokes the lease). Such a layout follows each instance's etcd session,
+// not the shards meant. For shards, store each shard's key without a lease
+// (FormatValue's value with a plain Put, or etcdctl put) and change those
+// keys only to re-shard; liveness is then the client's: nanolb_shard fails
+// the keys of a shard whose connection is down, and an lb.Shard pool with
+// a Config.Shards layout those of a shard missing from its members.
+//
 // The module needs an etcd v3 API server, 3.4 or newer; it uses
 // go.etcd.io/etcd/client/v3 v3.5.
 package lbetcd

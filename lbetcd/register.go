@@ -53,7 +53,9 @@ type Registration struct {
 // Register stores ep under prefix+ep.Addr, as FormatValue's JSON, attached
 // to a new lease of ttl, and keeps the lease alive from a goroutine of its
 // own until Close. It returns once the key is stored; ctx bounds that first
-// registration only, not the Registration's life.
+// registration only, not the Registration's life. The key comes and goes
+// with the lease, so it suits membership, not a shard layout (see the
+// package documentation's Shards).
 //
 // If the lease is lost anyway (etcd was away for longer than ttl, or the
 // lease was revoked by someone else), the Registration grants a new lease

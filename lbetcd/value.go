@@ -3,8 +3,10 @@ package lbetcd
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -32,7 +34,9 @@ type value struct {
 //
 // The address must be host:port with both parts non-empty (net.SplitHostPort
 // rules: an IPv6 host in brackets) in valid UTF-8 without white space or
-// control characters, and the weight must be in 0..lb.MaxWeight. Anything else is an error wrapping ErrValue.
+// control characters, and the weight must be in 0..lb.MaxWeight. Anything
+// else is an error wrapping ErrValue; in a JSON object, one that names the
+// field at fault.
 func ParseValue(b []byte) (lb.Endpoint, error) {
 	b = bytes.TrimSpace(b)
 	var v value
@@ -40,9 +44,7 @@ func ParseValue(b []byte) (lb.Endpoint, error) {
 	case len(b) == 0:
 		return lb.Endpoint{}, fmt.Errorf("%w: empty", ErrValue)
 	case b[0] == '{':
-		if err := json.Unmarshal(b, &v); err != nil {
-			return lb.Endpoint{}, fmt.Errorf("%w: %w", ErrValue, err)
-		}
+		return parseObject(b)
 	case b[0] == '"':
 		if err := json.Unmarshal(b, &v.Addr); err != nil {
 			return lb.Endpoint{}, fmt.Errorf("%w: %w", ErrValue, err)
@@ -53,6 +55,30 @@ func ParseValue(b []byte) (lb.Endpoint, error) {
 	ep := lb.Endpoint{Addr: strings.TrimSpace(v.Addr), Weight: v.Weight}
 	if err := checkEndpoint(ep); err != nil {
 		return lb.Endpoint{}, fmt.Errorf("%w: %w", ErrValue, err)
+	}
+	return ep, nil
+}
+
+// parseObject is ParseValue for a JSON object, each error naming its field.
+func parseObject(b []byte) (lb.Endpoint, error) {
+	var v value
+	if err := json.Unmarshal(b, &v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			want := "an integer"
+			if te.Type.Kind() == reflect.String {
+				want = "a string"
+			}
+			return lb.Endpoint{}, fmt.Errorf("%w: field %q holds a JSON %s, not %s", ErrValue, te.Field, te.Value, want)
+		}
+		return lb.Endpoint{}, fmt.Errorf("%w: %w", ErrValue, err)
+	}
+	ep := lb.Endpoint{Addr: strings.TrimSpace(v.Addr), Weight: v.Weight}
+	if err := checkAddr(ep.Addr); err != nil {
+		return lb.Endpoint{}, fmt.Errorf("%w: field \"addr\": %w", ErrValue, err)
+	}
+	if err := checkWeight(ep.Weight); err != nil {
+		return lb.Endpoint{}, fmt.Errorf("%w: field \"weight\": %w", ErrValue, err)
 	}
 	return ep, nil
 }
@@ -74,21 +100,34 @@ func FormatValue(ep lb.Endpoint) ([]byte, error) {
 
 // checkEndpoint reports what is wrong with ep, or nil.
 func checkEndpoint(ep lb.Endpoint) error {
-	if ep.Addr == "" {
+	if err := checkAddr(ep.Addr); err != nil {
+		return err
+	}
+	return checkWeight(ep.Weight)
+}
+
+// checkAddr reports what is wrong with an endpoint's address, or nil.
+func checkAddr(addr string) error {
+	if addr == "" {
 		return fmt.Errorf("no address")
 	}
-	host, port, err := net.SplitHostPort(ep.Addr)
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("address %q is not host:port: %w", ep.Addr, err)
+		return fmt.Errorf("address %q is not host:port: %w", addr, err)
 	}
 	if host == "" || port == "" {
-		return fmt.Errorf("address %q lacks a host or a port", ep.Addr)
+		return fmt.Errorf("address %q lacks a host or a port", addr)
 	}
-	if !utf8.ValidString(ep.Addr) || strings.IndexFunc(ep.Addr, badRune) >= 0 {
-		return fmt.Errorf("address %q holds invalid UTF-8, white space or a control character", ep.Addr)
+	if !utf8.ValidString(addr) || strings.IndexFunc(addr, badRune) >= 0 {
+		return fmt.Errorf("address %q holds invalid UTF-8, white space or a control character", addr)
 	}
-	if ep.Weight < 0 || ep.Weight > lb.MaxWeight {
-		return fmt.Errorf("weight %d is outside 0..%d", ep.Weight, lb.MaxWeight)
+	return nil
+}
+
+// checkWeight reports what is wrong with an endpoint's weight, or nil.
+func checkWeight(w int) error {
+	if w < 0 || w > lb.MaxWeight {
+		return fmt.Errorf("weight %d is outside 0..%d", w, lb.MaxWeight)
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package lbetcd_test
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/nanolb/nanolb/lb"
@@ -55,6 +57,33 @@ func TestParseValueRejects(t *testing.T) {
 			ep, err := lbetcd.ParseValue([]byte(tc.in))
 			if !errors.Is(err, lbetcd.ErrValue) {
 				t.Fatalf("ParseValue(%q) = %+v, %v; want an error wrapping ErrValue", tc.in, ep, err)
+			}
+		})
+	}
+}
+
+// A JSON object's errors name the field at fault, as the JSON spells it.
+func TestParseValueNamesTheFieldOfAJSONObject(t *testing.T) {
+	for _, tc := range []struct{ in, field string }{
+		{`{"addr":5}`, "addr"},
+		{`{"addr":["h:1"]}`, "addr"},
+		{`{"addr":"h:1","weight":"2"}`, "weight"},
+		{`{"addr":"h:1","weight":1.5}`, "weight"},
+		{`{"addr":"h:1","weight":true}`, "weight"},
+		{`{"addr":"h:1","weight":-1}`, "weight"},
+		{`{"addr":"h:1","weight":1048577}`, "weight"},
+		{`{"weight":2}`, "addr"},
+		{`{"addr":null}`, "addr"},
+		{`{"addr":"nope"}`, "addr"},
+		{`{"addr":"10.0.0.1 :80"}`, "addr"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			_, err := lbetcd.ParseValue([]byte(tc.in))
+			if !errors.Is(err, lbetcd.ErrValue) {
+				t.Fatalf("ParseValue(%s): %v; want an error wrapping ErrValue", tc.in, err)
+			}
+			if want := fmt.Sprintf("field %q", tc.field); !strings.Contains(err.Error(), want) {
+				t.Fatalf("ParseValue(%s): %q does not name %s", tc.in, err, want)
 			}
 		})
 	}

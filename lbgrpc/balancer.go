@@ -50,12 +50,14 @@ func WithClassifier(classify Classifier) Option {
 // (lb.Pool.Subscribe), read its Endpoints or Stats. target is the
 // ClientConn's dial target, as resolver.Target's String spells it. A
 // balancer makes a pool at its first service config and a new one whenever
-// the config changes; the stop function hook returns (nil for none) is
-// called once when that pool is retired, by a new pool or by the
-// ClientConn's close, the place to close a subscription. The balancer
-// calls hook and stop from gRPC's serialised balancer calls, never from a
-// pick: they may take a lock, but should return soon, as an RPC's
-// configuration waits for them. A nil hook adds none.
+// the config changes, and for nanolb_shard whenever the resolver's set of
+// endpoints (the pool's shard layout) changes; the stop function hook
+// returns (nil for none) is called once when that pool is retired, by a
+// new pool or by the ClientConn's close, the place to close a
+// subscription. The balancer calls hook and stop from gRPC's serialised
+// balancer calls, never from a pick: they may take a lock, but should
+// return soon, as an RPC's configuration waits for them. A nil hook adds
+// none.
 //
 //	lbgrpc.WithPoolHook(func(target string, pool *lb.Pool) func() {
 //		sub, err := pool.Subscribe(lb.SubscribeOptions{})
@@ -142,12 +144,17 @@ type nanoBalancer struct {
 	mu   sync.Mutex
 	cfg  Config   // the config pool was made with
 	pool *lb.Pool // nil until the first config
+	// layout is nanolb_shard's: the pool's shard addresses (shard.go),
+	// and shardIndex each one's shard. Nil for other policies.
+	layout     []string
+	shardIndex map[string]int
 }
 
 // UpdateClientConnState takes a new config and endpoint list. The pool
 // lives as long as the config is unchanged, so endpoints keep their health
 // across resolver updates; a changed config starts a new pool (leases on
-// the old one end normally).
+// the old one end normally). For nanolb_shard, so does a changed set of
+// endpoints: it is the pool's shard layout.
 func (b *nanoBalancer) UpdateClientConnState(ccs balancer.ClientConnState) error {
 	cfg := new(Config)
 	if ccs.BalancerConfig != nil {
@@ -158,15 +165,26 @@ func (b *nanoBalancer) UpdateClientConnState(ccs balancer.ClientConnState) error
 		}
 		cfg = c
 	}
+	var layout []string
+	if b.builder.policy == lb.Shard {
+		layout = shardLayout(ccs.ResolverState.Endpoints)
+	}
 	b.mu.Lock()
 	var made *lb.Pool
-	if b.pool == nil || b.cfg.LB(b.builder.policy) != cfg.LB(b.builder.policy) {
-		pool, err := lb.New(cfg.LB(b.builder.policy))
-		if err != nil { // ParseConfig checked the config already
+	if b.pool == nil || b.cfg.LB(b.builder.policy) != cfg.LB(b.builder.policy) || !slices.Equal(b.layout, layout) {
+		pool, err := b.newPool(cfg, layout)
+		if err != nil {
 			b.mu.Unlock()
 			return fmt.Errorf("%s: %w", b.builder.name, err)
 		}
 		b.pool, b.cfg, made = pool, *cfg, pool
+		b.layout, b.shardIndex = layout, nil
+		if layout != nil {
+			b.shardIndex = make(map[string]int, len(layout))
+			for i, a := range layout {
+				b.shardIndex[a] = i
+			}
+		}
 		if h := b.builder.testHookPool; h != nil {
 			h(pool)
 		}
@@ -181,32 +199,54 @@ func (b *nanoBalancer) UpdateClientConnState(ccs balancer.ClientConnState) error
 	})
 }
 
+// newPool makes the pool for cfg and, for nanolb_shard, layout.
+func (b *nanoBalancer) newPool(cfg *Config, layout []string) (*lb.Pool, error) {
+	c := cfg.LB(b.builder.policy)
+	if len(layout) > 0 {
+		l, err := lb.NewShardLayout(layout...) // only more than lb.MaxShards fails
+		if err != nil {
+			return nil, err
+		}
+		c.Shards = l
+	}
+	return lb.New(c) // ParseConfig checked the config already
+}
+
 // UpdateState receives the children's aggregated state from
 // endpointsharding, which holds its own lock meanwhile: it must not call
 // into the children. It sets the pool's membership to the READY children
 // and publishes a picker over them; with none READY it passes
 // endpointsharding's picker on, which reports CONNECTING or
-// TRANSIENT_FAILURE as the children do.
+// TRANSIENT_FAILURE as the children do. A nanolb_shard picker also gets
+// every shard's child state, to answer a key whose shard is not READY as
+// that child would.
 func (b *nanoBalancer) UpdateState(state balancer.State) {
 	children := endpointsharding.ChildStatesFromPicker(state.Picker)
-	ready := make(map[string]balancer.Picker, len(children))
-	members := make([]lb.Endpoint, 0, len(children))
-	for _, c := range children {
-		if c.State.ConnectivityState != connectivity.Ready {
-			continue
-		}
-		key := endpointKey(c.Endpoint)
-		if _, dup := ready[key]; dup || key == "" {
-			continue
-		}
-		ready[key] = c.State.Picker
-		members = append(members, lb.Endpoint{Addr: key, Weight: Weight(c.Endpoint)})
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.pool == nil {
 		b.ClientConn.UpdateState(state)
 		return
+	}
+	ready := make(map[string]balancer.Picker, len(children))
+	members := make([]lb.Endpoint, 0, len(children))
+	var shards []balancer.State
+	if b.layout != nil {
+		shards = make([]balancer.State, len(b.layout))
+	}
+	for _, c := range children {
+		key := endpointKey(c.Endpoint)
+		if i, ok := b.shardIndex[key]; ok {
+			shards[i] = c.State
+		}
+		if c.State.ConnectivityState != connectivity.Ready {
+			continue
+		}
+		if _, dup := ready[key]; dup || key == "" {
+			continue
+		}
+		ready[key] = c.State.Picker
+		members = append(members, lb.Endpoint{Addr: key, Weight: Weight(c.Endpoint)})
 	}
 	if err := b.pool.Set(members...); err != nil { // keys are unique and not empty
 		logger.Errorf("%s: %v", b.builder.name, err)
@@ -217,7 +257,7 @@ func (b *nanoBalancer) UpdateState(state balancer.State) {
 	}
 	b.ClientConn.UpdateState(balancer.State{
 		ConnectivityState: connectivity.Ready,
-		Picker:            newPicker(b.pool, ready, b.builder),
+		Picker:            newPicker(b.pool, ready, b.builder).withShards(b.layout, shards),
 	})
 	if h := b.builder.testHookPicker; h != nil {
 		h(len(ready))

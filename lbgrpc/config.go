@@ -3,9 +3,9 @@ package lbgrpc
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -17,11 +17,11 @@ import (
 
 // Config is one nanolb balancer's entry in a gRPC service config: the JSON
 // object under the balancer's name in "loadBalancingConfig". Every field is
-// optional and a missing or zero one means lb.Config's default; the limits
-// are lb.Config's. Durations are strings in Go's time.ParseDuration syntax,
-// which includes the protobuf JSON form ("1.5s"). An unknown field, a value
-// of the wrong type or a value lb.New rejects is an error wrapping
-// lb.ErrConfig.
+// optional and a missing, null or zero one means lb.Config's default; the
+// limits are lb.Config's. Durations are strings in Go's time.ParseDuration
+// syntax, which includes the protobuf JSON form ("1.5s"). An unknown field,
+// a value of the wrong type or a value lb.New rejects is an error wrapping
+// lb.ErrConfig that names the field (see ParseConfig).
 //
 //	{"loadBalancingConfig": [{"nanolb_p2c": {"ejectAfter": 3, "ejectFor": "2s"}}]}
 type Config struct {
@@ -43,7 +43,9 @@ type Config struct {
 	// ejected endpoint, at most 24h (0: 5s).
 	ProbeTimeout Duration `json:"probeTimeout,omitempty"`
 	// EWMADecay is lb.Config.EWMADecay, for nanolb_peak_ewma: the latency
-	// average's time constant, at most 24h (0: 10s).
+	// average's time constant, at most 24h (0: 10s). It also sets how long
+	// one failed RPC keeps an endpoint avoided (see the package
+	// documentation).
 	EWMADecay Duration `json:"ewmaDecay,omitempty"`
 	// HashLoadFactor is lb.Config.HashLoadFactor, for
 	// nanolb_consistent_hash: the load bound, 1..1e6 (0: 1.25).
@@ -67,16 +69,29 @@ type Config struct {
 // lb.ErrConfig when the config is checked.
 type Duration time.Duration
 
-// UnmarshalJSON reads a duration string; a number or any other value is an
-// error wrapping lb.ErrConfig.
+// UnmarshalJSON reads a duration string; null leaves d as it is, as for
+// any other field. A number or any other value is an error wrapping
+// lb.ErrConfig.
 func (d *Duration) UnmarshalJSON(b []byte) error {
+	if err := d.parse(b); err != nil {
+		return fmt.Errorf("%w: %v", lb.ErrConfig, err)
+	}
+	return nil
+}
+
+// parse is UnmarshalJSON with an error of its own, for ParseConfig to name
+// the field in.
+func (d *Duration) parse(b []byte) error {
+	if string(bytes.TrimSpace(b)) == "null" {
+		return nil
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("%w: duration %s is not a string such as \"1.5s\"", lb.ErrConfig, b)
+		return fmt.Errorf("duration %s is not a string such as \"1.5s\"", b)
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("%w: duration %q: %v", lb.ErrConfig, s, err)
+		return fmt.Errorf("duration %q: %v", s, err)
 	}
 	*d = Duration(v)
 	return nil
@@ -104,53 +119,30 @@ func (c *Config) LB(policy lb.Policy) lb.Config {
 	}
 }
 
-// knownFieldsOnly rejects a field whose name is not exactly one of
-// Config's: encoding/json matches names regardless of case, and a config
-// with "ejectafter" is more likely a typo than a wish.
-func knownFieldsOnly(js []byte) error {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(js, &fields); err != nil {
-		return fmt.Errorf("%w: %v", lb.ErrConfig, err)
-	}
-	for name := range fields {
-		if !slices.Contains(fieldNames, name) {
-			return fmt.Errorf("%w: unknown field %q (known: %s)", lb.ErrConfig, name, strings.Join(fieldNames, ", "))
-		}
-	}
-	return nil
-}
-
-// fieldNames are Config's JSON field names.
-var fieldNames = func() []string {
+// fieldNames are Config's JSON field names, and fieldIndex each one's
+// index in Config.
+var fieldNames, fieldIndex = func() ([]string, map[string]int) {
 	var names []string
+	index := make(map[string]int)
 	t := reflect.TypeFor[Config]()
 	for i := range t.NumField() {
 		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "-" && name != "" {
 			names = append(names, name)
+			index[name] = i
 		}
 	}
-	return names
+	return names, index
 }()
 
 // ParseConfig reads one balancer's JSON config for policy and checks it as
-// lb.New would. Empty input or null means every default. An unknown field,
-// trailing data, a wrongly typed value or a value out of range is an error
-// wrapping lb.ErrConfig that names the field.
+// lb.New would. Empty input, null, or null for a field means the default.
+// An unknown field, trailing data, a wrongly typed value or a value out of
+// range is an error wrapping lb.ErrConfig that names the field: as the
+// JSON spells it, or for a value out of range as lb.Config does.
 func ParseConfig(policy lb.Policy, js []byte) (*Config, error) {
 	c := new(Config)
 	if len(bytes.TrimSpace(js)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(js))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(c); err != nil {
-			if errors.Is(err, lb.ErrConfig) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%w: %v", lb.ErrConfig, err)
-		}
-		if _, err := dec.Token(); err != io.EOF {
-			return nil, fmt.Errorf("%w: data after the config object", lb.ErrConfig)
-		}
-		if err := knownFieldsOnly(js); err != nil {
+		if err := c.read(js); err != nil {
 			return nil, err
 		}
 	}
@@ -158,4 +150,38 @@ func ParseConfig(policy lb.Policy, js []byte) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// read sets c's fields from js, a JSON object or null, one field at a time
+// (in name order, so the first error is always the same one) so that each
+// error names its field. A field's name must match exactly: encoding/json
+// matches names regardless of case, and a config with "ejectafter" is more
+// likely a typo than a wish.
+func (c *Config) read(js []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(js))
+	var fields map[string]json.RawMessage
+	if err := dec.Decode(&fields); err != nil {
+		return fmt.Errorf("%w: the config is not a JSON object: %v", lb.ErrConfig, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: data after the config object", lb.ErrConfig)
+	}
+	v := reflect.ValueOf(c).Elem()
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		i, ok := fieldIndex[name]
+		if !ok {
+			return fmt.Errorf("%w: unknown field %q (known: %s)", lb.ErrConfig, name, strings.Join(fieldNames, ", "))
+		}
+		var err error
+		switch f := v.Field(i).Addr().Interface().(type) {
+		case *Duration:
+			err = f.parse(fields[name])
+		default:
+			err = json.Unmarshal(fields[name], f)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: field %q: %v", lb.ErrConfig, name, err)
+		}
+	}
+	return nil
 }

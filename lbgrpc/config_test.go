@@ -2,6 +2,7 @@ package lbgrpc
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,57 @@ func TestParseConfigRejectsBadInputNamingIt(t *testing.T) {
 				t.Fatalf("error %q does not mention %q", err, tt.mention)
 			}
 		})
+	}
+}
+
+// Every field's wrongly typed value is an error that names the field as
+// the JSON spells it.
+func TestParseConfigNamesEveryWronglyTypedField(t *testing.T) {
+	bad := map[string][]string{
+		"ejectAfter":        {`"3"`, `1.5`, `true`},
+		"ejectFor":          {`5`, `"5 parsecs"`, `true`, `{}`},
+		"maxEjectFor":       {`5`, `"5 parsecs"`, `[]`},
+		"maxEjectedPercent": {`"30"`, `30.5`},
+		"probeTimeout":      {`5`, `"soon"`},
+		"ewmaDecay":         {`5`, `"10"`},
+		"hashLoadFactor":    {`"1.5"`, `false`},
+		"hashReplicas":      {`"40"`, `4.5`},
+		"noJitter":          {`"yes"`, `1`},
+		"maxConcurrency":    {`"7"`, `-0.5`},
+	}
+	for _, name := range fieldNames {
+		if len(bad[name]) == 0 {
+			t.Errorf("no wrongly typed value to try for field %q", name)
+		}
+		for _, v := range bad[name] {
+			js := fmt.Sprintf(`{"ejectAfter": 2, %q: %s}`, name, v)
+			if name == "ejectAfter" {
+				js = fmt.Sprintf(`{"maxConcurrency": 2, %q: %s}`, name, v)
+			}
+			t.Run(js, func(t *testing.T) {
+				_, err := ParseConfig(lb.P2C, []byte(js))
+				if !errors.Is(err, lb.ErrConfig) {
+					t.Fatalf("error %v does not wrap lb.ErrConfig", err)
+				}
+				if want := fmt.Sprintf("field %q", name); !strings.Contains(err.Error(), want) {
+					t.Fatalf("error %q does not name %s", err, want)
+				}
+			})
+		}
+	}
+}
+
+// null is the default for every field, as a missing field is.
+func TestParseConfigTakesNullFieldsAsDefaults(t *testing.T) {
+	for _, name := range fieldNames {
+		js := fmt.Sprintf(`{%q: null}`, name)
+		c, err := ParseConfig(lb.P2C, []byte(js))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		if got := c.LB(lb.P2C); got != (lb.Config{}) {
+			t.Fatalf("%s: %+v, want the zero config", js, got)
+		}
 	}
 }
 

@@ -25,16 +25,43 @@
 // Classifier turns the RPC's DoneInfo into the lease's outcome; the default,
 // Classify, counts Unavailable and DeadlineExceeded as failures, cancelled
 // RPCs and RPCs that sent nothing as neutral, and every other ending as a
-// success. Consecutive failures eject an endpoint for a cooldown, and one
+// success; whatever a Classifier says, an RPC whose caller cancelled its
+// context is neutral. Consecutive failures eject an endpoint for a cooldown, and one
 // probe RPC then decides whether it comes back, as lb documents.
 //
 // An endpoint whose connection breaks leaves the pool and comes back with
 // no history when it is READY again: connection health is gRPC's, request
-// health is nanolb's. A changed service config starts a new pool.
+// health is nanolb's. For every policy but nanolb_shard the pool is the
+// READY endpoints alone, so a broken connection moves that endpoint's
+// share, and nanolb_consistent_hash its keys, to the others until it is
+// back. A changed service config starts a new pool.
 //
 // Consistent hashing routes by the key WithHashKey puts in an RPC's
 // context; weighted round robin follows the weights a resolver sets with
 // WithWeight.
+//
+// nanolb_shard's pool has a shard layout (lb.Config.Shards): every
+// endpoint the resolver names, in lb's address order, connected or not. A
+// shard whose connection is down is empty: its keys fail with Unavailable
+// (a wait-for-ready RPC waits for it) and no other key moves; a shard
+// still connecting, at start or after a resolver update, holds its keys
+// until it is READY or fails. The layout follows the resolver's list, not
+// connectivity: a changed set of endpoints is a new layout, and a new pool
+// (endpoints start with no history), with the keys jump consistent hashing
+// moves for it; a reordered list changes nothing.
+//
+// # Peak EWMA after a failure
+//
+// nanolb_peak_ewma keeps away from an endpoint long after one failure,
+// even if the endpoint recovers at once. A failed RPC (Unavailable or
+// DeadlineExceeded by default: whatever the Classifier calls a failure)
+// counts as a latency of at least 1 s (see lb.PeakEWMA), and an endpoint
+// that gets no RPCs learns no new latency, so it waits for that average,
+// which falls by a factor e every ewmaDecay (10 s by default), to drop to
+// the others' costs: about ewmaDecay × ln(1 s ÷ their latency), over a
+// minute against endpoints that answer in 1 ms. One failure is below
+// ejectAfter, so the endpoint is neither ejected nor probed meanwhile, and
+// nothing brings it back sooner; a shorter ewmaDecay shortens the wait.
 //
 // # Concurrency limit
 //

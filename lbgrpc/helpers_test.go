@@ -83,6 +83,21 @@ func (s *server) Watch(_ *healthpb.HealthCheckRequest, stream healthpb.Health_Wa
 // stop stops the server at once, closing its connections.
 func (s *server) stop() { s.stopped.Do(s.srv.Stop) }
 
+// restart serves again at a stopped server's address, with a new server
+// that stops when the test ends.
+func (s *server) restart(t testing.TB) *server {
+	t.Helper()
+	lis, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &server{addr: s.addr, srv: grpc.NewServer(), release: make(chan struct{})}
+	healthpb.RegisterHealthServer(n.srv, n)
+	go n.srv.Serve(lis) // returns when stopped
+	t.Cleanup(n.stop)
+	return n
+}
+
 // startServers starts n servers and stops them when the test ends.
 func startServers(t testing.TB, n int) []*server {
 	t.Helper()
@@ -313,4 +328,54 @@ func goroutines() map[string]string {
 		}
 	}
 	return m
+}
+
+// startGatedServer starts a server whose listener accepts connections (the
+// kernel completes the TCP handshake) but which serves nothing, not even
+// HTTP/2's preface, until open is called: until then a client's connection
+// to it stays CONNECTING. The server stops when the test ends.
+func startGatedServer(t testing.TB) (s *server, open func()) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = &server{addr: lis.Addr().String(), srv: grpc.NewServer(), release: make(chan struct{})}
+	healthpb.RegisterHealthServer(s.srv, s)
+	var once sync.Once
+	t.Cleanup(func() {
+		s.stop()
+		lis.Close() // never served: Stop does not know it
+	})
+	return s, func() { once.Do(func() { go s.srv.Serve(lis) }) }
+}
+
+// shardOwners returns, for each key, the address lb's Shard policy gives it
+// with every one of addrs in the pool: the routing a nanolb_shard balancer
+// over those endpoints must keep.
+func shardOwners(t testing.TB, addrs []string, keys []string) map[string]string {
+	t.Helper()
+	ref, err := lb.New(lb.Config{Policy: lb.Shard}, addrs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owners := make(map[string]string, len(keys))
+	for _, k := range keys {
+		l, err := ref.PickKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		owners[k] = l.Endpoint()
+		l.Done(context.Canceled)
+	}
+	return owners
+}
+
+// testKeys returns n distinct hash keys.
+func testKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key-%d", i)
+	}
+	return keys
 }

@@ -14,7 +14,10 @@ import (
 // context.Canceled is neutral (only the in-flight count changes), and any
 // other error is a failure that extends the endpoint's failure streak. It is
 // called once per RPC, from the goroutine that ends the RPC, and must not
-// block.
+// block. Whatever it says, a failure of an RPC whose caller cancelled its
+// context is neutral, as in lbhttp: the caller ended it, not the endpoint.
+// A deadline that passed is the Classifier's to judge (Classify: a
+// failure).
 type Classifier func(info balancer.DoneInfo) error
 
 // Classify is the default Classifier:

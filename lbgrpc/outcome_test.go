@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/nanolb/nanolb/lb"
 	"google.golang.org/grpc/balancer"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -47,5 +50,42 @@ func TestClassify(t *testing.T) {
 				t.Fatalf("Classify(%+v) = %v: %s, want %s", tt.info, err, got, tt.want)
 			}
 		})
+	}
+}
+
+// Whatever the Classifier says, an RPC whose caller cancelled its context
+// is neutral, as lbhttp's Transport has it: here a classifier that charges
+// every error, and a unary RPC and a stream that the caller cancels while
+// the server holds them.
+func TestACallerCancelIsNeutralWhateverTheClassifierSays(t *testing.T) {
+	noGoroutinesLeft(t)
+	servers := startServers(t, 1)
+	s := servers[0]
+	s.delay.Store(int64(time.Hour)) // Check answers when the caller leaves
+	var verdicts atomic.Int64
+	name, w := registerTest(lb.P2C, WithClassifier(func(info balancer.DoneInfo) error {
+		verdicts.Add(1)
+		return info.Err
+	}))
+	cc, _ := dial(t, name, `{"ejectAfter": 1, "maxEjectedPercent": 100}`, w, endpoints(servers)...)
+	pool := waitReady(t, w, 1)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := check(ctx, cc)
+		done <- err
+	}()
+	eventually(t, "the server holding the RPC", func() bool { return s.checks.Load() == 1 })
+	cancel()
+	if err := <-done; status.Code(err) != codes.Canceled {
+		t.Fatalf("the cancelled RPC: %v", err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	streams(t, ctx, cc, 1)
+	cancel()
+	eventually(t, "both leases ended", func() bool { return inFlight(pool) == 0 && verdicts.Load() == 2 })
+	if e := pool.Endpoints()[0]; e.Streak != 0 || e.State != lb.Up {
+		t.Fatalf("after two cancelled RPCs: %+v, want no failure charged", e)
 	}
 }

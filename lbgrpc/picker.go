@@ -3,11 +3,13 @@ package lbgrpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/nanolb/nanolb/lb"
 	"google.golang.org/grpc/balancer"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 )
 
@@ -26,6 +28,11 @@ type picker struct {
 	classify Classifier
 	hashed   bool // the policy routes by WithHashKey's key
 	strict   bool // lb.Shard: a key never goes to another endpoint, so no fallback
+	// layout and shards are nanolb_shard's: shard i's address and its
+	// child's state, READY or not (a zero State for a shard with no child
+	// yet).
+	layout []string
+	shards []balancer.State
 }
 
 func newPicker(pool *lb.Pool, children map[string]balancer.Picker, b *builder) *picker {
@@ -33,8 +40,21 @@ func newPicker(pool *lb.Pool, children map[string]balancer.Picker, b *builder) *
 		hashed: b.policy == lb.ConsistentHash || b.policy == lb.Shard, strict: b.policy == lb.Shard}
 }
 
+// withShards sets nanolb_shard's layout and its children's states.
+func (p *picker) withShards(layout []string, shards []balancer.State) *picker {
+	p.layout, p.shards = layout, shards
+	return p
+}
+
 func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
-	lease, err := p.lease(info.Ctx)
+	key, keyed := p.hashKey(info.Ctx)
+	var lease lb.Lease
+	var err error
+	if keyed {
+		lease, err = p.pool.PickKey(key)
+	} else {
+		lease, err = p.pool.Pick()
+	}
 	if err != nil {
 		if errors.Is(err, lb.ErrSaturated) {
 			return balancer.PickResult{}, errSaturated
@@ -43,6 +63,9 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 			// Every child left READY after this picker was made; the
 			// picker that says so is on its way.
 			return balancer.PickResult{}, balancer.ErrNoSubConnAvailable
+		}
+		if keyed && p.strict && len(p.shards) > 0 {
+			return balancer.PickResult{}, p.shardDown(key, info)
 		}
 		// Every endpoint is ejected and none is due for a probe (possible
 		// only at MaxEjectedPercent 100): fail rather than queue, since no
@@ -64,19 +87,42 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 		lease.Done(context.Canceled)
 		return res, err
 	}
-	res.Done = p.done(lease, res.Done)
+	res.Done = p.done(lease, res.Done, info.Ctx)
 	return res, nil
 }
 
-// lease asks the pool: by the RPC's hash key for consistent hashing when
-// it has one, else by the policy.
-func (p *picker) lease(ctx context.Context) (lb.Lease, error) {
+// hashKey returns the RPC's WithHashKey key if the policy routes by it.
+func (p *picker) hashKey(ctx context.Context) (string, bool) {
 	if p.hashed && ctx != nil {
-		if key, ok := ctx.Value(hashKey{}).(string); ok {
-			return p.pool.PickKey(key)
-		}
+		key, ok := ctx.Value(hashKey{}).(string)
+		return key, ok
 	}
-	return p.pool.Pick()
+	return "", false
+}
+
+// shardDown answers a key whose shard the pool refused, by the state of
+// the shard's child. READY: lb ejected it, so Unavailable as a status,
+// which ends even a wait-for-ready RPC, since no new picker comes when the
+// cooldown ends. TRANSIENT_FAILURE: its connection is down, so an error
+// that gRPC turns into Unavailable for an RPC without wait-for-ready and
+// holds a wait-for-ready one for the next picker, as for a channel in
+// TRANSIENT_FAILURE. Connecting, idle or without a child yet: wait for
+// the next picker, which the child's next state brings.
+func (p *picker) shardDown(key string, info balancer.PickInfo) error {
+	s := shardOf(key, len(p.shards))
+	switch st := p.shards[s]; st.ConnectivityState {
+	case connectivity.Ready:
+		return status.Errorf(codes.Unavailable, "%v: %s is ejected", lb.ErrShardDown, p.layout[s])
+	case connectivity.TransientFailure:
+		cause := errors.New("no connection")
+		if st.Picker != nil {
+			if _, err := st.Picker.Pick(info); err != nil { // pick_first's error picker
+				cause = err
+			}
+		}
+		return fmt.Errorf("%w: %s: %v", lb.ErrShardDown, p.layout[s], cause)
+	}
+	return balancer.ErrNoSubConnAvailable
 }
 
 // fallback replaces *lease, whose endpoint this picker has no child for,
@@ -113,14 +159,16 @@ var errSaturated = status.Error(codes.Unavailable, "nanolb: every endpoint is at
 // done returns the PickResult.Done that ends lease with the classifier's
 // verdict and then calls the child's own Done, if any. gRPC calls it once
 // when the RPC ends (for a stream: when the stream ends), or with an empty
-// DoneInfo when it drops the pick unused.
-func (p *picker) done(lease lb.Lease, inner func(balancer.DoneInfo)) func(balancer.DoneInfo) {
+// DoneInfo when it drops the pick unused. ctx is the RPC's: a failure
+// verdict on an RPC whose caller cancelled it is neutral, since the
+// caller, not the endpoint, ended it.
+func (p *picker) done(lease lb.Lease, inner func(balancer.DoneInfo), ctx context.Context) func(balancer.DoneInfo) {
 	r, _ := rpcLeases.Get().(*rpcLease)
 	if r == nil {
 		r = new(rpcLease)
 		r.end = r.done
 	}
-	r.lease, r.classify, r.inner = lease, p.classify, inner
+	r.lease, r.classify, r.inner, r.ctx = lease, p.classify, inner, ctx
 	return r.end
 }
 
@@ -134,16 +182,21 @@ type rpcLease struct {
 	lease    lb.Lease
 	classify Classifier
 	inner    func(balancer.DoneInfo)
+	ctx      context.Context         // the RPC's
 	end      func(balancer.DoneInfo) // r.done, bound once
 }
 
 var rpcLeases sync.Pool
 
 func (r *rpcLease) done(info balancer.DoneInfo) {
-	lease, classify, inner := r.lease, r.classify, r.inner
+	lease, classify, inner, ctx := r.lease, r.classify, r.inner, r.ctx
 	*r = rpcLease{end: r.end}
 	rpcLeases.Put(r)
-	lease.Done(classify(info))
+	outcome := classify(info)
+	if outcome != nil && ctx != nil && errors.Is(ctx.Err(), context.Canceled) {
+		outcome = context.Canceled // the caller gave up, whatever the classifier says
+	}
+	lease.Done(outcome)
 	if inner != nil {
 		inner(info)
 	}
@@ -155,9 +208,12 @@ type hashKey struct{}
 // WithHashKey returns a context whose RPCs nanolb_consistent_hash routes by
 // key: RPCs with one key go to one endpoint while membership and load
 // allow (see lb.ConsistentHash). nanolb_shard routes them strictly to the
-// key's shard, and fails them with codes.Unavailable while it is out (see
-// lb.Shard). RPCs without a key go to a random endpoint; other policies
-// ignore the key.
+// key's shard, shard i being the resolver's i-th endpoint in lb's address
+// order whatever its connection, and never elsewhere (see lb.Shard): while
+// the shard is ejected its keys fail with codes.Unavailable; while its
+// connection is down they fail with codes.Unavailable, or wait for it with
+// wait-for-ready; while it is connecting they wait. RPCs without a key go
+// to a random endpoint; other policies ignore the key.
 func WithHashKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, hashKey{}, key)
 }
