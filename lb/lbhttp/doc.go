@@ -35,11 +35,14 @@
 // or any method with RetryNonIdempotent), its body can be replayed (no
 // body, or Request.GetBody set), its context is live, and the retry budget
 // has a token. A retry goes to an endpoint this request has not tried
-// while one is up (lb.Pool.PickExcept). The failed attempt's response body
-// is drained (up to 64 KiB), closed and its lease ended before the retry is
-// sent. When retries run out, the caller gets the last attempt's response
-// or error, exactly as without a balancer: a 5xx is a response, not an
-// error.
+// while one is up (lb.Pool.PickExcept). Before the retry is sent, the
+// failed attempt's response body is closed and its lease ended. An HTTP/1
+// body is read first, so that its connection can be reused, but only up
+// to 64 KiB and for at most 10 ms: a body announced longer, or slower to
+// come, is closed at once, which costs the connection and not the
+// caller's deadline. When retries run out, the caller gets the last
+// attempt's response or error, exactly as without a balancer: a 5xx is a
+// response, not an error.
 //
 // The retry budget keeps retries from multiplying an outage, as Envoy's and
 // Finagle's budgets do: each request adds RetryRatio of a token to a

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"time"
 
 	"github.com/nanolb/nanolb/lb"
 )
@@ -31,10 +32,15 @@ const (
 // send: one without a URL.
 var ErrRequest = errors.New("lbhttp: invalid request")
 
-// drainLimit is how much of a retried response's body is read before it is
-// closed, so its connection can be reused; a longer body costs the
-// connection instead.
-const drainLimit = 64 << 10
+// drainLimit and drainTime bound how much of a retried HTTP/1 response's
+// body is read, and for how long, before it is closed, so its connection
+// can be reused. Past either, closing costs the connection, which is
+// cheaper than holding the retry back: drainTime is short next to a
+// request's deadline and long enough for a body already on its way.
+const (
+	drainLimit = 64 << 10
+	drainTime  = 10 * time.Millisecond
+)
 
 // Transport is an http.RoundTripper that balances requests over a pool: it
 // leases an endpoint per attempt, rewrites the URL's host to it, reports
@@ -56,7 +62,9 @@ type Transport struct {
 	// Base sends each attempt. Nil means a clone of http.DefaultTransport,
 	// made at the first request. With many concurrent requests per
 	// endpoint, give it an *http.Transport whose MaxIdleConnsPerHost (2 by
-	// default) is near that concurrency, or connections churn.
+	// default) is near that concurrency, or connections churn. Its
+	// response bodies must end a pending Read when closed, as net/http's
+	// do: a retry closes a failed body that way.
 	Base http.RoundTripper
 
 	// Pick leases the endpoint for one attempt of req; tried holds the
@@ -253,7 +261,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return t.finish(req, a, lease, resp, rtErr, outcome)
 		}
 		if resp != nil {
-			discard(resp.Body)
+			discard(resp)
 		}
 		lease.Done(outcome)
 		lease, body = nextLease, next
@@ -380,12 +388,25 @@ func closeReader(r io.ReadCloser) {
 	}
 }
 
-// discard drains up to drainLimit of a body the caller will not see, so its
-// connection can be reused, and closes it.
-func discard(body io.ReadCloser) {
-	if body == nil {
+// discard closes a failed response the caller will not see. An HTTP/1
+// body is read first, up to drainLimit and for at most drainTime, so that
+// its connection can be reused; one announced longer, one that takes
+// longer and any other protocol's (whose Close costs no connection) are
+// closed without waiting. Base's bodies must end a pending Read on Close,
+// as net/http's do.
+func discard(resp *http.Response) {
+	body := resp.Body
+	if body == nil || body == http.NoBody {
 		return
 	}
+	if resp.ProtoMajor != 1 || resp.ContentLength > drainLimit {
+		body.Close()
+		return
+	}
+	var once sync.Once
+	closeOnce := func() { once.Do(func() { body.Close() }) }
+	timer := time.AfterFunc(drainTime, closeOnce)
 	io.CopyN(io.Discard, body, drainLimit)
-	body.Close()
+	timer.Stop()
+	closeOnce()
 }
