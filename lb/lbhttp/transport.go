@@ -104,9 +104,9 @@ type Transport struct {
 	// its transport error (resp nil): nil is a success, an error wrapping
 	// context.Canceled is neutral, any other error is a failure and makes
 	// the attempt retryable. It must not read or close the body. Nil means
-	// DefaultClassify. Whatever it returns, an attempt whose request
-	// context was cancelled is neutral and one whose deadline passed is a
-	// failure.
+	// DefaultClassify. Whatever it returns, a transport error after the
+	// request's context ended is neutral if the context was cancelled and
+	// a failure if its deadline passed; a response is judged by Classify.
 	Classify func(resp *http.Response, err error) error
 
 	// MaxAttempts bounds the attempts per request, the first included:
@@ -231,7 +231,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, pickError(err)
 	}
 	body := req.Body
+	var prev error // the outcome of the attempt before, for a retry
 	for attempt := 1; ; attempt++ {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			// Not sent: the endpoint had no part in it.
+			return nil, t.unsent(lease, body, attempt, prev, ctxErr)
+		}
 		a := newAttempt(req, lease.Endpoint(), body)
 		resp, rtErr := t.base.RoundTrip(&a.req)
 		outcome := t.classify(ctx, resp, rtErr)
@@ -264,8 +269,21 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			discard(resp)
 		}
 		lease.Done(outcome)
-		lease, body = nextLease, next
+		lease, body, prev = nextLease, next, outcome
 	}
+}
+
+// unsent ends a request whose context ended before its attempt was sent:
+// the attempt's lease ends neutrally, its body is closed, and the error
+// wraps ctxErr.
+func (t *Transport) unsent(lease lb.Lease, body io.ReadCloser, attempt int, prev, ctxErr error) error {
+	lease.Done(context.Canceled)
+	closeReader(body)
+	if attempt == 1 {
+		return fmt.Errorf("lbhttp: the request's context ended before it was sent: %w", ctxErr)
+	}
+	return fmt.Errorf("lbhttp: the request's context ended before attempt %d was sent (attempt %d: %v): %w",
+		attempt, attempt-1, prev, ctxErr)
 }
 
 // retryable reports whether req may be sent more than once: its method is
@@ -342,11 +360,15 @@ func newAttempt(req *http.Request, endpoint string, body io.ReadCloser) *attempt
 	return a
 }
 
-// classify is the Transport's Classify with the request context's verdict
-// on top: a cancelled context is neutral, a passed deadline a failure.
+// classify is the Transport's Classify, except that a transport error
+// after the request's context ended is the context's verdict: neutral when
+// cancelled, a failure when its deadline passed. A response is judged by
+// Classify, even if the context ended since it came.
 func (t *Transport) classify(ctx context.Context, resp *http.Response, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return ctxErr
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
 	}
 	if t.Classify != nil {
 		return t.Classify(resp, err)
