@@ -54,8 +54,9 @@
 // Finagle's budgets do: each request adds RetryRatio of a token to a
 // bucket (0.2: retries may add 20% to the load), the bucket also refills at
 // RetryMinPerSecond tokens a second so a quiet client can still retry, and
-// each retry takes a whole token. The bucket holds at most ten seconds of
-// RetryMinPerSecond and starts full.
+// each retry takes a whole token, given back if the retry is not sent (no
+// endpoint to take it, or the context ended). The bucket holds at most ten
+// seconds of RetryMinPerSecond and starts full.
 //
 // # Waiting for capacity
 //

@@ -262,6 +262,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		tried = append(tried, lease.Endpoint())
 		nextLease, err := t.pick(req, tried)
 		if err != nil {
+			t.budget.refund()
 			closeReader(next)
 			return t.finish(req, a, lease, resp, rtErr, outcome)
 		}
@@ -274,14 +275,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // unsent ends a request whose context ended before its attempt was sent:
-// the attempt's lease ends neutrally, its body is closed, and the error
-// wraps ctxErr.
+// the attempt's lease ends neutrally, its body is closed, a retry's token
+// goes back to the budget, and the error wraps ctxErr.
 func (t *Transport) unsent(lease lb.Lease, body io.ReadCloser, attempt int, prev, ctxErr error) error {
 	lease.Done(context.Canceled)
 	closeReader(body)
 	if attempt == 1 {
 		return fmt.Errorf("lbhttp: the request's context ended before it was sent: %w", ctxErr)
 	}
+	t.budget.refund()
 	return fmt.Errorf("lbhttp: the request's context ended before attempt %d was sent (attempt %d: %v): %w",
 		attempt, attempt-1, prev, ctxErr)
 }
