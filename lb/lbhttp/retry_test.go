@@ -225,6 +225,8 @@ func TestTransportErrors(t *testing.T) {
 		{"RetryRatio over 1", Transport{RetryRatio: 1.5}},
 		{"negative RetryMinPerSecond", Transport{RetryMinPerSecond: -1}},
 		{"RetryMinPerSecond over the maximum", Transport{RetryMinPerSecond: 2 * MaxRetryMinPerSecond}},
+		{"negative MaxIdleConnsPerEndpoint", Transport{MaxIdleConnsPerEndpoint: -1}},
+		{"MaxIdleConnsPerEndpoint with a Base", Transport{MaxIdleConnsPerEndpoint: 10, Base: http.DefaultTransport}},
 		{"Wait with a Pick hook", Transport{Wait: true, Pick: func(*http.Request, []string) (lb.Lease, error) {
 			return lb.Lease{}, errors.New("not called")
 		}}},

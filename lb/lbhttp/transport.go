@@ -26,6 +26,8 @@ const (
 	DefaultRetryMinPerSecond = 10
 	// MaxRetryMinPerSecond is the largest RetryMinPerSecond accepted.
 	MaxRetryMinPerSecond = 1e6
+	// DefaultMaxIdleConnsPerEndpoint is MaxIdleConnsPerEndpoint when zero.
+	DefaultMaxIdleConnsPerEndpoint = 100
 )
 
 // ErrRequest wraps the error RoundTrip returns for a request it cannot
@@ -60,12 +62,21 @@ type Transport struct {
 	Pool *lb.Pool
 
 	// Base sends each attempt. Nil means a clone of http.DefaultTransport,
-	// made at the first request. With many concurrent requests per
-	// endpoint, give it an *http.Transport whose MaxIdleConnsPerHost (2 by
-	// default) is near that concurrency, or connections churn. Its
-	// response bodies must end a pending Read when closed, as net/http's
-	// do: a retry closes a failed body that way.
+	// made at the first request, that keeps MaxIdleConnsPerEndpoint idle
+	// connections to each endpoint. A Base of one's own should keep about
+	// as many per host as requests run at once per endpoint
+	// (http.Transport's MaxIdleConnsPerHost is 2 by default), or
+	// connections churn. Its response bodies must end a pending Read when
+	// closed, as net/http's do: a retry closes a failed body that way.
 	Base http.RoundTripper
+
+	// MaxIdleConnsPerEndpoint is how many idle connections the default
+	// Base keeps open to each endpoint for reuse: its MaxIdleConnsPerHost,
+	// with no limit on the total (MaxIdleConns 0), which the peak of
+	// requests in flight bounds anyway. Idle ones close after 90 s. Zero
+	// means DefaultMaxIdleConnsPerEndpoint (100); a negative value, or any
+	// with Base set, is an error wrapping lb.ErrConfig.
+	MaxIdleConnsPerEndpoint int
 
 	// Pick leases the endpoint for one attempt of req; tried holds the
 	// endpoints this request already failed on, oldest first (empty on the
@@ -142,7 +153,9 @@ type Transport struct {
 }
 
 // NewClient returns an http.Client whose Transport balances every request
-// over pool with the Transport's defaults. Requests name the service, not
+// over pool with the Transport's defaults, among them a Base that keeps up
+// to DefaultMaxIdleConnsPerEndpoint idle connections to each endpoint.
+// Requests name the service, not
 // an endpoint: client.Get("http://users/list") goes to one of pool's
 // endpoints, with "users" as its Host header.
 func NewClient(pool *lb.Pool) *http.Client {
@@ -182,11 +195,22 @@ func (t *Transport) resolve() error {
 	case !(perSecond > 0 && perSecond <= MaxRetryMinPerSecond):
 		return fmt.Errorf("lbhttp: RetryMinPerSecond %v out of range [0, %g]: %w", t.RetryMinPerSecond, float64(MaxRetryMinPerSecond), lb.ErrConfig)
 	}
+	idle := t.MaxIdleConnsPerEndpoint
+	switch {
+	case idle < 0:
+		return fmt.Errorf("lbhttp: MaxIdleConnsPerEndpoint %d is negative: %w", idle, lb.ErrConfig)
+	case idle > 0 && t.Base != nil:
+		return fmt.Errorf("lbhttp: MaxIdleConnsPerEndpoint applies to the default Base, not to one's own: %w", lb.ErrConfig)
+	case idle == 0:
+		idle = DefaultMaxIdleConnsPerEndpoint
+	}
 	t.budget.init(ratio, perSecond)
 	t.base = t.Base
 	if t.base == nil {
 		if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-			t.base = dt.Clone()
+			base := dt.Clone()
+			base.MaxIdleConns, base.MaxIdleConnsPerHost = 0, idle
+			t.base = base
 		} else {
 			t.base = http.DefaultTransport
 		}
