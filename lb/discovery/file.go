@@ -25,10 +25,11 @@ const DefaultFilePoll = time.Second
 //
 //	[{"addr": "10.0.0.1:8080", "weight": 3}, {"addr": "10.0.0.2:8080"}]
 //
-// A file that cannot be read or parsed, with an unknown field, an empty or
-// repeated address, or a weight outside 0..lb.MaxWeight fails the resolve
-// with an error wrapping ErrResolve: a File never answers with part of a
-// set. "[]" is an empty answer.
+// A file that cannot be read or parsed, is not a regular file (a FIFO or a
+// device, whose read could block past any deadline), has an unknown field,
+// an empty or repeated address, or a weight outside 0..lb.MaxWeight fails
+// the resolve with an error wrapping ErrResolve: a File never answers with
+// part of a set. "[]" is an empty answer.
 //
 // File is a Watcher: its Watch reads the file every poll interval and
 // reports a change when the content differs from what Resolve last read, so
@@ -74,7 +75,7 @@ func (f *File) Resolve(ctx context.Context) ([]lb.Endpoint, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(f.path)
+	data, err := readFile(f.path)
 	f.mu.Lock()
 	f.seen = f.hash(data, err)
 	f.mu.Unlock()
@@ -101,7 +102,7 @@ func (f *File) Watch(ctx context.Context, changed func()) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-		data, err := os.ReadFile(f.path)
+		data, err := readFile(f.path)
 		h := f.hash(data, err)
 		f.mu.Lock()
 		seen := f.seen
@@ -111,6 +112,19 @@ func (f *File) Watch(ctx context.Context, changed func()) error {
 			changed()
 		}
 	}
+}
+
+// readFile reads the regular file at path. Anything else fails: a FIFO or
+// a device could block or never end, and a read honours no context.
+func readFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%v)", path, fi.Mode().Type())
+	}
+	return os.ReadFile(path)
 }
 
 // hash sums a read's outcome: the content, or the error's text.
