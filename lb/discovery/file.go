@@ -43,8 +43,9 @@ type File struct {
 	poll time.Duration
 	seed maphash.Seed
 
-	mu   sync.Mutex
-	seen uint64 // hash of what Resolve last read
+	mu    sync.Mutex
+	seen  uint64 // hash of what Resolve last read
+	reads uint64 // Resolve's reads so far
 }
 
 // NewFile returns the resolver of the file at path, whose Watch reads it
@@ -78,6 +79,7 @@ func (f *File) Resolve(ctx context.Context) ([]lb.Endpoint, error) {
 	data, err := readFile(f.path)
 	f.mu.Lock()
 	f.seen = f.hash(data, err)
+	f.reads++
 	f.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrResolve, err)
@@ -95,7 +97,9 @@ func (f *File) Resolve(ctx context.Context) ([]lb.Endpoint, error) {
 func (f *File) Watch(ctx context.Context, changed func()) error {
 	t := time.NewTicker(f.poll)
 	defer t.Stop()
-	var told uint64 // the content last reported, so one edit is told once
+	// The content last told and Resolve's reads by then: an edit is told
+	// once until Resolve reads again, which may find it gone and back.
+	var told, toldAt uint64
 	for {
 		select {
 		case <-ctx.Done():
@@ -105,10 +109,10 @@ func (f *File) Watch(ctx context.Context, changed func()) error {
 		data, err := readFile(f.path)
 		h := f.hash(data, err)
 		f.mu.Lock()
-		seen := f.seen
+		seen, reads := f.seen, f.reads
 		f.mu.Unlock()
-		if h != seen && h != told {
-			told = h
+		if h != seen && (h != told || reads != toldAt) {
+			told, toldAt = h, reads
 			changed()
 		}
 	}
