@@ -42,13 +42,14 @@
 // while one is up (lb.Pool.PickExcept). Before the retry is sent, the
 // failed attempt's response body is closed and its lease ended. An HTTP/1
 // body is read first, so that its connection can be reused, but only up
-// to 64 KiB and for at most 10 ms: a body announced longer, or slower to
-// come, is closed at once, which costs the connection and not the
-// caller's deadline. If the request's context ends before the retry is
-// sent, nothing more is sent and RoundTrip returns the context's error
-// (the failed response is closed by then). When retries run out, the
-// caller gets the last attempt's response or error, exactly as without a
-// balancer: a 5xx is a response, not an error.
+// to 64 KiB and for at most 10 ms: a body announced longer is closed at
+// once and one slower to come when the 10 ms are up, which costs the
+// connection and not the caller's deadline (an HTTP/2 body is closed at
+// once: closing a stream keeps its connection). If the request's context
+// ends before the retry is sent, nothing more is sent and RoundTrip
+// returns the context's error (the failed response is closed by then).
+// When retries run out, the caller gets the last attempt's response or
+// error, exactly as without a balancer: a 5xx is a response, not an error.
 //
 // The retry budget keeps retries from multiplying an outage, as Envoy's and
 // Finagle's budgets do: each request adds RetryRatio of a token to a
