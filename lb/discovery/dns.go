@@ -46,11 +46,15 @@ type DNSConfig struct {
 //
 // An answer with no records (NXDOMAIN, or a name without A, AAAA or SRV
 // records) is an empty answer, not an error: a Runner keeps the last good
-// set unless Config.AllowEmpty. Any other failure (SERVFAIL, a timeout, a
-// target that does not resolve, an SRV port 0) fails the whole resolve:
-// DNS never answers with part of a set. An address found twice (two SRV
-// records for one target and port, or two targets sharing an address)
-// becomes one endpoint whose weight is the sum.
+// set unless Config.AllowEmpty. Any other failure (SERVFAIL, a refusal or
+// a timeout, of the A or the AAAA question alone too, a target that does
+// not resolve, an SRV port 0) fails the whole resolve: DNS never answers
+// with part of a set. The A and AAAA questions are two lookups, so a
+// relative name walks the search list once for each; a SERVFAIL or a
+// timeout on the way ends the walk with an error (with Server empty and
+// cgo resolving, the C library walks it its own way). An address found
+// twice (two SRV records for one target and port, or two targets sharing
+// an address) becomes one endpoint whose weight is the sum.
 type DNS struct {
 	cfg DNSConfig
 	res *net.Resolver
@@ -76,12 +80,15 @@ func NewDNS(cfg DNSConfig) (*DNS, error) {
 	default:
 		return nil, fmt.Errorf("%w: DNSConfig.Network %q is not ip, ip4 or ip6", ErrConfig, cfg.Network)
 	}
-	d := &DNS{cfg: cfg, res: net.DefaultResolver}
+	// StrictErrors: without it, Go's resolver answers with the A records
+	// alone when the AAAA question fails (or the reverse), and moves on
+	// along the search list past a failed name.
+	d := &DNS{cfg: cfg, res: &net.Resolver{StrictErrors: true}}
 	if cfg.Server != "" {
 		if _, _, err := net.SplitHostPort(cfg.Server); err != nil {
 			return nil, fmt.Errorf("%w: DNSConfig.Server %q: %w", ErrConfig, cfg.Server, err)
 		}
-		d.res = &net.Resolver{PreferGo: true, Dial: dialServer(cfg.Server)}
+		d.res = &net.Resolver{PreferGo: true, StrictErrors: true, Dial: dialServer(cfg.Server)}
 	}
 	return d, nil
 }
@@ -103,22 +110,49 @@ func (d *DNS) Resolve(ctx context.Context) ([]lb.Endpoint, error) {
 }
 
 // lookupAddrs returns host's addresses; none for NXDOMAIN or no records.
+// With both families it asks for each on its own and fails if either
+// fails: a combined lookup answers with one family alone when the other's
+// question is refused, even with StrictErrors.
 func (d *DNS) lookupAddrs(ctx context.Context, host string) ([]netip.Addr, error) {
 	if a, err := netip.ParseAddr(host); err == nil {
 		return []netip.Addr{a.Unmap()}, nil
 	}
-	addrs, err := d.res.LookupNetIP(ctx, d.cfg.Network, host)
+	if d.cfg.Network != "ip" {
+		return d.lookupFamily(ctx, d.cfg.Network, host)
+	}
+	var v6 []netip.Addr
+	var err6 error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		v6, err6 = d.lookupFamily(ctx, "ip6", host)
+	}()
+	v4, err4 := d.lookupFamily(ctx, "ip4", host)
+	<-done
+	if err := errors.Join(err4, err6); err != nil {
+		return nil, err
+	}
+	return append(v4, v6...), nil
+}
+
+// lookupFamily returns host's addresses of network ("ip4" or "ip6"); none
+// for NXDOMAIN or no records.
+func (d *DNS) lookupFamily(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	addrs, err := d.res.LookupNetIP(ctx, network, host)
 	if notFound(err) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: DNS lookup of %s%s: %w", ErrResolve, host, d.via(), err)
+		return nil, fmt.Errorf("%w: DNS lookup of %s (%s)%s: %w", ErrResolve, host, recordType[network], d.via(), err)
 	}
 	for i, a := range addrs {
 		addrs[i] = a.Unmap()
 	}
 	return addrs, nil
 }
+
+// recordType names the records a network's lookup asks for.
+var recordType = map[string]string{"ip4": "A", "ip6": "AAAA"}
 
 func (d *DNS) resolveSRV(ctx context.Context) ([]lb.Endpoint, error) {
 	_, recs, err := d.res.LookupSRV(ctx, "", "", d.cfg.SRV)

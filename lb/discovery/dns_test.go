@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/nanolb/nanolb/lb"
 )
 
@@ -166,4 +167,66 @@ func TestDNSFailuresAndEmptyAnswers(t *testing.T) {
 			t.Log(err)
 		})
 	}
+}
+
+// TestDNSNeverAnswersWithPartOfASet fails one family's question of a
+// dual-stack name: the resolve must fail rather than answer with the other
+// family's addresses alone, for a Host and for an SRV target.
+func TestDNSNeverAnswersWithPartOfASet(t *testing.T) {
+	noLeaks(t)
+	z := startZone(t)
+	const (
+		host = "dual.nanolb.test."
+		name = "_http._tcp.dual.nanolb.test."
+	)
+	z.setA(host, "127.0.0.1", "::1")
+	z.setA("v4.nanolb.test.", "127.0.0.2")
+	z.setSRV(name, srvRec{10, 1, 8001, host}, srvRec{10, 1, 8002, "v4.nanolb.test."})
+	byHost := mustDNS(t, DNSConfig{Host: host, Port: 8080, Server: z.Addr})
+	bySRV := mustDNS(t, DNSConfig{SRV: name, Server: z.Addr})
+	for _, tc := range []struct {
+		name   string
+		rcodes map[uint16]int // question type to rcode
+	}{
+		{"SERVFAIL to AAAA", map[uint16]int{dns.TypeAAAA: dns.RcodeServerFailure}},
+		{"SERVFAIL to A", map[uint16]int{dns.TypeA: dns.RcodeServerFailure}},
+		{"REFUSED to AAAA", map[uint16]int{dns.TypeAAAA: dns.RcodeRefused}},
+		{"SERVFAIL to A and NXDOMAIN to AAAA", map[uint16]int{dns.TypeA: dns.RcodeServerFailure, dns.TypeAAAA: dns.RcodeNameError}},
+	} {
+		for _, r := range []struct {
+			kind string
+			res  Resolver
+		}{{"host", byHost}, {"SRV target", bySRV}} {
+			t.Run(tc.name+" of a "+r.kind+" fails the resolve", func(t *testing.T) {
+				for qtype, rcode := range tc.rcodes {
+					z.setRcode(host, qtype, rcode)
+					defer z.setRcode(host, qtype, dns.RcodeSuccess)
+				}
+				got, err := resolveWithin(t, r.res, 5*time.Second)
+				if len(got) != 0 || !errors.Is(err, ErrResolve) {
+					t.Fatalf("Resolve = %v, %v; want no endpoints and an error wrapping ErrResolve", got, err)
+				}
+				t.Log(err)
+			})
+		}
+	}
+	t.Run("a Runner keeps both families and reports the error", func(t *testing.T) {
+		pool := newPool(t)
+		r := mustStart(t, pool, byHost, Config{StartupEvery: time.Hour, Every: time.Hour, RetryAfter: time.Hour})
+		if err := r.WaitForReady(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		z.setRcode(host, dns.TypeAAAA, dns.RcodeServerFailure)
+		defer z.setRcode(host, dns.TypeAAAA, dns.RcodeSuccess)
+		before := r.Status().LastAttempt
+		r.ResolveNow()
+		if !waitFor(5*time.Second, func() bool { st := r.Status(); return st.LastAttempt.After(before) && !st.Resolving }) {
+			t.Fatalf("no resolve reported: %+v", r.Status())
+		}
+		want := []string{"127.0.0.1:8080", "[::1]:8080"}
+		if st := r.Status(); !errors.Is(st.LastError, ErrResolve) || !slices.Equal(addrsOf(pool), want) {
+			t.Errorf("after SERVFAIL to AAAA: pool %v, status %+v; want %v kept and the error reported", addrsOf(pool), st, want)
+		}
+		r.Close()
+	})
 }

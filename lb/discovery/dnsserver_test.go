@@ -22,6 +22,8 @@ type zone struct {
 	aaaa map[string][]string // name → IPv6 addresses
 	srv  map[string][]*dns.SRV
 	mode string // "" answers, "servfail", "silent" never answers
+	// rcodes overrides the answer to one question: name and type to rcode.
+	rcodes map[question]int
 
 	queries atomic.Int64 // SRV, A and AAAA questions answered or not
 }
@@ -29,7 +31,8 @@ type zone struct {
 // startZone starts a zone server and stops it when the test ends.
 func startZone(t *testing.T) *zone {
 	t.Helper()
-	z := &zone{a: map[string][]string{}, aaaa: map[string][]string{}, srv: map[string][]*dns.SRV{}}
+	z := &zone{a: map[string][]string{}, aaaa: map[string][]string{}, srv: map[string][]*dns.SRV{},
+		rcodes: map[question]int{}}
 	// One port for UDP and TCP: try a few until the TCP port is free too.
 	var pc net.PacketConn
 	var ln net.Listener
@@ -67,6 +70,24 @@ func (z *zone) setMode(mode string) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	z.mode = mode
+}
+
+// question is a name and a query type.
+type question struct {
+	name  string
+	qtype uint16
+}
+
+// setRcode makes the zone answer name's qtype question with rcode and no
+// records, whatever it holds; dns.RcodeSuccess restores the records.
+func (z *zone) setRcode(name string, qtype uint16, rcode int) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if rcode == dns.RcodeSuccess {
+		delete(z.rcodes, question{name, qtype})
+		return
+	}
+	z.rcodes[question{name, qtype}] = rcode
 }
 
 // setA replaces name's A records (IPv4) or AAAA records (IPv6).
@@ -122,6 +143,11 @@ func (z *zone) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	m.Authoritative, m.RecursionAvailable = true, true
 	q := req.Question[0]
 	name := strings.ToLower(q.Name)
+	if rcode, ok := z.rcodes[question{name, q.Qtype}]; ok {
+		m.Rcode = rcode
+		w.WriteMsg(m)
+		return
+	}
 	_, knownA := z.a[name]
 	_, knownAAAA := z.aaaa[name]
 	_, knownSRV := z.srv[name]

@@ -25,10 +25,11 @@ const DefaultFilePoll = time.Second
 //
 //	[{"addr": "10.0.0.1:8080", "weight": 3}, {"addr": "10.0.0.2:8080"}]
 //
-// A file that cannot be read or parsed, with an unknown field, an empty or
-// repeated address, or a weight outside 0..lb.MaxWeight fails the resolve
-// with an error wrapping ErrResolve: a File never answers with part of a
-// set. "[]" is an empty answer.
+// A file that cannot be read or parsed, is not a regular file (a FIFO or a
+// device, whose read could block past any deadline), has an unknown field,
+// an empty or repeated address, or a weight outside 0..lb.MaxWeight fails
+// the resolve with an error wrapping ErrResolve: a File never answers with
+// part of a set. "[]" is an empty answer.
 //
 // File is a Watcher: its Watch reads the file every poll interval and
 // reports a change when the content differs from what Resolve last read, so
@@ -42,8 +43,9 @@ type File struct {
 	poll time.Duration
 	seed maphash.Seed
 
-	mu   sync.Mutex
-	seen uint64 // hash of what Resolve last read
+	mu    sync.Mutex
+	seen  uint64 // hash of what Resolve last read
+	reads uint64 // Resolve's reads so far
 }
 
 // NewFile returns the resolver of the file at path, whose Watch reads it
@@ -74,9 +76,10 @@ func (f *File) Resolve(ctx context.Context) ([]lb.Endpoint, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(f.path)
+	data, err := readFile(f.path)
 	f.mu.Lock()
 	f.seen = f.hash(data, err)
+	f.reads++
 	f.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrResolve, err)
@@ -94,23 +97,38 @@ func (f *File) Resolve(ctx context.Context) ([]lb.Endpoint, error) {
 func (f *File) Watch(ctx context.Context, changed func()) error {
 	t := time.NewTicker(f.poll)
 	defer t.Stop()
-	var told uint64 // the content last reported, so one edit is told once
+	// The content last told and Resolve's reads by then: an edit is told
+	// once until Resolve reads again, which may find it gone and back.
+	var told, toldAt uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
 		}
-		data, err := os.ReadFile(f.path)
+		data, err := readFile(f.path)
 		h := f.hash(data, err)
 		f.mu.Lock()
-		seen := f.seen
+		seen, reads := f.seen, f.reads
 		f.mu.Unlock()
-		if h != seen && h != told {
-			told = h
+		if h != seen && (h != told || reads != toldAt) {
+			told, toldAt = h, reads
 			changed()
 		}
 	}
+}
+
+// readFile reads the regular file at path. Anything else fails: a FIFO or
+// a device could block or never end, and a read honours no context.
+func readFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%v)", path, fi.Mode().Type())
+	}
+	return os.ReadFile(path)
 }
 
 // hash sums a read's outcome: the content, or the error's text.

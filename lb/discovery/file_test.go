@@ -1,12 +1,15 @@
 package discovery
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/nanolb/nanolb/lb"
@@ -179,4 +182,47 @@ func TestFileRunnerFollowsEdits(t *testing.T) {
 		t.Fatalf("after the file came back, pool %v", addrsOf(pool))
 	}
 	r.Close()
+}
+
+// TestFileWatchReportsAnEditSeenBefore flips the file from A to B and back
+// to A before the Runner resolves, then to B again: the second B is an
+// edit since that resolve and must be reported, though Watch reported a B
+// before.
+func TestFileWatchReportsAnEditSeenBefore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "endpoints.json")
+	const a, b = `[{"addr": "10.0.0.1:80"}]`, `[{"addr": "10.0.0.2:80"}]`
+	synctest.Test(t, func(t *testing.T) {
+		const poll = time.Second
+		f, err := NewFile(path, poll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeAtomic(t, path, a)
+		if _, err := f.Resolve(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		var told atomic.Int64
+		done := make(chan error)
+		go func() { done <- f.Watch(ctx, func() { told.Add(1) }) }()
+		step := func(content string) {
+			writeAtomic(t, path, content)
+			time.Sleep(poll + poll/2) // one poll after the write
+			synctest.Wait()
+		}
+		step(b)
+		step(a) // back before any resolve: nothing to tell
+		if n := told.Load(); n != 1 {
+			t.Fatalf("%d changes told after A to B to A, want 1", n)
+		}
+		if _, err := f.Resolve(t.Context()); err != nil { // the Runner's resolve reads A
+			t.Fatal(err)
+		}
+		step(b)
+		if n := told.Load(); n != 2 {
+			t.Errorf("%d changes told after the file went to B again, want 2", n)
+		}
+		cancel()
+		<-done
+	})
 }

@@ -73,3 +73,8 @@ func (b *budget) withdraw() bool {
 		}
 	}
 }
+
+// refund gives back the token of a retry that was not sent.
+func (b *budget) refund() {
+	b.tokens.Add(token)
+}

@@ -100,3 +100,38 @@ func TestBudgetBoundsRetriesInAnOutage(t *testing.T) {
 		requireIdle(t, pool)
 	})
 }
+
+// TestBudgetKeepsTheTokenOfARetryNotSent has a bucket with room for one
+// retry: a retry that finds no endpoint is not sent and gives its token
+// back, so the next request's retry still has it.
+func TestBudgetKeepsTheTokenOfARetryNotSent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pool, err := lb.New(lb.Config{Policy: lb.RoundRobin, EjectAfter: 255}, "10.0.0.1:80", "10.0.0.2:80")
+		if err != nil {
+			t.Fatal(err)
+		}
+		down := &statusTripper{status: http.StatusServiceUnavailable}
+		refuse := true
+		client := &http.Client{Transport: &Transport{Pool: pool, Base: down,
+			RetryRatio: 1e-6, RetryMinPerSecond: 0.1, // a bucket of one token, refilled in 10 s
+			Pick: func(_ *http.Request, tried []string) (lb.Lease, error) {
+				if len(tried) > 0 && refuse {
+					return lb.Lease{}, lb.ErrNoEndpoint
+				}
+				return pool.PickExcept(tried...)
+			}}}
+		for i, wantAttempts := range []int64{1, 2} {
+			before := down.attempts.Load()
+			resp, err := client.Get("http://service/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := down.attempts.Load() - before; got != wantAttempts {
+				t.Fatalf("request %d made %d attempts, want %d", i+1, got, wantAttempts)
+			}
+			refuse = false
+		}
+		requireIdle(t, pool)
+	})
+}

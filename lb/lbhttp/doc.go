@@ -23,10 +23,14 @@
 //
 // Classify turns each attempt into the outcome passed to lb.Lease.Done.
 // By default (DefaultClassify) a transport error and a 5xx status are
-// failures and everything else succeeds; whatever Classify says, an attempt
-// whose request context was cancelled is neutral (neither success nor
-// failure) and one whose deadline passed is a failure. An error while
-// reading the body is a failure, or neutral when the context was cancelled.
+// failures and everything else succeeds. Whatever Classify says, a
+// transport error after the request's context ended is neutral (neither
+// success nor failure) if the context was cancelled and a failure if its
+// deadline passed, as the endpoint held the attempt past it; a response
+// that came is judged by Classify even if the context ended since. An
+// error while reading the body is a failure, or neutral when the context
+// was cancelled. No attempt is sent once the context has ended, so an
+// endpoint is never charged for a request it did not get.
 //
 // # Retries
 //
@@ -35,18 +39,25 @@
 // or any method with RetryNonIdempotent), its body can be replayed (no
 // body, or Request.GetBody set), its context is live, and the retry budget
 // has a token. A retry goes to an endpoint this request has not tried
-// while one is up (lb.Pool.PickExcept). The failed attempt's response body
-// is drained (up to 64 KiB), closed and its lease ended before the retry is
-// sent. When retries run out, the caller gets the last attempt's response
-// or error, exactly as without a balancer: a 5xx is a response, not an
-// error.
+// while one is up (lb.Pool.PickExcept). Before the retry is sent, the
+// failed attempt's response body is closed and its lease ended. An HTTP/1
+// body is read first, so that its connection can be reused, but only up
+// to 64 KiB and for at most 10 ms: a body announced longer is closed at
+// once and one slower to come when the 10 ms are up, which costs the
+// connection and not the caller's deadline (an HTTP/2 body is closed at
+// once: closing a stream keeps its connection). If the request's context
+// ends before the retry is sent, nothing more is sent and RoundTrip
+// returns the context's error (the failed response is closed by then).
+// When retries run out, the caller gets the last attempt's response or
+// error, exactly as without a balancer: a 5xx is a response, not an error.
 //
 // The retry budget keeps retries from multiplying an outage, as Envoy's and
 // Finagle's budgets do: each request adds RetryRatio of a token to a
 // bucket (0.2: retries may add 20% to the load), the bucket also refills at
 // RetryMinPerSecond tokens a second so a quiet client can still retry, and
-// each retry takes a whole token. The bucket holds at most ten seconds of
-// RetryMinPerSecond and starts full.
+// each retry takes a whole token, given back if the retry is not sent (no
+// endpoint to take it, or the context ended). The bucket holds at most ten
+// seconds of RetryMinPerSecond and starts full.
 //
 // # Waiting for capacity
 //
@@ -67,6 +78,10 @@
 // (lb.Config.MaxWaiters requests wait already), lb.ErrClosed (the pool was
 // closed while or before the request waited), the context's error
 // (context.DeadlineExceeded also when lb.Config.MaxWait ran out), or
-// lb.ErrNoEndpoint. http.Client wraps it in a *url.Error; errors.Is sees
-// through both.
+// lb.ErrNoEndpoint. When the request's context has ended before an
+// attempt is sent (a deadline that passes as Wait's lease is granted, or
+// while a failed response is closed before its retry), RoundTrip sends
+// nothing more and returns an error wrapping the context's error.
+// http.Client wraps these errors in a *url.Error; errors.Is sees through
+// both.
 package lbhttp

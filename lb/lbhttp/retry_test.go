@@ -1,14 +1,17 @@
 package lbhttp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nanolb/nanolb/lb"
 )
@@ -62,7 +65,7 @@ func failingAndHealthy(t *testing.T, http2 bool, tr *Transport) (bad, good *reco
 
 func TestRetries(t *testing.T) {
 	for _, p := range protocols {
-		t.Run(p.name+"/a 5xx GET goes to the other endpoint, body drained and lease ended first", func(t *testing.T) {
+		t.Run(p.name+"/a 5xx GET goes to the other endpoint, the failed body closed and its lease ended first", func(t *testing.T) {
 			noLeaks(t)
 			bad, good, pool, client, url := failingAndHealthy(t, p.http2, &Transport{})
 			resp, err := client.Get(url + "/")
@@ -222,6 +225,8 @@ func TestTransportErrors(t *testing.T) {
 		{"RetryRatio over 1", Transport{RetryRatio: 1.5}},
 		{"negative RetryMinPerSecond", Transport{RetryMinPerSecond: -1}},
 		{"RetryMinPerSecond over the maximum", Transport{RetryMinPerSecond: 2 * MaxRetryMinPerSecond}},
+		{"negative MaxIdleConnsPerEndpoint", Transport{MaxIdleConnsPerEndpoint: -1}},
+		{"MaxIdleConnsPerEndpoint with a Base", Transport{MaxIdleConnsPerEndpoint: 10, Base: http.DefaultTransport}},
 		{"Wait with a Pick hook", Transport{Wait: true, Pick: func(*http.Request, []string) (lb.Lease, error) {
 			return lb.Lease{}, errors.New("not called")
 		}}},
@@ -373,4 +378,66 @@ func requireOneAttempt(t *testing.T, resp *http.Response, bad, good *recorder, p
 		t.Fatalf("status %d, hits bad %d good %d; want one attempt", resp.StatusCode, bad.hits(), good.hits())
 	}
 	requireIdle(t, pool)
+}
+
+// TestRetryAfterAStalledBody has the first endpoint answer 503 and stall
+// inside its body: the retry must go to the second endpoint promptly, well
+// within the caller's deadline, and the healthy endpoint must not be
+// charged. The failed body is closed after what arrives within the drain's
+// budget, not read to its end.
+func TestRetryAfterAStalledBody(t *testing.T) {
+	shapes := []struct {
+		name   string
+		length string // Content-Length header; "" for none (chunked or streamed)
+	}{
+		{"announcing more than the drain limit", strconv.Itoa(drainLimit + 1)},
+		{"announcing less than the drain limit", "1000"},
+		{"of unannounced length", ""},
+	}
+	for _, p := range protocols {
+		for _, s := range shapes {
+			t.Run(p.name+"/a body "+s.name, func(t *testing.T) {
+				noLeaks(t)
+				release := make(chan struct{})
+				stalled := newServer(t, p.http2, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if s.length != "" {
+						w.Header().Set("Content-Length", s.length)
+					}
+					w.WriteHeader(http.StatusServiceUnavailable)
+					io.WriteString(w, "0123456789")
+					w.(http.Flusher).Flush()
+					select {
+					case <-r.Context().Done():
+					case <-release:
+					}
+				}))
+				t.Cleanup(func() { close(release) }) // before the server closes
+				good := &recorder{status: http.StatusOK}
+				goodSrv := newServer(t, p.http2, good)
+				pool := newPool(t, lb.Config{Policy: lb.RoundRobin, EjectAfter: 100}, stalled, goodSrv)
+				client := &http.Client{Transport: &Transport{Pool: pool, Base: baseFor(t, stalled)}}
+				// A deadline far longer than the drain's budget: the stall
+				// must not eat it.
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, scheme(stalled)+"://service/", nil)
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatalf("error %v, want the healthy endpoint's 200", err)
+				}
+				io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || good.hits() != 1 {
+					t.Fatalf("status %d, healthy endpoint hit %d times; want its 200", resp.StatusCode, good.hits())
+				}
+				if s := status(t, pool, addr(goodSrv)).Streak; s != 0 {
+					t.Errorf("healthy endpoint's streak %d, want 0", s)
+				}
+				if s := status(t, pool, addr(stalled)).Streak; s != 1 {
+					t.Errorf("stalled endpoint's streak %d, want 1 (its 503)", s)
+				}
+				requireIdle(t, pool)
+			})
+		}
+	}
 }

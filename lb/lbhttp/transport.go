@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"time"
 
 	"github.com/nanolb/nanolb/lb"
 )
@@ -25,16 +26,23 @@ const (
 	DefaultRetryMinPerSecond = 10
 	// MaxRetryMinPerSecond is the largest RetryMinPerSecond accepted.
 	MaxRetryMinPerSecond = 1e6
+	// DefaultMaxIdleConnsPerEndpoint is MaxIdleConnsPerEndpoint when zero.
+	DefaultMaxIdleConnsPerEndpoint = 100
 )
 
 // ErrRequest wraps the error RoundTrip returns for a request it cannot
 // send: one without a URL.
 var ErrRequest = errors.New("lbhttp: invalid request")
 
-// drainLimit is how much of a retried response's body is read before it is
-// closed, so its connection can be reused; a longer body costs the
-// connection instead.
-const drainLimit = 64 << 10
+// drainLimit and drainTime bound how much of a retried HTTP/1 response's
+// body is read, and for how long, before it is closed, so its connection
+// can be reused. Past either, closing costs the connection, which is
+// cheaper than holding the retry back: drainTime is short next to a
+// request's deadline and long enough for a body already on its way.
+const (
+	drainLimit = 64 << 10
+	drainTime  = 10 * time.Millisecond
+)
 
 // Transport is an http.RoundTripper that balances requests over a pool: it
 // leases an endpoint per attempt, rewrites the URL's host to it, reports
@@ -54,10 +62,21 @@ type Transport struct {
 	Pool *lb.Pool
 
 	// Base sends each attempt. Nil means a clone of http.DefaultTransport,
-	// made at the first request. With many concurrent requests per
-	// endpoint, give it an *http.Transport whose MaxIdleConnsPerHost (2 by
-	// default) is near that concurrency, or connections churn.
+	// made at the first request, that keeps MaxIdleConnsPerEndpoint idle
+	// connections to each endpoint. A Base of one's own should keep about
+	// as many per host as requests run at once per endpoint
+	// (http.Transport's MaxIdleConnsPerHost is 2 by default), or
+	// connections churn. Its response bodies must end a pending Read when
+	// closed, as net/http's do: a retry closes a failed body that way.
 	Base http.RoundTripper
+
+	// MaxIdleConnsPerEndpoint is how many idle connections the default
+	// Base keeps open to each endpoint for reuse: its MaxIdleConnsPerHost,
+	// with no limit on the total (MaxIdleConns 0), which the peak of
+	// requests in flight bounds anyway. Idle ones close after 90 s. Zero
+	// means DefaultMaxIdleConnsPerEndpoint (100); a negative value, or any
+	// with Base set, is an error wrapping lb.ErrConfig.
+	MaxIdleConnsPerEndpoint int
 
 	// Pick leases the endpoint for one attempt of req; tried holds the
 	// endpoints this request already failed on, oldest first (empty on the
@@ -96,9 +115,9 @@ type Transport struct {
 	// its transport error (resp nil): nil is a success, an error wrapping
 	// context.Canceled is neutral, any other error is a failure and makes
 	// the attempt retryable. It must not read or close the body. Nil means
-	// DefaultClassify. Whatever it returns, an attempt whose request
-	// context was cancelled is neutral and one whose deadline passed is a
-	// failure.
+	// DefaultClassify. Whatever it returns, a transport error after the
+	// request's context ended is neutral if the context was cancelled and
+	// a failure if its deadline passed; a response is judged by Classify.
 	Classify func(resp *http.Response, err error) error
 
 	// MaxAttempts bounds the attempts per request, the first included:
@@ -134,7 +153,9 @@ type Transport struct {
 }
 
 // NewClient returns an http.Client whose Transport balances every request
-// over pool with the Transport's defaults. Requests name the service, not
+// over pool with the Transport's defaults, among them a Base that keeps up
+// to DefaultMaxIdleConnsPerEndpoint idle connections to each endpoint.
+// Requests name the service, not
 // an endpoint: client.Get("http://users/list") goes to one of pool's
 // endpoints, with "users" as its Host header.
 func NewClient(pool *lb.Pool) *http.Client {
@@ -174,11 +195,22 @@ func (t *Transport) resolve() error {
 	case !(perSecond > 0 && perSecond <= MaxRetryMinPerSecond):
 		return fmt.Errorf("lbhttp: RetryMinPerSecond %v out of range [0, %g]: %w", t.RetryMinPerSecond, float64(MaxRetryMinPerSecond), lb.ErrConfig)
 	}
+	idle := t.MaxIdleConnsPerEndpoint
+	switch {
+	case idle < 0:
+		return fmt.Errorf("lbhttp: MaxIdleConnsPerEndpoint %d is negative: %w", idle, lb.ErrConfig)
+	case idle > 0 && t.Base != nil:
+		return fmt.Errorf("lbhttp: MaxIdleConnsPerEndpoint applies to the default Base, not to one's own: %w", lb.ErrConfig)
+	case idle == 0:
+		idle = DefaultMaxIdleConnsPerEndpoint
+	}
 	t.budget.init(ratio, perSecond)
 	t.base = t.Base
 	if t.base == nil {
 		if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-			t.base = dt.Clone()
+			base := dt.Clone()
+			base.MaxIdleConns, base.MaxIdleConnsPerHost = 0, idle
+			t.base = base
 		} else {
 			t.base = http.DefaultTransport
 		}
@@ -223,7 +255,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, pickError(err)
 	}
 	body := req.Body
+	var prev error // the outcome of the attempt before, for a retry
 	for attempt := 1; ; attempt++ {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			// Not sent: the endpoint had no part in it.
+			return nil, t.unsent(lease, body, attempt, prev, ctxErr)
+		}
 		a := newAttempt(req, lease.Endpoint(), body)
 		resp, rtErr := t.base.RoundTrip(&a.req)
 		outcome := t.classify(ctx, resp, rtErr)
@@ -249,15 +286,30 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		tried = append(tried, lease.Endpoint())
 		nextLease, err := t.pick(req, tried)
 		if err != nil {
+			t.budget.refund()
 			closeReader(next)
 			return t.finish(req, a, lease, resp, rtErr, outcome)
 		}
 		if resp != nil {
-			discard(resp.Body)
+			discard(resp)
 		}
 		lease.Done(outcome)
-		lease, body = nextLease, next
+		lease, body, prev = nextLease, next, outcome
 	}
+}
+
+// unsent ends a request whose context ended before its attempt was sent:
+// the attempt's lease ends neutrally, its body is closed, a retry's token
+// goes back to the budget, and the error wraps ctxErr.
+func (t *Transport) unsent(lease lb.Lease, body io.ReadCloser, attempt int, prev, ctxErr error) error {
+	lease.Done(context.Canceled)
+	closeReader(body)
+	if attempt == 1 {
+		return fmt.Errorf("lbhttp: the request's context ended before it was sent: %w", ctxErr)
+	}
+	t.budget.refund()
+	return fmt.Errorf("lbhttp: the request's context ended before attempt %d was sent (attempt %d: %v): %w",
+		attempt, attempt-1, prev, ctxErr)
 }
 
 // retryable reports whether req may be sent more than once: its method is
@@ -334,11 +386,15 @@ func newAttempt(req *http.Request, endpoint string, body io.ReadCloser) *attempt
 	return a
 }
 
-// classify is the Transport's Classify with the request context's verdict
-// on top: a cancelled context is neutral, a passed deadline a failure.
+// classify is the Transport's Classify, except that a transport error
+// after the request's context ended is the context's verdict: neutral when
+// cancelled, a failure when its deadline passed. A response is judged by
+// Classify, even if the context ended since it came.
 func (t *Transport) classify(ctx context.Context, resp *http.Response, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return ctxErr
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
 	}
 	if t.Classify != nil {
 		return t.Classify(resp, err)
@@ -380,12 +436,25 @@ func closeReader(r io.ReadCloser) {
 	}
 }
 
-// discard drains up to drainLimit of a body the caller will not see, so its
-// connection can be reused, and closes it.
-func discard(body io.ReadCloser) {
-	if body == nil {
+// discard closes a failed response the caller will not see. An HTTP/1
+// body is read first, up to drainLimit and for at most drainTime, so that
+// its connection can be reused; one announced longer, one that takes
+// longer and any other protocol's (whose Close costs no connection) are
+// closed without waiting. Base's bodies must end a pending Read on Close,
+// as net/http's do.
+func discard(resp *http.Response) {
+	body := resp.Body
+	if body == nil || body == http.NoBody {
 		return
 	}
+	if resp.ProtoMajor != 1 || resp.ContentLength > drainLimit {
+		body.Close()
+		return
+	}
+	var once sync.Once
+	closeOnce := func() { once.Do(func() { body.Close() }) }
+	timer := time.AfterFunc(drainTime, closeOnce)
 	io.CopyN(io.Discard, body, drainLimit)
-	body.Close()
+	timer.Stop()
+	closeOnce()
 }
