@@ -224,12 +224,12 @@ func dispatchFile(table []policy) *File {
 	)
 	f.Line()
 	f.Comment("policyBegin starts a lease's per-lease state, for leased policies: the")
-	f.Comment("mark it returns is nonzero and comes back to policyEnd.")
+	f.Comment("mark it returns comes back to policyEnd. Other policies keep none: 0.")
 	f.Func().Params(Id("p").Op("*").Id("Pool")).Id("policyBegin").Params(Id("c").Op("*").Id("core")).Int64().Block(
 		switchOn(Id("p").Dot("policy"), table, func(p policy) bool { return p.Leases }, func(p policy) Code {
 			return Return(current(p).Dot("begin").Call(Id("c")))
 		}),
-		Return(Lit(1)),
+		Return(Lit(0)),
 	)
 	f.Line()
 	f.Comment("policyEnd ends a lease's per-lease state, for leased policies.")

@@ -13,8 +13,8 @@ import (
 // Admission control: Config.MaxConcurrency caps each endpoint's leases in
 // flight, and PickWait queues callers, first in first out, until a lease
 // can be had. Nothing here runs for a pool without a limit and without
-// waiters: Pick's common path tests Pool.leased, and Done tests the lease's
-// mark, as for any other per-lease state.
+// waiters: Pick and Done switch on the pool's lease mode (lease.go), as for
+// any other per-lease state.
 //
 // The queue hands a freed slot to its front waiter directly. A successful
 // Done on an endpoint that is up, with a waiter in front, passes its own
@@ -222,53 +222,6 @@ func (p *Pool) Stats() Stats {
 		Timeouts:    p.stats.timeouts.Load(),
 		QueueFull:   p.stats.queueFull.Load(),
 		Saturations: p.stats.saturations.Load(),
-	}
-}
-
-// begin starts what a lease carries beyond its in-flight count: its place
-// in the pool's total, for policies that read the total, and the policy's
-// state, if its table keeps some. The mark is never 0, so Done calls end.
-// The total is counted per processor (procSum): two atomic adds per lease
-// on one shared counter cost about a fifth of a PickKey+Done, and
-// ConsistentHash's bound reads the total only when a key's owner is busy.
-// Where a lease carries the total alone (Pool.totalOnly), lease and
-// Lease.Done do begin's and end's work themselves: a change to either must
-// be made there too.
-func (p *Pool) begin(c *core) int64 {
-	if p.countsTotal {
-		p.counts.total.add(1)
-	}
-	if p.tableLeased {
-		return p.policyBegin(c)
-	}
-	return 1
-}
-
-// end is Done for a lease with state (Pool.leased): the lease leaves the
-// pool's total and the policy's state; then, under a concurrency limit, a
-// successful lease's slot goes straight to the front waiter when it can
-// (passOn); else the slot is given back, the outcome reported, and only
-// then the queue kicked, so that a waiter is never handed the endpoint that
-// just failed before its failure counts.
-func (p *Pool) end(c *core, mark int64, err error, probe uint64) {
-	if p.countsTotal {
-		p.counts.total.add(-1)
-	}
-	if p.tableLeased {
-		p.policyEnd(c, mark, err)
-	}
-	if p.limit != 0 && err == nil && probe == 0 && p.queue.front.Load() != nil && p.passOn(c) {
-		return
-	}
-	c.release()
-	if err != nil || probe != 0 || c.health.Load() != 0 {
-		p.report(c, err, probe)
-	}
-	if p.limit != 0 {
-		p.kick()
-		if p.stats.full.Load() {
-			p.drained()
-		}
 	}
 }
 

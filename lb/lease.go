@@ -19,9 +19,33 @@ type Lease struct {
 	c     *core
 	pool  *Pool
 	probe uint64 // the health word this lease's probe set; 0 for ordinary leases
-	// mark is what the policy's begin returned, for its end, on pools whose
-	// leases carry state (Pool.leased); 0 on the others.
-	mark int64
+	mark  int64  // the policy's per-lease state (policyBegin), for its end
+}
+
+// leaseMode is what a pool's leases carry beyond their endpoint's
+// in-flight count. It is chosen at New from the policy and
+// Config.MaxConcurrency; Pick and Done switch on it.
+type leaseMode uint8
+
+const (
+	leaseBare    leaseMode = iota // nothing more
+	leaseLimit                    // a place under MaxConcurrency
+	leaseTotal                    // a place in the pool's total, which ConsistentHash's bound reads
+	leaseTracked                  // any other mix, or the policy's own state: begin and end
+)
+
+// leaseModeOf is the lease mode of a pool of policy with a concurrency
+// limit (0 for none).
+func leaseModeOf(policy Policy, limit int64) leaseMode {
+	switch {
+	case leasedPolicies[policy] || totalPolicies[policy] && limit != 0:
+		return leaseTracked
+	case totalPolicies[policy]:
+		return leaseTotal
+	case limit != 0:
+		return leaseLimit
+	}
+	return leaseBare
 }
 
 // Endpoint returns the leased endpoint's address, or "" for a zero or
@@ -56,18 +80,58 @@ func (l *Lease) Done(err error) {
 	}
 	l.c = nil
 	p := l.pool
-	if l.mark != 0 {
-		if !p.totalOnly {
-			p.end(c, l.mark, err, l.probe)
-			return
-		}
-		// Pool.end for a lease that carries only its place in the total.
-		p.counts.total.addOn(procPin(), -1)
-		procUnpin()
+	switch p.mode {
+	case leaseBare:
+	case leaseTotal:
+		p.counts.total.add(-1)
+	default:
+		p.end(c, l.mark, err, l.probe)
+		return
 	}
 	c.release()
 	if err == nil && l.probe == 0 && c.health.Load() == 0 {
 		return // up with no streak: nothing to write
 	}
 	p.report(c, err, l.probe)
+}
+
+// begin starts what a lease of a pool not in leaseBare mode carries: its
+// place in the pool's total, for policies that read the total, and the
+// policy's state, if its table keeps some, whose mark it returns. The total
+// is counted per processor (procSum), so that a lease writes no line other
+// processors write, and ConsistentHash's bound reads it only when a key's
+// owner is busy.
+func (p *Pool) begin(c *core) int64 {
+	if totalPolicies[p.policy] {
+		p.counts.total.add(1)
+	}
+	return p.policyBegin(c)
+}
+
+// end is Done for a lease of a pool in leaseLimit or leaseTracked mode: the
+// lease leaves the pool's total and the policy's state; then, under a
+// concurrency limit, a successful lease's slot goes straight to the front
+// waiter when it can (passOn); else the slot is given back, the outcome
+// reported, and only then the queue kicked, so that a waiter is never
+// handed the endpoint that just failed before its failure counts.
+func (p *Pool) end(c *core, mark int64, err error, probe uint64) {
+	if totalPolicies[p.policy] {
+		p.counts.total.add(-1)
+	}
+	if leasedPolicies[p.policy] {
+		p.policyEnd(c, mark, err)
+	}
+	if p.limit != 0 && err == nil && probe == 0 && p.queue.front.Load() != nil && p.passOn(c) {
+		return
+	}
+	c.release()
+	if err != nil || probe != 0 || c.health.Load() != 0 {
+		p.report(c, err, probe)
+	}
+	if p.limit != 0 {
+		p.kick()
+		if p.stats.full.Load() {
+			p.drained()
+		}
+	}
 }

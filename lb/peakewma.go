@@ -45,12 +45,11 @@ const sampleEvery = 8
 // sampleEvery is a power of two.
 var _ [0]struct{} = [sampleEvery & (sampleEvery - 1)]struct{}{}
 
-// unsampled is the mark of a lease begin did not time. A timed lease's
-// mark, its start (startMark), is never unsampled, nor 0, which would skip
-// end altogether (Lease.Done calls it only for marks other than 0) where a
-// failure must still be learned. Starts may be negative: inside a
-// testing/synctest bubble the latency clock reads before its epoch.
-const unsampled = int64(math.MinInt64)
+// unsampled is the mark of a lease begin did not time. A timed lease's mark
+// is its start on the latency clock shifted left by one, with the low bit
+// set (startMark), so no start reads as unsampled. Starts may be negative:
+// inside a testing/synctest bubble the latency clock reads before its epoch.
+const unsampled = 0
 
 // penaltyCost is PeakEWMA's cost of an endpoint with leases in flight but no
 // latency sample yet, so that a new endpoint is tried, not stampeded (the
@@ -157,25 +156,19 @@ func (t *peakEWMATable) begin(c *core) int64 {
 	return startMark()
 }
 
-// startMark is a timed lease's mark: its start on the latency clock, a
-// nanosecond late in the one case where the start would read as no mark
-// (0) or as unsampled.
-func startMark() int64 {
-	start := nanos()
-	if start == 0 || start == unsampled {
-		start++
-	}
-	return start
-}
+// startMark is a timed lease's mark: its start on the latency clock, and
+// the low bit that tells it from unsampled. The clock needs 62 bits for
+// about 146 years.
+func startMark() int64 { return nanos()<<1 | 1 }
 
 // end folds the lease's latency into its endpoint's average, a failure
 // as at least failureLatency, unless the request was cancelled (which says
 // nothing about latency) or the endpoint left this table meanwhile. An
 // unsampled success returns before any clock read; an unsampled failure
 // teaches failureLatency (its real latency is unknown).
-func (t *peakEWMATable) end(c *core, start int64, err error) {
+func (t *peakEWMATable) end(c *core, mark int64, err error) {
 	if err == nil {
-		if start == unsampled {
+		if mark == unsampled {
 			return
 		}
 	} else if errors.Is(err, context.Canceled) {
@@ -184,8 +177,8 @@ func (t *peakEWMATable) end(c *core, start int64, err error) {
 	if s := t.slotOf(c); s != nil {
 		now := nanos()
 		rtt := failureLatency
-		if start != unsampled {
-			rtt = now - start
+		if mark != unsampled {
+			rtt = now - mark>>1
 			if err != nil {
 				rtt = max(rtt, failureLatency)
 			}

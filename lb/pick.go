@@ -14,7 +14,7 @@ func (p *Pool) Pick() (Lease, error) {
 		return p.probeOrPick(0, false)
 	}
 	c := p.pick()
-	if c == nil || p.leased {
+	if c == nil || p.mode != leaseBare {
 		return p.lease(c)
 	}
 	c.inflight.Add(1)
@@ -102,14 +102,17 @@ func (p *Pool) lease(c *core) (Lease, error) {
 	if p.limit != 0 && p.queue.waiting() {
 		return p.refuse()
 	}
-	if c != nil && !p.tableLeased && !p.countsTotal && p.admit(c) { // a limit alone, under it: the common case
-		return Lease{c: c, pool: p, mark: 1}, nil
-	}
-	if c != nil && p.totalOnly { // the pool's total alone (ConsistentHash): begin's work, without its calls
-		c.inflight.Add(1)
-		p.counts.total.addOn(procPin(), 1)
-		procUnpin()
-		return Lease{c: c, pool: p, mark: 1}, nil
+	if c != nil {
+		switch p.mode {
+		case leaseLimit: // under the limit: the common case
+			if p.admit(c) {
+				return Lease{c: c, pool: p}, nil
+			}
+		case leaseTotal:
+			c.inflight.Add(1)
+			p.counts.total.add(1)
+			return Lease{c: c, pool: p}, nil
+		}
 	}
 	var l Lease
 	var err error
@@ -149,7 +152,7 @@ func (p *Pool) take(c *core) bool {
 // per-lease state; probe is the health word a probe set, or 0.
 func (p *Pool) newLease(c *core, probe uint64) Lease {
 	l := Lease{c: c, pool: p, probe: probe}
-	if p.leased {
+	if p.mode != leaseBare {
 		l.mark = p.begin(c)
 	}
 	return l

@@ -6,12 +6,11 @@ import (
 	"testing"
 )
 
-// lease counts ConsistentHash's lease itself, and Done ends it itself
-// (Pool.totalOnly), only where a lease carries nothing but its place
-// in the pool's total: the pool counts the policy's total, its table keeps
-// no per-lease state, and there is no concurrency limit. Every other pool
-// goes through begin and end.
-func TestTotalOnlyPoolsAreThoseWhoseLeasesCarryOnlyTheTotal(t *testing.T) {
+// Each pool's lease mode is chosen from its policy and limit: a bare
+// lease for policies that keep nothing per lease and have no limit, the
+// limit alone, the pool's total alone (ConsistentHash without a limit),
+// and begin and end for everything else.
+func TestLeaseModesFollowThePolicyAndTheLimit(t *testing.T) {
 	if !totalPolicies[ConsistentHash] || leasedPolicies[ConsistentHash] {
 		t.Fatalf("ConsistentHash: counts the total %v, per-lease state %v; PickKey's fast path assumes true, false",
 			totalPolicies[ConsistentHash], leasedPolicies[ConsistentHash])
@@ -19,8 +18,17 @@ func TestTotalOnlyPoolsAreThoseWhoseLeasesCarryOnlyTheTotal(t *testing.T) {
 	for _, pol := range Policies() {
 		for _, limit := range []int{0, 4} {
 			p := mustNew(t, Config{Policy: pol, MaxConcurrency: limit}, "a:1", "b:1")
-			if got, want := p.totalOnly, pol == ConsistentHash && limit == 0; got != want {
-				t.Errorf("%v with MaxConcurrency %d: totalOnly %v; the fast path is meant for ConsistentHash without a limit alone", pol, limit, got)
+			want := leaseBare
+			switch {
+			case pol == PeakEWMA || pol == ConsistentHash && limit != 0:
+				want = leaseTracked
+			case pol == ConsistentHash:
+				want = leaseTotal
+			case limit != 0:
+				want = leaseLimit
+			}
+			if p.mode != want {
+				t.Errorf("%v with MaxConcurrency %d: lease mode %d, want %d", pol, limit, p.mode, want)
 			}
 		}
 	}

@@ -131,13 +131,13 @@ func (p *Pool) pickKey(h uint64) *core {
 }
 
 // policyBegin starts a lease's per-lease state, for leased policies: the
-// mark it returns is nonzero and comes back to policyEnd.
+// mark it returns comes back to policyEnd. Other policies keep none: 0.
 func (p *Pool) policyBegin(c *core) int64 {
 	switch p.policy {
 	case PeakEWMA:
 		return p.tables.peakEWMA.Load().begin(c)
 	}
-	return 1
+	return 0
 }
 
 // policyEnd ends a lease's per-lease state, for leased policies.

@@ -16,21 +16,14 @@ type Pool struct {
 	// Read by every Pick.
 	due    atomic.Uint32 // dueNone, dueRaised or dueScanning
 	policy Policy
-	leased bool // leases carry state (policy or limit): Pick calls begin, Done calls end
-	// totalOnly: the leases carry nothing but their place in counts.total
-	// (ConsistentHash without a limit), so lease and Done do begin's and
-	// end's work themselves.
-	totalOnly bool
-	tables    tables // the current table of the pool's policy
-	limit     int64  // Config.MaxConcurrency; 0: none
-	_         cpu.CacheLinePad
+	mode   leaseMode // what a lease carries beyond its endpoint's in-flight count
+	tables tables    // the current table of the pool's policy
+	limit  int64     // Config.MaxConcurrency; 0: none
+	_      cpu.CacheLinePad
 
 	counts counters
 	queue  queue // PickWait's waiters
 	stats  stats
-
-	tableLeased bool // the policy's table keeps per-lease state: begin and end call it
-	countsTotal bool // the pool counts the policy's leases in counts.total
 
 	name  string              // in a Registry, for events
 	hub   atomic.Pointer[hub] // event delivery, while anybody listens
@@ -100,9 +93,7 @@ func newWeighted(cfg Config, endpoints []Endpoint, before func(*Pool)) (*Pool, e
 		p.counts.total = newProcSum()
 	}
 	p.epoch = time.Now()
-	p.tableLeased, p.countsTotal, p.limit = leasedPolicies[s.policy], totalPolicies[s.policy], s.limit
-	p.leased = p.tableLeased || p.countsTotal || p.limit != 0
-	p.totalOnly = p.countsTotal && !p.tableLeased && p.limit == 0
+	p.mode, p.limit = leaseModeOf(s.policy, s.limit), s.limit
 	p.armedAt.Store(never)
 	p.wake = time.AfterFunc(time.Duration(never), p.wakeUp)
 	p.wake.Stop()
