@@ -14,7 +14,7 @@ import (
 )
 
 // FuzzOps runs a fuzzed sequence of New, Ensure, Add, Remove, Set, Pick,
-// Registry.Pick, Done (success, failure, cancellation, and a second Done on
+// Registry.Get then Pick, Done (success, failure, cancellation, and a second Done on
 // a finished lease), Delete and clock steps against the real pools and
 // registry and against a sequential reference model written here from the
 // package's documentation, and requires them to agree after every step:
@@ -285,7 +285,7 @@ func (m *opsModel) pool() *opsPool {
 // step runs one operation: a byte modulo 12, then its operands; a byte of
 // 240 or more is Set (pool, addresses), a range no older script uses for
 // an operation. 0: New (config, addresses). 1: Ensure (name, config,
-// addresses). 2, 3: Add, Remove (pool, addresses). 4-6: Pick (pool). 7: Registry.Pick (name).
+// addresses). 2, 3: Add, Remove (pool, addresses). 4-6: Pick (pool). 7: Registry.Get then Pick (name).
 // 8, 9: Done (lease, outcome). 10: Delete (name). 11: clock step (kind,
 // maybe a byte). A config is policy, EjectAfter, three durations
 // (opsModel.duration) and MaxEjectedPercent, a byte each; addresses are a
@@ -371,12 +371,16 @@ func (m *opsModel) step(k int) {
 		}
 	case 7:
 		name := opsNames[m.tp.intn(len(opsNames))]
-		l, err := m.reg.Pick(name)
+		p, ok := m.reg.Get(name)
 		if mp := m.names[name]; mp == nil {
-			if !errors.Is(err, lb.ErrNoPool) {
-				t.Fatalf("op %d: Registry.Pick(%q) of no pool = %q, %v; want ErrNoPool", k, name, l.Endpoint(), err)
+			if ok {
+				t.Fatalf("op %d: Registry.Get(%q) of no pool found one", k, name)
 			}
 		} else {
+			if p != mp.real {
+				t.Fatalf("op %d: Registry.Get(%q) is not the pool Ensure returned", k, name)
+			}
+			l, err := p.Pick()
 			m.picked(k, mp, l, err)
 		}
 	case 8, 9:

@@ -28,10 +28,11 @@ func TestPickDoneAllocatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	if allocs := testing.AllocsPerRun(1000, func() {
-		l, _ := r.Pick("users")
+		p, _ := r.Get("users")
+		l, _ := p.Pick()
 		l.Done(nil)
 	}); allocs != 0 {
-		t.Errorf("Registry.Pick+Done: %.1f allocations", allocs)
+		t.Errorf("Registry.Get+Pick+Done: %.1f allocations", allocs)
 	}
 }
 

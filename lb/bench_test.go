@@ -194,7 +194,8 @@ func BenchmarkRegistryPick(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		l, err := r.Pick("service-42")
+		p, _ := r.Get("service-42")
+		l, err := p.Pick()
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -13,9 +13,6 @@ var (
 	// none is due for a probe.
 	ErrNoEndpoint = errors.New("lb: no endpoint available")
 
-	// ErrNoPool is returned by Registry.Pick for a name that has no pool.
-	ErrNoPool = errors.New("lb: no such pool")
-
 	// ErrConfig wraps every rejection of a Config: a negative, out-of-range
 	// or contradictory field, or an unknown policy.
 	ErrConfig = errors.New("lb: invalid config")

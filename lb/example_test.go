@@ -75,18 +75,22 @@ func ExampleRegistry() {
 	if _, err := reg.Ensure("users", lb.Config{}, "10.0.0.1:8080"); err != nil {
 		panic(err)
 	}
-	lease, err := reg.Pick("users")
+	pool, ok := reg.Get("users")
+	if !ok {
+		panic("no users pool")
+	}
+	lease, err := pool.Pick()
 	if err != nil {
 		panic(err)
 	}
 	fmt.Println(lease.Endpoint())
 	lease.Done(nil)
 
-	_, err = reg.Pick("orders")
-	fmt.Println(errors.Is(err, lb.ErrNoPool))
+	_, ok = reg.Get("orders")
+	fmt.Println(ok)
 	// Output:
 	// 10.0.0.1:8080
-	// true
+	// false
 }
 
 // PickWait waits for a slot instead of failing when every endpoint is at

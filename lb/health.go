@@ -27,18 +27,18 @@ const (
 	streakMax    = 255
 	ejectShift   = 10
 	ejectMax     = 63
-	deadlineShft = 16
+	deadlineShift = 16
 	deadlineMax  = 1<<48 - 1
 )
 
 func stateOf(h uint64) uint64     { return h & stateMask }
 func streakOf(h uint64) uint64    { return h >> streakShift & streakMax }
 func ejectionsOf(h uint64) uint64 { return h >> ejectShift & ejectMax }
-func deadlineOf(h uint64) int64   { return int64(h >> deadlineShft) }
+func deadlineOf(h uint64) int64   { return int64(h >> deadlineShift) }
 
 func healthWord(state, streak, ejections uint64, deadline int64) uint64 {
 	deadline = min(max(deadline, 0), deadlineMax)
-	return state | streak<<streakShift | ejections<<ejectShift | uint64(deadline)<<deadlineShft
+	return state | streak<<streakShift | ejections<<ejectShift | uint64(deadline)<<deadlineShift
 }
 
 // report applies a lease's outcome to the endpoint's health. probe is the

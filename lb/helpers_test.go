@@ -161,3 +161,15 @@ func pickDoneAllocs(runs int, pick func() (Lease, error), outcome error) float64
 		l.Done(outcome)
 	})
 }
+
+// errNoPool is registryPick's error for a name with no pool.
+var errNoPool = errors.New("no such pool")
+
+// registryPick is Get then Pick: a per-request pick by pool name.
+func registryPick(r *Registry, name string) (Lease, error) {
+	p, ok := r.Get(name)
+	if !ok {
+		return Lease{}, errNoPool
+	}
+	return p.Pick()
+}

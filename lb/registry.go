@@ -10,7 +10,8 @@ import (
 )
 
 // Registry holds named pools. Its methods are safe for concurrent use and
-// lock-free on the read side, so Registry.Pick may be called per request.
+// Get takes no lock, so a per-request Get(name) then Pick costs one map
+// lookup more than the Pick.
 type Registry struct {
 	pools *xsync.MapOf[string, *Pool]
 
@@ -34,11 +35,11 @@ func NewRegistry() *Registry {
 // an existing one takes no lock. An empty name, or a config or address
 // list New rejects, is an error and stores nothing.
 func (r *Registry) Ensure(name string, cfg Config, addrs ...string) (*Pool, error) {
-	return r.EnsureEndpoints(name, cfg, weightOne(addrs)...)
+	return r.EnsureWeighted(name, cfg, weightOne(addrs)...)
 }
 
-// EnsureEndpoints is Ensure for endpoints with weights (see NewWeighted).
-func (r *Registry) EnsureEndpoints(name string, cfg Config, endpoints ...Endpoint) (*Pool, error) {
+// EnsureWeighted is Ensure for endpoints with weights (see NewWeighted).
+func (r *Registry) EnsureWeighted(name string, cfg Config, endpoints ...Endpoint) (*Pool, error) {
 	if name == "" {
 		return nil, fmt.Errorf("%w: empty name", ErrName)
 	}
@@ -65,44 +66,6 @@ func (r *Registry) EnsureEndpoints(name string, cfg Config, endpoints ...Endpoin
 
 // Get returns the pool named name.
 func (r *Registry) Get(name string) (*Pool, bool) { return r.pools.Load(name) }
-
-// Pick leases an endpoint from the pool named name. It returns ErrNoPool if
-// there is none, and otherwise what that pool's Pick returns.
-func (r *Registry) Pick(name string) (Lease, error) {
-	p, ok := r.pools.Load(name)
-	if !ok {
-		return Lease{}, ErrNoPool
-	}
-	return p.Pick()
-}
-
-// PickKey is Pool.PickKey on the pool named name, or ErrNoPool.
-func (r *Registry) PickKey(name, key string) (Lease, error) {
-	p, ok := r.pools.Load(name)
-	if !ok {
-		return Lease{}, ErrNoPool
-	}
-	return p.PickKey(key)
-}
-
-// PickKeyUint64 is Pool.PickKeyUint64 on the pool named name, or
-// ErrNoPool.
-func (r *Registry) PickKeyUint64(name string, key uint64) (Lease, error) {
-	p, ok := r.pools.Load(name)
-	if !ok {
-		return Lease{}, ErrNoPool
-	}
-	return p.PickKeyUint64(key)
-}
-
-// PickExcept is Pool.PickExcept on the pool named name, or ErrNoPool.
-func (r *Registry) PickExcept(name string, tried ...string) (Lease, error) {
-	p, ok := r.pools.Load(name)
-	if !ok {
-		return Lease{}, ErrNoPool
-	}
-	return p.PickExcept(tried...)
-}
 
 // Delete forgets the pool named name, closes it (its PickWait callers get
 // ErrClosed), ends the registry subscriptions' share of it, and reports

@@ -60,29 +60,29 @@ func TestRegistryPickRoutesByName(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]string{"a": "a:1", "b": "b:1"} {
-		l, err := r.Pick(name)
+		l, err := registryPick(r, name)
 		if err != nil || l.Endpoint() != want {
 			t.Fatalf("Pick(%q) = %q, %v", name, l.Endpoint(), err)
 		}
 		l.Done(nil)
 	}
-	if _, err := r.Pick("nope"); !errors.Is(err, ErrNoPool) {
-		t.Fatalf("Pick of an unknown name = %v, want ErrNoPool", err)
+	if _, err := registryPick(r, "nope"); !errors.Is(err, errNoPool) {
+		t.Fatalf("Pick of an unknown name = %v, want errNoPool", err)
 	}
 }
 
 func TestDeleteForgetsThePoolAndKeepsLeasesSafe(t *testing.T) {
 	r := NewRegistry()
 	p, _ := r.Ensure("users", Config{}, "a:1")
-	l, err := r.Pick("users")
+	l, err := registryPick(r, "users")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !r.Delete("users") || r.Delete("users") {
 		t.Fatal("Delete should report true once, then false")
 	}
-	if _, err := r.Pick("users"); !errors.Is(err, ErrNoPool) {
-		t.Fatalf("Pick after Delete = %v, want ErrNoPool", err)
+	if _, err := registryPick(r, "users"); !errors.Is(err, errNoPool) {
+		t.Fatalf("Pick after Delete = %v, want errNoPool", err)
 	}
 	l.Done(errBackend)
 	if e := mustStatus(t, p, "a:1"); e.InFlight != 0 {
@@ -113,41 +113,17 @@ func TestEnsureRejectsBadInputAndStoresNothing(t *testing.T) {
 	}
 }
 
-func TestRegistryOffersEveryPickAPoolOffers(t *testing.T) {
+func TestEnsureWeightedKeepsTheWeights(t *testing.T) {
 	r := NewRegistry()
-	p, err := r.EnsureEndpoints("svc", Config{Policy: ConsistentHash}, Endpoint{Addr: "a:1", Weight: 2}, Endpoint{Addr: "b:1"})
+	p, err := r.EnsureWeighted("svc", Config{Policy: ConsistentHash}, Endpoint{Addr: "a:1", Weight: 2}, Endpoint{Addr: "b:1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if e := mustStatus(t, p, "a:1"); e.Weight != 2 {
-		t.Fatalf("EnsureEndpoints lost the weight: %+v", e)
+		t.Fatalf("EnsureWeighted lost the weight: %+v", e)
 	}
-	own, _ := p.PickKey("user-7")
-	want := own.Endpoint()
-	own.Done(nil)
-	for _, pick := range []func() (Lease, error){
-		func() (Lease, error) { return r.PickKey("svc", "user-7") },
-		func() (Lease, error) { return r.PickKeyUint64("svc", keyHash("user-7")) },
-	} {
-		l, err := pick()
-		if err != nil || l.Endpoint() != want {
-			t.Fatalf("registry key pick: %q, %v; the pool's own: %q", l.Endpoint(), err, want)
-		}
-		l.Done(nil)
-	}
-	if l, err := r.PickExcept("svc", "a:1"); err != nil || l.Endpoint() != "b:1" {
-		t.Fatalf("PickExcept(a:1) = %q, %v", l.Endpoint(), err)
-	} else {
-		l.Done(nil)
-	}
-	for _, pick := range []func() (Lease, error){
-		func() (Lease, error) { return r.PickKey("none", "k") },
-		func() (Lease, error) { return r.PickKeyUint64("none", 1) },
-		func() (Lease, error) { return r.PickExcept("none") },
-	} {
-		if _, err := pick(); !errors.Is(err, ErrNoPool) {
-			t.Fatalf("pick on a missing pool: %v, want ErrNoPool", err)
-		}
+	if q, ok := r.Get("svc"); !ok || q != p {
+		t.Fatalf("Get(svc) = %p, %v; want the pool EnsureWeighted made", q, ok)
 	}
 }
 

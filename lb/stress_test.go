@@ -95,7 +95,7 @@ func TestStressPickDoneWhileMembershipAndRegistryChurn(t *testing.T) {
 						if w%2 == 0 {
 							l, err = p.Pick()
 						} else {
-							l, err = reg.Pick("svc")
+							l, err = registryPick(reg, "svc")
 						}
 						if err != nil {
 							if !errors.Is(err, ErrNoEndpoint) {
@@ -142,9 +142,9 @@ func TestStressPickDoneWhileMembershipAndRegistryChurn(t *testing.T) {
 						t.Errorf("Ensure(tmp): %v", err)
 						return
 					}
-					if l, err := reg.Pick("tmp"); err == nil {
+					if l, err := registryPick(reg, "tmp"); err == nil {
 						l.Done(errBackend)
-					} else if !errors.Is(err, ErrNoPool) && !errors.Is(err, ErrNoEndpoint) {
+					} else if !errors.Is(err, errNoPool) && !errors.Is(err, ErrNoEndpoint) {
 						t.Errorf("Pick(tmp): %v", err)
 					}
 					if i%3 == 0 {

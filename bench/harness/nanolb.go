@@ -63,8 +63,8 @@ func (n *nanolbPool) Cycle() string {
 	return addr
 }
 
-// nanolbRegistry is the cycle through Registry.Pick, which adds the lookup
-// of a pool by service name.
+// nanolbRegistry is the cycle through Registry.Get then Pick, which adds
+// the lookup of a pool by service name.
 type nanolbRegistry struct {
 	reg     *lb.Registry
 	service string
@@ -81,7 +81,11 @@ func NewNanolbRegistry(addrs []string) (Cycler, error) {
 
 // Cycle picks a lease from the named pool and reports success on it.
 func (n *nanolbRegistry) Cycle() string {
-	lease, err := n.reg.Pick(n.service)
+	pool, ok := n.reg.Get(n.service)
+	if !ok {
+		panic("harness: nanolb registry has no pool " + n.service)
+	}
+	lease, err := pool.Pick()
 	if err != nil {
 		panic(fmt.Sprintf("harness: nanolb registry pick failed: %v", err))
 	}

@@ -220,7 +220,7 @@ func TestTransportErrors(t *testing.T) {
 	}{
 		{"no pool and no Pick", Transport{}},
 		{"negative MaxAttempts", Transport{MaxAttempts: -1}},
-		{"MaxAttempts over the maximum", Transport{MaxAttempts: MaxMaxAttempts + 1}},
+		{"MaxAttempts over the maximum", Transport{MaxAttempts: MaxAttemptsLimit + 1}},
 		{"negative RetryRatio", Transport{RetryRatio: -0.1}},
 		{"RetryRatio over 1", Transport{RetryRatio: 1.5}},
 		{"negative RetryMinPerSecond", Transport{RetryMinPerSecond: -1}},

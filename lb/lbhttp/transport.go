@@ -17,8 +17,8 @@ import (
 const (
 	// DefaultMaxAttempts is MaxAttempts when zero: a request and two retries.
 	DefaultMaxAttempts = 3
-	// MaxMaxAttempts is the largest MaxAttempts accepted.
-	MaxMaxAttempts = 10
+	// MaxAttemptsLimit is the largest MaxAttempts accepted.
+	MaxAttemptsLimit = 10
 	// DefaultRetryRatio is RetryRatio when zero: retries add at most 20% to
 	// the requests, as Envoy's and Finagle's budgets allow.
 	DefaultRetryRatio = 0.2
@@ -122,7 +122,7 @@ type Transport struct {
 
 	// MaxAttempts bounds the attempts per request, the first included:
 	// 1 turns retries off. Zero means DefaultMaxAttempts (3); the maximum is
-	// MaxMaxAttempts (10).
+	// MaxAttemptsLimit (10).
 	MaxAttempts int
 
 	// RetryNonIdempotent also retries methods other than GET, HEAD,
@@ -178,8 +178,8 @@ func (t *Transport) resolve() error {
 	switch {
 	case t.max == 0:
 		t.max = DefaultMaxAttempts
-	case t.max < 0 || t.max > MaxMaxAttempts:
-		return fmt.Errorf("lbhttp: MaxAttempts %d out of range [0, %d]: %w", t.MaxAttempts, MaxMaxAttempts, lb.ErrConfig)
+	case t.max < 0 || t.max > MaxAttemptsLimit:
+		return fmt.Errorf("lbhttp: MaxAttempts %d out of range [0, %d]: %w", t.MaxAttempts, MaxAttemptsLimit, lb.ErrConfig)
 	}
 	ratio := t.RetryRatio
 	switch {
