@@ -22,13 +22,13 @@ const (
 	stateProbing = 2
 	stateRemoved = 3
 
-	stateMask    = 3
-	streakShift  = 2
-	streakMax    = 255
-	ejectShift   = 10
-	ejectMax     = 63
+	stateMask     = 3
+	streakShift   = 2
+	streakMax     = 255
+	ejectShift    = 10
+	ejectMax      = 63
 	deadlineShift = 16
-	deadlineMax  = 1<<48 - 1
+	deadlineMax   = 1<<48 - 1
 )
 
 func stateOf(h uint64) uint64     { return h & stateMask }
