@@ -2,6 +2,7 @@ package lb
 
 import (
 	"math"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -142,5 +143,63 @@ func TestRoundRobinStripesHaveTheirOwnLines(t *testing.T) {
 	var s stripe
 	if off := unsafe.Offsetof(s.next); off < cacheLine || unsafe.Sizeof(s)-off < cacheLine {
 		t.Fatalf("stripe counter at offset %d of %d bytes: not padded a full line on each side", off, unsafe.Sizeof(s))
+	}
+}
+
+// Round robin under the skip rule: a ticket that lands on an endpoint that
+// is not up is skipped, so over every run of u consecutive picks (u the
+// endpoints up) each up endpoint is picked exactly once, in pool order,
+// whichever endpoints are ejected and wherever the cursor starts.
+func TestRoundRobinIsExactOverEveryCycleWithEjectedEndpoints(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		n       int
+		ejected []int
+	}{
+		{"none ejected", 5, nil},
+		{"one ejected", 5, []int{2}},
+		{"every other one ejected", 8, []int{0, 2, 4, 6}},
+		{"a run of three ejected", 8, []int{1, 2, 3}},
+		{"a run of three wrapping round the end", 7, []int{6, 0, 1}},
+		{"all but one ejected", 6, []int{0, 1, 2, 3, 4}},
+		{"a run of four ejected", 8, []int{0, 1, 2, 3}},
+		{"a run of six ejected between two up", 8, []int{1, 2, 3, 4, 5, 6}},
+		{"a run of four wrapping round the end", 9, []int{7, 8, 0, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			as := addrs(tc.n)
+			p := mustNew(t, Config{Policy: RoundRobin, EjectAfter: 1, EjectFor: time.Hour, MaxEjectedPercent: 100}, as...)
+			var up []string
+			for i, a := range as {
+				if slices.Contains(tc.ejected, i) {
+					failTimes(t, p, a, 1)
+				} else {
+					up = append(up, a)
+				}
+			}
+			for start := range 3 * tc.n { // every cursor position, a few times over
+				seq := make([]string, 0, 4*len(up))
+				for range 4 * len(up) {
+					l, err := p.Pick()
+					if err != nil {
+						t.Fatal(err)
+					}
+					seq = append(seq, l.Endpoint())
+					l.Done(nil)
+				}
+				first := slices.Index(up, seq[0])
+				if first < 0 {
+					t.Fatalf("cursor %d: picked %s, which is ejected", start, seq[0])
+				}
+				for k, a := range seq {
+					if want := up[(first+k)%len(up)]; a != want {
+						t.Fatalf("cursor %d: pick %d = %s, want %s; sequence %v", start, k, a, want, seq)
+					}
+				}
+				// Move the cursor one ticket on for the next round.
+				l, _ := p.Pick()
+				l.Done(nil)
+			}
+		})
 	}
 }
