@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/nanolb/nanolb/internal/testkit"
 )
 
 func limited(t testing.TB, limit int, addrs ...string) *Pool {
@@ -20,13 +22,7 @@ func limited(t testing.TB, limit int, addrs ...string) *Pool {
 // use it only to order steps, never to assert a timing.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		runtime.Gosched()
-		time.Sleep(100 * time.Microsecond)
-	}
+	testkit.Eventually(t, 5*time.Second, what, cond)
 }
 
 type waitResult struct {

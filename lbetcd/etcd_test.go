@@ -322,19 +322,6 @@ func sharedClient(t testing.TB) (*clientv3.Client, string) {
 
 var runs atomic.Int64
 
-// eventually polls cond every 10 ms until it holds or d passes, then fails
-// t with what.
-func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // timeoutCtx returns a context ending after d, cancelled when t ends.
 func timeoutCtx(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)

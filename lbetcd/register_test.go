@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nanolb/nanolb/internal/testkit"
+
 	"github.com/nanolb/nanolb/lb"
 	"github.com/nanolb/nanolb/lbetcd"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -104,7 +106,7 @@ func TestRegisterKeepsTheLeaseAlive(t *testing.T) {
 		t.Fatal(err)
 	}
 	end := time.Now().Add(3 * time.Duration(ttl.GrantedTTL) * time.Second)
-	eventually(t, 3*time.Duration(ttl.GrantedTTL)*time.Second+wait, "three TTLs pass with the key kept", func() bool {
+	testkit.Eventually(t, 3*time.Duration(ttl.GrantedTTL)*time.Second+wait, "three TTLs pass with the key kept", func() bool {
 		if val, l := stored(t, c, g.Key()); val == "" || l != lease {
 			t.Fatalf("the key was lost (value %q, lease %x, want %x) before three TTLs passed", val, l, lease)
 		}
@@ -122,7 +124,7 @@ func TestRegisterRegistersAgainAfterLosingTheLease(t *testing.T) {
 	if _, err := c.Revoke(timeoutCtx(t, wait), old); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, wait, "the key is stored again on a new lease", func() bool {
+	testkit.Eventually(t, wait, "the key is stored again on a new lease", func() bool {
 		val, lease := stored(t, c, g.Key())
 		return val != "" && lease != old && lease == g.Lease()
 	})
@@ -174,11 +176,11 @@ func TestRegisterRidesOutAnOutageLongerThanItsTTL(t *testing.T) {
 	if err := s.start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, wait, "the key is stored again on a new lease", func() bool {
+	testkit.Eventually(t, wait, "the key is stored again on a new lease", func() bool {
 		val, lease := stored(t, c, g.Key())
 		return val != "" && lease != old && lease == g.Lease()
 	})
-	eventually(t, wait, "the old lease expires", func() bool {
+	testkit.Eventually(t, wait, "the old lease expires", func() bool {
 		ttl, err := c.TimeToLive(timeoutCtx(t, wait), old)
 		return err == nil && ttl.TTL == -1
 	})

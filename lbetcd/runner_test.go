@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nanolb/nanolb/internal/testkit"
+
 	"github.com/nanolb/nanolb/lb"
 	"github.com/nanolb/nanolb/lb/discovery"
 	"github.com/nanolb/nanolb/lbetcd"
@@ -22,7 +24,7 @@ func members(pool *lb.Pool) []lb.Endpoint {
 
 func follows(t *testing.T, pool *lb.Pool, what string, want ...lb.Endpoint) {
 	t.Helper()
-	eventually(t, wait, what+": the pool holds "+describe(want), func() bool { return slices.Equal(members(pool), want) })
+	testkit.Eventually(t, wait, what+": the pool holds "+describe(want), func() bool { return slices.Equal(members(pool), want) })
 }
 
 func describe(eps []lb.Endpoint) string {
@@ -79,7 +81,7 @@ func TestRunnerKeepsAPoolInStepWithEtcd(t *testing.T) {
 	follows(t, pool, "a service deregistered", a, cc)
 
 	s.kill()
-	eventually(t, wait, "the Runner reports the lost etcd", func() bool {
+	testkit.Eventually(t, wait, "the Runner reports the lost etcd", func() bool {
 		err := run.Status().LastError
 		return errors.Is(err, discovery.ErrResolve) && errors.Is(err, lbetcd.ErrEtcd)
 	})
@@ -87,7 +89,7 @@ func TestRunnerKeepsAPoolInStepWithEtcd(t *testing.T) {
 	if err := s.start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, wait, "the Runner recovers", func() bool {
+	testkit.Eventually(t, wait, "the Runner recovers", func() bool {
 		st := run.Status()
 		return st.LastError == nil && st.Failures == 0
 	})

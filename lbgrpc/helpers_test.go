@@ -1,16 +1,15 @@
 package lbgrpc
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
-	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nanolb/nanolb/internal/testkit"
 
 	"github.com/nanolb/nanolb/lb"
 	"google.golang.org/grpc"
@@ -222,13 +221,7 @@ func endpoints(servers []*server) []resolver.Endpoint {
 // eventually polls cond until it holds, failing the test after waitFor.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: still not %s", waitFor, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testkit.Eventually(t, waitFor, what, cond)
 }
 
 // waitReady waits until the newest pool has n members, all READY
@@ -275,59 +268,8 @@ func check(ctx context.Context, cc *grpc.ClientConn) (string, error) {
 // noGoroutinesLeft fails the test if goroutines started during it are still
 // running shortly after it ends. Register it first, so it runs last.
 func noGoroutinesLeft(t testing.TB) {
-	before := goroutineIDs()
-	t.Cleanup(func() {
-		var extra []string
-		deadline := time.Now().Add(waitFor)
-		for {
-			extra = extra[:0]
-			for id, stack := range goroutines() {
-				if !before[id] {
-					extra = append(extra, stack)
-				}
-			}
-			if len(extra) == 0 || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		if len(extra) > 0 {
-			t.Errorf("%d goroutines left behind:\n%s", len(extra), strings.Join(extra, "\n\n"))
-		}
-	})
-}
-
-func goroutineIDs() map[string]bool {
-	ids := make(map[string]bool)
-	for id := range goroutines() {
-		ids[id] = true
-	}
-	return ids
-}
-
-// goroutines returns every goroutine's stack but the caller's, by id.
-func goroutines() map[string]string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	m := make(map[string]string)
-	for i, g := range bytes.Split(buf, []byte("\n\n")) {
-		if i == 0 {
-			continue // this goroutine
-		}
-		header, _, _ := bytes.Cut(g, []byte("\n"))
-		fields := strings.Fields(string(header)) // goroutine 12 [running]:
-		if len(fields) >= 2 {
-			m[fields[1]] = string(g)
-		}
-	}
-	return m
+	t.Helper()
+	testkit.NoGoroutinesLeft(t, waitFor)
 }
 
 // startGatedServer starts a server whose listener accepts connections (the

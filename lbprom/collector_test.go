@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nanolb/nanolb/internal/testkit"
+
 	"github.com/nanolb/nanolb/lb"
 	"github.com/nanolb/nanolb/lbprom"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -484,7 +486,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 		consumer   = "created by github.com/nanolb/nanolb/lbprom.(*Collector).start"
 		dispatcher = "created by github.com/nanolb/nanolb/lb.(*Subscription).attach"
 	)
-	if n := goroutines(consumer) + goroutines(dispatcher); n != 0 {
+	if n := testkit.CountStacks(consumer) + testkit.CountStacks(dispatcher); n != 0 {
 		t.Fatalf("%d goroutines before the test", n)
 	}
 	reg := lb.NewRegistry()
@@ -501,19 +503,19 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := serve(t, c)
-	if got, want := goroutines(consumer), 1; got != want {
+	if got, want := testkit.CountStacks(consumer), 1; got != want {
 		t.Fatalf("%d consumer goroutines, want %d", got, want)
 	}
-	if got, want := goroutines(dispatcher), 3; got != want {
+	if got, want := testkit.CountStacks(dispatcher), 3; got != want {
 		t.Fatalf("%d dispatcher goroutines, want %d", got, want)
 	}
 	c.Close()
 	c.Close()
 	deadline := time.Now().Add(waitLimit)
-	for goroutines(consumer)+goroutines(dispatcher) != 0 {
+	for testkit.CountStacks(consumer)+testkit.CountStacks(dispatcher) != 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("after Close: %d consumer and %d dispatcher goroutines",
-				goroutines(consumer), goroutines(dispatcher))
+				testkit.CountStacks(consumer), testkit.CountStacks(dispatcher))
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -560,7 +562,7 @@ func TestBadArguments(t *testing.T) {
 			}
 		})
 	}
-	if n := goroutines("created by github.com/nanolb/nanolb/lb.(*Subscription).attach"); n != 0 {
+	if n := testkit.CountStacks("created by github.com/nanolb/nanolb/lb.(*Subscription).attach"); n != 0 {
 		t.Fatalf("%d dispatchers left by failed constructors", n)
 	}
 }

@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/nanolb/nanolb/internal/testkit"
 
 	"github.com/nanolb/nanolb/lb"
 )
@@ -21,19 +22,7 @@ import (
 // down), then prints what is left.
 func noLeak(t *testing.T) {
 	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			runtime.Gosched()
-			time.Sleep(10 * time.Millisecond) // waiting for exits, not asserting timing
-		}
-		if n := runtime.NumGoroutine(); n > before {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Errorf("%d goroutines before the test, %d after:\n%s", before, n, buf)
-		}
-	})
+	testkit.NoGoroutinesLeft(t, 5*time.Second)
 }
 
 func TestFlagsOutOfRangeAreRejected(t *testing.T) {

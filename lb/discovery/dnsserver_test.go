@@ -2,12 +2,13 @@ package discovery
 
 import (
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nanolb/nanolb/internal/testkit"
 
 	"github.com/miekg/dns"
 )
@@ -177,20 +178,5 @@ func (z *zone) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 // Tests that use it must not run in parallel.
 func noLeaks(t *testing.T) {
 	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			n := runtime.NumGoroutine()
-			if n <= before {
-				return
-			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<16)
-				t.Errorf("%d goroutines before the test, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
-				return
-			}
-			time.Sleep(10 * time.Millisecond) // polling, not an assertion
-		}
-	})
+	testkit.NoGoroutinesLeft(t, 5*time.Second)
 }

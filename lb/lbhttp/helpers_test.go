@@ -3,10 +3,11 @@ package lbhttp
 import (
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nanolb/nanolb/internal/testkit"
 
 	"github.com/nanolb/nanolb/lb"
 )
@@ -20,26 +21,12 @@ var protocols = []struct {
 	{"http2", true},
 }
 
-// noLeaks records the goroutine count and, when the test ends (after every
-// cleanup registered later: servers closed, idle connections closed),
-// waits up to five seconds for it to come back, failing with every stack
-// if it does not.
+// noLeaks fails the test if goroutines it started are still running five
+// seconds after it ends (after every cleanup registered later: servers
+// closed, idle connections closed).
 func noLeaks(t *testing.T) {
 	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				n := runtime.Stack(buf, true)
-				t.Errorf("%d goroutines left behind (before: %d):\n%s",
-					runtime.NumGoroutine()-before, before, buf[:n])
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
+	testkit.NoGoroutinesLeft(t, 5*time.Second)
 }
 
 // newServer starts a real server on 127.0.0.1: plain HTTP/1.1, or HTTP/2
