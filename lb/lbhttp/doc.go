@@ -3,9 +3,8 @@
 // retries failed idempotent requests on another endpoint.
 //
 // Settings are Transport's fields, as with net/http's Transport: set them
-// before the first request; a zero field means its default. The module's
-// other packages take plain structs too (lb.Config); none uses functional
-// options.
+// before the first request; a zero field means its default. There are no
+// functional options.
 //
 // # Model
 //
