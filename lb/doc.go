@@ -116,7 +116,8 @@
 //
 // # Cost
 //
-// Pick and Done take no lock and allocate nothing: endpoints sit in
+// Pick and Done take no lock and allocate nothing (asserted with
+// testing.AllocsPerRun on every policy and path): endpoints sit in
 // generated, cache-line-padded tables behind one atomic pointer, copied on
 // write by membership changes. They read no clock either, with two
 // exceptions: PeakEWMA, which times a sample of its requests by design (one
