@@ -1,46 +1,110 @@
 // Package lb picks the endpoint for each outgoing request in nanoseconds,
 // keeps failing endpoints out, and lets them back in one probe at a time.
 //
-// # Model
+// # Pools and leases
 //
-// A Pool holds endpoints (addresses) and a Policy. Pick returns a Lease on
-// one endpoint; the caller sends its request there and ends the lease with
-// Done, passing the request's outcome. Pick adds one to the endpoint's
-// in-flight count and Done takes it away, exactly once per lease.
+// A Pool holds endpoints (addresses, each with a weight) and a Policy. Pick
+// returns a Lease on one endpoint; the caller sends its request there and
+// ends the lease with Done, passing the request's outcome. Pick adds one to
+// the endpoint's in-flight count and Done takes it away, exactly once: Done
+// clears the lease, so a second Done on the same variable does nothing.
+// Ending two copies of one lease is a misuse, like copying a sync.Mutex. A
+// lease outlives its endpoint's removal and its pool's deletion.
 //
-// Outcomes drive passive health. A success (nil) ends the endpoint's failure
-// streak. A failure extends it, and at Config.EjectAfter consecutive failures
-// the endpoint is ejected: no Pick chooses it for a cooldown of
-// Config.EjectFor, doubled for each ejection in a row up to
-// Config.MaxEjectFor, less up to 10% of jitter. context.Canceled is neither:
-// the caller gave up. While its streak lasts, an endpoint looks loaded to
-// the load-aware policies (its in-flight count doubled per failure, but for
-// one comparison in 8), so a fast-failing endpoint does not draw traffic
-// before its ejection. Config.MaxEjectedPercent (50 by default) caps how
-// many endpoints may be ejected at once, so a wide outage never empties the
-// pool by ejection, and below 100 a pool that is not empty always serves: if
-// nothing is up, Pick leases the endpoint due first (panic mode).
+// The policies differ only in how they choose among the endpoints that are
+// up; health, probes, membership, admission and events below are the same
+// for all of them.
 //
-// When a cooldown ends, exactly one Pick is leased the endpoint as a probe,
-// won by a compare-and-swap on the endpoint's health word that also starts
-// the probe's window (Config.ProbeTimeout). Every concurrent Pick goes on to
-// the healthy endpoints. The probe's success reinstates the endpoint; its
-// failure ejects it again for twice as long; a probe that never reports lets
-// the next Pick probe again once its window ends.
+// # Outcomes and ejection
 //
-// Pools change membership at run time with Add, Remove and Set (the whole
-// membership at once, as discovery needs). None resets another endpoint's
-// counters or health, and once Remove or Set returns no Pick hands a removed
-// endpoint out. A Registry holds named pools, created once;
-// Registry.All and Registry.Snapshot look at all of them at once.
+// Done(nil) is a success and ends the endpoint's failure streak. Any other
+// error, context.DeadlineExceeded included, is a failure and extends it; an
+// error wrapping context.Canceled is neither (the caller gave up). At
+// Config.EjectAfter failures in a row the endpoint is ejected: no Pick
+// chooses it for a cooldown of Config.EjectFor × 2^(k−1), capped at
+// Config.MaxEjectFor, where k counts its ejections in a row without a
+// success, less up to 10% of jitter (Config.NoJitter turns it off) so that
+// clients that ejected together do not probe in lockstep. Outcomes of
+// ordinary leases on an endpoint already out change nothing: only its probe
+// decides.
 //
-// # Limits, waiting and events
+// While its streak lasts, an endpoint looks loaded to the load-aware
+// policies (P2C, LeastLoaded, PeakEWMA, ConsistentHash's load bound): a
+// streak of s failures makes its load (in flight + 1)·2^s − 1, so a failing
+// endpoint that answers fast does not draw traffic before its ejection. One
+// comparison in 8 ignores the streak, so an endpoint stuck below EjectAfter
+// still gets a trickle that either ends the streak or ejects it. PeakEWMA
+// also learns a failure as a latency of at least 1 s. One success ends the
+// penalty.
 //
-// Config.MaxConcurrency caps each endpoint's leases in flight; Pick then
-// returns ErrSaturated when every endpoint that is up is at its limit, and
-// PickWait waits for a lease in a first-in-first-out queue instead. Subscribe
-// delivers what happened (ejections, probes, reinstatements, membership,
-// saturation) in batches, without ever making the pool wait.
+// # Probes
+//
+// When a cooldown ends, exactly one Pick is leased the endpoint as a probe
+// (Lease.Probe is true), won by a compare-and-swap on the endpoint's health
+// word that also starts the probe's window (Config.ProbeTimeout). A due
+// probe is served before normal selection; every concurrent Pick goes on to
+// the endpoints that are up. The probe's success reinstates the endpoint;
+// its failure ejects it again with the next cooldown; a cancelled probe
+// hands the endpoint to the next Pick; a probe that never reports lets the
+// next Pick probe again once its window ends.
+//
+// # The ejection cap and panic mode
+//
+// Config.MaxEjectedPercent (50 by default) caps the endpoints ejected at
+// once at ceil(n × percent / 100): a pool of five with two dead endpoints
+// ejects both, and when every endpoint fails (a fault on the client's side
+// or further down) at least half keep serving, as Envoy's panic threshold
+// and Finagle's panic mode do. An ejection past the cap is not made (an
+// EventEjected with Refused says so) and the endpoint keeps serving with
+// its streak. Below 100 a pool that is not empty never answers
+// ErrNoEndpoint: if nothing is up, Pick leases the endpoint whose cooldown
+// ends first, as an early probe. ErrNoEndpoint remains for an empty pool,
+// and at 100 for a pool with every endpoint out and none due.
+//
+// # Membership and registries
+//
+// Add, Remove and Set (the whole membership in one publish, as discovery
+// needs) change a pool at run time and never block a Pick. Every endpoint
+// that stays keeps its counters, health and place; a changed weight applies
+// in place. Once Remove or Set returns no Pick hands a removed endpoint
+// out, and its leases drain.
+//
+// A Registry holds named pools. Ensure is create-once: an existing pool is
+// returned untouched. Delete forgets and closes a pool; leases on it stay
+// safe. A registry offers every pick a pool offers (Pick, PickKey,
+// PickKeyUint64, PickExcept), EnsureEndpoints for weights, All and Snapshot
+// over every pool, and Subscribe to every pool's events.
+//
+// # Admission: limits and waiting
+//
+// Config.MaxConcurrency caps each endpoint's leases in flight (0: unlimited,
+// and free). Pick never leases an endpoint at its limit, probes included;
+// when every endpoint that is up is at its limit it returns ErrSaturated.
+// PickWait waits instead, in one first-in-first-out queue per pool, until a
+// slot frees, an endpoint is added or reinstated, or a probe falls due. A
+// freed slot goes straight to the oldest waiter, and new arrivals never
+// overtake it; a waiter whose context ends leaves the queue, and a grant
+// that races its cancellation passes to the next waiter. A failed Done
+// counts its failure before the queue is served, so a waiter is not handed
+// the endpoint that just failed. Config.MaxWaiters bounds the queue
+// (ErrQueueFull); a wait without a deadline ends after Config.MaxWait.
+// Stats counts waiters, grants, timeouts, refusals and saturations. Close
+// (and Registry.Delete) fails waiters with ErrClosed for good, while Pick
+// and leases go on.
+//
+// # Events
+//
+// Pool.Subscribe (or Registry.Subscribe: every pool, including later ones)
+// delivers what happened in batches on a channel: endpoints added and
+// removed, ejections (with Refused when the cap said no), probes leased,
+// timed out and failed, reinstatements, and a pool's saturation and its
+// end (see EventKind), each with the pool's name and the time, from the
+// moment of subscribing. Each
+// subscriber gets at most SubscribeOptions.Chunk events every
+// SubscribeOptions.Interval of its own schedule. A slow subscriber loses
+// only its own events, counted in its next Batch (Dropped); nobody waits
+// for it. Events of one endpoint arrive in the order they happened. With
+// nobody subscribed, a transition tests one pointer.
 //
 // # Shards and scatter-gather
 //
@@ -52,19 +116,34 @@
 //
 // # Cost
 //
-// Pick and Done take no lock and allocate nothing: endpoints sit in
-// generated, cache-line-padded tables behind one atomic pointer. They read
-// no clock either, with two exceptions: PeakEWMA, which times a sample of
-// its requests by design (one lease in 8, every lease of an endpoint not
-// yet measured, and every failure at Done: a monotonic read at each end of
-// a timed lease), and a Pick that finds an ejected endpoint may be due,
-// which a timer, not the hot path, signals.
+// Pick and Done take no lock and allocate nothing (asserted with
+// testing.AllocsPerRun on every policy and path): endpoints sit in
+// generated, cache-line-padded tables behind one atomic pointer, copied on
+// write by membership changes. They read no clock either, with two
+// exceptions: PeakEWMA, which times a sample of its requests by design (one
+// lease in 8, every lease of an endpoint not yet measured, and every
+// failure at Done), and a Pick that finds an ejected endpoint may be due,
+// which a timer, not the hot path, signals. Features a pool does not use
+// cost it nothing: a concurrency limit and per-lease policy state hang off
+// one flag Pick tests and one mark Done tests, and events off one pointer
+// that only transitions read.
+//
+// # Settings
+//
+// Settings are plain structs whose zero value means every default: Config
+// for a pool, SubscribeOptions for a subscription. A negative, out-of-range
+// or contradictory value is an error wrapping ErrConfig, and a rejected
+// call changes nothing. Scatter, a single call rather than an object, takes
+// its few settings as ScatterOption arguments.
 //
 // # Code layout
 //
-// Each policy's algorithm is ordinary Go in the file named for it
-// (p2c.go, roundrobin.go, leastloaded.go, weightedroundrobin.go,
-// peakewma.go, random.go, consistenthash.go, shard.go), as methods on its
-// table type; scatter.go holds PickAll and Scatter. The *_gen.go files are generated from the table in gen/policies.go:
-// the padded slot and table types, the Policy constants and the dispatch.
+// Each policy's algorithm is ordinary Go in the file named for it (p2c.go,
+// roundrobin.go, leastloaded.go, weightedroundrobin.go, peakewma.go,
+// random.go, consistenthash.go, shard.go), as methods on its table type.
+// The *_gen.go files are generated from the table in gen/policies.go: the
+// padded slot and table types, the Policy constants and the dispatch.
+// Mechanisms that can be understood alone (the wait queue, the event ring,
+// key hashes, the Maglev builder, per-processor counters) live in packages
+// under internal/.
 package lb

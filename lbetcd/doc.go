@@ -4,14 +4,32 @@
 // Register, with which a service stores its own endpoint under a lease that
 // it keeps alive.
 //
+// Settings are a plain struct whose zero value is ready (Config, for
+// NewResolver); Register takes its few arguments directly. There are no
+// functional options.
+//
 // # Layout in etcd
 //
 // One key per endpoint under a prefix such as "/services/users/"; Register
 // uses prefix+address as the key. The value is an endpoint in one of the
 // forms ParseValue accepts: a small JSON object,
-// {"addr":"10.0.0.1:8080","weight":2} (what Register writes; the weight is
-// optional, other fields are ignored), a JSON string, or a bare address
-// (what go-zero and many scripts write).
+// {"addr":"10.0.0.1:8080","weight":2} (what Register writes; "addr" is
+// required, the weight is optional, absent or 0 meaning 1, and other
+// fields are ignored), a JSON string, or a bare address, surrounding white
+// space trimmed (what go-zero and many hand-written registrants store).
+// The address must be host:port with both parts non-empty (net.SplitHostPort
+// rules: an IPv6 host in brackets), in valid UTF-8 without white space or
+// control characters; the weight must be in 0..lb.MaxWeight.
+//
+// # Registration
+//
+// Register's key comes and goes with its lease, so it suits membership,
+// not a shard layout (see Shards). If the lease is lost anyway (etcd was
+// away for longer than the TTL, or someone else revoked the lease), the
+// Registration grants a new lease and stores the key again, retrying every
+// 200 ms to 5 s until it succeeds or is closed. etcd rounds a TTL up to
+// whole seconds and to its own minimum (about 2 s for a default single
+// member). Close revokes the lease, which deletes the key at once.
 //
 // # Following changes
 //

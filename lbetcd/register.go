@@ -50,21 +50,12 @@ type Registration struct {
 	lease clientv3.LeaseID // the lease the key is on now
 }
 
-// Register stores ep under prefix+ep.Addr, as FormatValue's JSON, attached
-// to a new lease of ttl, and keeps the lease alive from a goroutine of its
-// own until Close. It returns once the key is stored; ctx bounds that first
-// registration only, not the Registration's life. The key comes and goes
-// with the lease, so it suits membership, not a shard layout (see the
-// package documentation's Shards).
-//
-// If the lease is lost anyway (etcd was away for longer than ttl, or the
-// lease was revoked by someone else), the Registration grants a new lease
-// and stores the key again, retrying every 200 ms to 5 s until it succeeds
-// or Close. A zero ttl means DefaultTTL; etcd rounds it up to whole seconds
-// and to its own minimum (about 2 s for a default single member). A nil
-// client, an empty prefix, an endpoint ParseValue would reject, or a ttl
-// below zero or over MaxTTL is an error wrapping ErrConfig; a failed grant
-// or put is an error wrapping ErrEtcd.
+// Register stores ep under prefix+ep.Addr, as FormatValue's JSON, on a new
+// lease of ttl (zero: DefaultTTL), and keeps the lease alive until Close,
+// registering again if the lease is lost (see Registration in the package
+// documentation). It returns once the key is stored; ctx bounds only that.
+// A nil client, an empty prefix, a bad ep or a ttl outside 0..MaxTTL is an
+// error wrapping ErrConfig; a failed grant or put one wrapping ErrEtcd.
 func Register(ctx context.Context, client *clientv3.Client, prefix string, ep lb.Endpoint, ttl time.Duration) (*Registration, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: nil etcd client", ErrConfig)

@@ -23,20 +23,11 @@ type value struct {
 }
 
 // ParseValue maps the value of one key under the prefix to an endpoint. It
-// accepts three forms:
-//
-//   - a JSON object, {"addr":"10.0.0.1:8080","weight":2}: "addr" is
-//     required, "weight" is optional (absent or 0 means 1), other fields are
-//     ignored;
-//   - a JSON string, "10.0.0.1:8080";
-//   - a bare address, 10.0.0.1:8080 (surrounding white space is trimmed),
-//     as go-zero and many hand-written registrants store it.
-//
-// The address must be host:port with both parts non-empty (net.SplitHostPort
-// rules: an IPv6 host in brackets) in valid UTF-8 without white space or
-// control characters, and the weight must be in 0..lb.MaxWeight. Anything
-// else is an error wrapping ErrValue; in a JSON object, one that names the
-// field at fault.
+// accepts a JSON object, {"addr":"10.0.0.1:8080","weight":2}; a JSON
+// string, "10.0.0.1:8080"; or a bare address, 10.0.0.1:8080 (see Layout in
+// etcd in the package documentation for the rules). Anything else is an
+// error wrapping ErrValue; for a JSON object, one naming the field at
+// fault.
 func ParseValue(b []byte) (lb.Endpoint, error) {
 	b = bytes.TrimSpace(b)
 	var v value

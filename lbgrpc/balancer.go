@@ -45,35 +45,12 @@ func WithClassifier(classify Classifier) Option {
 	}
 }
 
-// WithPoolHook has hook called with each pool a balancer of the builder
-// makes, so that the caller can watch it: subscribe to its endpoint events
-// (lb.Pool.Subscribe), read its Endpoints or Stats. target is the
-// ClientConn's dial target, as resolver.Target's String spells it. A
-// balancer makes a pool at its first service config and a new one whenever
-// the config changes, and for nanolb_shard whenever the resolver's set of
-// endpoints (the pool's shard layout) changes; the stop function hook
-// returns (nil for none) is called once when that pool is retired, by a
-// new pool or by the ClientConn's close, the place to close a
-// subscription. The balancer calls hook and stop from gRPC's serialised
-// balancer calls, never from a pick: they may take a lock, but should
-// return soon, as an RPC's configuration waits for them. A nil hook adds
-// none.
-//
-//	lbgrpc.WithPoolHook(func(target string, pool *lb.Pool) func() {
-//		sub, err := pool.Subscribe(lb.SubscribeOptions{})
-//		if err != nil {
-//			return nil
-//		}
-//		batches := sub.C()
-//		go func() {
-//			for batch := range batches {
-//				for _, e := range batch.Events {
-//					log.Printf("%s: %s %s", target, e.Addr, e.Kind)
-//				}
-//			}
-//		}()
-//		return sub.Close
-//	})
+// WithPoolHook has hook called with the ClientConn's dial target and each
+// pool a balancer of the builder makes, so the caller can watch it
+// (ExampleWithPoolHook subscribes to its events). The stop it returns (nil
+// for none) runs once when that pool is retired. Both run from gRPC's
+// serialised balancer calls, never from a pick, and should return soon; see
+// Events in the package documentation. A nil hook adds none.
 func WithPoolHook(hook func(target string, pool *lb.Pool) (stop func())) Option {
 	return func(b *builder) {
 		if hook != nil {

@@ -4,10 +4,17 @@
 // by Name: nanolb_p2c, nanolb_round_robin, nanolb_least_loaded,
 // nanolb_weighted_round_robin, nanolb_peak_ewma, nanolb_random,
 // nanolb_consistent_hash and nanolb_shard. A ClientConn selects one in its
-// service config,
-// with an optional Config object:
+// service config, with an optional Config object whose fields are
+// lb.Config's (durations as "1.5s"; a bad or unknown field fails the dial
+// with an error wrapping lb.ErrConfig):
 //
 //	{"loadBalancingConfig": [{"nanolb_p2c": {"ejectAfter": 3, "ejectFor": "2s"}}]}
+//
+// Options: a balancer's settings come from the service config (Config);
+// what a service config cannot carry (a Classifier, a pool hook) is given
+// to NewBuilder as functional options (Option, a func applied to the
+// builder). The module is its own, on grpc-go v1.84, so gRPC stays out of
+// the core's go.mod.
 //
 // # Model
 //
@@ -36,16 +43,24 @@
 // share, and nanolb_consistent_hash its keys, to the others until it is
 // back. A changed service config starts a new pool.
 //
-// Consistent hashing routes by the key WithHashKey puts in an RPC's
-// context; weighted round robin follows the weights a resolver sets with
+// Weighted round robin follows the weights a resolver sets with
 // WithWeight.
 //
-// nanolb_shard's pool has a shard layout (lb.Config.Shards): every
-// endpoint the resolver names, in lb's address order, connected or not. A
-// shard whose connection is down is empty: its keys fail with Unavailable
-// (a wait-for-ready RPC waits for it) and no other key moves; a shard
-// still connecting, at start or after a resolver update, holds its keys
-// until it is READY or fails. The layout follows the resolver's list, not
+// # Keys
+//
+// nanolb_consistent_hash and nanolb_shard route an RPC by the key
+// WithHashKey puts in its context; an RPC without a key goes to a random
+// endpoint. nanolb_consistent_hash sends a key to one endpoint while
+// membership and load allow (lb.ConsistentHash).
+//
+// nanolb_shard routes a key strictly to its shard, never elsewhere
+// (lb.Shard). Its pool has a shard layout (lb.Config.Shards): every
+// endpoint the resolver names, in lb's address order, connected or not.
+// While a shard is ejected its keys fail with Unavailable. A shard whose
+// connection is down is empty: its keys fail with Unavailable (a
+// wait-for-ready RPC waits for it) and no other key moves; a shard still
+// connecting, at start or after a resolver update, holds its keys until it
+// is READY or fails. The layout follows the resolver's list, not
 // connectivity: a changed set of endpoints is a new layout, and a new pool
 // (endpoints start with no history), with the keys jump consistent hashing
 // moves for it; a reordered list changes nothing.
@@ -79,16 +94,29 @@
 //
 // WithPoolHook hands each pool a balancer makes to the caller, who can
 // subscribe to its endpoint events (ejections, probes, reinstatements,
-// saturation) with lb.Pool.Subscribe and end the subscription when the
-// hook's stop is called.
+// saturation) with lb.Pool.Subscribe, or read its Endpoints and Stats. A
+// balancer makes a pool at its first service config and a new one whenever
+// the config changes, and for nanolb_shard whenever the resolver's set of
+// endpoints (the shard layout) changes. The hook's stop runs once when its
+// pool is retired, by a new pool or by the ClientConn's close: the place
+// to close a subscription. Hook and stop run from gRPC's serialised
+// balancer calls, never from a pick: they may take a lock, but an RPC's
+// configuration waits for them.
 //
 // # Resolver
 //
-// NewResolverBuilder makes a gRPC resolver of lb/discovery: each
-// ClientConn dialled with its scheme runs a discovery Runner over the
-// given Resolver and schedule, and each endpoint set the Runner applies
-// becomes the ClientConn's endpoints, weights carried by WithWeight.
-// gRPC's ResolveNow is the Runner's; until the first set, a failed resolve
-// is reported with ClientConn.ReportError; closing the ClientConn closes
-// the Runner.
+// NewResolverBuilder makes a gRPC resolver of lb/discovery. Each
+// ClientConn dialled as "<scheme>:///<anything>" runs a discovery Runner
+// of its own over the given Resolver and schedule (the rest of the target
+// is ignored: the Resolver decides the endpoints), and each endpoint set
+// the Runner applies becomes one resolver.Endpoint per lb.Endpoint, its
+// weight set with WithWeight, in one ClientConn.UpdateState. gRPC's
+// ResolveNow, sent when a connection fails, is the Runner's; closing the
+// ClientConn closes the Runner. Until the first set is applied, each failed
+// resolve goes to ClientConn.ReportError, so RPCs fail with its reason
+// instead of waiting; afterwards a failure keeps the last set, as the
+// Runner does, and shows in no RPC. The resolver sets endpoints, not a
+// policy: name a balancer in the service config too. A scheme gRPC can
+// match is a lower-case ASCII letter, then lower-case letters, digits,
+// '+', '-' or '.'.
 package lbgrpc

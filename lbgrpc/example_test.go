@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
 
@@ -95,12 +96,63 @@ func ExampleNewBuilder() {
 	// Output: true
 }
 
-// Consistent hashing routes each RPC by the key in its context.
+// Consistent hashing routes each RPC by the key in its context: every RPC
+// made with one key reaches one of the three servers while membership and
+// load allow.
 func ExampleWithHashKey() {
-	ctx := lbgrpc.WithHashKey(context.Background(), "user-42")
-	// An RPC on a ClientConn balanced by nanolb_consistent_hash, made with
-	// ctx, goes to user-42's endpoint while membership and load allow.
-	_ = ctx
+	var addrs []string
+	for range 3 {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			log.Fatal(err)
+		}
+		srv := grpc.NewServer()
+		healthpb.RegisterHealthServer(srv, health.NewServer())
+		go srv.Serve(lis) // returns when stopped
+		defer srv.Stop()
+		addrs = append(addrs, lis.Addr().String())
+	}
+	rb, err := lbgrpc.NewResolverBuilder("nanolb-hash",
+		discovery.Static{{Addr: addrs[0]}, {Addr: addrs[1]}, {Addr: addrs[2]}}, discovery.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	cc, err := grpc.NewClient("nanolb-hash:///users",
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithResolvers(rb),
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"nanolb_consistent_hash": {}}]}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cc.Close()
+	client := healthpb.NewHealthClient(cc)
+	// served calls Check with ctx n times and returns the servers it reached.
+	served := func(ctx context.Context, n int) map[string]bool {
+		reached := map[string]bool{}
+		for range n {
+			var p peer.Peer
+			if _, err := client.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Peer(&p)); err != nil {
+				log.Fatal(err)
+			}
+			reached[p.Addr.String()] = true
+		}
+		return reached
+	}
+
+	// Until every server is connected a key's endpoint may change: RPCs
+	// without a key go to any endpoint, so wait until they reached all three.
+	for deadline := time.Now().Add(10 * time.Second); len(served(context.Background(), 30)) < 3; {
+		if time.Now().After(deadline) {
+			log.Fatal("not every server connected")
+		}
+	}
+	for _, key := range []string{"user-42", "user-7"} {
+		ctx := lbgrpc.WithHashKey(context.Background(), key)
+		fmt.Println(key, "reached", len(served(ctx, 20)), "server")
+	}
+	// Output:
+	// user-42 reached 1 server
+	// user-7 reached 1 server
 }
 
 // A pool hook that subscribes to each pool's endpoint events: here it

@@ -20,17 +20,12 @@ import (
 // failure).
 type Classifier func(info balancer.DoneInfo) error
 
-// Classify is the default Classifier:
-//
-//   - an RPC that sent no bytes never reached the server (grpc-go also ends
-//     an abandoned pick this way), so it is neutral;
-//   - no error is a success;
-//   - a cancelled RPC (status Canceled, or an error wrapping
-//     context.Canceled) is neutral: the caller gave up;
-//   - status Unavailable or DeadlineExceeded (or an error wrapping
-//     context.DeadlineExceeded) is a failure;
-//   - any other status is a success: the server answered, and an
-//     application error such as NotFound says nothing about its health.
+// Classify is the default Classifier. An RPC that sent no bytes (it never
+// reached the server; grpc-go ends an abandoned pick that way too) or was
+// cancelled is neutral; status Unavailable or DeadlineExceeded, or an error
+// wrapping context.DeadlineExceeded, is a failure; no error and any other
+// status is a success: the server answered, and an application error such
+// as NotFound says nothing about its health.
 func Classify(info balancer.DoneInfo) error {
 	switch {
 	case !info.BytesSent:

@@ -205,15 +205,11 @@ func (r *rpcLease) done(info balancer.DoneInfo) {
 // hashKey keys an RPC's consistent-hash key in its context.
 type hashKey struct{}
 
-// WithHashKey returns a context whose RPCs nanolb_consistent_hash routes by
-// key: RPCs with one key go to one endpoint while membership and load
-// allow (see lb.ConsistentHash). nanolb_shard routes them strictly to the
-// key's shard, shard i being the resolver's i-th endpoint in lb's address
-// order whatever its connection, and never elsewhere (see lb.Shard): while
-// the shard is ejected its keys fail with codes.Unavailable; while its
-// connection is down they fail with codes.Unavailable, or wait for it with
-// wait-for-ready; while it is connecting they wait. RPCs without a key go
-// to a random endpoint; other policies ignore the key.
+// WithHashKey returns a context whose RPCs nanolb_consistent_hash and
+// nanolb_shard route by key: to one endpoint while membership and load
+// allow, or strictly to the key's shard (see Keys in the package
+// documentation). RPCs without a key go to a random endpoint; other
+// policies ignore the key.
 func WithHashKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, hashKey{}, key)
 }

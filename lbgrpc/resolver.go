@@ -9,29 +9,12 @@ import (
 	"google.golang.org/grpc/resolver"
 )
 
-// NewResolverBuilder returns a gRPC resolver builder for scheme whose
-// resolvers take their endpoints from res on cfg's schedule, as a
-// discovery Runner keeps a pool in step: each ClientConn dialled as
-// "<scheme>:///<anything>" gets a Runner of its own (the rest of the
-// target is ignored: res decides the endpoints), and each endpoint set it
-// applies becomes one resolver.Endpoint per lb.Endpoint, its weight set
-// with WithWeight, in one ClientConn.UpdateState. gRPC's ResolveNow, which
-// it sends when a connection fails, is the Runner's ResolveNow; closing the
-// ClientConn closes the Runner and its goroutines. Until the first set is
-// applied, each failed resolve is passed to ClientConn.ReportError, so
-// RPCs fail with its reason instead of waiting; afterwards a failure keeps
-// the last set, as the Runner does, and shows in no RPC.
-//
-// Pass the builder to grpc.WithResolvers (or resolver.Register) and name a
-// balancer in the service config, such as nanolb_p2c: the resolver sets
-// endpoints, not a policy. Each ClientConn the builder serves calls res
-// from its own goroutine, so res must be safe for concurrent use when the
-// builder serves more than one.
-//
-// scheme must be a URI scheme gRPC can match: a lower-case ASCII letter,
-// then lower-case letters, digits, '+', '-' or '.'; anything else is an
-// error wrapping lb.ErrName. A nil res or a bad cfg is an error wrapping
-// discovery.ErrConfig.
+// NewResolverBuilder returns a resolver.Builder for scheme whose every
+// ClientConn runs a discovery Runner over res on schedule cfg (see Resolver
+// in the package documentation); pass it to grpc.WithResolvers and name a
+// balancer in the service config. res must be safe for concurrent use if
+// several ClientConns share it. A scheme that is not a lower-case URI scheme
+// is an error wrapping lb.ErrName; a nil res or bad cfg, discovery.ErrConfig.
 func NewResolverBuilder(scheme string, res discovery.Resolver, cfg discovery.Config) (resolver.Builder, error) {
 	if !validScheme(scheme) {
 		return nil, fmt.Errorf("%w: resolver scheme %q is not a lower-case URI scheme", lb.ErrName, scheme)

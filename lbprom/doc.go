@@ -1,8 +1,11 @@
 // Package lbprom exports nanolb's pools to Prometheus: a Collector, for a
 // prometheus.Registerer, that reports each pool and endpoint of an
 // lb.Registry (NewCollector) or of one lb.Pool (NewPoolCollector). It is a
-// module of its own, so the Prometheus client stays out of the core's
-// go.mod.
+// module of its own (client_golang v1.24), so the Prometheus client stays
+// out of the core's go.mod.
+//
+// Settings are functional options (Option: WithSubscribeOptions,
+// WithPools), passed to either constructor.
 //
 // # Two sources
 //
@@ -57,5 +60,5 @@
 //
 // A registry collector reports every pool the registry holds at each scrape
 // (Registry.All), so a pool created after the collector appears at once;
-// WithPools is kept for naming pools expected to exist.
+// WithPools names pools expected to exist and changes nothing else.
 package lbprom

@@ -26,10 +26,11 @@ func WithSubscribeOptions(o lb.SubscribeOptions) Option {
 	}
 }
 
-// WithPools names registry pools to report from the moment they exist
-// (every pool is reported anyway; see the package doc: a registry could not list
-// its pools). An empty name is an error wrapping ErrOption, and so is
-// WithPools given to NewPoolCollector.
+// WithPools names registry pools the collector reports. A registry
+// collector reports every pool its registry holds at each scrape, named or
+// not, so the names only document which pools are expected. An empty name
+// is an error wrapping ErrOption, and so is WithPools given to
+// NewPoolCollector.
 func WithPools(names ...string) Option {
 	return func(s *settings) error {
 		for _, n := range names {

@@ -20,7 +20,10 @@
 // Usage:
 //
 //	nanolb-demo [-scenario mixed|steady|outage] [-duration 4s] [-concurrency 16]
-//	    [-clients all|p2c,round_robin,...,httplb,naive] [-out out/demo/report.html]
+//	    [-clients all|p2c,round_robin,...,httplb,naive] [-max-requests 100000]
+//	    [-buckets 40] [-poll 50ms] [-out out/demo/report.html]
+//
+// README.md in this directory describes the scenarios and the report.
 //
 // All traffic stays on the loopback interface; each phase is bounded by
 // -duration and -max-requests.

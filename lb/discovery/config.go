@@ -6,23 +6,17 @@ import (
 	"time"
 )
 
-// Schedule defaults. The reasons are in the package documentation and the
-// README's discovery section.
+// Schedule defaults. The package documentation says why each was chosen.
 const (
-	// DefaultStartupFor is how long the start-up phase lasts: the seed's
-	// five minutes, long enough for a fleet that starts together to find
-	// itself.
+	// DefaultStartupFor is how long the start-up phase lasts: long enough
+	// for a fleet that starts together to find itself.
 	DefaultStartupFor = 5 * time.Minute
-	// DefaultStartupEvery is the start-up phase's interval (the seed's 5 s).
+	// DefaultStartupEvery is the start-up phase's interval.
 	DefaultStartupEvery = 5 * time.Second
-	// DefaultEvery is the regular interval. The seed polls every 5 minutes
-	// and httplb uses a fixed 5-minute TTL; for DNS that leaves clients on a
-	// stale set for minutes after a scale-up, so the default is 30 s, the
-	// floor grpc-go puts between its own re-resolutions and a common DNS
-	// TTL.
+	// DefaultEvery is the regular interval: the floor grpc-go puts between
+	// its own re-resolutions, and a common DNS TTL.
 	DefaultEvery = 30 * time.Second
-	// DefaultRetryAfter is the first retry's delay after a failed resolve
-	// (the seed's 1 s).
+	// DefaultRetryAfter is the first retry's delay after a failed resolve.
 	DefaultRetryAfter = time.Second
 	// DefaultMaxRetryAfter caps the retry delay, which doubles with each
 	// failure in a row.

@@ -3,10 +3,13 @@ package discovery_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/nanolb/nanolb/lb"
 	"github.com/nanolb/nanolb/lb/discovery"
 )
@@ -97,13 +100,26 @@ func ExampleNewFile() {
 	// picked 10.0.0.3:8080
 }
 
-// A DNS resolver for SRV records, polled fast while a fleet starts and
-// every 30 s after that; the pool keeps its last good set through DNS
-// failures and empty answers.
+// A DNS resolver for SRV records: only the lowest priority is used, and
+// each target's addresses get its record's weight. Here the DNS server is
+// a real one on 127.0.0.1; leave Server empty for the system's resolvers.
 func ExampleNewDNS() {
+	dnsServer := startDNS(map[string][]dns.RR{
+		"_http._tcp.users.example. SRV": {
+			srvRecord("_http._tcp.users.example.", 10, 1, 8080, "a.users.example."),
+			srvRecord("_http._tcp.users.example.", 10, 3, 8080, "b.users.example."),
+			srvRecord("_http._tcp.users.example.", 20, 1, 8080, "backup.users.example."), // a fallback: not used
+		},
+		"a.users.example. A":    {aRecord("a.users.example.", "10.0.0.1")},
+		"b.users.example. A":    {aRecord("b.users.example.", "10.0.0.2")},
+		"a.users.example. AAAA": nil, // no IPv6 addresses
+		"b.users.example. AAAA": nil,
+	})
+	defer dnsServer.Shutdown()
+
 	res, err := discovery.NewDNS(discovery.DNSConfig{
-		SRV:    "_http._tcp.users.internal.example.", // lowest priority only; weights kept
-		Server: "10.0.0.53:53",                       // empty: the system's resolvers
+		SRV:    "_http._tcp.users.example.",
+		Server: dnsServer.PacketConn.LocalAddr().String(),
 	})
 	if err != nil {
 		panic(err)
@@ -112,15 +128,59 @@ func ExampleNewDNS() {
 	if err != nil {
 		panic(err)
 	}
-	r, err := discovery.Start(pool, res, discovery.Config{
-		Every:   30 * time.Second, // the default, written out
-		Timeout: 2 * time.Second,
-	})
+	r, err := discovery.Start(pool, res, discovery.Config{Timeout: 2 * time.Second})
 	if err != nil {
 		panic(err)
 	}
 	defer r.Close()
-	// Serve traffic; report r.Status() on a health page.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.WaitForReady(ctx); err != nil {
+		panic(err)
+	}
+	for _, e := range pool.Endpoints() {
+		fmt.Println(e.Addr, "weight", e.Weight)
+	}
+	// Output:
+	// 10.0.0.1:8080 weight 1
+	// 10.0.0.2:8080 weight 3
+}
+
+// startDNS serves records over UDP on 127.0.0.1: the records listed under
+// "name TYPE", NOERROR with none for a listed key without records, and
+// NXDOMAIN for anything else.
+func startDNS(records map[string][]dns.RR) *dns.Server {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	started := make(chan struct{})
+	s := &dns.Server{PacketConn: pc, NotifyStartedFunc: func() { close(started) },
+		Handler: dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+			q := req.Question[0]
+			m := new(dns.Msg)
+			m.SetReply(req)
+			m.Authoritative, m.RecursionAvailable = true, true
+			rrs, ok := records[strings.ToLower(q.Name)+" "+dns.TypeToString[q.Qtype]]
+			if !ok {
+				m.Rcode = dns.RcodeNameError
+			}
+			m.Answer = rrs
+			w.WriteMsg(m)
+		})}
+	go s.ActivateAndServe()
+	<-started
+	return s
+}
+
+// srvRecord and aRecord are DNS records with a TTL of 30 s.
+func srvRecord(name string, prio, weight, port uint16, target string) dns.RR {
+	return &dns.SRV{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: 30},
+		Priority: prio, Weight: weight, Port: port, Target: target}
+}
+
+func aRecord(name, ip string) dns.RR {
+	return &dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 30}, A: net.ParseIP(ip)}
 }
 
 // ResolverFunc turns any lookup into a Resolver.

@@ -78,14 +78,10 @@ func Start(target Target, res Resolver, cfg Config) (*Runner, error) {
 }
 
 // ResolveNow asks for a resolve as soon as possible, whatever the schedule.
-// It never blocks and is never dropped: a request made while a resolve is
-// running causes exactly one more resolve after it, however many requests
-// were made meanwhile; a request made while idle starts one at once. A
-// request after Close does nothing.
-//
-// A caller that asks on every failed request should limit its own rate:
-// requests made while a resolve runs fold into one, but each one made while
-// idle starts a resolve.
+// It never blocks and is never dropped: requests made while a resolve runs
+// cause exactly one more resolve after it; one made while idle starts a
+// resolve at once (see the package documentation on rate). After Close it
+// does nothing.
 func (r *Runner) ResolveNow() {
 	select {
 	case r.kick <- struct{}{}:

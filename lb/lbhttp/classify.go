@@ -8,14 +8,8 @@ import (
 // DefaultClassify is the outcome Transport reports when Classify is nil: a
 // transport error is a failure (the error itself), a 5xx status is a
 // failure (an error naming the status), anything else a success. A
-// Classify that adds to it, say 429 as a failure, can call it:
-//
-//	Classify: func(resp *http.Response, err error) error {
-//		if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
-//			return errors.New("429")
-//		}
-//		return lbhttp.DefaultClassify(resp, err)
-//	}
+// Classify of one's own can call it for the cases it does not change, as
+// ExampleTransport does to count 429 as a failure.
 func DefaultClassify(resp *http.Response, err error) error {
 	if err != nil {
 		return err

@@ -2,6 +2,10 @@
 // endpoint for each request, sends it there, reports how it went, and
 // retries failed idempotent requests on another endpoint.
 //
+// Settings are Transport's fields, as with net/http's Transport: set them
+// before the first request; a zero field means its default. There are no
+// functional options.
+//
 // # Model
 //
 // For each attempt the Transport leases an endpoint from its pool, replaces
@@ -13,6 +17,9 @@
 //   - otherwise when the response body is read to EOF, fails, or is closed,
 //     whichever comes first; a response that has no body (to HEAD, a 204
 //     or 304 status, http.NoBody) ends it at once.
+//
+// A 101 Switching Protocols response's body stays an io.ReadWriteCloser
+// (the upgraded connection), and closing it ends the lease.
 //
 // So a request counts as in flight on its endpoint until the caller is done
 // with the response, as the pool's load-aware policies need, and it counts

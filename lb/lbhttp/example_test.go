@@ -127,5 +127,48 @@ func ExampleTransport_wait() {
 	// Output: most at once on the backend: 1
 }
 
+// A Pick of one's own routes by key: here each user's requests go to one
+// backend of a ConsistentHash pool, and a retry to another one.
+func ExampleTransport_pick() {
+	var addrs []string
+	for i := range 3 {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, i)
+		}))
+		defer srv.Close()
+		addrs = append(addrs, hostport(srv))
+	}
+	pool, err := lb.New(lb.Config{Policy: lb.ConsistentHash}, addrs...)
+	if err != nil {
+		panic(err)
+	}
+	client := &http.Client{Transport: &lbhttp.Transport{
+		Pick: func(req *http.Request, tried []string) (lb.Lease, error) {
+			if len(tried) == 0 {
+				return pool.PickKey(req.Header.Get("User"))
+			}
+			return pool.PickExcept(tried...)
+		},
+	}}
+	for _, user := range []string{"alice", "bob"} {
+		reached := map[string]bool{}
+		for range 5 {
+			req, _ := http.NewRequest(http.MethodGet, "http://profiles/", nil)
+			req.Header.Set("User", user)
+			resp, err := client.Do(req)
+			if err != nil {
+				panic(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			reached[string(body)] = true
+		}
+		fmt.Println(user, "reached", len(reached), "backend")
+	}
+	// Output:
+	// alice reached 1 backend
+	// bob reached 1 backend
+}
+
 // hostport is a test server's address, host:port.
 func hostport(s *httptest.Server) string { return strings.TrimPrefix(s.URL, "http://") }

@@ -61,13 +61,12 @@ type Transport struct {
 	// Pool is where requests go. Required unless Pick is set.
 	Pool *lb.Pool
 
-	// Base sends each attempt. Nil means a clone of http.DefaultTransport,
-	// made at the first request, that keeps MaxIdleConnsPerEndpoint idle
-	// connections to each endpoint. A Base of one's own should keep about
-	// as many per host as requests run at once per endpoint
-	// (http.Transport's MaxIdleConnsPerHost is 2 by default), or
-	// connections churn. Its response bodies must end a pending Read when
-	// closed, as net/http's do: a retry closes a failed body that way.
+	// Base sends each attempt. Nil means a clone of http.DefaultTransport
+	// keeping MaxIdleConnsPerEndpoint idle connections to each endpoint. A
+	// Base of one's own should keep about as many idle per host as requests
+	// run at once per endpoint, or connections churn, and its bodies must
+	// end a pending Read when closed, as net/http's do: a retry closes a
+	// failed body that way.
 	Base http.RoundTripper
 
 	// MaxIdleConnsPerEndpoint is how many idle connections the default
@@ -78,46 +77,28 @@ type Transport struct {
 	// with Base set, is an error wrapping lb.ErrConfig.
 	MaxIdleConnsPerEndpoint int
 
-	// Pick leases the endpoint for one attempt of req; tried holds the
-	// endpoints this request already failed on, oldest first (empty on the
-	// first attempt). Nil means Pool.PickExcept(tried...), or with Wait,
-	// Pool.PickWait(req.Context()) for the first attempt. It is the place
-	// to route by key:
-	//
-	//	Pick: func(req *http.Request, tried []string) (lb.Lease, error) {
-	//		if len(tried) == 0 {
-	//			return pool.PickKey(req.Header.Get("User"))
-	//		}
-	//		return pool.PickExcept(tried...)
-	//	}
-	//
-	// An error from Pick for the first attempt ends the request with that
-	// error wrapped; for a retry, it ends the request with the attempt
-	// before, as if no retry had been allowed.
+	// Pick leases the endpoint for one attempt of req, the place to route
+	// by key (ExampleTransport_pick); tried holds the endpoints this
+	// request already failed on, oldest first. Nil means
+	// Pool.PickExcept(tried...), or Pool.PickWait for Wait's first attempt.
+	// Its error ends the request: wrapped on the first attempt, and on a
+	// retry as the attempt before, as if no retry had been allowed.
 	Pick func(req *http.Request, tried []string) (lb.Lease, error)
 
-	// Wait makes a request wait for an endpoint rather than fail at once
-	// when the pool has none to lease: every endpoint that is up at
-	// lb.Config.MaxConcurrency, or the pool empty. Its first attempt is
-	// leased with Pool.PickWait(req.Context()), so it queues, first in
-	// first out, until a lease frees, and fails (see Errors in the package
-	// documentation) when the request's context ends, after
-	// lb.Config.MaxWait for a context without a deadline, when
-	// lb.Config.MaxWaiters requests already wait, or once the pool is
-	// closed. Retries never wait: they go where Pool.PickExcept finds
-	// room, or the request ends with the attempt before. False (the
-	// default) fails at once with an error wrapping lb.ErrSaturated, as a
-	// load shedder wants. Wait together with Pick is contradictory (Pick
-	// decides how to lease) and an error wrapping lb.ErrConfig.
+	// Wait queues a request's first attempt in the pool (Pool.PickWait with
+	// the request's context) when no endpoint can take it, instead of
+	// failing at once with an error wrapping lb.ErrSaturated (false, the
+	// default). Retries never wait. See "Waiting for capacity" and
+	// "Errors" in the package documentation. Wait with Pick is an error
+	// wrapping lb.ErrConfig: Pick decides how to lease.
 	Wait bool
 
 	// Classify decides an attempt's outcome from its response (err nil) or
 	// its transport error (resp nil): nil is a success, an error wrapping
-	// context.Canceled is neutral, any other error is a failure and makes
-	// the attempt retryable. It must not read or close the body. Nil means
-	// DefaultClassify. Whatever it returns, a transport error after the
-	// request's context ended is neutral if the context was cancelled and
-	// a failure if its deadline passed; a response is judged by Classify.
+	// context.Canceled is neutral, any other error a retryable failure. It
+	// must not read or close the body. Nil means DefaultClassify. A
+	// transport error after the request's context ended is judged by the
+	// context, not Classify (see Outcomes in the package documentation).
 	Classify func(resp *http.Response, err error) error
 
 	// MaxAttempts bounds the attempts per request, the first included:
