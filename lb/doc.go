@@ -71,9 +71,10 @@
 //
 // A Registry holds named pools. Ensure is create-once: an existing pool is
 // returned untouched. Delete forgets and closes a pool; leases on it stay
-// safe. A registry offers every pick a pool offers (Pick, PickKey,
-// PickKeyUint64, PickExcept), EnsureEndpoints for weights, All and Snapshot
-// over every pool, and Subscribe to every pool's events.
+// safe. Get finds a pool by name without a lock, so a per-request Get then
+// Pick is cheap; the registry has no picks of its own. EnsureWeighted takes
+// weights, All and Snapshot cover every pool, and Subscribe every pool's
+// events.
 //
 // # Admission: limits and waiting
 //
