@@ -22,8 +22,8 @@ func bothUp(a, b *core) bool { return (a.health.Load()|b.health.Load())&stateMas
 // release takes one lease off the in-flight count. Under Done's contract
 // the count cannot go below zero; a misuse that ends one lease twice (two
 // copies of it) is put back at once, so the count never stays negative. A
-// single atomic add, not a compare-and-swap loop: the loop cost 1–2 ns per
-// Done (10–15% of Pick+Done) to hide a misuse's instant.
+// single atomic add, not a compare-and-swap loop, which would cost every
+// Done to hide a misuse's instant.
 func (c *core) release() {
 	if c.inflight.Add(-1) < 0 {
 		c.inflight.Add(1)

@@ -19,8 +19,7 @@ func (t *leastLoadedTable) pick() *core {
 	// wins a tie with any other: idle endpoints share picks evenly. One
 	// with a streak is left to the scan, which draws its trial share once.
 	// A scan from a random start would spread every tie, but its loops'
-	// random lengths mispredicted and cost more than the rest of the pick
-	// (measured).
+	// random lengths mispredict and cost more than the rest of the pick.
 	var best *slot
 	low := int64(math.MaxInt64)
 	if s := t.slots[randn(len(t.slots))]; s.health.Load() == 0 { // up, no streak

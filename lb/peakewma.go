@@ -11,11 +11,8 @@ import (
 // endpoint's latency times (in flight + 1). Only this policy's slot carries
 // the average and only its leases read the latency clock.
 //
-// The clock is the expensive part: one monotonic read (a vDSO call) costs
-// 55 to 60 ns on the 2-core VM of BENCHMARKS.md, 1.6 times a whole P2C
-// Pick+Done there, so timing every lease (a read at Pick, one at Done) cost
-// PeakEWMA 6 to 7 times P2C; timing one in 8, 2.3 to 3.4 times
-// (BenchmarkPeakEWMAOverP2C, issue 11). So only a sample is timed: begin
+// The clock is the expensive part: a monotonic read costs more than a
+// whole P2C Pick+Done (docs/design.md). So only a sample is timed: begin
 // draws one lease in sampleEvery from the runtime's per-M random source
 // (rand.go: no shared write, no lock) and stamps its start; the others
 // carry the mark unsampled and their successes read no clock at all. The
@@ -23,10 +20,10 @@ import (
 // one lease in 8 still gives an endpoint serving 8 requests a second about
 // ten samples per time constant, and the in-flight factor of the cost,
 // which reacts to a slow endpoint at once, is kept on every lease. Three
-// rules hold as when every lease was timed:
+// rules hold for sampled and unsampled leases alike:
 //   - an endpoint with no average yet (cost 0): its first latency comes
 //     from its first lease, and until then penaltyCost keeps it from being
-//     stampeded, as before;
+//     stampeded;
 //   - a failure: it teaches at least failureLatency whether its lease was
 //     sampled or not (an unsampled one reads the clock at Done, to stamp
 //     the average; failures are rare);
@@ -36,10 +33,8 @@ import (
 // come from a series or a table (expNeg), not math.Exp.
 
 // sampleEvery is the share of leases PeakEWMA times: one in sampleEvery,
-// drawn at random (a power of two, so the draw is a mask). At 8 the two
-// clock reads of a timed lease and its average update cost about 20 ns
-// per lease on average, against 115 to 120 ns for timing every lease
-// (BenchmarkPeakEWMAParts). The PeakEWMA doc (gen/policies.go) says 8.
+// drawn at random (a power of two, so the draw is a mask); see
+// BenchmarkPeakEWMAParts. The PeakEWMA doc (gen/policies.go) says 8.
 const sampleEvery = 8
 
 // sampleEvery is a power of two.
@@ -302,8 +297,8 @@ const expSeries = 1.0 / 256
 // expNeg returns e^-x for x >= 0 within expNegError relative, and 0 from
 // x = 708 (where e^-x is 1e-308, the smallest normal float64): below
 // expSeries by its series, above as e^-x = 2^-y for y = x·log2(e) = k +
-// f, 2^-k set in the exponent bits and 2^-f interpolated in expTable.
-// 1.6 ns against math.Exp's 9.5 (issue 11).
+// f, 2^-k set in the exponent bits and 2^-f interpolated in expTable,
+// several times cheaper than math.Exp.
 func expNeg(x float64) float64 {
 	if x < expSeries {
 		return 1 - x*(1-0.5*x)

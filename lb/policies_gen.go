@@ -29,9 +29,8 @@ const (
 	// endpoint's latency times its leases in flight plus one, as linkerd
 	// and Finagle balance: a latency above the average replaces it at
 	// once, lower ones decay it with time constant Config.EWMADecay. It
-	// times one lease in 8, drawn at random, on a monotonic clock: a clock
-	// read costs 1.6 times a whole P2C Pick+Done (55-60 ns on a 2-core
-	// VM), so timing every lease made PeakEWMA 6 to 7 times P2C's cost.
+	// times one lease in 8, drawn at random, on a monotonic clock, whose
+	// read costs more than a whole P2C Pick+Done.
 	// Every lease of an endpoint with no latency yet is timed, so a new
 	// endpoint is tried, not stampeded; a failure teaches at least 1 s,
 	// timed or not; a cancelled request teaches nothing.

@@ -25,13 +25,6 @@ import (
 // counter, shared or striped, is itself an exact cycle that nothing
 // resets, so the endpoints' shares of all the tickets differ by at most
 // one per counter.
-//
-// Tried and dropped: a cursor owned by one P at a time (no shared counter
-// at all), striping when a hand-over caught the owner mid-ticket. Serial
-// callers that block between requests move between Ps, and told apart from
-// parallel ones only by that catch, which was too rare: at 2 Ps the
-// hand-overs bounced the cursor on every pick (3 times the shared counter's
-// cost).
 
 // roundRobinTickets is how many tickets a round robin draws before it
 // scans: with a share f of endpoints ejected, a scan happens with
@@ -40,11 +33,8 @@ const roundRobinTickets = 4
 
 // stripeSpell is how many tickets a stripe hands out before the table
 // tries the shared counter again: a power of two. Long, because collisions
-// are rare events even on a contended counter (a load and a
-// compare-and-swap a few nanoseconds apart usually both win): measured on
-// the 2-core VM, 2 goroutines picking flat out lost a compare-and-swap
-// about once per 27,000 tickets, so a spell of 4,096 left 87% of tickets to
-// the shared counter.
+// are rare even on a contended counter (a load and a compare-and-swap a
+// few nanoseconds apart usually both win; docs/design.md).
 const stripeSpell = 1 << 16
 
 // setup computes the remainder's magic number, makes a stripe per P
