@@ -132,10 +132,9 @@
 // # Settings
 //
 // Settings are plain structs whose zero value means every default: Config
-// for a pool, SubscribeOptions for a subscription. A negative, out-of-range
-// or contradictory value is an error wrapping ErrConfig, and a rejected
-// call changes nothing. Scatter, a single call rather than an object, takes
-// its few settings as ScatterOption arguments.
+// for a pool, SubscribeOptions for a subscription, ScatterOptions for a
+// Scatter. A negative, out-of-range or contradictory value is an error
+// wrapping ErrConfig, and a rejected call changes nothing.
 //
 // # Code layout
 //

@@ -41,7 +41,7 @@ var (
 	// while the key's shard is ejected or probing (until its probe
 	// reinstates it), or empty, or when the pool has no endpoints: strict
 	// routing never sends a key to another shard. Scatter with
-	// ScatterComplete reports it for an endpoint it could not lease. It
-	// wraps ErrNoEndpoint.
+	// ScatterOptions.Complete reports it for an endpoint it could not
+	// lease. It wraps ErrNoEndpoint.
 	ErrShardDown = fmt.Errorf("%w: the shard is down", ErrNoEndpoint)
 )

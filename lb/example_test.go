@@ -155,7 +155,7 @@ func ExampleScatter() {
 
 	results, err := lb.Scatter(context.Background(), shards, func(ctx context.Context, endpoint string) (string, error) {
 		return "count from " + endpoint, nil // a real call would ask the shard
-	})
+	}, lb.ScatterOptions{})
 	if err != nil {
 		panic(err)
 	}

@@ -55,35 +55,26 @@ type Result[T any] struct {
 	Err      error // the call's error, or why it was not made
 }
 
-// ScatterOption changes how Scatter runs its calls.
-type ScatterOption func(*scatterOptions)
-
-type scatterOptions struct {
-	limit      int
-	collectAll bool
-	complete   bool
+// ScatterOptions changes how Scatter runs its calls. The zero value runs
+// every call at once, cancels the others at the first error, and calls
+// only the endpoints PickAll leases.
+type ScatterOptions struct {
+	// Limit is how many calls run at once; the others wait for a free
+	// place, holding their leases. Zero means no limit; a negative Limit
+	// is an error wrapping ErrConfig.
+	Limit int
+	// CollectAll runs every call to the end and joins every error,
+	// instead of cancelling the other calls at the first error.
+	CollectAll bool
+	// Complete answers for every endpoint, for queries whose partial
+	// answer would be wrong (an aggregate over shards): an endpoint that
+	// PickAll cannot lease gets a Result whose Err is ErrShardDown, which
+	// counts like a failed call's (without CollectAll it cancels every call
+	// before any is made). On a Shard pool with a Config.Shards layout the
+	// endpoints are the layout's shards, in shard order: one whose address
+	// is not in the pool is down, and endpoints outside it are not called.
+	Complete bool
 }
-
-// ScatterLimit runs at most n of a Scatter's calls at once; the others wait
-// for a free place, holding their leases. Zero, the default, means no
-// limit: every call at once. A negative n makes Scatter return an error
-// wrapping ErrConfig.
-func ScatterLimit(n int) ScatterOption { return func(o *scatterOptions) { o.limit = n } }
-
-// ScatterCollectAll makes Scatter run every call to the end and join every
-// error, instead of cancelling the other calls at the first error.
-func ScatterCollectAll() ScatterOption { return func(o *scatterOptions) { o.collectAll = true } }
-
-// ScatterComplete makes Scatter answer for every endpoint, for queries
-// whose partial answer would be wrong (an aggregate over shards): an
-// endpoint that PickAll cannot lease (ejected and cooling down, or held by
-// another probe) gets a Result whose Err is ErrShardDown, and that error
-// counts like a failed call's: it is joined and, without
-// ScatterCollectAll, cancels every call before any is made. The endpoints
-// are the pool's; on a Shard pool with a Config.Shards layout, the layout's
-// shards, in shard order: one whose address is not in the pool is down,
-// and endpoints outside the layout are not called.
-func ScatterComplete() ScatterOption { return func(o *scatterOptions) { o.complete = true } }
 
 // errScatterCancelled is the cause Scatter cancels its calls' context with
 // after a call failed. It wraps context.Canceled, so leases ended with it
@@ -106,24 +97,21 @@ var errScatterCancelled = fmt.Errorf("lb: scatter cancelled after a call failed:
 // returns after that cancellation is taken for the cancellation's: its
 // lease ends neutrally and its error stays in its Result but out of the
 // joined error, so siblings of a failure are never blamed for it. With
-// ScatterCollectAll every call runs to the end and every error is joined.
-// ScatterLimit bounds how many calls run at once.
+// opts.CollectAll every call runs to the end and every error is joined;
+// opts.Limit bounds how many calls run at once.
 //
 // Endpoints that PickAll skips (ejected and cooling down) get no call and
-// no Result, unless ScatterComplete. When nothing can be leased (an empty
+// no Result, unless opts.Complete. When nothing can be leased (an empty
 // pool, or every endpoint out) Scatter returns no Results and
 // ErrNoEndpoint. Scatter returns after every call has returned and every
 // lease is ended; a call that panics is not recovered.
-func Scatter[T any](ctx context.Context, p *Pool, call func(ctx context.Context, endpoint string) (T, error), opts ...ScatterOption) ([]Result[T], error) {
-	var o scatterOptions
-	for _, opt := range opts {
-		opt(&o)
+func Scatter[T any](ctx context.Context, p *Pool, call func(ctx context.Context, endpoint string) (T, error), opts ScatterOptions) ([]Result[T], error) {
+	o := opts
+	if o.Limit < 0 {
+		return nil, fmt.Errorf("%w: scatter limit %d is negative", ErrConfig, o.Limit)
 	}
-	if o.limit < 0 {
-		return nil, fmt.Errorf("%w: scatter limit %d is negative", ErrConfig, o.limit)
-	}
-	var addrs []string // per Result with ScatterComplete: its endpoint
-	if o.complete {
+	var addrs []string // per Result with Complete: its endpoint
+	if o.Complete {
 		addrs = p.scatterAddrs() // before leasing: an endpoint added meanwhile is not called
 	}
 	leases := p.PickAll(make([]Lease, 0, p.Len()))
@@ -131,7 +119,7 @@ func Scatter[T any](ctx context.Context, p *Pool, call func(ctx context.Context,
 	for i := range leases {
 		targets[i] = &leases[i]
 	}
-	if o.complete {
+	if o.Complete {
 		targets = match(addrs, leases)
 	}
 	if len(targets) == 0 {
@@ -146,7 +134,7 @@ func Scatter[T any](ctx context.Context, p *Pool, call func(ctx context.Context,
 		if l == nil {
 			results[i] = Result[T]{Endpoint: addrs[i], Err: ErrShardDown}
 			failed[i] = true
-			if !o.collectAll && !aborted.Swap(true) {
+			if !o.CollectAll && !aborted.Swap(true) {
 				cancel(errScatterCancelled)
 			}
 		}
@@ -174,14 +162,14 @@ func Scatter[T any](ctx context.Context, p *Pool, call func(ctx context.Context,
 		default:
 			failed[i] = true
 			l.Done(r.Err)
-			if !o.collectAll && !aborted.Swap(true) {
+			if !o.CollectAll && !aborted.Swap(true) {
 				cancel(errScatterCancelled)
 			}
 		}
 	}
 	workers := len(targets)
-	if o.limit > 0 {
-		workers = min(workers, o.limit)
+	if o.Limit > 0 {
+		workers = min(workers, o.Limit)
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -207,7 +195,7 @@ func Scatter[T any](ctx context.Context, p *Pool, call func(ctx context.Context,
 	return results, errors.Join(errs...)
 }
 
-// scatterAddrs are the endpoints ScatterComplete answers for: a Shard
+// scatterAddrs are the endpoints ScatterOptions.Complete answers for: a Shard
 // pool's layout, or else the pool's endpoints.
 func (p *Pool) scatterAddrs() []string {
 	if layout := p.cfg.shards; p.policy == Shard && layout != nil {

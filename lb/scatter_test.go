@@ -100,7 +100,7 @@ func TestScatterReturnsResultsInEndpointOrder(t *testing.T) {
 	p := mustNew(t, Config{Policy: Shard}, addrs(16)...)
 	results, err := Scatter(context.Background(), p, func(ctx context.Context, ep string) (string, error) {
 		return "hello " + ep, nil
-	})
+	}, ScatterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestScatterCancelsSiblingsOnTheFirstError(t *testing.T) {
 			return 0, errClosed
 		}
 		return 0, ctx.Err()
-	})
+	}, ScatterOptions{})
 	if !errors.Is(err, errBackend) || strings.Count(err.Error(), "\n") != 0 || !strings.HasPrefix(err.Error(), bad+": ") {
 		t.Fatalf("Scatter error = %v; want only %s's failure", err, bad)
 	}
@@ -187,7 +187,7 @@ func TestScatterCollectAllJoinsEveryError(t *testing.T) {
 			return 0, ctx.Err()
 		}
 		return 1, nil
-	}, ScatterCollectAll())
+	}, ScatterOptions{CollectAll: true})
 	if calls.Load() != 6 || !errors.Is(err, errA) || !errors.Is(err, errB) {
 		t.Fatalf("%d calls, error %v; want 6 calls and both errors", calls.Load(), err)
 	}
@@ -208,7 +208,7 @@ func TestScatterCollectAllJoinsEveryError(t *testing.T) {
 	}
 }
 
-// ScatterLimit bounds the calls running at once; with a limit, calls not
+// ScatterOptions.Limit bounds the calls running at once; with a limit, calls not
 // yet started when one fails are not made, and their leases end neutrally.
 func TestScatterLimitBoundsConcurrency(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -222,7 +222,7 @@ func TestScatterLimitBoundsConcurrency(t *testing.T) {
 			time.Sleep(time.Millisecond)
 			running.Add(-1)
 			return 0, nil
-		}, ScatterLimit(3))
+		}, ScatterOptions{Limit: 3})
 		if err != nil || calls.Load() != 12 || peak.Load() != 3 {
 			t.Fatalf("err %v, %d calls, peak %d running; want 12 calls, 3 at a time", err, calls.Load(), peak.Load())
 		}
@@ -231,7 +231,7 @@ func TestScatterLimitBoundsConcurrency(t *testing.T) {
 		results, err := Scatter(context.Background(), p, func(ctx context.Context, ep string) (int, error) {
 			calls.Add(1)
 			return 0, errBackend
-		}, ScatterLimit(1))
+		}, ScatterOptions{Limit: 1})
 		if calls.Load() != 1 || !errors.Is(err, errBackend) || strings.Contains(err.Error(), "\n") {
 			t.Fatalf("limit 1, first call fails: %d calls, error %v; want 1 call and its error alone", calls.Load(), err)
 		}
@@ -252,15 +252,15 @@ func TestScatterLimitBoundsConcurrency(t *testing.T) {
 func TestScatterWithNothingToCall(t *testing.T) {
 	call := func(context.Context, string) (int, error) { t.Fatal("called"); return 0, nil }
 	empty := mustNew(t, Config{})
-	if r, err := Scatter(context.Background(), empty, call); r != nil || !errors.Is(err, ErrNoEndpoint) {
+	if r, err := Scatter(context.Background(), empty, call, ScatterOptions{}); r != nil || !errors.Is(err, ErrNoEndpoint) {
 		t.Fatalf("empty pool: %v, %v; want ErrNoEndpoint", r, err)
 	}
 	out := mustNew(t, Config{EjectAfter: 1, EjectFor: time.Hour, MaxEjectedPercent: 100}, "a:1")
 	failTimes(t, out, "a:1", 1)
-	if r, err := Scatter(context.Background(), out, call); r != nil || !errors.Is(err, ErrNoEndpoint) {
+	if r, err := Scatter(context.Background(), out, call, ScatterOptions{}); r != nil || !errors.Is(err, ErrNoEndpoint) {
 		t.Fatalf("every endpoint ejected: %v, %v; want ErrNoEndpoint", r, err)
 	}
-	if _, err := Scatter(context.Background(), out, call, ScatterLimit(-1)); !errors.Is(err, ErrConfig) {
+	if _, err := Scatter(context.Background(), out, call, ScatterOptions{Limit: -1}); !errors.Is(err, ErrConfig) {
 		t.Fatalf("negative limit: %v; want ErrConfig", err)
 	}
 }
@@ -271,7 +271,7 @@ func TestScatterParentCancelled(t *testing.T) {
 	p := mustNew(t, Config{EjectAfter: 1, MaxEjectedPercent: 100}, addrs(4)...)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	results, err := Scatter(ctx, p, func(ctx context.Context, ep string) (int, error) { return 0, ctx.Err() })
+	results, err := Scatter(ctx, p, func(ctx context.Context, ep string) (int, error) { return 0, ctx.Err() }, ScatterOptions{})
 	if !errors.Is(err, context.Canceled) || len(results) != 4 {
 		t.Fatalf("%d results, %v; want 4 and context.Canceled", len(results), err)
 	}
@@ -283,8 +283,8 @@ func TestScatterParentCancelled(t *testing.T) {
 	}
 }
 
-// With ScatterComplete a shard that is out is an error, not a gap: it has
-// its Result (ErrShardDown), and without ScatterCollectAll no call is made.
+// With ScatterOptions.Complete a shard that is out is an error, not a gap: it has
+// its Result (ErrShardDown), and without ScatterOptions.CollectAll no call is made.
 // Without the option it is skipped.
 func TestScatterCompleteAnswersForEveryShard(t *testing.T) {
 	names := shardAddrs(4)
@@ -297,15 +297,15 @@ func TestScatterCompleteAnswersForEveryShard(t *testing.T) {
 		return ep, ctx.Err()
 	}
 
-	results, err := Scatter(context.Background(), p, call)
+	results, err := Scatter(context.Background(), p, call, ScatterOptions{})
 	if err != nil || len(results) != 3 || calls.Load() != 3 {
-		t.Fatalf("without ScatterComplete: %d results, %d calls, %v; want the 3 shards up", len(results), calls.Load(), err)
+		t.Fatalf("without ScatterOptions.Complete: %d results, %d calls, %v; want the 3 shards up", len(results), calls.Load(), err)
 	}
 
 	calls.Store(0)
-	results, err = Scatter(context.Background(), p, call, ScatterComplete())
+	results, err = Scatter(context.Background(), p, call, ScatterOptions{Complete: true})
 	if !errors.Is(err, ErrShardDown) || err.Error() != names[2]+": "+ErrShardDown.Error() || calls.Load() != 0 {
-		t.Fatalf("ScatterComplete with shard 2 out: %v after %d calls; want its ErrShardDown alone, before any call", err, calls.Load())
+		t.Fatalf("ScatterOptions.Complete with shard 2 out: %v after %d calls; want its ErrShardDown alone, before any call", err, calls.Load())
 	}
 	for i, r := range results {
 		if r.Endpoint != names[i] {
@@ -317,9 +317,9 @@ func TestScatterCompleteAnswersForEveryShard(t *testing.T) {
 	}
 
 	calls.Store(0)
-	results, err = Scatter(context.Background(), p, call, ScatterComplete(), ScatterCollectAll())
+	results, err = Scatter(context.Background(), p, call, ScatterOptions{Complete: true, CollectAll: true})
 	if !errors.Is(err, ErrShardDown) || strings.Contains(err.Error(), "\n") || calls.Load() != 3 || len(results) != 4 || results[3].Value != names[3] {
-		t.Fatalf("ScatterComplete and ScatterCollectAll: %d results, %d calls, %v; want 4, 3 and shard 2's error", len(results), calls.Load(), err)
+		t.Fatalf("ScatterOptions.Complete and ScatterOptions.CollectAll: %d results, %d calls, %v; want 4, 3 and shard 2's error", len(results), calls.Load(), err)
 	}
 	wantIdle(t, p)
 	for _, e := range p.Endpoints() {
@@ -329,7 +329,7 @@ func TestScatterCompleteAnswersForEveryShard(t *testing.T) {
 	}
 }
 
-// On a pool with a layout, ScatterComplete answers for the layout's shards
+// On a pool with a layout, ScatterOptions.Complete answers for the layout's shards
 // in shard order: a missing one is down, and an endpoint outside the
 // layout is not called (its lease ends at once).
 func TestScatterCompleteFollowsTheShardLayout(t *testing.T) {
@@ -343,7 +343,7 @@ func TestScatterCompleteFollowsTheShardLayout(t *testing.T) {
 			t.Error("the spare outside the layout was called")
 		}
 		return ep, nil
-	}, ScatterComplete(), ScatterCollectAll())
+	}, ScatterOptions{Complete: true, CollectAll: true})
 	if !errors.Is(err, ErrShardDown) || err.Error() != "db-0:1: "+ErrShardDown.Error() {
 		t.Fatalf("error %v; want db-0's ErrShardDown", err)
 	}
