@@ -409,3 +409,16 @@ func TestSubscriberBatchesAreDueEveryIntervalWhateverWakesTheDispatcher(t *testi
 		})
 	}
 }
+
+// Each kind's name is the one subscribers and logs have always read.
+func TestEventKindNames(t *testing.T) {
+	for k, want := range map[EventKind]string{
+		EventAdded: "added", EventRemoved: "removed", EventEjected: "ejected", EventProbeLeased: "probe_leased",
+		EventProbeTimedOut: "probe_timed_out", EventProbeFailed: "probe_failed", EventReinstated: "reinstated",
+		EventSaturated: "saturated", EventDrained: "drained",
+	} {
+		if got := k.String(); got != want {
+			t.Errorf("EventKind(%d).String() = %q, want %q", uint8(k), got, want)
+		}
+	}
+}
