@@ -67,7 +67,8 @@ type Batch struct {
 }
 
 // SubscribeOptions paces a subscription. The zero value means the
-// defaults: the seed's batch of at most 5,000 events every 100 ms.
+// defaults: a batch of at most 5,000 events every 100 ms, and at most
+// 100,000 events held for a subscriber that falls behind.
 type SubscribeOptions struct {
 	// Interval is how often a batch is due, counted from Subscribe; one
 	// with nothing to tell is not sent. Zero means 100 ms; otherwise
