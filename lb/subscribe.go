@@ -173,7 +173,8 @@ func (s *Subscription) attach(p *Pool) {
 	h := p.hub.Load()
 	if h == nil {
 		h = new(hub)
-		h.Start(p.event)
+		h.Init(p.event)
+		go h.Run() // the pool's dispatcher, until its last subscriber leaves
 		p.hub.Store(h)
 	}
 	s.pools[p] = h.Add(s.opts, s.send)

@@ -12,7 +12,8 @@ import (
 // its Options, through a deliver function that never blocks.
 func ExampleHub() {
 	var h fanout.Hub[int, string]
-	h.Start(func(v int) string { return fmt.Sprint("event ", v) })
+	h.Init(func(v int) string { return fmt.Sprint("event ", v) })
+	go h.Run()
 	defer h.Stop()
 
 	batches := make(chan []string, 1)

@@ -28,10 +28,10 @@ type Sink[E any] struct {
 	next    time.Time // the next delivery due
 }
 
-// Hub is a Ring whose values one dispatcher goroutine converts and hands
-// to sinks in paced batches (see the package doc). The zero Hub has an
-// empty ring, no sinks and no dispatcher: Put stores values that nobody
-// reads until Start.
+// Hub is a Ring whose values a dispatcher, Run, converts and hands to
+// sinks in paced batches (see the package doc). The zero Hub has an empty
+// ring and no sinks, and dispatches nothing: values Put before Init wait in
+// the ring for Run's first drain.
 type Hub[R, E any] struct {
 	ring    Ring[R] // its wake channel wakes the dispatcher to drain early
 	convert func(R) E
@@ -42,17 +42,16 @@ type Hub[R, E any] struct {
 	done  chan struct{}
 }
 
-// Start begins dispatching on a goroutine of its own, making each value an
-// E once with convert, which runs with the Hub locked and must not call it.
-// Call Start once, before the Hub is shared; Put, Add, Remove and Stop may
-// then be called from any goroutine.
-func (h *Hub[R, E]) Start(convert func(R) E) {
+// Init readies the Hub to dispatch, making each value an E once with
+// convert, which runs with the Hub locked and must not call it. Call Init
+// once, before the Hub is shared and before Run; Put, Add, Remove and Stop
+// may then be called from any goroutine.
+func (h *Hub[R, E]) Init(convert func(R) E) {
 	h.convert = convert
 	h.ring.wake, h.stop, h.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
-	go h.run()
 }
 
-// Stop ends the dispatcher and waits for it: once Stop returns, no sink's
+// Stop ends Run and waits for it to return: once Stop returns, no sink's
 // deliver runs again, and values still in the ring are never delivered.
 func (h *Hub[R, E]) Stop() {
 	close(h.stop)
@@ -95,10 +94,11 @@ func (h *Hub[R, E]) Remove(k *Sink[E]) (left int) {
 	return len(h.sinks)
 }
 
-// run is the dispatcher. Its timer is set for the earliest delivery due; a
-// wake drains the ring early and sets the timer again for the same
-// deliveries, so no wake postpones one.
-func (h *Hub[R, E]) run() {
+// Run is the dispatcher: call it once after Init, on a goroutine of its
+// own, and it returns when Stop is called. Its timer is set for the
+// earliest delivery due; a wake drains the ring early and sets the timer
+// again for the same deliveries, so no wake postpones one.
+func (h *Hub[R, E]) Run() {
 	defer close(h.done)
 	timer := time.NewTimer(h.untilDue())
 	defer timer.Stop()

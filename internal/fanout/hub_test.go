@@ -67,7 +67,8 @@ func upTo(n int) []int {
 func TestSinksGetABatchEveryIntervalOfTheirOwn(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var h Hub[int, int]
-		h.Start(identity)
+		h.Init(identity)
+		go h.Run()
 		defer h.Stop()
 		fast, slow := &recorder{start: time.Now()}, &recorder{start: time.Now()}
 		h.Add(Options{Interval: ms(100), Chunk: 100, Buffer: 100}, fast.deliver)
@@ -97,7 +98,8 @@ func TestSinksGetABatchEveryIntervalOfTheirOwn(t *testing.T) {
 func TestABatchHoldsAtMostChunkValues(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var h Hub[int, int]
-		h.Start(identity)
+		h.Init(identity)
+		go h.Run()
 		defer h.Stop()
 		r := &recorder{start: time.Now()}
 		h.Add(Options{Interval: ms(100), Chunk: 10, Buffer: 100}, r.deliver)
@@ -119,7 +121,8 @@ func TestABatchHoldsAtMostChunkValues(t *testing.T) {
 func TestASinkThatFallsBehindLosesOnlyItsOwnValues(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var h Hub[int, int]
-		h.Start(identity)
+		h.Init(identity)
+		go h.Run()
 		defer h.Stop()
 		live, behind := &recorder{start: time.Now()}, &recorder{start: time.Now()}
 		h.Add(Options{Interval: ms(100), Chunk: 100, Buffer: 100}, live.deliver)
@@ -142,7 +145,7 @@ func TestASinkThatFallsBehindLosesOnlyItsOwnValues(t *testing.T) {
 }
 
 // Values a full ring drops are counted in every sink's next batch. The
-// zero Hub keeps what is put before Start for its first drain.
+// zero Hub keeps what is put before Init for Run's first drain.
 func TestWhatAFullRingDropsIsCountedForEverySink(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var h Hub[int, int]
@@ -153,7 +156,8 @@ func TestWhatAFullRingDropsIsCountedForEverySink(t *testing.T) {
 		for i := range RingSize + 5 {
 			h.Put(i)
 		}
-		h.Start(identity)
+		h.Init(identity)
+		go h.Run()
 		defer h.Stop()
 		time.Sleep(ms(150))
 		want := fmt.Sprint([]arrival{{ms(100), upTo(RingSize), 5}})
@@ -170,7 +174,8 @@ func TestWhatAFullRingDropsIsCountedForEverySink(t *testing.T) {
 func TestAHalfFullRingIsDrainedEarlyWithoutMovingTheBatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var h Hub[int, int]
-		h.Start(identity)
+		h.Init(identity)
+		go h.Run()
 		defer h.Stop()
 		r := &recorder{start: time.Now()}
 		h.Add(Options{Interval: time.Second, Chunk: 2 * RingSize, Buffer: 2 * RingSize}, r.deliver)
@@ -196,7 +201,8 @@ func TestAHalfFullRingIsDrainedEarlyWithoutMovingTheBatch(t *testing.T) {
 func TestRemoveAndStopWhileDeliveringEndTheSinksDeliveries(t *testing.T) {
 	for range 30 {
 		var h Hub[int, int]
-		h.Start(identity)
+		h.Init(identity)
+		go h.Run()
 		chans := make([]chan []int, 8)
 		sinks := make([]*Sink[int], len(chans))
 		for i := range chans {

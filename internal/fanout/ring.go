@@ -3,8 +3,8 @@
 //
 // A Ring is the writers' side: a fixed array of RingSize slots that Put
 // fills without a lock or an allocation; a full ring drops the value and
-// counts it. A Hub adds the readers' side: one dispatcher goroutine, between
-// Start and Stop, drains the ring (early when it is half full), converts
+// counts it. A Hub adds the readers' side: one dispatcher goroutine (Run,
+// until Stop) drains the ring (early when it is half full), converts
 // each value once and appends it to every sink's buffer, and hands each sink
 // a batch of at most Chunk values every Interval of its own. A sink that does
 // not take its batch keeps it for its next turn and, once its Buffer is full,
