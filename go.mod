@@ -10,4 +10,11 @@ require (
 	golang.org/x/sys v0.47.0
 )
 
-require golang.org/x/net v0.57.0 // indirect
+require (
+	golang.org/x/mod v0.38.0 // indirect
+	golang.org/x/net v0.57.0 // indirect
+	golang.org/x/sync v0.22.0 // indirect
+	golang.org/x/tools v0.48.0 // indirect
+)
+
+tool golang.org/x/tools/cmd/stringer

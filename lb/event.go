@@ -2,55 +2,41 @@ package lb
 
 import "time"
 
-// EventKind is what happened to an endpoint or a pool.
+// EventKind is what happened to an endpoint or a pool. Its String is the
+// name in the constant's line comment ("added", "probe_leased", ...), and
+// "EventKind(n)" for a value that is not a kind.
 type EventKind uint8
 
 // Event kinds.
 const (
 	// EventAdded: the endpoint joined the pool (New, Add, Set).
-	EventAdded EventKind = iota + 1
+	EventAdded EventKind = iota + 1 // added
 	// EventRemoved: the endpoint left the pool (Remove, Set).
-	EventRemoved
+	EventRemoved // removed
 	// EventEjected: the endpoint reached Config.EjectAfter failures in a row, or
 	// its probe failed, and is out until Event.Until; with Event.Refused,
 	// the MaxEjectedPercent cap refused the ejection and it stays up.
-	EventEjected
+	EventEjected // ejected
 	// EventProbeLeased: a Pick was leased the ejected endpoint as its probe; the
 	// probe's window ends at Event.Until.
-	EventProbeLeased
+	EventProbeLeased // probe_leased
 	// EventProbeTimedOut: a probe's window ended without an outcome, and the
 	// endpoint was leased to a new probe (an EventProbeLeased follows).
-	EventProbeTimedOut
+	EventProbeTimedOut // probe_timed_out
 	// EventProbeFailed: the endpoint's probe failed; an EventEjected with the next
 	// cooldown follows.
-	EventProbeFailed
+	EventProbeFailed // probe_failed
 	// EventReinstated: the endpoint's probe succeeded and it is up again.
-	EventReinstated
+	EventReinstated // reinstated
 	// EventSaturated: a Pick, or a PickWait that then waits, found every
 	// endpoint that is up at Config.MaxConcurrency (a pool event: Event.Addr
 	// is empty).
-	EventSaturated
+	EventSaturated // saturated
 	// EventDrained: a slot was given back after EventSaturated, and nobody
 	// waits. A slot a Done passes straight to a PickWait caller leaves the
 	// pool as full as it was, so it drains nothing.
-	EventDrained
+	EventDrained // drained
 )
-
-var eventNames = [...]string{
-	EventAdded: "added", EventRemoved: "removed", EventEjected: "ejected", EventProbeLeased: "probe_leased",
-	EventProbeTimedOut: "probe_timed_out", EventProbeFailed: "probe_failed", EventReinstated: "reinstated",
-	EventSaturated: "saturated", EventDrained: "drained",
-}
-
-// String returns the kind's name: "added", "removed", "ejected",
-// "probe_leased", "probe_timed_out", "probe_failed", "reinstated",
-// "saturated" or "drained".
-func (k EventKind) String() string {
-	if int(k) < len(eventNames) && eventNames[k] != "" {
-		return eventNames[k]
-	}
-	return "unknown"
-}
 
 // Event is one transition, as a subscriber receives it. The fields follow
 // Envoy's outlier-detection event where they apply.
@@ -81,7 +67,8 @@ type Batch struct {
 }
 
 // SubscribeOptions paces a subscription. The zero value means the
-// defaults: the seed's batch of at most 5,000 events every 100 ms.
+// defaults: a batch of at most 5,000 events every 100 ms, and at most
+// 100,000 events held for a subscriber that falls behind.
 type SubscribeOptions struct {
 	// Interval is how often a batch is due, counted from Subscribe; one
 	// with nothing to tell is not sent. Zero means 100 ms; otherwise

@@ -2,22 +2,20 @@ package lb
 
 import (
 	"fmt"
-	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/nanolb/nanolb/internal/fanout"
 )
 
-// Event delivery. While nobody listens, a transition tests one pointer and
-// does nothing else. While somebody does, the code that makes a transition
-// records it in the pool's ring, a fixed array written without a lock or an
-// allocation (a full ring drops the event and counts it), and one
-// dispatcher goroutine per pool moves the records to each subscriber's
-// buffer (early if the ring fills past half) and delivers each subscriber
-// a batch of at most Chunk events every Interval of its own. A
-// subscriber that does not take its batches only loses its own events,
+// Event delivery. While nobody listens, a transition tests one pointer
+// (p.hub) and does nothing else. While somebody does, the pool has a hub: a
+// fanout.Hub whose ring the transitions write their records into, without
+// a lock or an allocation, and whose dispatcher goroutine makes each record
+// an Event and paces every subscriber's batches by its SubscribeOptions. A
+// subscriber that does not take its batches loses only its own events,
 // counted in its next batch: the pool and the other subscribers never wait
-// for it (go-kit's broadcaster blocked everyone behind a slow one).
+// for it.
 //
 // Per-endpoint order: a transition that emits events holds the hub's order
 // lock from before its compare-and-swap until its records are written
@@ -28,15 +26,13 @@ import (
 // never take it, and nobody takes it while nobody listens.
 
 const (
-	ringSize        = 1 << 13
 	defaultInterval = 100 * time.Millisecond
 	defaultChunk    = 5000
 	defaultBuffer   = 100000
 )
 
-// record is one ring slot.
+// record is a transition as the ring holds it; event makes it an Event.
 type record struct {
-	seq     atomic.Uint64 // Vyukov's sequence: free at t, written at t+1
 	kind    EventKind
 	refused bool
 	c       *core  // nil for pool events
@@ -46,25 +42,8 @@ type record struct {
 
 // hub is a pool's listening state, present while it has subscribers.
 type hub struct {
-	ring    [ringSize]record
-	tail    atomic.Uint64 // next slot to reserve
-	head    atomic.Uint64 // next slot the dispatcher reads
-	dropped atomic.Uint64 // events the full ring lost, not yet told
-	wake    chan struct{} // the ring is half full: drain early
-	order   sync.Mutex    // held by an event-emitting transition (ordered)
-
-	mu    sync.Mutex
-	sinks []*sink
-	stop  chan struct{}
-	done  chan struct{}
-}
-
-// sink is one subscription's state in one pool.
-type sink struct {
-	sub     *Subscription
-	pending []Event
-	dropped int
-	next    time.Time // the next delivery
+	order sync.Mutex // held by an event-emitting transition (ordered)
+	fanout.Hub[record, Event]
 }
 
 // ordered begins a transition that emits events: while anybody listens it
@@ -94,33 +73,15 @@ func (h *hub) unlock() {
 	}
 }
 
-// record writes a transition into the next ring slot: its kind, its
-// endpoint (nil for a pool event) and the health word the event reports.
-// It does nothing on a nil hub, and drops and counts the event when the
+// record writes a transition into the hub's ring: its kind, its endpoint
+// (nil for a pool event) and the health word the event reports. It does
+// nothing on a nil hub, and the ring drops and counts the event when the
 // dispatcher is a whole ring behind.
 func (h *hub) record(kind EventKind, c *core, health uint64, refused bool) {
 	if h == nil {
 		return
 	}
-	for {
-		t := h.tail.Load()
-		r := &h.ring[t%ringSize]
-		switch seq := r.seq.Load(); {
-		case seq == t:
-			if !h.tail.CompareAndSwap(t, t+1) {
-				continue
-			}
-			r.kind, r.refused, r.c, r.h, r.at = kind, refused, c, health, time.Now()
-			r.seq.Store(t + 1)
-			if t-h.head.Load() == ringSize/2 {
-				h.signal()
-			}
-			return
-		case seq < t: // full: the dispatcher is a whole ring behind
-			h.dropped.Add(1)
-			return
-		}
-	}
+	h.Put(record{kind: kind, refused: refused, c: c, h: health, at: time.Now()})
 }
 
 // emit records an event that no other transition can race: an endpoint's
@@ -129,14 +90,31 @@ func (p *Pool) emit(kind EventKind, c *core, health uint64) {
 	p.hub.Load().record(kind, c, health, false)
 }
 
+// event makes a record the Event subscribers receive: the endpoint's
+// address, and its streak and ejections from the health word; Until when
+// the word still holds the cooldown or the probe window the event reports.
+func (p *Pool) event(r record) Event {
+	e := Event{Kind: r.kind, Pool: p.name, Time: r.at}
+	if r.c != nil {
+		e.Addr = r.c.addr
+		e.Streak, e.Ejections = int(streakOf(r.h)), int(ejectionsOf(r.h))
+		if s := stateOf(r.h); (r.kind == EventEjected && !r.refused && s == stateEjected) ||
+			(r.kind == EventProbeLeased && s == stateProbing) {
+			e.Until = p.epoch.Add(time.Duration(deadlineOf(r.h)) * time.Microsecond)
+		}
+		e.Refused = r.refused
+	}
+	return e
+}
+
 // Subscription is a stream of event batches from one pool or every pool of
 // a Registry. Receive from C; Close ends it.
 type Subscription struct {
 	ch     chan Batch // never changes: C may be called at any time
 	closed bool       // under mu
-	opts   SubscribeOptions
+	opts   fanout.Options
 	mu     sync.Mutex
-	pools  []*Pool
+	pools  map[*Pool]*fanout.Sink[Event] // each pool attached, and s's sink in its hub
 	reg    *Registry
 	once   sync.Once
 }
@@ -144,7 +122,8 @@ type Subscription struct {
 // C returns the channel batches arrive on. It is closed by Close.
 func (s *Subscription) C() <-chan Batch { return s.ch }
 
-func (o SubscribeOptions) resolve() (SubscribeOptions, error) {
+// resolve applies the defaults to o and checks its limits.
+func (o SubscribeOptions) resolve() (fanout.Options, error) {
 	if o.Interval == 0 {
 		o.Interval = defaultInterval
 	}
@@ -156,13 +135,13 @@ func (o SubscribeOptions) resolve() (SubscribeOptions, error) {
 	}
 	switch {
 	case o.Interval < time.Millisecond || o.Interval > time.Hour:
-		return o, fmt.Errorf("%w: Interval %v is outside 1ms..1h (0 means %v)", ErrConfig, o.Interval, defaultInterval)
+		return fanout.Options{}, fmt.Errorf("%w: Interval %v is outside 1ms..1h (0 means %v)", ErrConfig, o.Interval, defaultInterval)
 	case o.Chunk < 1 || o.Chunk > 1_000_000:
-		return o, fmt.Errorf("%w: Chunk %d is outside 1..1000000 (0 means %d)", ErrConfig, o.Chunk, defaultChunk)
+		return fanout.Options{}, fmt.Errorf("%w: Chunk %d is outside 1..1000000 (0 means %d)", ErrConfig, o.Chunk, defaultChunk)
 	case o.Buffer < o.Chunk || o.Buffer > 10_000_000:
-		return o, fmt.Errorf("%w: Buffer %d is outside Chunk..10000000 (0 means %d)", ErrConfig, o.Buffer, defaultBuffer)
+		return fanout.Options{}, fmt.Errorf("%w: Buffer %d is outside Chunk..10000000 (0 means %d)", ErrConfig, o.Buffer, defaultBuffer)
 	}
-	return o, nil
+	return fanout.Options{Interval: o.Interval, Chunk: o.Chunk, Buffer: o.Buffer}, nil
 }
 
 // Subscribe returns a subscription to the pool's events from now on: the
@@ -179,62 +158,50 @@ func (p *Pool) Subscribe(opts SubscribeOptions) (*Subscription, error) {
 	return s, nil
 }
 
-// attach adds s to p's subscribers.
+// attach adds s to p's subscribers, starting p's hub if s is the first.
 func (s *Subscription) attach(p *Pool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || slices.Contains(s.pools, p) {
+	if _, ok := s.pools[p]; s.closed || ok {
 		return // closed, or attached already
 	}
-	s.pools = append(s.pools, p)
+	if s.pools == nil {
+		s.pools = make(map[*Pool]*fanout.Sink[Event])
+	}
 	p.subMu.Lock()
 	defer p.subMu.Unlock()
-	k := &sink{sub: s, next: time.Now().Add(s.opts.Interval)}
-	if h := p.hub.Load(); h != nil {
-		h.mu.Lock()
-		h.sinks = append(h.sinks, k)
-		h.mu.Unlock()
-		h.signal() // k's first delivery may be due before the dispatcher's timer
-		return
+	h := p.hub.Load()
+	if h == nil {
+		h = new(hub)
+		h.Init(p.event)
+		go h.Run() // the pool's dispatcher, until its last subscriber leaves
+		p.hub.Store(h)
 	}
-	h := &hub{wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), sinks: []*sink{k}}
-	for i := range h.ring {
-		h.ring[i].seq.Store(uint64(i))
-	}
-	p.hub.Store(h)
-	go p.sweep(h)
+	s.pools[p] = h.Add(s.opts, s.send)
 }
 
-// signal wakes the dispatcher without waiting.
-func (h *hub) signal() {
+// send hands the subscriber a batch if it has taken its previous one.
+func (s *Subscription) send(events []Event, dropped int) bool {
 	select {
-	case h.wake <- struct{}{}:
+	case s.ch <- Batch{Events: events, Dropped: dropped}:
+		return true
 	default:
+		return false
 	}
 }
 
-// detach removes s from p's subscribers, and stops p's dispatcher if s was
-// its last.
-func (s *Subscription) detach(p *Pool) {
+// detach removes s's sink k from p's hub, and stops the hub if k was its
+// last.
+func (s *Subscription) detach(p *Pool, k *fanout.Sink[Event]) {
 	p.subMu.Lock()
 	defer p.subMu.Unlock()
 	h := p.hub.Load()
 	if h == nil {
 		return
 	}
-	h.mu.Lock()
-	for i, k := range h.sinks {
-		if k.sub == s {
-			h.sinks = append(h.sinks[:i], h.sinks[i+1:]...)
-			break
-		}
-	}
-	last := len(h.sinks) == 0
-	h.mu.Unlock()
-	if last {
+	if h.Remove(k) == 0 {
 		p.hub.Store(nil)
-		close(h.stop)
-		<-h.done
+		h.Stop()
 	}
 }
 
@@ -244,9 +211,9 @@ func (s *Subscription) detach(p *Pool) {
 func (s *Subscription) drop(p *Pool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if i := slices.Index(s.pools, p); i >= 0 {
-		s.pools = slices.Delete(s.pools, i, i+1)
-		s.detach(p)
+	if k, ok := s.pools[p]; ok {
+		delete(s.pools, p)
+		s.detach(p, k)
 	}
 }
 
@@ -261,109 +228,9 @@ func (s *Subscription) Close() {
 		pools := s.pools
 		s.pools, s.closed = nil, true
 		s.mu.Unlock()
-		for _, p := range pools {
-			s.detach(p)
+		for p, k := range pools {
+			s.detach(p, k)
 		}
-		close(s.ch) // no pool sends any more: each detach waited for its sweep
-
+		close(s.ch) // no pool sends any more: each detach removed s's sink
 	})
-}
-
-// sweep is a pool's event dispatcher goroutine. Its timer is set for the
-// earliest delivery due; a wake drains the ring early and sets the timer
-// again for the same deliveries, so no wake postpones one.
-func (p *Pool) sweep(h *hub) {
-	defer close(h.done)
-	timer := time.NewTimer(h.untilDue())
-	defer timer.Stop()
-	for {
-		select {
-		case <-h.stop:
-			return
-		case <-h.wake:
-			p.drain(h)
-		case <-timer.C:
-			p.drain(h)
-			p.deliver(h, time.Now())
-		}
-		timer.Reset(h.untilDue())
-	}
-}
-
-// untilDue is the time until the earliest delivery due, zero if one is.
-func (h *hub) untilDue() time.Duration {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	now, d := time.Now(), time.Hour
-	for _, k := range h.sinks {
-		d = min(d, k.next.Sub(now))
-	}
-	return max(d, 0)
-}
-
-// drain moves the ring's records into every subscriber's buffer.
-func (p *Pool) drain(h *hub) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if lost := int(h.dropped.Swap(0)); lost > 0 {
-		for _, k := range h.sinks {
-			k.dropped += lost
-		}
-	}
-	for {
-		t := h.head.Load()
-		r := &h.ring[t%ringSize]
-		if r.seq.Load() != t+1 {
-			return // empty, or the next slot is still being written
-		}
-		e := Event{Kind: r.kind, Pool: p.name, Time: r.at}
-		if r.c != nil {
-			e.Addr = r.c.addr
-			e.Streak, e.Ejections = int(streakOf(r.h)), int(ejectionsOf(r.h))
-			if s := stateOf(r.h); (r.kind == EventEjected && !r.refused && s == stateEjected) ||
-				(r.kind == EventProbeLeased && s == stateProbing) {
-				e.Until = p.epoch.Add(time.Duration(deadlineOf(r.h)) * time.Microsecond)
-			}
-			e.Refused = r.refused
-		}
-		for _, k := range h.sinks {
-			if len(k.pending) < k.sub.opts.Buffer {
-				k.pending = append(k.pending, e)
-			} else {
-				k.dropped++
-			}
-		}
-		r.c = nil
-		r.seq.Store(t + ringSize)
-		h.head.Store(t + 1)
-	}
-}
-
-// deliver sends each subscriber whose delivery is due a batch of at most
-// Chunk events, without waiting: one that has not taken its last batch
-// keeps its events for its next delivery. Deliveries are due every
-// Interval from the subscription's start, or from now for a subscriber
-// the dispatcher fell a whole Interval behind, so it gets no catch-up burst.
-func (p *Pool) deliver(h *hub, now time.Time) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, k := range h.sinks {
-		if now.Before(k.next) {
-			continue
-		}
-		if k.next = k.next.Add(k.sub.opts.Interval); !k.next.After(now) {
-			k.next = now.Add(k.sub.opts.Interval)
-		}
-		if len(k.pending) == 0 && k.dropped == 0 {
-			continue
-		}
-		n := min(len(k.pending), k.sub.opts.Chunk)
-		b := Batch{Events: append([]Event(nil), k.pending[:n]...), Dropped: k.dropped}
-		select {
-		case k.sub.ch <- b:
-			k.pending = append(k.pending[:0], k.pending[n:]...)
-			k.dropped = 0
-		default:
-		}
-	}
 }

@@ -409,3 +409,34 @@ func TestSubscriberBatchesAreDueEveryIntervalWhateverWakesTheDispatcher(t *testi
 		})
 	}
 }
+
+// Each kind's name is the one subscribers and logs have always read.
+func TestEventKindNames(t *testing.T) {
+	for k, want := range map[EventKind]string{
+		EventAdded: "added", EventRemoved: "removed", EventEjected: "ejected", EventProbeLeased: "probe_leased",
+		EventProbeTimedOut: "probe_timed_out", EventProbeFailed: "probe_failed", EventReinstated: "reinstated",
+		EventSaturated: "saturated", EventDrained: "drained",
+	} {
+		if got := k.String(); got != want {
+			t.Errorf("EventKind(%d).String() = %q, want %q", uint8(k), got, want)
+		}
+	}
+}
+
+// Recording a transition while somebody listens allocates nothing.
+func TestRecordingAllocatesNothing(t *testing.T) {
+	if testing.CoverMode() != "" {
+		t.Skip("coverage counters distort allocation counts")
+	}
+	p := mustNew(t, Config{}, "a:1")
+	s, _ := p.Subscribe(SubscribeOptions{Interval: time.Hour}) // no delivery, and fewer records than wake a drain
+	defer s.Close()
+	c := p.index["a:1"]
+	if allocs := testing.AllocsPerRun(1000, func() {
+		o := p.ordered()
+		o.record(EventEjected, c, 0, false)
+		o.unlock()
+	}); allocs != 0 {
+		t.Errorf("ordered+record+unlock: %.1f allocations", allocs)
+	}
+}
