@@ -101,11 +101,14 @@ purego:
 	@$(RECORD); ran purego
 
 generate:
-	$(GO) generate ./lb/...
+	$(GO) generate ./...
 
-# Fails if lb's generated files differ from what gen produces now.
+# Fails if lb's generated files differ from what gen produces now, or an
+# enum's stringer output from what stringer writes now.
 generate-check:
 	$(GO) run ./gen -out lb -verify
+	$(GO) generate ./...
+	git diff --exit-code -- '*_string.go' '*_gen.go'
 	@$(RECORD); ran generate-check
 
 arm64-build:

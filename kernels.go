@@ -47,26 +47,10 @@ func FirstDue(deadlines []int64, now int64) int {
 type kernel uint8
 
 const (
-	kGeneric kernel = iota
-	kPOPCNT
-	kBMI2
-	kAVX2
-	kAVX512
-	kNEON
+	kGeneric kernel = iota // generic
+	kPOPCNT                // POPCNT
+	kBMI2                  // BMI2
+	kAVX2                  // AVX2
+	kAVX512                // AVX512
+	kNEON                  // NEON
 )
-
-func (k kernel) String() string {
-	switch k {
-	case kPOPCNT:
-		return "POPCNT"
-	case kBMI2:
-		return "BMI2"
-	case kAVX2:
-		return "AVX2"
-	case kAVX512:
-		return "AVX512"
-	case kNEON:
-		return "NEON"
-	}
-	return "generic"
-}

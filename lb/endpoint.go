@@ -57,24 +57,14 @@ type State uint8
 // Endpoint states.
 const (
 	// Up endpoints are chosen by the pool's policy.
-	Up State = iota
+	Up State = iota // up
 	// Ejected endpoints failed Config.EjectAfter times in a row and wait out
 	// their cooldown; once it passes, the next Pick probes them.
-	Ejected
+	Ejected // ejected
 	// Probing endpoints are leased to a single probe request whose outcome
 	// decides whether they are reinstated or ejected again.
-	Probing
+	Probing // probing
 )
-
-var stateNames = [...]string{Up: "up", Ejected: "ejected", Probing: "probing"}
-
-// String returns "up", "ejected" or "probing".
-func (s State) String() string {
-	if int(s) < len(stateNames) {
-		return stateNames[s]
-	}
-	return "unknown"
-}
 
 // EndpointStatus is a snapshot of one endpoint, as returned by
 // Pool.Endpoints.

@@ -17,26 +17,14 @@ const (
 	// EventResolveFailed: a resolve failed and the target keeps its last
 	// good set; Event.Err says why, Event.Failures counts the failures in a
 	// row, this one included.
-	EventResolveFailed EventKind = iota + 1
+	EventResolveFailed EventKind = iota + 1 // resolve_failed
 	// EventWatchFailed: the Resolver's Watch returned; Event.Err says why.
 	// The Runner restarts it after the retry delay.
-	EventWatchFailed
+	EventWatchFailed // watch_failed
 	// EventRecovered: a resolve succeeded after Event.Failures failed ones
 	// in a row, and its set of Event.Endpoints is applied.
-	EventRecovered
+	EventRecovered // recovered
 )
-
-var eventNames = [...]string{
-	EventResolveFailed: "resolve_failed", EventWatchFailed: "watch_failed", EventRecovered: "recovered",
-}
-
-// String returns "resolve_failed", "watch_failed" or "recovered".
-func (k EventKind) String() string {
-	if int(k) < len(eventNames) && eventNames[k] != "" {
-		return eventNames[k]
-	}
-	return "unknown"
-}
 
 // Event is one thing that happened to a Runner, as Runner.Events delivers
 // it.

@@ -131,7 +131,7 @@ func TestEventsReportFailedWatches(t *testing.T) {
 func TestEventKindString(t *testing.T) {
 	for k, want := range map[EventKind]string{
 		EventResolveFailed: "resolve_failed", EventWatchFailed: "watch_failed", EventRecovered: "recovered",
-		0: "unknown", 200: "unknown",
+		0: "EventKind(0)", 200: "EventKind(200)",
 	} {
 		if got := k.String(); got != want {
 			t.Errorf("EventKind(%d).String() = %q, want %q", k, got, want)

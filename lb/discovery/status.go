@@ -9,22 +9,12 @@ type Phase uint8
 const (
 	// PhaseStartup is the first Config.StartupFor after Start: resolves
 	// every Config.StartupEvery.
-	PhaseStartup Phase = iota
+	PhaseStartup Phase = iota // startup
 	// PhaseRegular follows: resolves every Config.Every.
-	PhaseRegular
+	PhaseRegular // regular
 	// PhaseClosed is a Runner after Close.
-	PhaseClosed
+	PhaseClosed // closed
 )
-
-var phaseNames = [...]string{PhaseStartup: "startup", PhaseRegular: "regular", PhaseClosed: "closed"}
-
-// String returns "startup", "regular" or "closed".
-func (p Phase) String() string {
-	if int(p) < len(phaseNames) {
-		return phaseNames[p]
-	}
-	return "unknown"
-}
 
 // Status is a snapshot of a Runner, as returned by Runner.Status.
 type Status struct {

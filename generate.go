@@ -1,0 +1,3 @@
+package nanolb
+
+//go:generate go tool stringer -type=kernel -linecomment

@@ -1,0 +1,3 @@
+package discovery
+
+//go:generate go tool stringer -type=EventKind,Phase -linecomment
