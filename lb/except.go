@@ -9,13 +9,11 @@ import (
 // the endpoints that are up and not excluded.
 const exceptTries = 4
 
-// PickExcept is Pick for a retry: it leases an endpoint whose address is
-// not in tried while one is up, so a retry does not land where the request
-// already failed. It first asks the pool's policy a few times, then draws
-// uniformly among the endpoints that are up and not in tried; when every
-// endpoint that is up was tried, it returns the policy's choice among them
-// all. With no addresses it is Pick. It costs plain Pick nothing: the
-// exclusion is this method's own loop.
+// PickExcept is Pick for a retry: it leases an endpoint that is up and not
+// in tried while there is one, so a retry does not land where the request
+// failed: the policy's choice if it is not in tried, else a uniform draw
+// among those not tried, else the policy's choice among them all. With no
+// addresses it is Pick, and plain Pick pays nothing for it.
 func (p *Pool) PickExcept(tried ...string) (Lease, error) {
 	if len(tried) == 0 {
 		return p.Pick()

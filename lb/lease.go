@@ -61,18 +61,12 @@ func (l *Lease) Endpoint() string {
 // its outcome decides whether the endpoint is reinstated.
 func (l *Lease) Probe() bool { return l.probe != 0 }
 
-// Done ends the lease and reports the request's outcome:
-//
-//   - nil is a success: it ends the endpoint's failure streak, and a probe's
-//     success reinstates its endpoint;
-//   - an error wrapping context.Canceled is neither: the caller gave up, so
-//     only the in-flight count changes (a cancelled probe hands the endpoint
-//     to the next Pick to probe);
-//   - any other error, context.DeadlineExceeded included, is a failure: it
-//     extends the streak, ejects the endpoint at Config.EjectAfter, and a
-//     probe's failure ejects it again with a doubled cooldown.
-//
-// Done on a zero or finished Lease does nothing.
+// Done ends the lease and reports the request's outcome: nil is a success,
+// which ends the streak (a probe's reinstates its endpoint); an error
+// wrapping context.Canceled is neutral, only the in-flight count changes;
+// any other error, context.DeadlineExceeded included, is a failure, which
+// extends the streak and ejects at Config.EjectAfter (a probe's, again with
+// a doubled cooldown). Done on a zero or finished Lease does nothing.
 func (l *Lease) Done(err error) {
 	c := l.c
 	if c == nil {

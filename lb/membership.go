@@ -72,18 +72,15 @@ func (p *Pool) Remove(addrs ...string) error {
 }
 
 // Set makes endpoints the pool's whole membership, in one publish: an
-// address already in the pool keeps its counters, health and place in the
-// pool's order (a changed weight applies in place), a new one starts up
-// with no history after them, in the order given, and one left out is
-// removed as by Remove. A zero Weight means 1. An empty address, one given
-// twice or a weight outside 0..MaxWeight is an error wrapping ErrAddress,
-// and then nothing changes.
-//
-// Set costs one pass over endpoints and one over the pool. Discovery tends
-// to send the same list in the same order with a few changes, so each
-// address is first compared with the member after the last one matched,
-// and looked up in the pool's index only when that differs.
+// address already in the pool keeps its counters, health, place and a
+// changed weight, a new one starts up after them in the order given, and
+// one left out is removed as by Remove. A zero Weight means 1. An empty
+// address, one given twice or a weight outside 0..MaxWeight is an error
+// wrapping ErrAddress, and then nothing changes.
 func (p *Pool) Set(endpoints ...Endpoint) error {
+	// Discovery tends to send the same list in the same order with a few
+	// changes, so each address is first compared with the member after the
+	// last one matched, and looked up in the index only when that differs.
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	cores := p.view.Load().cores

@@ -1,14 +1,11 @@
 package lb
 
-// Pick leases an endpoint. A due probe is served first: once an ejected
-// endpoint's cooldown has passed, exactly one Pick receives it; all other
-// Picks choose among the endpoints that are up, by the pool's policy. When
-// none is up, a due probe is still served, and below MaxEjectedPercent 100
-// the endpoint whose cooldown ends first is (panic mode). Pick returns
-// ErrNoEndpoint only when the pool is empty, or, at MaxEjectedPercent 100,
-// when every endpoint is ejected and none is due for a probe.
-//
-// Every lease must be ended with Done, once.
+// Pick leases an endpoint: a due probe first (exactly one Pick receives
+// each), else the policy's choice among the endpoints that are up, else,
+// below MaxEjectedPercent 100, the one whose cooldown ends first (panic
+// mode). It returns ErrNoEndpoint only for an empty pool, or at 100% with
+// every endpoint ejected and none due. Every lease must be ended with
+// Done, once.
 func (p *Pool) Pick() (Lease, error) {
 	if p.due.Load() != dueNone {
 		return p.probeOrPick(0, false)

@@ -27,13 +27,11 @@ func NewRegistry() *Registry {
 }
 
 // Ensure returns the pool named name, creating it from cfg and addrs if it
-// does not exist. It is create-once: an existing pool is returned as it is,
-// whatever cfg and addrs say, so calling Ensure lazily on every request
-// never re-adds an endpoint that was removed or changes a config.
-// Concurrent Ensure calls for one name create one pool. Creating a pool
-// holds the registry's lock, which Delete and Subscribe also take; finding
-// an existing one takes no lock. An empty name, or a config or address
-// list New rejects, is an error and stores nothing.
+// does not exist. An existing pool is returned as it is, whatever cfg and
+// addrs say, so calling Ensure on every request never re-adds a removed
+// endpoint; finding one takes no lock. Concurrent calls create one pool.
+// An empty name, or a config or address list New rejects, is an error and
+// stores nothing.
 func (r *Registry) Ensure(name string, cfg Config, addrs ...string) (*Pool, error) {
 	return r.EnsureWeighted(name, cfg, weightOne(addrs)...)
 }
@@ -89,12 +87,10 @@ func (r *Registry) Delete(name string) bool {
 func (r *Registry) Len() int { return r.pools.Size() }
 
 // Subscribe returns a subscription to the events of every pool in the
-// registry, including pools created later; each event names its pool. As
-// with Pool.Subscribe, events from now on: the endpoints of the pools that
-// exist now are not reported (Snapshot lists them), while a pool created
-// later reports each of its starting endpoints with an EventAdded, before
-// its other events. Each pool paces its own deliveries (SubscribeOptions
-// apply per pool). Bad options are an error wrapping ErrConfig.
+// registry from now on, each naming its pool: existing endpoints are not
+// reported (Snapshot lists them), but a pool created later reports its
+// starting ones. SubscribeOptions apply per pool. Bad options are an error
+// wrapping ErrConfig.
 func (r *Registry) Subscribe(opts SubscribeOptions) (*Subscription, error) {
 	o, err := opts.resolve()
 	if err != nil {

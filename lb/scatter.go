@@ -13,14 +13,10 @@ import (
 // leased like any other request so in-flight counts and passive health stay
 // true.
 
-// PickAll leases every endpoint that is up, and, as its probe, every
-// ejected endpoint whose cooldown has passed (or whose probe's window
-// ended), and appends the leases to dst in the pool's order (Endpoints'
-// order). Endpoints that are ejected and cooling down, or held by another
-// probe, are skipped; an empty pool, or one with nothing up and nothing
-// due, appends nothing: PickAll never serves in panic mode. On a Shard
-// pool it leases every endpoint, those outside a Config.Shards layout too.
-// Every lease counts in flight and must be ended with Done, once. PickAll
+// PickAll leases every endpoint that is up, and as its probe every ejected
+// one that is due, and appends the leases to dst in the pool's order. It
+// skips endpoints cooling down or held by another probe, and never serves
+// in panic mode. Every lease must be ended with Done, once. PickAll
 // allocates nothing when dst has room for every endpoint, and reads the
 // clock only when some endpoint is out.
 func (p *Pool) PickAll(dst []Lease) []Lease {
@@ -81,30 +77,13 @@ type ScatterOptions struct {
 // are neutral.
 var errScatterCancelled = fmt.Errorf("lb: scatter cancelled after a call failed: %w", context.Canceled)
 
-// Scatter calls call(cctx, endpoint) once for each endpoint PickAll leases,
-// concurrently, with cctx a context derived from ctx, and returns one
-// Result per endpoint in the pool's order, with the calls' errors
-// joined (errors.Join, each prefixed with its endpoint), or nil if every
-// call succeeded.
-//
-// Every lease is ended with its call's outcome: nil is a success, an error
-// a failure, one wrapping context.Canceled neutral. At the first error,
-// Scatter cancels the other calls' context and waits for the running ones.
-// A call whose turn comes after its context ended (ctx's end, or that
-// cancellation) is not made: its lease ends neutrally and its Result holds
-// context.Cause of that context, which wraps context.Canceled when Scatter
-// cancelled it and is then left out of the joined error. An error a call
-// returns after that cancellation is taken for the cancellation's: its
-// lease ends neutrally and its error stays in its Result but out of the
-// joined error, so siblings of a failure are never blamed for it. With
-// opts.CollectAll every call runs to the end and every error is joined;
-// opts.Limit bounds how many calls run at once.
-//
-// Endpoints that PickAll skips (ejected and cooling down) get no call and
-// no Result, unless opts.Complete. When nothing can be leased (an empty
-// pool, or every endpoint out) Scatter returns no Results and
-// ErrNoEndpoint. Scatter returns after every call has returned and every
-// lease is ended; a call that panics is not recovered.
+// Scatter calls call once for each endpoint PickAll leases, concurrently,
+// and returns one Result per endpoint in the pool's order and the calls'
+// errors joined; each lease ends with its call's outcome. The first error
+// cancels the other calls: their leases end neutrally, their errors stay
+// out of the joined one, and a call not yet made holds the context's cause.
+// With nothing to lease it is ErrNoEndpoint. A call that panics is not
+// recovered.
 func Scatter[T any](ctx context.Context, p *Pool, call func(ctx context.Context, endpoint string) (T, error), opts ScatterOptions) ([]Result[T], error) {
 	o := opts
 	if o.Limit < 0 {
