@@ -35,17 +35,12 @@ type Config struct {
 	// otherwise 1µs..24h, rounded up to the microsecond.
 	ProbeTimeout time.Duration
 
-	// MaxEjectedPercent caps the share of endpoints ejected at once: with n
-	// endpoints, at most ceil(n × MaxEjectedPercent / 100) of them, and,
-	// below 100, never all of them. An ejection past the cap is not made,
-	// and the endpoint keeps serving with its failure streak (which makes it
-	// look loaded to the load-aware policies). Zero means 50: a pool of five
-	// with two dead endpoints ejects both, and a pool where every endpoint
-	// fails (a fault on the client's side or further downstream) keeps at
-	// least half serving, as Envoy's panic threshold and Finagle's panic
-	// mode do at 50%. 1..100; only 100 allows every endpoint to be ejected.
-	// Below 100, a Pick on a non-empty pool never fails: if nothing is up it
-	// leases the endpoint whose cooldown ends first (panic mode).
+	// MaxEjectedPercent caps the share of endpoints ejected at once, at
+	// ceil(n × MaxEjectedPercent / 100) of n and below 100 never all: past
+	// it an endpoint keeps serving with its streak. Zero means 50, as
+	// Envoy's and Finagle's panic thresholds; 1..100. Below 100 a Pick on a
+	// non-empty pool never fails: with nothing up it leases the endpoint
+	// whose cooldown ends first (panic mode).
 	MaxEjectedPercent int
 
 	// EWMADecay is PeakEWMA's time constant: a latency sample's weight in
@@ -92,14 +87,11 @@ type Config struct {
 	// deadline is bounded by it alone. Zero means 3 seconds (linkerd's
 	// failfast timeout); otherwise 1µs..24h, rounded up to the microsecond.
 	MaxWait time.Duration
-	// Shards is a Shard pool's explicit layout (see NewShardLayout): shard
-	// i is its i-th address, and the shard count is its length whatever the
-	// pool's membership. A shard whose address is not in the pool is empty:
-	// its keys get ErrShardDown until the address is added. An endpoint of
-	// the pool that is not in the layout owns no keys (Pick without a key
-	// may still lease it). Nil (the default), or an empty layout, numbers
-	// the pool's own endpoints in address order instead. Set on another
-	// policy, it is an error.
+	// Shards is a Shard pool's explicit layout (NewShardLayout): shard i is
+	// its i-th address whatever the membership; an address not in the pool
+	// is an empty shard whose keys get ErrShardDown, and an endpoint outside
+	// the layout owns no keys. Nil or empty numbers the pool's endpoints in
+	// address order. On another policy it is an error.
 	Shards *ShardLayout
 
 	// NoJitter turns off cooldown jitter. With jitter (the default) each

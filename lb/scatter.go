@@ -62,13 +62,11 @@ type ScatterOptions struct {
 	// CollectAll runs every call to the end and joins every error,
 	// instead of cancelling the other calls at the first error.
 	CollectAll bool
-	// Complete answers for every endpoint, for queries whose partial
-	// answer would be wrong (an aggregate over shards): an endpoint that
-	// PickAll cannot lease gets a Result whose Err is ErrShardDown, which
-	// counts like a failed call's (without CollectAll it cancels every call
-	// before any is made). On a Shard pool with a Config.Shards layout the
-	// endpoints are the layout's shards, in shard order: one whose address
-	// is not in the pool is down, and endpoints outside it are not called.
+	// Complete answers for every endpoint, for queries whose partial answer
+	// would be wrong: one PickAll cannot lease gets a Result with
+	// ErrShardDown, which counts as a failed call. On a Shard pool with a
+	// Config.Shards layout the endpoints are the layout's shards, in order;
+	// endpoints outside it are not called.
 	Complete bool
 }
 
