@@ -4,6 +4,8 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+
+	"github.com/nanolb/nanolb/internal/fastrand"
 )
 
 // ConsistentHash with bounded loads (Mirrokni, Thorup and Zadimoghaddam,
@@ -88,7 +90,7 @@ func (t *consistentHashTable) setup(prev *consistentHashTable, env tableEnv) {
 
 // pick routes a random key: 63 random bits, shifted to the top, where
 // entryOf reads them.
-func (t *consistentHashTable) pick() *core { return t.pickKey(rand63() << 1) }
+func (t *consistentHashTable) pick() *core { return t.pickKey(fastrand.Uint63() << 1) }
 
 // pickKey returns the owner of h's table entry if it is up and under the
 // load bound (by streakLoad, so a failing owner passes its keys on early).
