@@ -228,7 +228,7 @@ func (p *Pool) Stats() Stats {
 // begin starts what a lease carries beyond its in-flight count: its place
 // in the pool's total, for policies that read the total, and the policy's
 // state, if its table keeps some. The mark is never 0, so Done calls end.
-// The total is counted per processor (procSum): two atomic adds per lease
+// The total is counted per processor (perproc.Sum): two atomic adds per lease
 // on one shared counter cost about a fifth of a PickKey+Done, and
 // ConsistentHash's bound reads the total only when a key's owner is busy.
 // Where a lease carries the total alone (Pool.totalOnly), lease and
@@ -236,7 +236,7 @@ func (p *Pool) Stats() Stats {
 // be made there too.
 func (p *Pool) begin(c *core) int64 {
 	if p.countsTotal {
-		p.counts.total.add(1)
+		p.counts.total.Add(1)
 	}
 	if p.tableLeased {
 		return p.policyBegin(c)
@@ -252,7 +252,7 @@ func (p *Pool) begin(c *core) int64 {
 // just failed before its failure counts.
 func (p *Pool) end(c *core, mark int64, err error, probe uint64) {
 	if p.countsTotal {
-		p.counts.total.add(-1)
+		p.counts.total.Add(-1)
 	}
 	if p.tableLeased {
 		p.policyEnd(c, mark, err)

@@ -199,7 +199,7 @@ func (t *consistentHashTable) anyUp() *core {
 // upAndTotal reads what the bound is computed from: the number of
 // endpoints not ejected (at least 1) and the pool's leases in flight.
 func (t *consistentHashTable) upAndTotal() (up, total int64) {
-	return max(int64(len(t.slots))-int64(t.counts.ejected.Load()), 1), t.counts.total.load()
+	return max(int64(len(t.slots))-int64(t.counts.ejected.Load()), 1), t.counts.total.Load()
 }
 
 // underBound reports whether an endpoint with load may take a key: load <

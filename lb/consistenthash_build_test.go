@@ -278,7 +278,7 @@ func TestConsistentHashPicksDuringRebuilds(t *testing.T) {
 	}
 	settleHash(p)
 	requireFromScratch(t, p)
-	if total := p.counts.total.load(); total != 0 {
+	if total := p.counts.total.Load(); total != 0 {
 		t.Errorf("total in flight %d after every Done", total)
 	}
 }

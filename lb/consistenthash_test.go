@@ -240,8 +240,8 @@ func TestConsistentHashBoundsLoad(t *testing.T) {
 	for i := range leases {
 		leases[i].Done(nil)
 	}
-	if p.counts.total.load() != 0 {
-		t.Fatalf("total in-flight %d after every Done", p.counts.total.load())
+	if p.counts.total.Load() != 0 {
+		t.Fatalf("total in-flight %d after every Done", p.counts.total.Load())
 	}
 }
 
@@ -292,8 +292,8 @@ func TestConsistentHashLostProbesNeverBlockTheLastEndpoint(t *testing.T) {
 		time.Sleep(time.Second)
 		synctest.Wait()
 		probe, _ := p.Pick()
-		if p.counts.total.load() != 3 {
-			t.Fatalf("total in-flight %d with three probe leases out, want 3", p.counts.total.load())
+		if p.counts.total.Load() != 3 {
+			t.Fatalf("total in-flight %d with three probe leases out, want 3", p.counts.total.Load())
 		}
 		probe.Done(nil)
 		for range 5 {
@@ -303,8 +303,8 @@ func TestConsistentHashLostProbesNeverBlockTheLastEndpoint(t *testing.T) {
 			}
 			l.Done(nil)
 		}
-		if p.counts.total.load() != 2 {
-			t.Fatalf("total in-flight %d, want the 2 lost probes", p.counts.total.load())
+		if p.counts.total.Load() != 2 {
+			t.Fatalf("total in-flight %d, want the 2 lost probes", p.counts.total.Load())
 		}
 	})
 }

@@ -1,5 +1,7 @@
 package lb
 
+import "github.com/nanolb/nanolb/internal/perproc"
+
 // Lease is one request's hold on an endpoint, returned by Pick. While it is
 // held the endpoint's in-flight count includes it; Done ends it and reports
 // how the request went.
@@ -62,8 +64,8 @@ func (l *Lease) Done(err error) {
 			return
 		}
 		// Pool.end for a lease that carries only its place in the total.
-		p.counts.total.addOn(procPin(), -1)
-		procUnpin()
+		p.counts.total.AddOn(perproc.Pin(), -1)
+		perproc.Unpin()
 	}
 	c.release()
 	if err == nil && l.probe == 0 && c.health.Load() == 0 {

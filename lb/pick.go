@@ -1,5 +1,7 @@
 package lb
 
+import "github.com/nanolb/nanolb/internal/perproc"
+
 // Pick leases an endpoint. A due probe is served first: once an ejected
 // endpoint's cooldown has passed, exactly one Pick receives it; all other
 // Picks choose among the endpoints that are up, by the pool's policy. When
@@ -107,8 +109,8 @@ func (p *Pool) lease(c *core) (Lease, error) {
 	}
 	if c != nil && p.totalOnly { // the pool's total alone (ConsistentHash): begin's work, without its calls
 		c.inflight.Add(1)
-		p.counts.total.addOn(procPin(), 1)
-		procUnpin()
+		p.counts.total.AddOn(perproc.Pin(), 1)
+		perproc.Unpin()
 		return Lease{c: c, pool: p, mark: 1}, nil
 	}
 	var l Lease

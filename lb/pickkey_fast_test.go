@@ -57,7 +57,7 @@ func TestConsistentHashLeasesCountAlikeOnEveryPath(t *testing.T) {
 					}
 					leases[i] = l
 				}
-				if got := p.counts.total.load(); got != held {
+				if got := p.counts.total.Load(); got != held {
 					t.Fatalf("total in flight %d with %d leases held", got, held)
 				}
 				if got := sumInFlight(p); got != held {
@@ -68,7 +68,7 @@ func TestConsistentHashLeasesCountAlikeOnEveryPath(t *testing.T) {
 					leases[i].Done(outcomes[i%len(outcomes)])
 					leases[i].Done(nil) // a second Done is a no-op
 				}
-				if got := p.counts.total.load(); got != 0 {
+				if got := p.counts.total.Load(); got != 0 {
 					t.Fatalf("total in flight %d after every Done", got)
 				}
 				if got := sumInFlight(p); got != 0 {
