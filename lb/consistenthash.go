@@ -6,12 +6,13 @@ import (
 	"strings"
 
 	"github.com/nanolb/nanolb/internal/fastrand"
+	"github.com/nanolb/nanolb/internal/keyhash"
 )
 
 // ConsistentHash with bounded loads (Mirrokni, Thorup and Zadimoghaddam,
 // 2018) over a Maglev lookup table (Eisenbud et al., NSDI 2016): a key's
-// hash (fmix64 of PickKeyUint64's key, of keyHash's for PickKey's;
-// keyhash.go) picks one entry of the table, and the entry names the
+// hash (fmix64 of PickKeyUint64's key, of keyhash.String's for PickKey's;
+// internal/keyhash) picks one entry of the table, and the entry names the
 // endpoint. The table is a function of the membership alone (addresses and
 // weights, not their order or history), so every process with the same
 // endpoints routes a key alike. An owner that is not up or is at the load
@@ -151,7 +152,7 @@ func (t *consistentHashTable) fallback(h uint64, owner *slot, up, total int64) *
 	if owner.pickable() {
 		first = owner
 	}
-	e := entryOf(mix64(h^0x9e3779b97f4a7c15), l.size)
+	e := entryOf(keyhash.Mix64(h^0x9e3779b97f4a7c15), l.size)
 walk:
 	for range hashProbes {
 		if found == hashCandidates || found == len(l.owners) {
@@ -217,17 +218,6 @@ func entryOf(h uint64, size int) int {
 	return int(hi)
 }
 
-// mix64 is MurmurHash3's 64-bit finaliser: it spreads nearby keys (IDs
-// 1, 2, 3) over the whole table.
-func mix64(h uint64) uint64 {
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h
-}
-
 // defaultMaglevMax is the largest table the default HashReplicas builds:
 // 256 KB of 2-byte entries, which stays in a core's cache (see
 // Config.HashReplicas).
@@ -277,10 +267,10 @@ func buildMaglev[T uint16 | int32](cores []*core, replicas int) []T {
 		base := hashString(c.addr)
 		takers[i] = maglevTaker{
 			share: w,
-			hash:  mix64(base),
+			hash:  keyhash.Mix64(base),
 			slot:  uint32(i),
-			next:  uint32(entryOf(mix64(base^0xc2b2ae3d27d4eb4f), size)),
-			step:  uint32(entryOf(mix64(base^0x165667b19e3779f9), size-1)) + 1,
+			next:  uint32(entryOf(keyhash.Mix64(base^0xc2b2ae3d27d4eb4f), size)),
+			step:  uint32(entryOf(keyhash.Mix64(base^0x165667b19e3779f9), size-1)) + 1,
 		}
 	}
 	// Turn order by address hash, then address: addresses are unique, so the

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/nanolb/nanolb/internal/keyhash"
 )
 
 func keyOwners(t *testing.T, p *Pool, keys int) []string {
@@ -325,7 +327,7 @@ func TestConsistentHashWideTableRoutesAlike(t *testing.T) {
 		}
 	}
 	for k := range uint64(1000) {
-		if a, b := narrow.pickKey(mix64(k)), wide.pickKey(mix64(k)); a != b {
+		if a, b := narrow.pickKey(keyhash.Mix64(k)), wide.pickKey(keyhash.Mix64(k)); a != b {
 			t.Fatalf("key %d: %s through 16-bit entries, %s through 32-bit", k, a.addr, b.addr)
 		}
 	}

@@ -1,6 +1,9 @@
 package lb
 
-import "github.com/nanolb/nanolb/internal/perproc"
+import (
+	"github.com/nanolb/nanolb/internal/keyhash"
+	"github.com/nanolb/nanolb/internal/perproc"
+)
 
 // Pick leases an endpoint. A due probe is served first: once an ejected
 // endpoint's cooldown has passed, exactly one Pick receives it; all other
@@ -48,18 +51,18 @@ func (p *Pool) Pick() (Lease, error) {
 // ConsistentHash's keys with FNV-1a: upgrading moves them once.
 func (p *Pool) PickKey(key string) (Lease, error) {
 	if p.policy == Shard {
-		return p.pickShard(mix64(hashString(key)))
+		return p.pickShard(keyhash.Mix64(hashString(key)))
 	}
-	return p.pickHash(mix64(keyHash(key)))
+	return p.pickHash(keyhash.Mix64(keyhash.String(key)))
 }
 
 // PickKeyUint64 is PickKey for a numeric key, such as a user ID or an
 // already hashed value.
 func (p *Pool) PickKeyUint64(key uint64) (Lease, error) {
 	if p.policy == Shard {
-		return p.pickShard(mix64(key)) // strict: its own probe and no last resort (shard.go)
+		return p.pickShard(keyhash.Mix64(key)) // strict: its own probe and no last resort (shard.go)
 	}
-	return p.pickHash(mix64(key))
+	return p.pickHash(keyhash.Mix64(key))
 }
 
 // pickHash is PickKey on a pool of any policy but Shard, for the key's

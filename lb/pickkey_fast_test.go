@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/nanolb/nanolb/internal/keyhash"
 )
 
 // lease counts ConsistentHash's lease itself, and Done ends it itself
@@ -46,9 +48,9 @@ func TestConsistentHashLeasesCountAlikeOnEveryPath(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					h := mix64(uint64(i))
+					h := keyhash.Mix64(uint64(i))
 					if name == "PickKey" {
-						h = mix64(keyHash(fmt.Sprint("user-", i)))
+						h = keyhash.Mix64(keyhash.String(fmt.Sprint("user-", i)))
 					}
 					// The load factor keeps every owner under the bound: the
 					// key's owner is the table's entry for it.

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nanolb/nanolb/internal/keyhash"
 )
 
 func TestEnsureIsCreateOnce(t *testing.T) {
@@ -127,7 +129,7 @@ func TestRegistryOffersEveryPickAPoolOffers(t *testing.T) {
 	own.Done(nil)
 	for _, pick := range []func() (Lease, error){
 		func() (Lease, error) { return r.PickKey("svc", "user-7") },
-		func() (Lease, error) { return r.PickKeyUint64("svc", keyHash("user-7")) },
+		func() (Lease, error) { return r.PickKeyUint64("svc", keyhash.String("user-7")) },
 	} {
 		l, err := pick()
 		if err != nil || l.Endpoint() != want {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/nanolb/nanolb/internal/keyhash"
 )
 
 // shardAddrs are n shard addresses whose address order is their number.
@@ -23,8 +25,8 @@ func shardAddrs(n int) []string {
 }
 
 // paperJump is jump consistent hash as printed in Lamping and Veach's paper
-// (Figure 1), transliterated line by line: the independent reference for
-// jump.
+// (Figure 1), transliterated line by line: an independent reference for
+// the shard vectors.
 func paperJump(key uint64, numBuckets int32) int32 {
 	var b, j int64 = -1, 0
 	for j < int64(numBuckets) {
@@ -35,24 +37,9 @@ func paperJump(key uint64, numBuckets int32) int32 {
 	return int32(b)
 }
 
-func TestJumpAgreesWithThePaper(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	keys := []uint64{0, 1, 2, math.MaxUint64, 1 << 63, 0xdeadbeef}
-	for range 2000 {
-		keys = append(keys, r.Uint64())
-	}
-	for _, n := range []int{1, 2, 3, 7, 8, 10, 100, 1000, 1 << 16, math.MaxInt32} {
-		for _, k := range keys {
-			if got, want := jump(k, n), int(paperJump(k, int32(n))); got != want {
-				t.Fatalf("jump(%#x, %d) = %d, the paper's = %d", k, n, got, want)
-			}
-		}
-	}
-}
-
 // shardVectors pin key -> shard for ever: clients in other processes, and
 // other versions of this package, must route every key the same way. The
-// shard of a string key is jump(mix64(FNV-1a(key)), n); numeric keys skip
+// shard of a string key is keyhash.Jump(keyhash.Mix64(FNV-1a(key)), n); numeric keys skip
 // FNV-1a. Computed once with this implementation, checked against the
 // paper's code above; never edit a row.
 var shardVectors = []struct {
@@ -89,7 +76,7 @@ var shardVectorsUint64 = []struct {
 
 func TestShardVectorsNeverChange(t *testing.T) {
 	for _, v := range shardVectors {
-		h := mix64(hashString(v.key))
+		h := keyhash.Mix64(hashString(v.key))
 		if ref := int(paperJump(h, int32(v.n))); ref != v.shard {
 			t.Errorf("vector %q n=%d pins shard %d, the paper's jump says %d", v.key, v.n, v.shard, ref)
 		}
@@ -104,7 +91,7 @@ func TestShardVectorsNeverChange(t *testing.T) {
 		l.Done(nil)
 	}
 	for _, v := range shardVectorsUint64 {
-		if ref := int(paperJump(mix64(v.key), int32(v.n))); ref != v.shard {
+		if ref := int(paperJump(keyhash.Mix64(v.key), int32(v.n))); ref != v.shard {
 			t.Errorf("vector %d n=%d pins shard %d, the paper's jump says %d", v.key, v.n, v.shard, ref)
 		}
 		p := mustNew(t, Config{Policy: Shard}, shardAddrs(v.n)...)
@@ -180,7 +167,7 @@ func TestShardNumbersFollowAddressOrderNotCallOrder(t *testing.T) {
 	}
 	for k := range 3000 {
 		key := fmt.Sprint("key-", k)
-		if got, shard := want[k], jump(mix64(hashString(key)), 12); got != names[shard] {
+		if got, shard := want[k], keyhash.Jump(keyhash.Mix64(hashString(key)), 12); got != names[shard] {
 			t.Fatalf("key %q went to %s, its shard number is %d (%s)", key, got, shard, names[shard])
 		}
 	}
@@ -247,7 +234,7 @@ func TestShardLayoutFromConfigKeepsNumbersWhileMembersComeAndGo(t *testing.T) {
 	const keys = 4000
 	before := shardOwners2(t, p, keys)
 	for k, o := range before {
-		if want := layout[jump(mix64(hashString(fmt.Sprint("key-", k))), len(layout))]; o != want {
+		if want := layout[keyhash.Jump(keyhash.Mix64(hashString(fmt.Sprint("key-", k))), len(layout))]; o != want {
 			t.Fatalf("key %d went to %s; its shard in the layout is %s", k, o, want)
 		}
 	}
@@ -309,7 +296,7 @@ func TestShardLayoutIsValidated(t *testing.T) {
 		if err != nil {
 			t.Fatalf("an empty layout means the default: %v", err)
 		}
-		if got, want := shardOf(t, p, "user-1"), []string{"a:1", "b:1"}[jump(mix64(hashString("user-1")), 2)]; got != want {
+		if got, want := shardOf(t, p, "user-1"), []string{"a:1", "b:1"}[keyhash.Jump(keyhash.Mix64(hashString("user-1")), 2)]; got != want {
 			t.Fatalf("with an empty layout, user-1 went to %s; address order says %s", got, want)
 		}
 	}
@@ -499,7 +486,7 @@ func TestShardConcurrentKeyedPicksStayOnTheirShard(t *testing.T) {
 	const keys = 512
 	owner := make([]string, keys)
 	for k := range owner {
-		owner[k] = names[jump(mix64(uint64(k)), len(names))]
+		owner[k] = names[keyhash.Jump(keyhash.Mix64(uint64(k)), len(names))]
 	}
 	var down, leased atomic.Int64
 	var wg sync.WaitGroup
@@ -583,7 +570,7 @@ func TestShardKeyRouteAllocatesNothing(t *testing.T) {
 // pick itself nothing but at n=10,000 evicted the table and the slots
 // (consistent_hash-allocated; with one key repeated, PickKey+Done cost
 // 1.2× P2C's there). consistent_hash-uint64 is PickKeyUint64 over the
-// numbers 0..65,535: the same lookup without the key's hash (keyHash, a
+// numbers 0..65,535: the same lookup without the key's hash (keyhash.String, a
 // multiply per 8 bytes; Shard's FNV-1a takes one per byte).
 func BenchmarkPickKey(b *testing.B) {
 	const keyLen, nkeys = 10, 1 << 16
