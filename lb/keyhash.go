@@ -1,8 +1,6 @@
 package lb
 
-// hashString is 64-bit FNV-1a: Shard's key hash (shard.go), and the hash
-// of an address from which Maglev draws its permutation and turn order
-// (consistenthash.go).
+// hashString is 64-bit FNV-1a: Shard's key hash (shard.go).
 func hashString(s string) uint64 {
 	h := uint64(14695981039346656037)
 	for i := 0; i < len(s); i++ {
