@@ -29,9 +29,11 @@ import (
 //
 // The key's hash is fixed, so clients in any language can compute it:
 // PickKeyUint64(k) takes x = fmix64(k), MurmurHash3's 64-bit finaliser, and
-// PickKey(s) takes x = fmix64(FNV-1a-64(s)); the shard is then the paper's
-// JumpConsistentHash(x, n) for n endpoints, with its 64-bit generator and
-// double division.
+// PickKey(s) takes x = fmix64(H(s)), H being PickKey's key hash, as on
+// ConsistentHash; the shard is then the paper's JumpConsistentHash(x, n)
+// for n endpoints, with its 64-bit generator and double division
+// (internal/keyhash). Upgrading from a version that hashed Shard's string
+// keys with FNV-1a moves them once.
 //
 // Unlike ConsistentHash, a key never moves while its shard is out: PickKey
 // returns ErrShardDown instead, until the shard's probe reinstates it. The
