@@ -42,6 +42,9 @@ func newFile() *File {
 	f := NewFilePath(lbPath)
 	f.HeaderComment(header)
 	f.ImportName("golang.org/x/sys/cpu", "cpu")
+	for name, path := range imports {
+		f.ImportName(path, name)
+	}
 	return f
 }
 

@@ -39,7 +39,7 @@ type field struct {
 }
 
 // imports maps the package names a field's Type may use to their paths.
-var imports = map[string]string{"atomic": "sync/atomic"}
+var imports = map[string]string{"atomic": "sync/atomic", "perproc": "github.com/nanolb/nanolb/internal/perproc"}
 
 var policies = []policy{
 	{
@@ -61,7 +61,7 @@ var policies = []policy{
 		},
 		TableFields: []field{
 			{Name: "magic", Type: "uint64", Doc: "fastmod multiplier for len(slots)"},
-			{Name: "stripes", Type: "[]stripe", Doc: "a ticket counter per processor, for contended picks"},
+			{Name: "stripes", Type: "[]perproc.Stripe", Doc: "a ticket counter per processor, for contended picks"},
 			{Name: "next", Type: "atomic.Uint64", Doc: "the next ticket", Own: true},
 			{Name: "striped", Type: "atomic.Bool", Doc: "picks collided: tickets come from stripes", Own: true},
 		},

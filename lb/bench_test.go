@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/nanolb/nanolb/internal/fastrand"
 	"golang.org/x/sys/cpu"
 )
 
@@ -111,9 +112,9 @@ func floorP2C(b *testing.B, n, percent int) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		i, j := pair(rand63(), uint32(n))
+		i, j := pair(fastrand.Uint63(), uint32(n))
 		for cs[i].down.Load() || cs[j].down.Load() {
-			i, j = pair(rand63(), uint32(n))
+			i, j = pair(fastrand.Uint63(), uint32(n))
 		}
 		w := &cs[i]
 		if cs[j].n.Load() < w.n.Load() {

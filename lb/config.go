@@ -54,21 +54,13 @@ type Config struct {
 	// 1..1e6 (NaN is rejected).
 	HashLoadFactor float64
 
-	// HashReplicas is how many entries of ConsistentHash's lookup table
-	// there are per endpoint, at least: the table's size is the first of a
-	// fixed list of primes, 65,537 and about doubling up to 4,194,319 (the
-	// cap), that is at least HashReplicas times the number of endpoints.
-	// More entries per endpoint move fewer keys on a membership change in
-	// small pools (Maglev's disruption shrinks as the table grows; from
-	// about 1,000 endpoints on it measured the same at every size) and cost
-	// memory (2 bytes an entry below 65,536 endpoints, 4 from there),
-	// rebuild time (about size·ln(size) steps) and, once the table outgrows
-	// the CPU's caches, lookup time; the balance of entries is exact at any
-	// size. Zero means 100 entries per endpoint in a table of at most
-	// 131,101 entries (256 KB), reached at 1,311 endpoints: at 10,000
-	// endpoints a 1,048,583-entry table made PickKey about 5 times P2C's
-	// Pick+Done, its 131,101 entries about 2 times, keys moving alike. A
-	// value set here is followed up to the cap; otherwise 1..10,000.
+	// HashReplicas is the least number of entries per endpoint in
+	// ConsistentHash's lookup table, whose size is the first of a fixed list
+	// of primes from 65,537 to 4,194,319 (the cap) that holds them: more
+	// entries move fewer keys on a change in small pools, at the cost of
+	// memory and rebuild time. Zero means 100 per endpoint in at most
+	// 131,101 entries (256 KB); otherwise 1..10,000. docs/design-hashing.md
+	// has the sizes and measurements.
 	HashReplicas int
 
 	// MaxConcurrency caps the leases in flight on each endpoint: Pick never

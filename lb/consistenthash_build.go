@@ -3,14 +3,15 @@ package lb
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/nanolb/nanolb/internal/maglev"
 )
 
 // Rebuilding ConsistentHash's lookup table off the membership path.
 //
-// A table past maxSyncMaglev entries takes milliseconds to hundreds of
-// milliseconds to build (see the top of consistenthash.go), far more than
-// the rest of a membership change. So a change publishes at once a table
-// that keeps the previous lookup table, whose entries name the previous
+// A table past maxSyncMaglev entries takes far longer to build than the
+// rest of a membership change. So a change publishes at once a table that
+// keeps the previous lookup table, whose entries name the previous
 // membership's slots, and asks the pool's maglevBuilds for a new one.
 // Until it arrives, a key whose owner was removed finds it retired (not
 // up) and goes to the fallback like the key of an ejected owner, and a new
@@ -24,12 +25,10 @@ import (
 // maxSyncMaglev is the largest lookup table built within the membership
 // change, so that small pools (up to 655 endpoints at the default
 // HashReplicas) route by their new table as soon as Add, Remove or Set
-// returns, and their tests stay deterministic. A pool's first table, built
-// by New, is built there too, whatever its size: there is no table to route
-// with meanwhile. Measured with BenchmarkMaglevBuild on the loaded 2-core
-// VM: a 65,537-entry table takes 2.3 ms with 8 endpoints and 3.3 ms with
-// 655; the next size, 131,101 entries, 6.9 ms, several times what a whole
-// change may cost at 10,000 endpoints.
+// returns, and their tests stay deterministic; the next size costs several
+// times what a whole change may (docs/design-hashing.md). A pool's first
+// table, built by New, is built there too, whatever its size: there is no
+// table to route with meanwhile.
 const maxSyncMaglev = 65537
 
 // maglevLookup is a Maglev lookup table and the slots its entries name.
@@ -51,6 +50,19 @@ func newMaglevLookup(owners []*slot, cores []*core, replicas int) maglevLookup {
 		l.size = len(l.large)
 	}
 	return l
+}
+
+// buildMaglev returns the Maglev table of cores (entry -> index in cores,
+// which T must hold) at maglevSize's size for replicas.
+func buildMaglev[T maglev.Index](cores []*core, replicas int) []T {
+	if len(cores) == 0 {
+		return nil
+	}
+	eps := make([]maglev.Endpoint, len(cores))
+	for i, c := range cores {
+		eps[i] = maglev.Endpoint{Addr: c.addr, Weight: c.weight.Load()}
+	}
+	return maglev.Build[T](eps, maglevSize(len(cores), replicas))
 }
 
 // at returns the index in owners of entry e. The table holds 16-bit

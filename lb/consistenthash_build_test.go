@@ -278,28 +278,8 @@ func TestConsistentHashPicksDuringRebuilds(t *testing.T) {
 	}
 	settleHash(p)
 	requireFromScratch(t, p)
-	if total := p.counts.total.load(); total != 0 {
+	if total := p.counts.total.Load(); total != 0 {
 		t.Errorf("total in flight %d after every Done", total)
-	}
-}
-
-// BenchmarkMaglevBuild measures building a lookup table from scratch, at
-// the sizes the default HashReplicas gives n endpoints; it chose
-// maxSyncMaglev.
-func BenchmarkMaglevBuild(b *testing.B) {
-	for _, n := range []int{8, 655, 1000, 10000, 100000} {
-		members := newMembers(ConsistentHash, endpointsOf(addrs(n)))
-		cores := make([]*core, n)
-		owners := carry[slot](nil, change{added: members})
-		for i, m := range members {
-			cores[i] = m.c
-		}
-		b.Run(fmt.Sprintf("n=%d/size=%d", n, maglevSize(n, DefaultHashReplicas)), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				newMaglevLookup(owners, cores, DefaultHashReplicas)
-			}
-		})
 	}
 }
 

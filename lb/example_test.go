@@ -163,7 +163,7 @@ func ExampleScatter() {
 		fmt.Println(r.Value)
 	}
 	// Output:
-	// instance-42 lives on shard-0:7000
+	// instance-42 lives on shard-2:7000
 	// count from shard-0:7000
 	// count from shard-1:7000
 	// count from shard-2:7000
@@ -188,7 +188,7 @@ func ExampleNewShardLayout() {
 		lease.Done(nil)
 	}
 	// Output:
-	// user-1 -> db-2:5432
-	// user-2 -> db-0:5432
-	// user-3 -> its shard is down
+	// user-1 -> db-0:5432
+	// user-2 -> its shard is down
+	// user-3 -> db-2:5432
 }

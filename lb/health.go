@@ -3,6 +3,8 @@ package lb
 import (
 	"context"
 	"errors"
+
+	"github.com/nanolb/nanolb/internal/fastrand"
 )
 
 // The health word packs everything passive health knows about an endpoint
@@ -178,7 +180,7 @@ func (p *Pool) penalty(k uint64) int64 {
 		d = p.cfg.ejectFor << shift
 	}
 	if p.cfg.jitter && d >= 10 {
-		d -= int64(rand63() % uint64(d/10+1))
+		d -= int64(fastrand.Uint63() % uint64(d/10+1))
 	}
 	return d
 }
@@ -208,7 +210,7 @@ const trialEvery = 8
 // EjectAfter and is ejected. With no streak (h == 0 for an endpoint that is
 // up) it is the in-flight count, and no random number is drawn.
 func streakLoad(inflight int64, h uint64) int64 {
-	if h == 0 || rand63()%trialEvery == 0 {
+	if h == 0 || fastrand.Uint63()%trialEvery == 0 {
 		return inflight
 	}
 	return (inflight+1)<<min(streakOf(h), maxStreakShift) - 1

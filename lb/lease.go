@@ -77,7 +77,7 @@ func (l *Lease) Done(err error) {
 	switch p.mode {
 	case leaseBare:
 	case leaseTotal:
-		p.counts.total.add(-1)
+		p.counts.total.Add(-1)
 	default:
 		p.end(c, l.mark, err, l.probe)
 		return
@@ -97,7 +97,7 @@ func (l *Lease) Done(err error) {
 // owner is busy.
 func (p *Pool) begin(c *core) int64 {
 	if totalPolicies[p.policy] {
-		p.counts.total.add(1)
+		p.counts.total.Add(1)
 	}
 	return p.policyBegin(c)
 }
@@ -110,7 +110,7 @@ func (p *Pool) begin(c *core) int64 {
 // handed the endpoint that just failed before its failure counts.
 func (p *Pool) end(c *core, mark int64, err error, probe uint64) {
 	if totalPolicies[p.policy] {
-		p.counts.total.add(-1)
+		p.counts.total.Add(-1)
 	}
 	if leasedPolicies[p.policy] {
 		p.policyEnd(c, mark, err)

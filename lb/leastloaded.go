@@ -1,6 +1,10 @@
 package lb
 
-import "math"
+import (
+	"math"
+
+	"github.com/nanolb/nanolb/internal/fastrand"
+)
 
 // LeastLoaded: the endpoint with the lowest load (streakLoad: the in-flight
 // count, doubled per failure in a row) over the whole table. Exact, and
@@ -22,7 +26,7 @@ func (t *leastLoadedTable) pick() *core {
 	// random lengths mispredict and cost more than the rest of the pick.
 	var best *slot
 	low := int64(math.MaxInt64)
-	if s := t.slots[randn(len(t.slots))]; s.health.Load() == 0 { // up, no streak
+	if s := t.slots[fastrand.N(len(t.slots))]; s.health.Load() == 0 { // up, no streak
 		best, low = s, s.inflight.Load()
 	}
 	best, _ = lowest(t.slots, best, low)

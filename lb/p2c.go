@@ -1,5 +1,7 @@
 package lb
 
+import "github.com/nanolb/nanolb/internal/fastrand"
+
 // P2C, the power of two choices (Mitzenmacher, 2001): two endpoints drawn
 // uniformly among those that are up, and the one with the lower load wins
 // (streakLoad: the in-flight count, doubled per failure in a row). Its
@@ -14,7 +16,7 @@ func (t *p2cTable) pick() *core {
 	if len(slots) < 2 {
 		return t.view.lone()
 	}
-	i, j := pair(rand63(), uint32(len(slots)))
+	i, j := pair(fastrand.Uint63(), uint32(len(slots)))
 	a, b := slots[i], slots[j]
 	if a.health.Load()|b.health.Load() != 0 {
 		return t.slow(i, j)

@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/nanolb/nanolb/internal/fastrand"
 )
 
 // holdLoads leases endpoint i of addrs i times and returns the leases.
@@ -108,7 +110,7 @@ func TestPairIsDistinctAndInRange(t *testing.T) {
 	for _, n := range []uint32{2, 3, 7, 64, 1000} {
 		hits := make([]int, n)
 		for k := range 20000 {
-			i, j := pair(rand63(), n)
+			i, j := pair(fastrand.Uint63(), n)
 			if i == j || i >= n || j >= n {
 				t.Fatalf("pair(n=%d) = %d, %d on draw %d", n, i, j, k)
 			}

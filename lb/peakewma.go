@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math"
+
+	"github.com/nanolb/nanolb/internal/fastrand"
 )
 
 // PeakEWMA: P2C on a cost instead of the bare in-flight count, as linkerd
@@ -14,7 +16,7 @@ import (
 // The clock is the expensive part: a monotonic read costs more than a
 // whole P2C Pick+Done (docs/design.md). So only a sample is timed: begin
 // draws one lease in sampleEvery from the runtime's per-M random source
-// (rand.go: no shared write, no lock) and stamps its start; the others
+// (internal/fastrand: no shared write, no lock) and stamps its start; the others
 // carry the mark unsampled and their successes read no clock at all. The
 // average moves with time constant Config.EWMADecay (10 s by default), so
 // one lease in 8 still gives an endpoint serving 8 requests a second about
@@ -73,7 +75,7 @@ func (t *peakEWMATable) pick() *core {
 	if len(slots) < 2 {
 		return t.view.lone()
 	}
-	a, b := pairOf(slots, rand63())
+	a, b := pairOf(slots, fastrand.Uint63())
 	if !bothUp(&a.core, &b.core) {
 		return t.slow()
 	}
@@ -93,7 +95,7 @@ func pairOf(slots []*peakEWMASlot, r uint64) (a, b *peakEWMASlot) {
 // then mendPair if it misses too.
 func (t *peakEWMATable) slow() *core {
 	slots := t.slots
-	i, j := pair(rand63(), uint32(len(slots)))
+	i, j := pair(fastrand.Uint63(), uint32(len(slots)))
 	a, b := slots[i], slots[j]
 	if !bothUp(&a.core, &b.core) {
 		return t.view.mendPair(i, j, func(b, a int) bool { return t.cheaper(slots[b], slots[a]) })
@@ -143,7 +145,7 @@ func (t *peakEWMATable) cheaper(x, y *peakEWMASlot) bool {
 // timed, or unsampled: one lease in sampleEvery is timed, and every lease
 // of an endpoint with no latency average yet.
 func (t *peakEWMATable) begin(c *core) int64 {
-	if rand63()%sampleEvery != 0 {
+	if fastrand.Uint63()%sampleEvery != 0 {
 		if s := t.slotOf(c); s == nil || s.cost.Load() != 0 {
 			return unsampled
 		}

@@ -1,5 +1,7 @@
 package lb
 
+import "github.com/nanolb/nanolb/internal/keyhash"
+
 // Pick leases an endpoint: a due probe first (exactly one Pick receives
 // each), else the policy's choice among the endpoints that are up, else,
 // below MaxEjectedPercent 100, the one whose cooldown ends first (panic
@@ -24,37 +26,27 @@ func (p *Pool) Pick() (Lease, error) {
 // key's shard, or ErrShardDown while it is out; other policies ignore the
 // key.
 //
-// PickKey(key) is PickKeyUint64(H(key)) for a fixed hash H of the key's
-// bytes, so processes with the same endpoints route a key alike, whatever
-// their language; PickKeyUint64 routes by fmix64 (MurmurHash3's 64-bit
-// finaliser) of its key. On a Shard pool H is 64-bit FNV-1a, as it always
-// was. On other pools H costs a multiply per 8 bytes; for a key of n bytes:
-//
-//  1. Pad the key: zero bytes until its length is 7 more than a multiple
-//     of 8, then the byte n mod 256: floor(n/8)+1 words of 8 bytes.
-//  2. Read each word as a little-endian uint64.
-//  3. h = 0x243f6a8885a308d3; for each word w but the last, h =
-//     fold(h XOR w), fold(x) being the 128-bit product of x and
-//     0x9e3779b97f4a7c15, its high 64 bits XOR its low 64 bits.
-//  4. H(key) = h XOR the last word.
-//
-// For example H("") = 0x243f6a8885a308d3, H("a") = 0x253f6a8885a308b2 and
-// H("user-12345") = 0x17d3ed2bab2b0728. Earlier versions hashed
-// ConsistentHash's keys with FNV-1a: upgrading moves them once.
+// PickKey(key) is PickKeyUint64(H(key)) on every policy, for a fixed
+// 64-bit hash H of the key's bytes, so processes with the same endpoints
+// route a key alike whatever their language. H costs a multiply per 8
+// bytes; docs/design-hashing.md specifies it step by step, with test
+// vectors such as H("user-12345") = 0x17d3ed2bab2b0728. Versions that
+// hashed keys with FNV-1a route them elsewhere: upgrading moves them once.
 func (p *Pool) PickKey(key string) (Lease, error) {
+	h := keyhash.Mix64(keyhash.String(key))
 	if p.policy == Shard {
-		return p.pickShard(mix64(hashString(key)))
+		return p.pickShard(h)
 	}
-	return p.pickHash(mix64(keyHash(key)))
+	return p.pickHash(h)
 }
 
 // PickKeyUint64 is PickKey for a numeric key, such as a user ID or an
 // already hashed value.
 func (p *Pool) PickKeyUint64(key uint64) (Lease, error) {
 	if p.policy == Shard {
-		return p.pickShard(mix64(key)) // strict: its own probe and no last resort (shard.go)
+		return p.pickShard(keyhash.Mix64(key)) // strict: its own probe and no last resort (shard.go)
 	}
-	return p.pickHash(mix64(key))
+	return p.pickHash(keyhash.Mix64(key))
 }
 
 // pickHash is PickKey on a pool of any policy but Shard, for the key's
@@ -107,7 +99,7 @@ func (p *Pool) lease(c *core) (Lease, error) {
 			}
 		case leaseTotal:
 			c.inflight.Add(1)
-			p.counts.total.add(1)
+			p.counts.total.Add(1)
 			return Lease{c: c, pool: p}, nil
 		}
 	}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/nanolb/nanolb/internal/keyhash"
+	"github.com/nanolb/nanolb/internal/maglev"
 )
 
 // Each pool's lease mode is chosen from its policy and limit: a bare
@@ -54,18 +57,18 @@ func TestConsistentHashLeasesCountAlikeOnEveryPath(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					h := mix64(uint64(i))
+					h := keyhash.Mix64(uint64(i))
 					if name == "PickKey" {
-						h = mix64(keyHash(fmt.Sprint("user-", i)))
+						h = keyhash.Mix64(keyhash.String(fmt.Sprint("user-", i)))
 					}
 					// The load factor keeps every owner under the bound: the
 					// key's owner is the table's entry for it.
-					if want := tbl.lookup.owners[tbl.lookup.at(entryOf(h, tbl.lookup.size))]; l.c != &want.core {
+					if want := tbl.lookup.owners[tbl.lookup.at(maglev.Entry(h, tbl.lookup.size))]; l.c != &want.core {
 						t.Fatalf("key %d leased %s, its owner is %s", i, l.Endpoint(), want.addr)
 					}
 					leases[i] = l
 				}
-				if got := p.counts.total.load(); got != held {
+				if got := p.counts.total.Load(); got != held {
 					t.Fatalf("total in flight %d with %d leases held", got, held)
 				}
 				if got := sumInFlight(p); got != held {
@@ -76,7 +79,7 @@ func TestConsistentHashLeasesCountAlikeOnEveryPath(t *testing.T) {
 					leases[i].Done(outcomes[i%len(outcomes)])
 					leases[i].Done(nil) // a second Done is a no-op
 				}
-				if got := p.counts.total.load(); got != 0 {
+				if got := p.counts.total.Load(); got != 0 {
 					t.Fatalf("total in flight %d after every Done", got)
 				}
 				if got := sumInFlight(p); got != 0 {

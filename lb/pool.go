@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nanolb/nanolb/internal/perproc"
 	"golang.org/x/sys/cpu"
 )
 
@@ -43,7 +44,7 @@ type Pool struct {
 // counters are the pool-wide counts that policies may read: a table holds
 // a pointer to its pool's, never the pool itself.
 type counters struct {
-	total   procSum // leases in flight over the pool, kept at Pick and Done for policies that read it (ConsistentHash)
+	total   perproc.Sum // leases in flight over the pool, kept at Pick and Done for policies that read it (ConsistentHash)
 	_       cpu.CacheLinePad
 	ejected atomic.Int32 // endpoints ejected or probing
 }
@@ -90,7 +91,7 @@ func newWeighted(cfg Config, endpoints []Endpoint, before func(*Pool)) (*Pool, e
 	}
 	p := &Pool{policy: s.policy, cfg: s, index: make(map[string]*core, len(endpoints))}
 	if totalPolicies[s.policy] {
-		p.counts.total = newProcSum()
+		p.counts.total = perproc.NewSum()
 	}
 	p.epoch = time.Now()
 	p.mode, p.limit = leaseModeOf(s.policy, s.limit), s.limit

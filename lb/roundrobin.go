@@ -3,6 +3,8 @@ package lb
 import (
 	"math/bits"
 	"sync/atomic"
+
+	"github.com/nanolb/nanolb/internal/perproc"
 )
 
 // RoundRobin: ticket t goes to endpoint t mod n (a multiply-shift
@@ -17,7 +19,7 @@ import (
 // its serial cost). So the first pick that loses a compare-and-swap on the
 // shared counter switches the table to stripes: a counter per processor
 // (P), each alone on its cache line and written only by a goroutine pinned
-// to its P (perproc.go), so with no atomic instruction, each cycling over
+// to its P (internal/perproc), so with no atomic instruction, each cycling over
 // all endpoints from its own offset. Every stripeSpell tickets a stripe
 // hands out, it switches the table back, and the next collision stripes it
 // again: a pool whose load has become serial cycles exactly again within
@@ -49,15 +51,15 @@ func (t *roundRobinTable) setup(prev *roundRobinTable, _ tableEnv) {
 	if prev != nil {
 		t.next.Store(prev.next.Load())
 		t.striped.Store(prev.striped.Load())
-		t.stripes = make([]stripe, len(prev.stripes))
+		t.stripes = make([]perproc.Stripe, len(prev.stripes))
 		for i := range t.stripes {
-			t.stripes[i].next = prev.stripes[i].load()
+			t.stripes[i].Store(prev.stripes[i].Load())
 		}
 		return
 	}
-	t.stripes = stripesPerProc()
+	t.stripes = perproc.Stripes()
 	for i := range t.stripes {
-		t.stripes[i].next = uint64(i * n / len(t.stripes))
+		t.stripes[i].Store(uint64(i * n / len(t.stripes)))
 	}
 }
 
@@ -77,11 +79,11 @@ func (t *roundRobinTable) ticket() uint64 {
 		t.striped.Store(true)
 	}
 	var k uint64
-	if pid := procPin(); pid < len(t.stripes) {
-		k = t.stripes[pid].take() // pinned: its P's own counter, no atomic
-		procUnpin()
+	if pid := perproc.Pin(); pid < len(t.stripes) {
+		k = t.stripes[pid].Take() // pinned: its P's own counter, no atomic
+		perproc.Unpin()
 	} else { // GOMAXPROCS grew since the first table: share the counter
-		procUnpin()
+		perproc.Unpin()
 		k = t.next.Add(1) - 1
 	}
 	if k%stripeSpell == stripeSpell-1 {

@@ -3,6 +3,7 @@
 package lb
 
 import (
+	"github.com/nanolb/nanolb/internal/perproc"
 	"golang.org/x/sys/cpu"
 	"sync/atomic"
 )
@@ -11,9 +12,9 @@ import (
 // replaced whole on every membership change, and the policy's state.
 type roundRobinTable struct {
 	slots   []*slot
-	view    *view    // the same endpoints, with their health index
-	magic   uint64   // fastmod multiplier for len(slots)
-	stripes []stripe // a ticket counter per processor, for contended picks
+	view    *view            // the same endpoints, with their health index
+	magic   uint64           // fastmod multiplier for len(slots)
+	stripes []perproc.Stripe // a ticket counter per processor, for contended picks
 	_       cpu.CacheLinePad
 	next    atomic.Uint64 // the next ticket
 	_       cpu.CacheLinePad

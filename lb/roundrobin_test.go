@@ -6,7 +6,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unsafe"
 )
 
 func TestRoundRobinCyclesInOrder(t *testing.T) {
@@ -135,14 +134,6 @@ func TestRoundRobinCyclesExactlyAgainAfterCollisions(t *testing.T) {
 			t.Fatalf("pick %d after striping ended: endpoint %d after %d", k, i, last)
 		}
 		last = i
-	}
-}
-
-// Each stripe's counter sits alone on its cache line.
-func TestRoundRobinStripesHaveTheirOwnLines(t *testing.T) {
-	var s stripe
-	if off := unsafe.Offsetof(s.next); off < cacheLine || unsafe.Sizeof(s)-off < cacheLine {
-		t.Fatalf("stripe counter at offset %d of %d bytes: not padded a full line on each side", off, unsafe.Sizeof(s))
 	}
 }
 

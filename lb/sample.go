@@ -1,5 +1,7 @@
 package lb
 
+import "github.com/nanolb/nanolb/internal/fastrand"
+
 // Sampling among the endpoints that are up, shared by the policies that
 // draw at random (P2C, PeakEWMA, Random) and the round robins' last resort.
 
@@ -26,7 +28,7 @@ func pair(r uint64, n uint32) (i, j uint32) {
 // PopCount and Select over the view's bitmap of endpoints that are up.
 func (v *view) choose(skip int) int {
 	for range rejectTries {
-		if i := randn(len(v.cores)); i != skip && v.cores[i].pickable() {
+		if i := fastrand.N(len(v.cores)); i != skip && v.cores[i].pickable() {
 			return i
 		}
 	}
@@ -77,11 +79,11 @@ func (v *view) lone() *core {
 // over pairs that are up, and so does upPair on a pair that failed.
 func (v *view) drawPair() (i, j uint32, ok bool) {
 	n := uint32(len(v.cores))
-	i, j = pair(rand63(), n)
+	i, j = pair(fastrand.Uint63(), n)
 	if bothUp(v.cores[i], v.cores[j]) {
 		return i, j, true
 	}
-	i, j = pair(rand63(), n)
+	i, j = pair(fastrand.Uint63(), n)
 	return i, j, bothUp(v.cores[i], v.cores[j])
 }
 
@@ -106,7 +108,7 @@ func (v *view) anyUp() *core {
 	if len(cores) == 0 {
 		return nil
 	}
-	if c := cores[randn(len(cores))]; c.pickable() {
+	if c := cores[fastrand.N(len(cores))]; c.pickable() {
 		return c
 	}
 	if i := v.choose(-1); i >= 0 {

@@ -6,6 +6,8 @@ import (
 	"math/bits"
 	"slices"
 	"sort"
+
+	"github.com/nanolb/nanolb/internal/keyhash"
 )
 
 // Shard: strict key routing over numbered shards. A key's shard is its jump
@@ -27,9 +29,11 @@ import (
 //
 // The key's hash is fixed, so clients in any language can compute it:
 // PickKeyUint64(k) takes x = fmix64(k), MurmurHash3's 64-bit finaliser, and
-// PickKey(s) takes x = fmix64(FNV-1a-64(s)); the shard is then the paper's
-// JumpConsistentHash(x, n) for n endpoints, with its 64-bit generator and
-// double division.
+// PickKey(s) takes x = fmix64(H(s)), H being PickKey's key hash, as on
+// ConsistentHash; the shard is then the paper's JumpConsistentHash(x, n)
+// for n endpoints, with its 64-bit generator and double division
+// (internal/keyhash). Upgrading from a version that hashed Shard's string
+// keys with FNV-1a moves them once.
 //
 // Unlike ConsistentHash, a key never moves while its shard is out: PickKey
 // returns ErrShardDown instead, until the shard's probe reinstates it. The
@@ -224,7 +228,7 @@ func (t *shardTable) owner(h uint64) *core {
 	if len(t.shards) == 0 {
 		return nil
 	}
-	return t.shard(jump(h, len(t.shards)))
+	return t.shard(keyhash.Jump(h, len(t.shards)))
 }
 
 // shard returns shard s's endpoint, or nil for an empty shard.
@@ -283,23 +287,4 @@ func (p *Pool) probeShard(c *core) (Lease, error) {
 		}
 	}
 	return Lease{}, ErrShardDown
-}
-
-// jump returns the bucket in [0, n) of key by jump consistent hash: a
-// pseudo-random walk seeded by key visits ever larger buckets, each next
-// one drawn so that growing n to n+1 moves exactly the keys whose walk
-// lands on bucket n, a share 1/(n+1) of them. The walk's generator and its
-// step are the paper's (a 64-bit linear congruential generator and a double
-// division), so buckets agree with other implementations of it. n >= 1.
-func jump(key uint64, n int) int {
-	const lcgMul = 2862933555777941757
-	var bucket, next int64 // int64: next may pass 2^31 where int has 32 bits
-	for next < int64(n) {
-		bucket = next
-		key = key*lcgMul + 1
-		// The next bucket that may hold the key: (bucket+1) / u for a
-		// uniform u in (0, 1], drawn from the generator's top 31 bits.
-		next = int64(float64(bucket+1) * (float64(1<<31) / float64(key>>33+1)))
-	}
-	return int(bucket)
 }

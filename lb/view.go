@@ -1,6 +1,10 @@
 package lb
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/nanolb/nanolb/internal/fastrand"
+)
 
 // view is one membership of a pool: its endpoints in table order, and an
 // index of their health for the scans that need one — which endpoints are
@@ -159,7 +163,7 @@ func (m *moves) since(at uint64) bool { return m.begun.Load() != at }
 func (v *view) drawUp(skip int) int {
 	if k := popCountUp(v.up); k > 0 {
 		for range rejectTries {
-			i := selectUp(v.up, randn(k))
+			i := selectUp(v.up, fastrand.N(k))
 			if i >= 0 && i != skip && v.cores[i].pickable() {
 				return i
 			}
@@ -186,7 +190,7 @@ func drawWhere(cores []*core, keep func(i int, c *core) bool) int {
 	if n == 0 {
 		return -1
 	}
-	want, last := randn(n), -1
+	want, last := fastrand.N(n), -1
 	for i, c := range cores {
 		if keep(i, c) {
 			if want == 0 {

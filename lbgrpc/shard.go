@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 
+	"github.com/nanolb/nanolb/internal/keyhash"
 	"google.golang.org/grpc/resolver"
 )
 
@@ -39,25 +40,9 @@ func shardOrder(a, b string) int {
 }
 
 // shardOf returns the shard of key among n >= 1 shards by lb.Shard's
-// published hash: jump consistent hash (Lamping and Veach) of
-// fmix64(FNV-1a-64(key)). The picker asks only after the pool has refused
-// the key, to learn which shard is out and why.
+// published hash, lb's own code: jump consistent hash of fmix64 of
+// PickKey's key hash. The picker asks only after the pool has refused the
+// key, to learn which shard is out and why.
 func shardOf(key string, n int) int {
-	h := uint64(14695981039346656037) // FNV-1a-64
-	for i := 0; i < len(key); i++ {
-		h ^= uint64(key[i])
-		h *= 1099511628211
-	}
-	h ^= h >> 33 // fmix64, MurmurHash3's finaliser
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	var bucket, next int64
-	for next < int64(n) {
-		bucket = next
-		h = h*2862933555777941757 + 1
-		next = int64(float64(bucket+1) * (float64(1<<31) / float64(h>>33+1)))
-	}
-	return int(bucket)
+	return keyhash.Jump(keyhash.Mix64(keyhash.String(key)), n)
 }
