@@ -1,5 +1,7 @@
 package lb
 
+import "github.com/nanolb/nanolb/internal/perproc"
+
 // Lease is one request's hold on an endpoint, returned by Pick. While it is
 // held the endpoint's in-flight count includes it; Done ends it and reports
 // how the request went.
@@ -76,8 +78,9 @@ func (l *Lease) Done(err error) {
 	p := l.pool
 	switch p.mode {
 	case leaseBare:
-	case leaseTotal:
-		p.counts.total.Add(-1)
+	case leaseTotal: // Sum.Add, which is over the inlining budget
+		p.counts.total.AddOn(perproc.Pin(), -1)
+		perproc.Unpin()
 	default:
 		p.end(c, l.mark, err, l.probe)
 		return

@@ -1,6 +1,9 @@
 package lb
 
-import "github.com/nanolb/nanolb/internal/keyhash"
+import (
+	"github.com/nanolb/nanolb/internal/keyhash"
+	"github.com/nanolb/nanolb/internal/perproc"
+)
 
 // Pick leases an endpoint: a due probe first (exactly one Pick receives
 // each), else the policy's choice among the endpoints that are up, else,
@@ -97,9 +100,10 @@ func (p *Pool) lease(c *core) (Lease, error) {
 			if p.admit(c) {
 				return Lease{c: c, pool: p}, nil
 			}
-		case leaseTotal:
+		case leaseTotal: // Sum.Add, which is over the inlining budget
 			c.inflight.Add(1)
-			p.counts.total.Add(1)
+			p.counts.total.AddOn(perproc.Pin(), 1)
+			perproc.Unpin()
 			return Lease{c: c, pool: p}, nil
 		}
 	}
