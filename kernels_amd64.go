@@ -2,6 +2,8 @@
 
 package nanolb
 
+import "github.com/nanolb/nanolb/internal/race"
+
 // Dispatch on amd64. Each kernel runs when its CPU feature is present
 // (cpu_amd64.go), the race detector is off, and the input is at least as
 // long as the kernel's threshold; below it the Go code was faster. The
@@ -52,7 +54,7 @@ const (
 const asmKernels = true
 
 func selectChoice(n int) kernel {
-	if !raceEnabled && hasBMI2 && n >= selectBMI2MinWords {
+	if !race.Enabled && hasBMI2 && n >= selectBMI2MinWords {
 		return kBMI2
 	}
 	return kGeneric
@@ -67,7 +69,7 @@ func selectKernel(words []uint64, k int) int {
 
 func popCountChoice(n int) kernel {
 	switch {
-	case raceEnabled:
+	case race.Enabled:
 	case hasAVX512POPCNT && n >= popCountAVX512MinWords:
 		return kAVX512
 	case hasPOPCNT && n >= popCountPOPCNTMinWords:
@@ -88,7 +90,7 @@ func popCountKernel(words []uint64) int {
 
 func minIndexChoice(n int) kernel {
 	switch {
-	case raceEnabled:
+	case race.Enabled:
 	case hasAVX512 && n >= minIndexAVX512MinLen:
 		return kAVX512
 	case hasAVX2 && n >= minIndexAVX2MinLen:
@@ -109,7 +111,7 @@ func minIndexKernel(v []int64) int {
 
 func firstDueChoice(n int) kernel {
 	switch {
-	case raceEnabled:
+	case race.Enabled:
 	case hasAVX512 && n >= firstDueAVX512MinLen:
 		return kAVX512
 	case hasAVX2 && n >= firstDueAVX2MinLen:

@@ -2,6 +2,8 @@
 
 package nanolb
 
+import "github.com/nanolb/nanolb/internal/race"
+
 // Dispatch on arm64. Each NEON kernel runs when the CPU has Advanced SIMD
 // (cpu_arm64.go), the race detector is off, and the input is at least as
 // long as the kernel's threshold.
@@ -36,7 +38,7 @@ const (
 const asmKernels = true
 
 func selectChoice(n int) kernel {
-	if !raceEnabled && hasNEON && n >= selectNEONMinWords {
+	if !race.Enabled && hasNEON && n >= selectNEONMinWords {
 		return kNEON
 	}
 	return kGeneric
@@ -50,7 +52,7 @@ func selectKernel(words []uint64, k int) int {
 }
 
 func popCountChoice(n int) kernel {
-	if !raceEnabled && hasNEON && n >= popCountNEONMinWords {
+	if !race.Enabled && hasNEON && n >= popCountNEONMinWords {
 		return kNEON
 	}
 	return kGeneric
@@ -64,7 +66,7 @@ func popCountKernel(words []uint64) int {
 }
 
 func minIndexChoice(n int) kernel {
-	if !raceEnabled && hasNEON && n >= minIndexNEONMinLen {
+	if !race.Enabled && hasNEON && n >= minIndexNEONMinLen {
 		return kNEON
 	}
 	return kGeneric
@@ -78,7 +80,7 @@ func minIndexKernel(v []int64) int {
 }
 
 func firstDueChoice(n int) kernel {
-	if !raceEnabled && hasNEON && n >= firstDueNEONMinLen {
+	if !race.Enabled && hasNEON && n >= firstDueNEONMinLen {
 		return kNEON
 	}
 	return kGeneric

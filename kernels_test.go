@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"testing"
+
+	"github.com/nanolb/nanolb/internal/race"
 )
 
 // impl is one kernel of an operation, runnable directly. The per-architecture
@@ -474,7 +476,7 @@ func TestRequiredAssemblyWasSelected(t *testing.T) {
 	if os.Getenv("NANOLB_REQUIRE_ASM") != "1" {
 		t.Skip("set NANOLB_REQUIRE_ASM=1 to require the assembly kernels")
 	}
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("the race detector build uses the Go kernels by design")
 	}
 	for _, c := range requiredKernels() {

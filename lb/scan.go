@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/nanolb/nanolb"
+	"github.com/nanolb/nanolb/internal/race"
 )
 
 // The view's index arrays are written with atomics and scanned by the
@@ -26,7 +27,7 @@ func int64s(a []atomic.Int64) []int64 {
 
 // popCountUp counts the set bits of the up bitmap.
 func popCountUp(up []atomic.Uint64) int {
-	if !raceEnabled {
+	if !race.Enabled {
 		return nanolb.PopCount(words(up))
 	}
 	n := 0
@@ -38,7 +39,7 @@ func popCountUp(up []atomic.Uint64) int {
 
 // selectUp returns the index of the k-th set bit of the up bitmap, or -1.
 func selectUp(up []atomic.Uint64, k int) int {
-	if !raceEnabled {
+	if !race.Enabled {
 		return nanolb.Select(words(up), k)
 	}
 	for i := range up {
@@ -61,7 +62,7 @@ func selectUp(up []atomic.Uint64, k int) int {
 
 // firstDue returns the first index whose deadline is at or before now, or -1.
 func firstDue(deadlines []atomic.Int64, now int64) int {
-	if !raceEnabled {
+	if !race.Enabled {
 		return nanolb.FirstDue(int64s(deadlines), now)
 	}
 	for i := range deadlines {
@@ -75,7 +76,7 @@ func firstDue(deadlines []atomic.Int64, now int64) int {
 // earliest returns the index of the earliest deadline (the lowest index on
 // ties), or -1 for none.
 func earliest(deadlines []atomic.Int64) int {
-	if !raceEnabled {
+	if !race.Enabled {
 		return nanolb.MinIndex(int64s(deadlines))
 	}
 	best, low := -1, int64(never)

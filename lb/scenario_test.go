@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nanolb/nanolb/internal/race"
 )
 
 // The five-server scenario: real HTTP servers on 127.0.0.1, two fast, one
@@ -139,7 +141,7 @@ func get(ctx context.Context, c *http.Client, addr string) error {
 // With the default Config and no retries, callers see at most 1% errors
 // under every policy, and P2C does not starve the slow server.
 func TestFiveServerScenarioKeepsTrafficOffFailingServers(t *testing.T) {
-	if raceEnabled || testing.Short() {
+	if race.Enabled || testing.Short() {
 		t.Skip("a timing scenario over real servers: run without -race and -short (make test's purego leg)")
 	}
 	for _, pol := range Policies() {

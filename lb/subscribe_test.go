@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/nanolb/nanolb/internal/race"
 )
 
 // collectEvents reads s until it has want events or the bubble's clock
@@ -260,7 +262,7 @@ func TestRegistryDeleteDetachesAndCloseRacesC(t *testing.T) {
 func TestRegistryDeleteRacingCloseSendsNothingAfterClose(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), 2)))
 	rounds := 200
-	if raceEnabled { // each round's dispatchers cost far more under -race
+	if race.Enabled { // each round's dispatchers cost far more under -race
 		rounds = 60
 	}
 	for range rounds {

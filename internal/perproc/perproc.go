@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	_ "unsafe" // for go:linkname
 
+	"github.com/nanolb/nanolb/internal/race"
 	"golang.org/x/sys/cpu"
 )
 
@@ -50,7 +51,7 @@ func Stripes() []Stripe {
 
 // Take returns the counter and adds one to it.
 func (s *Stripe) Take() uint64 {
-	if raceEnabled {
+	if race.Enabled {
 		return atomic.AddUint64(&s.n, 1) - 1
 	}
 	k := s.n
@@ -60,7 +61,7 @@ func (s *Stripe) Take() uint64 {
 
 // Add adds d (modulo 2^64, so a negative d as its two's complement).
 func (s *Stripe) Add(d uint64) {
-	if raceEnabled {
+	if race.Enabled {
 		atomic.AddUint64(&s.n, d)
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nanolb/nanolb/internal/race"
 	"github.com/nanolb/nanolb/lb"
 )
 
@@ -192,7 +193,7 @@ func (c *countingTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 func TestFiveServerScenario(t *testing.T) {
 	noLeaks(t)
 	shape := fullShape
-	if testing.Short() || raceEnabled {
+	if testing.Short() || race.Enabled {
 		shape = shortShape
 	}
 	// The policies run at once, each on its own servers, in goroutines
