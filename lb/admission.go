@@ -179,7 +179,7 @@ func (p *Pool) belowLimit() *core {
 
 // refuse is a public pick's ErrSaturated: it counts the refusal and, when
 // the pool was not saturated yet, emits EventSaturated. The queue's own
-// tries (serve) get a plain ErrSaturated: they refuse no caller.
+// tries (kick) get a plain ErrSaturated: they refuse no caller.
 func (p *Pool) refuse() (Lease, error) {
 	p.stats.saturations.Add(1)
 	p.saturated()
@@ -279,21 +279,28 @@ func (p *Pool) wait(ctx context.Context) (Lease, error) {
 		return Lease{}, ErrClosed
 	}
 	p.kick()
-	l, err := w.Wait(ctx.Done())
-	switch err {
+	var l Lease
+	if done := ctx.Done(); done == nil {
+		l = <-w.C() // a plain receive wakes sooner than a select
+	} else {
+		select {
+		case l = <-w.C():
+		case <-done:
+			if l, granted := w.Leave(); granted {
+				l.Done(context.Canceled) // the grant won the race: pass it on
+			}
+			p.stats.timeouts.Add(1)
+			return Lease{}, fmt.Errorf("lb: PickWait: no lease before the wait ended: %w", ctx.Err())
+		}
+	}
+	switch w.Finish() {
 	case nil:
 		return l, nil
 	case waitq.ErrClosed:
 		return Lease{}, ErrClosed
-	case waitq.ErrExpired:
-		p.stats.timeouts.Add(1)
-		return Lease{}, fmt.Errorf("lb: PickWait: no lease within MaxWait (%v): %w", p.cfg.maxWait, context.DeadlineExceeded)
 	}
-	if l, granted := w.Leave(); granted {
-		l.Done(context.Canceled) // the grant won the race: pass it on
-	}
-	p.stats.timeouts.Add(1)
-	return Lease{}, fmt.Errorf("lb: PickWait: no lease before the wait ended: %w", ctx.Err())
+	p.stats.timeouts.Add(1) // waitq.ErrExpired
+	return Lease{}, fmt.Errorf("lb: PickWait: no lease within MaxWait (%v): %w", p.cfg.maxWait, context.DeadlineExceeded)
 }
 
 // Close ends the pool's waiting for good: callers in PickWait and every

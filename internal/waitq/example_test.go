@@ -21,7 +21,8 @@ func Example() {
 	done := make(chan string)
 	for i, w := range waiters {
 		go func() {
-			ticket, err := w.Wait(nil)
+			ticket := <-w.C()
+			err := w.Finish()
 			done <- fmt.Sprintf("waiter %d: %q %v", i, ticket, err)
 		}()
 	}

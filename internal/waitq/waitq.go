@@ -1,18 +1,20 @@
 // Package waitq is a queue of goroutines waiting for values, served oldest
 // first, in the design of golang.org/x/sync's semaphore: a list under a
-// mutex, and a channel per waiter. It holds waiters, not a resource: the
-// caller owns whatever is handed out and calls Grant when one frees.
+// mutex, and a buffered channel per waiter. It holds waiters, not a
+// resource: the caller owns what it hands out, and calls Grant when some
+// frees.
 //
-// A wait ends in exactly one way: a Grant hands the waiter a value, Close
-// fails it, its bound passes, or the waiter leaves because it gave up.
-// Whoever ends it first takes it out of the queue under the lock, so a
-// grant that races the waiter's leaving is never lost: Leave reports it,
-// and the waiter hands the value on.
+// A waiter joins with Push and receives from its channel (Waiter.C), then
+// calls Finish; or it gives up and calls Leave. Its wait ends in exactly
+// one way, by whoever takes it out of the queue first, under the lock: a
+// Grant, Close, the wait's bound, or Leave. So a grant that races the
+// waiter's giving up is never lost: Leave returns it, and the waiter hands
+// it on.
 //
-// Push stamps a waiter with the time it joined (today only a bounded one,
-// which needs it), and one method (next) chooses whom a Grant serves, so a
-// policy of service or shedding by age belongs there. A waiter and its channel are reused: a wait allocates
-// nothing.
+// Push stamps a bounded waiter with the time it joined, and one method
+// (next) chooses whom a Grant serves: a policy of service or shedding by
+// age belongs there. A waiter and its channel are reused, so a wait
+// allocates nothing.
 package waitq
 
 import (
@@ -27,7 +29,6 @@ var (
 	ErrClosed  = errors.New("waitq: closed")
 	ErrFull    = errors.New("waitq: full")
 	ErrExpired = errors.New("waitq: bound passed")
-	ErrDone    = errors.New("waitq: done")
 )
 
 // Queue is a queue of waiters for values of type T. The zero Queue is
@@ -40,23 +41,23 @@ type Queue[T any] struct {
 	head, tail *Waiter[T] // oldest first
 	granted    uint64
 	// reaper ends bounded waits: one timer per queue, set for the earliest
-	// deadline (alarm). It is left set when that waiter goes; firing
-	// for nothing then costs less than stopping it on every wait.
+	// deadline (alarm). It stays set when that waiter goes: firing once for
+	// nothing costs less than stopping it on every wait.
 	reaper *time.Timer
 	alarm  int64
 	free   sync.Pool // finished waiters, with their channels
 }
 
-// Waiter is one goroutine's place in a Queue, from Push until Wait returns
-// anything but ErrDone, or until Leave.
+// Waiter is one goroutine's place in a Queue, from Push until Finish or
+// Leave.
 type Waiter[T any] struct {
 	q          *Queue[T]
 	prev, next *Waiter[T]
 	queued     bool
 	c          chan T // buffered: whoever ends the wait sends once, without blocking
 	err        error  // why the wait ended, written before the send
-	since      int64  // when it joined, on the queue's clock, if bounded; else 0
-	deadline   int64  // since plus its bound, or 0
+	since      int64  // when it joined, on the queue's clock; 0 for an unbounded wait
+	deadline   int64  // since plus its bound; 0 for an unbounded wait
 }
 
 // clock is the queue's time: monotonic nanoseconds since an epoch, and
@@ -88,12 +89,16 @@ func (q *Queue[T]) Push(max int, bound time.Duration) (*Waiter[T], error) {
 		w = &Waiter[T]{q: q, c: make(chan T, 1)}
 	}
 	w.since, w.deadline = 0, 0
-	if bound > 0 { // the clock costs as much as a grant: read it only where a bound needs it
+	if bound > 0 { // a clock read is not free: only a bound needs it
 		w.since = clock()
 		w.deadline = w.since + int64(bound)
 	}
 	q.mu.Lock()
-	if err := q.refuse(max); err != nil {
+	if q.closed.Load() || q.Len() >= max {
+		err := ErrFull
+		if q.closed.Load() {
+			err = ErrClosed
+		}
 		q.mu.Unlock()
 		q.free.Put(w)
 		return nil, err
@@ -111,17 +116,6 @@ func (q *Queue[T]) Push(max int, bound time.Duration) (*Waiter[T], error) {
 	}
 	q.mu.Unlock()
 	return w, nil
-}
-
-// refuse is Push's error, if any. Callers hold mu.
-func (q *Queue[T]) refuse(max int) error {
-	switch {
-	case q.closed.Load():
-		return ErrClosed
-	case int(q.n.Load()) >= max:
-		return ErrFull
-	}
-	return nil
 }
 
 // Grant hands v to the waiter next in line and reports whether there was
@@ -213,28 +207,27 @@ func (q *Queue[T]) reap() {
 	}
 }
 
-// Wait blocks until w's wait ends or done is closed. It returns the value
-// a Grant handed w and nil, or the zero T and ErrClosed or ErrExpired; w is
-// then finished. If done is closed first it returns ErrDone, with w still
-// queued: the caller then calls Leave. A nil done never closes.
-func (w *Waiter[T]) Wait(done <-chan struct{}) (T, error) {
-	var v T
-	if done == nil { // a plain receive wakes sooner than a select
-		v = <-w.c
-	} else {
-		select {
-		case v = <-w.c:
-		case <-done:
-			return v, ErrDone
-		}
-	}
-	return v, w.finish()
+// C returns the channel w's wait ends on. It delivers once: the value a
+// Grant handed w, or the zero T when Close or the bound ended the wait;
+// Finish then tells which. The caller receives from C itself, in its own
+// frame: a woken goroutine pays for every frame it returns through.
+func (w *Waiter[T]) C() <-chan T { return w.c }
+
+// Finish reports why w's wait ended, once its value has been received
+// from C: nil for a grant, ErrClosed or ErrExpired. It puts w back for
+// reuse; w must not be used again.
+func (w *Waiter[T]) Finish() error {
+	err := w.err
+	w.err = nil
+	w.q.free.Put(w)
+	return err
 }
 
-// Leave takes w out of the queue after Wait returned ErrDone, and finishes
-// it. If a Grant took w first, Leave returns its value and true: the caller
-// gave up, so it hands the value on (to Grant again, or back to where it
-// came from). Close or the bound ending w first is not a grant.
+// Leave takes w out of the queue, for a caller that gives up instead of
+// receiving from C, and finishes w. If a Grant took w first, Leave returns
+// its value and true: the caller hands the value on (to Grant again, or
+// back to where it came from). Close or the bound ending w first is not a
+// grant.
 func (w *Waiter[T]) Leave() (T, bool) {
 	q := w.q
 	q.mu.Lock()
@@ -247,13 +240,5 @@ func (w *Waiter[T]) Leave() (T, bool) {
 	}
 	q.mu.Unlock()
 	v := <-w.c // sent, or about to be, by whoever took w
-	return v, w.finish() == nil
-}
-
-// finish returns why w's wait ended and puts w back for reuse.
-func (w *Waiter[T]) finish() error {
-	err := w.err
-	w.err = nil
-	w.q.free.Put(w)
-	return err
+	return v, w.Finish() == nil
 }

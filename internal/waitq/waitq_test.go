@@ -19,17 +19,29 @@ func push(t testing.TB, q *Queue[int], bound time.Duration) *Waiter[int] {
 }
 
 type result struct {
-	v   int
-	err error
+	v       int
+	err     error // Finish's, or errGaveUp
+	granted bool  // after errGaveUp: Leave found a grant
 }
 
-// waitOn runs w.Wait(done) on a goroutine of its own.
+var errGaveUp = errors.New("gave up")
+
+// wait is a caller's wait on w: a receive from C, or, once done closes,
+// Leave.
+func wait(w *Waiter[int], done <-chan struct{}) result {
+	select {
+	case v := <-w.C():
+		return result{v: v, err: w.Finish()}
+	case <-done:
+		v, granted := w.Leave()
+		return result{v, errGaveUp, granted}
+	}
+}
+
+// waitOn runs wait on a goroutine of its own.
 func waitOn(w *Waiter[int], done <-chan struct{}) <-chan result {
 	out := make(chan result, 1)
-	go func() {
-		v, err := w.Wait(done)
-		out <- result{v, err}
-	}()
+	go func() { out <- wait(w, done) }()
 	return out
 }
 
@@ -62,11 +74,8 @@ func TestAHeadThatLeavesDoesNotStrandTheNext(t *testing.T) {
 	head, next := push(t, &q, 0), push(t, &q, 0)
 	done := make(chan struct{})
 	close(done)
-	if _, err := head.Wait(done); err != ErrDone {
-		t.Fatalf("Wait with done closed: %v, want ErrDone", err)
-	}
-	if _, granted := head.Leave(); granted {
-		t.Fatal("Leave reported a grant nobody made")
+	if r := wait(head, done); r.err != errGaveUp || r.granted {
+		t.Fatalf("the head giving up: %+v, want no grant", r)
 	}
 	w := waitOn(next, nil)
 	if !q.Grant(7) {
@@ -90,18 +99,16 @@ func TestAGrantRacingLeaveIsHandedOn(t *testing.T) {
 		done := make(chan struct{})
 		got := make(chan bool, 1)
 		go func() {
-			v, err := racer.Wait(done)
-			if err == ErrDone {
-				if v, granted := racer.Leave(); granted {
-					q.Grant(v) // gave up: hand it on
-				} else {
-					got <- false
-					return
-				}
-			} else if err != nil || v != round {
-				t.Errorf("round %d: the racer got %d, %v", round, v, err)
+			r := wait(racer, done)
+			switch {
+			case r.err == nil && r.v == round: // granted before done: it passes the value on when finished
+			case r.err == errGaveUp && r.granted && r.v == round:
+				q.Grant(r.v) // gave up with the grant in hand: hand it on
+			case r.err == errGaveUp && !r.granted:
+			default:
+				t.Errorf("round %d: the racer got %+v", round, r)
 			}
-			got <- err == nil
+			got <- r.err == nil
 		}()
 		var wg sync.WaitGroup
 		wg.Go(func() { close(done) })
@@ -113,14 +120,14 @@ func TestAGrantRacingLeaveIsHandedOn(t *testing.T) {
 		} else {
 			raced++
 		}
-		if v, err := behind.Wait(nil); v != round || err != nil {
-			t.Fatalf("round %d: the waiter behind got %d, %v", round, v, err)
+		if r := wait(behind, nil); r.v != round || r.err != nil {
+			t.Fatalf("round %d: the waiter behind got %+v", round, r)
 		}
 		if q.Len() != 0 {
 			t.Fatalf("round %d: %d left queued", round, q.Len())
 		}
 	}
-	t.Logf("%d of 1000 rounds ended with the racer giving up", raced)
+	t.Logf("%d of 1000 rounds ended with the racer giving up or handing on", raced)
 }
 
 func TestPushRefusesPastMaxAndAfterClose(t *testing.T) {
@@ -182,18 +189,13 @@ func TestBoundedWaitsExpireAtTheirBound(t *testing.T) {
 	})
 }
 
-// A grant or a leaving on a waiter whose bound has passed is still one end
-// of its wait: whichever came first.
-func TestExpiryRacingLeaveIsNotAGrant(t *testing.T) {
+// A waiter that gives up after its bound has ended its wait finds no grant
+// to hand on, and leaves nothing queued.
+func TestLeaveAfterExpiryIsNotAGrant(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var q Queue[int]
 		w := push(t, &q, time.Second)
-		done := make(chan struct{})
-		close(done)
-		if _, err := w.Wait(done); err != ErrDone {
-			t.Fatal(err)
-		}
-		time.Sleep(2 * time.Second) // the reaper ends w first
+		time.Sleep(2 * time.Second) // the reaper ends w before it gives up
 		if _, granted := w.Leave(); granted {
 			t.Fatal("Leave after expiry reported a grant")
 		}
@@ -211,8 +213,8 @@ func TestAWaitAllocatesNothing(t *testing.T) {
 			if err != nil || !q.Grant(1) {
 				t.Fatal(err)
 			}
-			if _, err := w.Wait(nil); err != nil {
-				t.Fatal(err)
+			if r := wait(w, nil); r.err != nil {
+				t.Fatal(r.err)
 			}
 		})
 		if allocs != 0 {
@@ -222,7 +224,7 @@ func TestAWaitAllocatesNothing(t *testing.T) {
 }
 
 func TestErrorsAreDistinct(t *testing.T) {
-	errs := []error{ErrClosed, ErrFull, ErrExpired, ErrDone}
+	errs := []error{ErrClosed, ErrFull, ErrExpired}
 	for i, a := range errs {
 		for _, b := range errs[i+1:] {
 			if errors.Is(a, b) {
