@@ -24,11 +24,11 @@ import (
 	"time"
 )
 
-// Errors that end a wait other than by a grant.
+// Errors of Push, and of a wait that ends other than by a grant.
 var (
-	ErrClosed  = errors.New("waitq: closed")
-	ErrFull    = errors.New("waitq: full")
-	ErrExpired = errors.New("waitq: bound passed")
+	ErrClosed  = errors.New("waitq: closed")       // Close was called
+	ErrFull    = errors.New("waitq: full")         // Push found max waiters queued
+	ErrExpired = errors.New("waitq: bound passed") // the wait's bound passed first
 )
 
 // Queue is a queue of waiters for values of type T. The zero Queue is
