@@ -133,7 +133,8 @@ func TestAThrowawayPolicyRowCompiles(t *testing.T) {
 			return false
 		}
 		d := filepath.Dir(rel)
-		return (d == "." || d == "lb") && (strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, ".s"))
+		lbOrItsDeps := d == "." || d == "lb" || strings.HasPrefix(filepath.ToSlash(d), "internal/")
+		return lbOrItsDeps && (strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, ".s"))
 	})
 	for name, src := range files {
 		write(t, filepath.Join(dir, "lb", name), src)
