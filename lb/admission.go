@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nanolb/nanolb/internal/waitq"
 )
 
 // Admission control: Config.MaxConcurrency caps each endpoint's leases in
@@ -16,183 +17,24 @@ import (
 // waiters: Pick and Done switch on the pool's lease mode (lease.go), as for
 // any other per-lease state.
 //
-// The queue hands a freed slot to its front waiter directly. A successful
-// Done on an endpoint that is up, with a waiter in front, passes its own
-// slot on without giving it back (passOn): waiters queue only while every
-// endpoint up is at its limit, so the endpoint whose slot just freed is the
-// only one below it, the policy's one choice. passOn takes the front
-// waiter with one compare-and-swap and sends the lease down the waiter's
-// buffered channel; it takes the queue's lock only to move the next waiter
-// up, after the send. Everything else that may free a slot (any other
-// Done, an Add, a reinstatement, a probe falling due, a new waiter) calls
-// kick, which, while waiters are queued, leases for the front by the
-// policy under the queue's lock. A new Pick meanwhile sees waiters queued
-// and returns ErrSaturated instead of taking the slot. A waiter whose
-// context ends leaves the queue under the same lock; if a grant won the
-// race, the waiter ends that lease neutrally, which kicks the queue again,
-// so the slot passes to the next waiter and is never leaked.
-//
-// The hand-off's cost is what a release does before the waiter can run,
-// and what the waiter does after it wakes: Done, passOn's compare-and-swap
-// and the channel's send; the receive, and the waiter put back for reuse.
-// A waiter allocates nothing. Measured in bench/admission against
-// golang.org/x/sync's semaphore and a channel of capacity one (see the
-// README for the numbers), the runtime's channel queue stays ahead: its
-// release wakes the waiter with nothing around it, and PickWait's default
-// bound (MaxWait) keeps a timer in the runtime's heap while waits come and
-// go, which makes every scheduling round read the clock.
+// The queue (internal/waitq) holds the waiters; the pool hands them leases.
+// A successful Done on an endpoint that is up, with a waiter queued, passes
+// its own slot on without giving it back (passOn): waiters queue only while
+// every endpoint up is at its limit, so the endpoint whose slot just freed
+// is the only one below it, the policy's one choice. Everything else that
+// may free a slot (any other Done, an Add, a reinstatement, a probe falling
+// due, a new waiter) calls kick, which, while waiters are queued, leases by
+// the policy and grants the lease to the oldest. A new Pick meanwhile sees
+// waiters queued and returns ErrSaturated instead of taking the slot. A
+// lease nobody is left to take, because its waiter gave up first, is ended
+// neutrally, which kicks the queue again: a slot is never leaked.
 
-// queue is PickWait's waiters, oldest first: the oldest in front, the
-// others in a list behind it. The front waiter is taken without the lock:
-// whoever swaps front from a waiter to nil (compare-and-swap) owns the end
-// of that wait, so a Done hands its slot on with one compare-and-swap and
-// the channel's send. Everything else (joining, the list, promoting the
-// next waiter to front, leaving, the reaper, Close) holds mu, and only
-// code holding mu sets front to a waiter: so while mu is held, front
-// changes only to nil.
-//
-// A Pick refuses while anyone waits: it reads behind, then front. A waiter
-// promoted to front is stored there before behind drops, so a reader that
-// sees behind at 0 after a promotion sees the new front.
-type queue struct {
-	front  atomic.Pointer[waiter]
-	behind atomic.Int32 // waiters in the list
-	mu     sync.Mutex
-	// head and tail are the list behind front, oldest first; frontExpires
-	// is front's expires, written when it became front, so the reaper need
-	// not read a waiter a Done may already have taken (and its owner reused).
-	head, tail   *waiter
-	frontExpires int64
-	closed       atomic.Bool // set under mu; PickWait reads it without
-	// reaper ends the waits that Config.MaxWait bounds: one timer per pool,
-	// armed for the oldest such waiter, instead of one per wait (a timer
-	// per wait cost more than the hand-off itself). It is left armed when
-	// the queue empties, and fires once for nothing: stopping it there put
-	// 90 ns on the hand-off, a release's path to the waiter.
-	reaper *time.Timer
-	armed  bool
-	// joined and ended count the waits that queued and those ended other
-	// than by a grant (their context, the reaper, Close), so that Stats
-	// has the grants without a count on the hand-off's path.
-	joined, ended uint64
-	free          sync.Pool // finished waiters, reused (newWaiter)
-}
+// queue is PickWait's waiters.
+type queue struct{ waitq.Queue[Lease] }
 
-// waiter is one PickWait caller. Whoever takes it out of the queue other
-// than the waiter itself ends its wait through ch: a grant sends the lease,
-// the reaper a zero Lease, Close closes it. Waiters are reused (waiters),
-// with their channels: a wait allocates nothing.
-type waiter struct {
-	prev, next *waiter
-	ch         chan Lease // buffered: one send at most, which never blocks
-	expires    int64      // on the latency clock, for waits MaxWait bounds; else 0
-}
-
-// newWaiter returns a finished waiter of this queue, or a new one.
-// Waiters are kept per pool, not shared by all: a channel belongs to the
-// testing/synctest bubble it was made in, as the pool's timers do.
-func (q *queue) newWaiter() *waiter {
-	if w, _ := q.free.Get().(*waiter); w != nil {
-		return w
-	}
-	return &waiter{ch: make(chan Lease, 1)}
-}
-
-// recycle keeps a finished waiter for reuse. A waiter goes back only once
-// nobody else can reach it: it has received what ended its wait, and its
-// channel is empty and open.
-func (q *queue) recycle(w *waiter) {
-	w.expires = 0
-	q.free.Put(w)
-}
-
-// waiting reports whether anyone waits (see queue for the order of reads).
-func (q *queue) waiting() bool { return q.behind.Load() != 0 || q.front.Load() != nil }
-
-// count is the number of waiters queued, for Stats and MaxWaiters.
-func (q *queue) count() int32 {
-	n := q.behind.Load()
-	if q.front.Load() != nil {
-		n++
-	}
-	return n
-}
-
-// push queues w last: at the list's end, then up to front if front is
-// empty. Callers hold mu.
-func (q *queue) push(w *waiter) {
-	w.prev = q.tail
-	if q.tail != nil {
-		q.tail.next = w
-	} else {
-		q.head = w
-	}
-	q.tail = w
-	q.behind.Add(1)
-	// Front may be empty: the queue was, or a Done took front while w
-	// joined the list (it promotes only if it sees behind above 0, and w
-	// may not have been counted yet).
-	q.promote()
-}
-
-// promote moves the list's oldest waiter to front if front is empty.
-// Callers hold mu.
-func (q *queue) promote() {
-	w := q.head
-	if w == nil || q.front.Load() != nil {
-		return
-	}
-	q.head = w.next
-	if q.head != nil {
-		q.head.prev = nil
-	} else {
-		q.tail = nil
-	}
-	w.next = nil
-	q.frontExpires = w.expires
-	q.front.Store(w) // before behind drops: see queue
-	q.behind.Add(-1)
-}
-
-// take takes w out of front and reports whether it was there: true means
-// the caller now ends w's wait.
-func (q *queue) take(w *waiter) bool { return q.front.CompareAndSwap(w, nil) }
-
-// listed reports whether w is in the list. Callers hold mu.
-func (q *queue) listed(w *waiter) bool { return q.head == w || w.prev != nil }
-
-// unlist takes w out of the list and reports whether it was in it. Callers
-// hold mu.
-func (q *queue) unlist(w *waiter) bool {
-	if !q.listed(w) {
-		return false
-	}
-	if w.prev != nil {
-		w.prev.next = w.next
-	} else {
-		q.head = w.next
-	}
-	if w.next != nil {
-		w.next.prev = w.prev
-	} else {
-		q.tail = w.prev
-	}
-	w.prev, w.next = nil, nil
-	q.behind.Add(-1)
-	return true
-}
-
-// leave takes w out of the queue, wherever it is, and reports whether it
-// was in it: false means a grant, the reaper or Close took it first, and
-// what ended its wait is in (or on its way to) its channel. Callers hold
-// mu.
-func (q *queue) leave(w *waiter) bool {
-	if q.take(w) {
-		q.promote()
-		return true
-	}
-	return q.unlist(w)
-}
+// waiting reports whether anyone waits: under a limit, a new Pick then
+// refuses rather than overtake them.
+func (q *queue) waiting() bool { return q.Len() != 0 }
 
 // stats are admission's counters, written only off the common path.
 type stats struct {
@@ -211,14 +53,9 @@ type Stats struct {
 
 // Stats returns the pool's admission counters.
 func (p *Pool) Stats() Stats {
-	q := &p.queue
-	q.mu.Lock()
-	waiting := q.count()
-	grants := q.joined - q.ended - uint64(waiting)
-	q.mu.Unlock()
 	return Stats{
-		Waiting:     int(waiting),
-		Grants:      grants,
+		Waiting:     p.queue.Len(),
+		Grants:      p.queue.Granted(),
 		Timeouts:    p.stats.timeouts.Load(),
 		QueueFull:   p.stats.queueFull.Load(),
 		Saturations: p.stats.saturations.Load(),
@@ -237,24 +74,17 @@ func (p *Pool) drained() {
 	}
 }
 
-// passOn hands the slot a successful lease on c just freed to the front
+// passOn hands the slot a successful lease on c just freed to the oldest
 // waiter as a new lease on c, without giving it back first, and reports
-// whether it did. It declines when nobody is in front, when c is not up
-// with a clean record, when a probe may be due (the queue's general path
-// serves a due probe first), or when another taker wins the front. See the
-// top of this file for why c is the policy's choice. The front is taken
-// without the lock; only promoting the next waiter takes it.
+// whether it took the slot. It declines when c is not up with a clean
+// record, or when a probe may be due (kick serves a due probe first). See
+// the top of this file for why c is the policy's choice.
 func (p *Pool) passOn(c *core) bool {
-	q := &p.queue
-	w := q.front.Load()
-	if w == nil || c.health.Load() != 0 || p.due.Load() != dueNone || !q.take(w) {
+	if c.health.Load() != 0 || p.due.Load() != dueNone {
 		return false
 	}
-	w.ch <- p.newLease(c, 0) // the pool stays as full: no EventDrained
-	if q.behind.Load() != 0 {
-		q.mu.Lock()
-		q.promote()
-		q.mu.Unlock()
+	if l := p.newLease(c, 0); !p.queue.Grant(l) { // the pool stays as full: no EventDrained
+		l.Done(context.Canceled) // the waiter gave up meanwhile: the slot goes back
 	}
 	return true
 }
@@ -302,7 +132,7 @@ func (p *Pool) belowLimit() *core {
 
 // refuse is a public pick's ErrSaturated: it counts the refusal and, when
 // the pool was not saturated yet, emits EventSaturated. The queue's own
-// tries (serve) get a plain ErrSaturated: they refuse no caller.
+// tries (kick) get a plain ErrSaturated: they refuse no caller.
 func (p *Pool) refuse() (Lease, error) {
 	p.stats.saturations.Add(1)
 	p.saturated()
@@ -322,47 +152,18 @@ func (p *Pool) saturated() {
 	}
 }
 
-// kick serves the queue if anyone waits.
+// kick serves the queue while anyone waits and a lease can be had. A
+// lease its waiter gave up on first is ended neutrally, which kicks again.
 func (p *Pool) kick() {
-	if p.queue.waiting() {
-		p.dispatch()
-	}
-}
-
-// dispatch leases for the queue's front while a lease can be had. A lease
-// serve was left with ends neutrally once the lock is given back, which
-// serves the queue again.
-func (p *Pool) dispatch() {
-	p.queue.mu.Lock()
-	spare := p.serve()
-	p.queue.mu.Unlock()
-	spare.Done(context.Canceled)
-}
-
-// serve is dispatch with the queue's lock held. It returns the lease it
-// acquired for a front waiter that a Done served first, when nobody is
-// left to take it; the caller ends it after unlocking.
-func (p *Pool) serve() (spare Lease) {
-	q := &p.queue
-	for {
-		q.promote()
-		w := q.front.Load()
-		if w == nil {
-			return spare
+	for p.queue.waiting() {
+		l, err := p.acquire()
+		if err != nil {
+			return
 		}
-		l := spare
-		if l.c == nil {
-			var err error
-			if l, err = p.acquire(); err != nil {
-				return Lease{}
-			}
+		if !p.queue.Grant(l) {
+			l.Done(context.Canceled)
+			return
 		}
-		if !q.take(w) { // a Done's passOn took it meanwhile: the lease goes to the next
-			spare = l
-			continue
-		}
-		spare = Lease{}
-		w.ch <- l
 	}
 }
 
@@ -397,7 +198,7 @@ func (p *Pool) PickWait(ctx context.Context) (Lease, error) {
 		p.stats.timeouts.Add(1)
 		return Lease{}, fmt.Errorf("lb: PickWait: %w", err)
 	}
-	if p.queue.closed.Load() {
+	if p.queue.Closed() {
 		return Lease{}, ErrClosed
 	}
 	err := ErrSaturated
@@ -413,151 +214,50 @@ func (p *Pool) PickWait(ctx context.Context) (Lease, error) {
 	return p.wait(ctx)
 }
 
-// wait queues the caller and waits for its grant. It serves the queue once
-// itself, under the lock it queued under: a slot freed since the caller's
-// Pick, whose Done found nobody queued, is not lost, and a Done from now on
-// sees the caller queued. The waiter is reused and its MaxWait bound read
-// before the lock, which releases wait for.
+// wait queues the caller and waits for its grant. Once queued it kicks
+// the queue itself: a slot freed since the caller's try, by a Done that
+// found nobody queued, is not lost, and a Done from then on sees the
+// caller queued. A wait whose context has no deadline is bounded by
+// MaxWait.
 func (p *Pool) wait(ctx context.Context) (Lease, error) {
-	q := &p.queue
-	w := q.newWaiter()
+	var bound time.Duration
 	if _, ok := ctx.Deadline(); !ok {
-		w.expires = nanos() + int64(p.cfg.maxWait)
+		bound = p.cfg.maxWait
 	}
-	q.mu.Lock()
-	if q.closed.Load() || q.count() >= p.cfg.maxWaiters {
-		closed := q.closed.Load()
-		q.mu.Unlock()
-		q.recycle(w)
-		if closed {
-			return Lease{}, ErrClosed
-		}
+	w, err := p.queue.Push(int(p.cfg.maxWaiters), bound)
+	if err == waitq.ErrFull {
 		p.stats.queueFull.Add(1)
 		return Lease{}, ErrQueueFull
-	}
-	q.push(w)
-	q.joined++
-	spare := p.serve()
-	if w.expires != 0 && !q.armed && (q.front.Load() == w || q.listed(w)) {
-		p.armReaper(p.cfg.maxWait)
-	}
-	q.mu.Unlock()
-	spare.Done(context.Canceled) // never w's: w was served, or is still queued
-
-	done := ctx.Done()
-	if done == nil { // a context that never ends: a plain receive wakes sooner than a select
-		l, ok := <-w.ch
-		return p.outcome(w, l, ok)
-	}
-	select {
-	case l, ok := <-w.ch:
-		return p.outcome(w, l, ok)
-	case <-done:
-	}
-	q.mu.Lock()
-	left := q.leave(w)
-	if left {
-		q.ended++
-	}
-	q.mu.Unlock()
-	if !left { // a grant, the reaper or Close was first: its value is in ch
-		l, ok := <-w.ch
-		if ok {
-			q.recycle(w)
-			if l.c != nil { // the grant won the race: pass it on
-				l.Done(context.Canceled)
-			}
-		}
-	} else {
-		q.recycle(w)
-	}
-	p.stats.timeouts.Add(1)
-	return Lease{}, fmt.Errorf("lb: PickWait: no lease before the wait ended: %w", ctx.Err())
-}
-
-// outcome is what a waiter returns for what its channel gave it: a lease,
-// a zero Lease from the reaper (MaxWait passed), or nothing from Close. The
-// waiter is reused unless its channel was closed.
-func (p *Pool) outcome(w *waiter, l Lease, ok bool) (Lease, error) {
-	if !ok {
+	} else if err != nil {
 		return Lease{}, ErrClosed
 	}
-	q := &p.queue
-	q.recycle(w)
-	if l.c == nil {
-		p.stats.timeouts.Add(1)
-		return Lease{}, fmt.Errorf("lb: PickWait: no lease within MaxWait (%v): %w", p.cfg.maxWait, context.DeadlineExceeded)
-	}
-	return l, nil
-}
-
-// armReaper sets the reaper to fire after d. Callers hold the queue's
-// lock.
-func (p *Pool) armReaper(d time.Duration) {
-	q := &p.queue
-	if q.reaper == nil {
-		q.reaper = time.AfterFunc(d, p.reap)
+	p.kick()
+	var l Lease
+	if done := ctx.Done(); done == nil {
+		l = <-w.C() // a plain receive wakes sooner than a select
 	} else {
-		q.reaper.Reset(d)
-	}
-	q.armed = true
-}
-
-// reap ends the bounded waits whose MaxWait has passed and re-arms for
-// the oldest one left.
-func (p *Pool) reap() {
-	q := &p.queue
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.armed = false
-	now := nanos()
-	// While mu is held front changes only to nil (see queue), so front and
-	// frontExpires agree; a Done may still take it first.
-	if w := q.front.Load(); w != nil && q.frontExpires != 0 && q.frontExpires <= now && q.take(w) {
-		q.ended++
-		w.ch <- Lease{}
-	}
-	for w := q.head; w != nil; {
-		after := w.next
-		if w.expires != 0 && w.expires <= now {
-			q.unlist(w)
-			q.ended++
-			w.ch <- Lease{}
+		select {
+		case l = <-w.C():
+		case <-done:
+			if l, granted := w.Leave(); granted {
+				l.Done(context.Canceled) // the grant won the race: pass it on
+			}
+			p.stats.timeouts.Add(1)
+			return Lease{}, fmt.Errorf("lb: PickWait: no lease before the wait ended: %w", ctx.Err())
 		}
-		w = after
 	}
-	q.promote()
-	// FIFO: later bounded waiters expire later, so the first bounded one
-	// left is the next to expire.
-	next := int64(0)
-	if q.front.Load() != nil && q.frontExpires != 0 {
-		next = q.frontExpires
+	switch w.Finish() {
+	case nil:
+		return l, nil
+	case waitq.ErrClosed:
+		return Lease{}, ErrClosed
 	}
-	for w := q.head; w != nil && next == 0; w = w.next {
-		next = w.expires
-	}
-	if next != 0 {
-		p.armReaper(time.Duration(max(next-now, 0)))
-	}
+	p.stats.timeouts.Add(1) // waitq.ErrExpired
+	return Lease{}, fmt.Errorf("lb: PickWait: no lease within MaxWait (%v): %w", p.cfg.maxWait, context.DeadlineExceeded)
 }
 
 // Close ends the pool's waiting for good: callers in PickWait and every
 // later one get ErrClosed. Pick, Done and membership changes go on working,
 // and leases outlive it; Registry.Delete closes the pool it removes. Close
 // is idempotent.
-func (p *Pool) Close() {
-	q := &p.queue
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.closed.Store(true)
-	if w := q.front.Load(); w != nil && q.take(w) {
-		q.ended++
-		close(w.ch)
-	}
-	for q.head != nil {
-		w := q.head
-		q.unlist(w)
-		q.ended++
-		close(w.ch)
-	}
-}
+func (p *Pool) Close() { p.queue.Close() }

@@ -575,8 +575,8 @@ func TestSaturatedAndDrainedEvents(t *testing.T) {
 
 // Under churn nothing is lost or granted twice: goroutines queue without
 // deadlines, hold briefly and end their leases with successes (a Done hands
-// its slot to the front waiter without the queue's lock), failures (the
-// slot is given back and the queue served under the lock) and
+// its slot straight to the oldest waiter), failures (the slot is given back
+// and the queue served by the policy) and
 // cancellations racing grants. A waiter left parked for good would never
 // return (MaxWait is far past the test's bound); a slot granted twice would
 // put two holders on the endpoint at once; a grant lost to a cancelled

@@ -107,7 +107,7 @@ func (p *Pool) begin(c *core) int64 {
 
 // end is Done for a lease of a pool in leaseLimit or leaseTracked mode: the
 // lease leaves the pool's total and the policy's state; then, under a
-// concurrency limit, a successful lease's slot goes straight to the front
+// concurrency limit, a successful lease's slot goes straight to the oldest
 // waiter when it can (passOn); else the slot is given back, the outcome
 // reported, and only then the queue kicked, so that a waiter is never
 // handed the endpoint that just failed before its failure counts.
@@ -118,7 +118,7 @@ func (p *Pool) end(c *core, mark int64, err error, probe uint64) {
 	if leasedPolicies[p.policy] {
 		p.policyEnd(c, mark, err)
 	}
-	if p.limit != 0 && err == nil && probe == 0 && p.queue.front.Load() != nil && p.passOn(c) {
+	if p.limit != 0 && err == nil && probe == 0 && p.queue.waiting() && p.passOn(c) {
 		return
 	}
 	c.release()
