@@ -183,16 +183,11 @@ func (p *Pool) acquire() (Lease, error) {
 }
 
 // PickWait is Pick, except that where Pick would fail with ErrSaturated or
-// ErrNoEndpoint it waits, in one first-in-first-out queue per pool, until a
-// lease can be had: a slot frees, an endpoint is added or reinstated, or a
-// probe falls due. The lease it returns is the one the pool's policy would
-// choose among the endpoints below their limit. It fails with an error
-// wrapping ctx.Err() when ctx ends first (without a deadline, after
-// Config.MaxWait, with context.DeadlineExceeded), with ErrQueueFull when
-// Config.MaxWaiters callers already wait, and with ErrClosed once the pool
-// is closed, even if a slot is free. A caller that gives up never holds a
-// slot: a grant that races its cancellation passes to the next waiter. A
-// PickWait that waits is not counted in Stats.Saturations.
+// ErrNoEndpoint it waits, first in first out, until the policy can lease an
+// endpoint below its limit. It fails with an error wrapping ctx.Err() (or
+// DeadlineExceeded after Config.MaxWait if ctx has no deadline), with
+// ErrQueueFull past Config.MaxWaiters, and with ErrClosed once the pool is
+// closed, even with a slot free. A caller that gives up never holds a slot.
 func (p *Pool) PickWait(ctx context.Context) (Lease, error) {
 	if err := ctx.Err(); err != nil {
 		p.stats.timeouts.Add(1)

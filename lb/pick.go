@@ -26,18 +26,12 @@ func (p *Pool) Pick() (Lease, error) {
 	return Lease{c: c, pool: p}, nil
 }
 
-// PickKey leases the endpoint for key: on a ConsistentHash pool, the same
-// endpoint for the same key while membership is unchanged, unless that
-// endpoint is out or at the load bound; on a Shard pool, only ever the
-// key's shard, or ErrShardDown while it is out; other policies ignore the
-// key.
-//
-// PickKey(key) is PickKeyUint64(H(key)) on every policy, for a fixed
-// 64-bit hash H of the key's bytes, so processes with the same endpoints
-// route a key alike whatever their language. H costs a multiply per 8
-// bytes; docs/design-hashing.md specifies it step by step, with test
-// vectors such as H("user-12345") = 0x17d3ed2bab2b0728. Versions that
-// hashed keys with FNV-1a route them elsewhere: upgrading moves them once.
+// PickKey leases the endpoint for key: on ConsistentHash the same one while
+// membership is unchanged, unless it is out or at the load bound; on Shard
+// only ever the key's shard, or ErrShardDown; other policies ignore it.
+// PickKey(key) is PickKeyUint64(H(key)) for a fixed hash H specified in
+// docs/design-hashing.md (H("user-12345") = 0x17d3ed2bab2b0728), so every
+// process routes a key alike whatever its language.
 func (p *Pool) PickKey(key string) (Lease, error) {
 	h := keyhash.Mix64(keyhash.String(key))
 	if p.policy == Shard {

@@ -25,42 +25,27 @@ const (
 	// consecutive tickets spread over the weight line instead of bursting
 	// on one endpoint. One atomic add and a binary search per pick.
 	WeightedRoundRobin
-	// PeakEWMA is P2C whose cost is a peak-sensitive moving average of the
-	// endpoint's latency times its leases in flight plus one, as linkerd
-	// and Finagle balance: a latency above the average replaces it at
-	// once, lower ones decay it with time constant Config.EWMADecay. It
-	// times one lease in 8, drawn at random, on a monotonic clock, whose
-	// read costs more than a whole P2C Pick+Done.
-	// Every lease of an endpoint with no latency yet is timed, so a new
-	// endpoint is tried, not stampeded; a failure teaches at least 1 s,
-	// timed or not; a cancelled request teaches nothing.
+	// PeakEWMA is P2C on a cost, as linkerd and Finagle balance: a
+	// peak-sensitive moving average of the endpoint's latency (decaying
+	// with Config.EWMADecay) times its leases in flight plus one. It times
+	// one lease in 8 at random, and every lease of an endpoint with no
+	// latency yet; a failure teaches at least 1 s, a cancellation nothing.
 	PeakEWMA
 	// Random leases an endpoint drawn uniformly among those that are up.
 	Random
 	// ConsistentHash routes each key of Pool.PickKey to the same endpoint
-	// while membership is unchanged, with bounded loads (Mirrokni, Thorup
-	// and Zadimoghaddam, 2018) over a Maglev lookup table weighted by
-	// Endpoint.Weight: an endpoint at Config.HashLoadFactor times the mean
-	// in-flight count, or not up, passes the key to a few others in an
-	// order seeded by the key. Adding one endpoint to n gives it about
-	// 1/(n+1) of the keys; Maglev also moves keys between the others,
-	// about half as many at 100 endpoints, nine times as many at 1,000.
-	// Pick without a key uses a random one. Past 65,537 table entries
-	// (655 endpoints by default) a membership change returns before the
-	// table is rebuilt, in the background: meanwhile a removed endpoint's
-	// keys go to others and a new one takes none.
+	// while membership is unchanged, over a Maglev table weighted by
+	// Endpoint.Weight, with bounded loads (Mirrokni et al., 2018): an
+	// endpoint at Config.HashLoadFactor times the mean in flight, or not
+	// up, passes the key on in an order seeded by the key. Large tables
+	// are rebuilt in the background (docs/policies.md).
 	ConsistentHash
-	// Shard routes each key of Pool.PickKey strictly to one endpoint, its
-	// shard, with no load bound and no failover: the key's shard number is
-	// its jump consistent hash (Lamping and Veach, 2014) over the shard
-	// count. Shard i is Config.Shards's i-th address if the config has a
-	// layout (a shard missing from the pool is empty), else the pool's i-th
-	// endpoint in address order (shorter first, then bytewise); either way
-	// the order of New, Add or Set does not matter. While the key's shard
-	// is ejected, probing or empty, the key gets ErrShardDown; once its
-	// cooldown passes, the key's own PickKey is its probe. Adding a shard
-	// at the end of n moves about 1/(n+1) of the keys, all to it. Pick
-	// without a key draws an endpoint uniformly among those that are up.
+	// Shard routes each key of Pool.PickKey strictly to its shard, the
+	// jump consistent hash of the key over the shard count, with no
+	// failover: ErrShardDown while the shard is out, and the key's own
+	// PickKey probes it once due. Shard i is Config.Shards's i-th address,
+	// or the pool's i-th in address order. Pick without a key draws
+	// uniformly among the endpoints that are up.
 	Shard
 )
 
