@@ -8,16 +8,6 @@ import (
 	"github.com/nanolb/nanolb/internal/keyhash"
 )
 
-// fnv1a is 64-bit FNV-1a, the key hash of earlier versions.
-func fnv1a(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
-}
-
 // PickKey routes a key as PickKeyUint64 routes its keyhash.String, on
 // every keyed policy, so a client computing the documented hash routes
 // alike. FNV-1a routes about 15 keys in 16 elsewhere, so each check tells
@@ -41,7 +31,7 @@ func TestPickKeyRoutesAsPickKeyUint64OfTheKeysHash(t *testing.T) {
 			if byKey != byHash {
 				t.Fatalf("%v: PickKey(%q) went to %s, PickKeyUint64 of its hash to %s", policy, key, byKey, byHash)
 			}
-			if route(func() (Lease, error) { return p.PickKeyUint64(fnv1a(key)) }) != byKey {
+			if route(func() (Lease, error) { return p.PickKeyUint64(keyhash.FNV1a(key)) }) != byKey {
 				moved++
 			}
 		}

@@ -94,3 +94,15 @@ func Mix64(h uint64) uint64 {
 	h ^= h >> 33
 	return h
 }
+
+// FNV1a returns the 64-bit FNV-1a hash of s: a multiply per byte. The
+// Maglev table draws each address's permutation from it, and tests use it
+// as a reference hash.
+func FNV1a(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}

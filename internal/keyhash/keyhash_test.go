@@ -43,17 +43,6 @@ func foldSpec(x uint64) uint64 {
 	return hi ^ lo
 }
 
-// fnv1a is 64-bit FNV-1a, a reference hash for the spread tests and the
-// benchmark: a multiply per byte.
-func fnv1a(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
-}
-
 // String is its specification at every length from 0 to 80 (a tail of
 // every size after 0 to 10 whole words), on random bytes, on zeros and on
 // 0xff bytes, whose words have the top bit set.
@@ -189,7 +178,7 @@ func TestStringSpreadsKeysEvenly(t *testing.T) {
 				name string
 				hash func(string) uint64
 				even bool
-			}{{"String", String, true}, {"FNV-1a", fnv1a, true}, {"a byte sum", byteSum, false}} {
+			}{{"String", String, true}, {"FNV-1a", FNV1a, true}, {"a byte sum", byteSum, false}} {
 				x2, even := evenlySpread(c.keys, h.hash, c.size)
 				t.Logf("%s: chi-square %.0f over %d degrees of freedom", h.name, x2, c.size-1)
 				if even != h.even {
@@ -274,7 +263,7 @@ func BenchmarkString(b *testing.B) {
 		for _, h := range []struct {
 			name string
 			hash func(string) uint64
-		}{{"key", String}, {"fnv1a", fnv1a}} {
+		}{{"key", String}, {"FNV1a", FNV1a}} {
 			b.Run(fmt.Sprintf("hash=%s/len=%d", h.name, n), func(b *testing.B) {
 				b.ReportAllocs()
 				var x uint64
@@ -285,6 +274,15 @@ func BenchmarkString(b *testing.B) {
 					b.Log(x) // keeps x alive
 				}
 			})
+		}
+	}
+}
+
+// FNV1a is 64-bit FNV-1a: the published vectors of its reference.
+func TestFNV1aMatchesItsPublishedVectors(t *testing.T) {
+	for in, want := range map[string]uint64{"": 0xcbf29ce484222325, "a": 0xaf63dc4c8601ec8c, "foobar": 0x85944171f73967e8} {
+		if got := FNV1a(in); got != want {
+			t.Errorf("FNV1a(%q) = %#x, want %#x", in, got, want)
 		}
 	}
 }

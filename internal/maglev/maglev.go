@@ -91,7 +91,7 @@ func Build[T Index](endpoints []Endpoint, size int) []T {
 	var weights uint64
 	for i, e := range endpoints {
 		weights += uint64(e.Weight)
-		base := addrHash(e.Addr)
+		base := keyhash.FNV1a(e.Addr) // the address draws its permutation and place in the turns
 		takers[i] = taker{
 			share: uint64(e.Weight),
 			hash:  keyhash.Mix64(base),
@@ -167,15 +167,4 @@ func fill[T Index](table []T, takers []taker, rounds uint64) {
 			}
 		}
 	}
-}
-
-// addrHash is 64-bit FNV-1a of an address, from which its permutation and
-// its place in the turn order are drawn.
-func addrHash(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
 }
