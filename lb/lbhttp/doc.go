@@ -77,6 +77,29 @@
 // and queueing both have their callers: a proxy that sheds load wants the
 // error, a batch client wants the wait.
 //
+// # Throttling
+//
+// With Transport.Throttle, a client whose endpoints reject attempts as
+// overloaded sheds attempts itself before they reach the wire, by the
+// client-side adaptive throttling of the Google SRE book ("Handling
+// Overload"): over the last two minutes it counts attempts and accepts,
+// and refuses an attempt with probability max(0, (attempts − K × accepts)
+// ÷ (attempts + 1)), K being ThrottleK (2 by default). So while endpoints
+// accept fewer than one attempt in K, what is sent falls to about K times
+// what they accept, and the endpoints spend little on rejections.
+//
+// Every attempt counts, retries included. A 429 or 503 response and a
+// transport error (an endpoint that cannot be reached takes nothing) are
+// rejections; any other response, a 500 among them, is an accept: the
+// endpoint did the work. An attempt not sent (no endpoint to lease, the
+// context ended before it went) and a transport error after the context
+// ended count for nothing. A refused first attempt fails with an error
+// wrapping ErrThrottled and leases nothing, so no endpoint is charged; a
+// refused retry is not sent, and the caller gets the attempt before, as
+// when the retry budget is out. Refused attempts count as attempts, so a
+// client whose endpoints accept nothing sends almost nothing until they
+// do; the option costs a clock read per attempt, and nothing when off.
+//
 // # Errors
 //
 // When the first attempt gets no lease, RoundTrip sends nothing and
@@ -85,7 +108,8 @@
 // (lb.Config.MaxWaiters requests wait already), lb.ErrClosed (the pool was
 // closed while or before the request waited), the context's error
 // (context.DeadlineExceeded also when lb.Config.MaxWait ran out), or
-// lb.ErrNoEndpoint. When the request's context has ended before an
+// lb.ErrNoEndpoint; a request the throttle refused returns an error
+// wrapping ErrThrottled. When the request's context has ended before an
 // attempt is sent (a deadline that passes as Wait's lease is granted, or
 // while a failed response is closed before its retry), RoundTrip sends
 // nothing more and returns an error wrapping the context's error.

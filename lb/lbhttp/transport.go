@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nanolb/nanolb/internal/throttle"
 	"github.com/nanolb/nanolb/lb"
 )
 
@@ -28,11 +29,20 @@ const (
 	MaxRetryMinPerSecond = 1e6
 	// DefaultMaxIdleConnsPerEndpoint is MaxIdleConnsPerEndpoint when zero.
 	DefaultMaxIdleConnsPerEndpoint = 100
+	// DefaultThrottleK is ThrottleK when zero, the SRE book's K: endpoints
+	// may reject half of the attempts before the client sheds any.
+	DefaultThrottleK = throttle.DefaultK
+	// MaxThrottleK is the largest ThrottleK accepted; the smallest is 1.
+	MaxThrottleK = 10
 )
 
 // ErrRequest wraps the error RoundTrip returns for a request it cannot
 // send: one without a URL.
 var ErrRequest = errors.New("lbhttp: invalid request")
+
+// ErrThrottled wraps the error RoundTrip returns for a request the
+// Transport's throttle rejected (Transport.Throttle): nothing was sent.
+var ErrThrottled = errors.New("lbhttp: throttled")
 
 // drainLimit and drainTime bound how much of a retried HTTP/1 response's
 // body is read, and for how long, before it is closed, so its connection
@@ -126,11 +136,28 @@ type Transport struct {
 	// MaxRetryMinPerSecond.
 	RetryMinPerSecond float64
 
+	// Throttle sheds attempts locally while endpoints reject them as
+	// overloaded, by the SRE book's client-side adaptive throttling: each
+	// attempt is refused with probability max(0, (attempts − ThrottleK ×
+	// accepts) ÷ (attempts + 1)) over the last two minutes, failing with an
+	// error wrapping ErrThrottled. False, the default, turns it off. See
+	// "Throttling" in the package documentation for what counts.
+	Throttle bool
+
+	// ThrottleK is the throttle's K: attempts on the wire fall to about K
+	// times those accepted. Zero means DefaultThrottleK (2); it must be
+	// from 1 (shed hardest) to MaxThrottleK (10). Without Throttle, a
+	// non-zero ThrottleK is an error wrapping lb.ErrConfig.
+	ThrottleK float64
+
 	once    sync.Once
 	initErr error
 	base    http.RoundTripper
 	budget  budget
 	max     int
+	// throttle is nil unless Throttle is set, so an attempt without it
+	// costs a nil check.
+	throttle *throttle.Throttle
 }
 
 // NewClient returns an http.Client whose Transport balances every request
@@ -185,6 +212,19 @@ func (t *Transport) resolve() error {
 	case idle == 0:
 		idle = DefaultMaxIdleConnsPerEndpoint
 	}
+	if t.ThrottleK != 0 && !t.Throttle {
+		return fmt.Errorf("lbhttp: ThrottleK is set but Throttle is off: %w", lb.ErrConfig)
+	}
+	if t.Throttle {
+		k := t.ThrottleK
+		switch {
+		case k == 0:
+			k = DefaultThrottleK
+		case !(k >= 1 && k <= MaxThrottleK):
+			return fmt.Errorf("lbhttp: ThrottleK %v out of range [1, %d]: %w", t.ThrottleK, MaxThrottleK, lb.ErrConfig)
+		}
+		t.throttle = throttle.New(k)
+	}
 	t.budget.init(ratio, perSecond)
 	t.base = t.Base
 	if t.base == nil {
@@ -223,6 +263,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, fmt.Errorf("lbhttp: request has no URL: %w", ErrRequest)
 	}
+	if t.throttle != nil && !t.throttle.Allow() {
+		closeBody(req)
+		return nil, fmt.Errorf("lbhttp: endpoints are rejecting requests as overloaded; shed locally: %w", ErrThrottled)
+	}
 	ctx := req.Context()
 	retry := false
 	if t.max > 1 {
@@ -232,6 +276,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var tried []string // allocated by the first retry only
 	lease, err := t.pick(req, nil)
 	if err != nil {
+		t.unthrottle()
 		closeBody(req)
 		return nil, pickError(err)
 	}
@@ -244,6 +289,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		a := newAttempt(req, lease.Endpoint(), body)
 		resp, rtErr := t.base.RoundTrip(&a.req)
+		if t.throttle != nil {
+			t.record(ctx, resp, rtErr)
+		}
 		outcome := t.classify(ctx, resp, rtErr)
 		if !retry || outcome == nil || attempt == t.max || ctx.Err() != nil ||
 			errors.Is(outcome, context.Canceled) {
@@ -261,6 +309,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			closeReader(next)
 			return t.finish(req, a, lease, resp, rtErr, outcome)
 		}
+		if t.throttle != nil && !t.throttle.Allow() {
+			t.budget.refund()
+			closeReader(next)
+			return t.finish(req, a, lease, resp, rtErr, outcome)
+		}
 		if tried == nil {
 			tried = make([]string, 0, t.max-1)
 		}
@@ -268,6 +321,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		nextLease, err := t.pick(req, tried)
 		if err != nil {
 			t.budget.refund()
+			t.unthrottle()
 			closeReader(next)
 			return t.finish(req, a, lease, resp, rtErr, outcome)
 		}
@@ -285,12 +339,37 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 func (t *Transport) unsent(lease lb.Lease, body io.ReadCloser, attempt int, prev, ctxErr error) error {
 	lease.Done(context.Canceled)
 	closeReader(body)
+	t.unthrottle()
 	if attempt == 1 {
 		return fmt.Errorf("lbhttp: the request's context ended before it was sent: %w", ctxErr)
 	}
 	t.budget.refund()
 	return fmt.Errorf("lbhttp: the request's context ended before attempt %d was sent (attempt %d: %v): %w",
 		attempt, attempt-1, prev, ctxErr)
+}
+
+// record tells the throttle how an attempt it allowed ended: a 429 or 503
+// response, or a transport error, is a rejection, any other response an
+// accept; a transport error after the request's context ended is taken
+// back, as the caller, not the endpoint, ended it.
+func (t *Transport) record(ctx context.Context, resp *http.Response, err error) {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		t.throttle.Cancel()
+	case err != nil || resp == nil:
+		t.throttle.Record(false)
+	default:
+		t.throttle.Record(resp.StatusCode != http.StatusTooManyRequests &&
+			resp.StatusCode != http.StatusServiceUnavailable)
+	}
+}
+
+// unthrottle takes back from the throttle an attempt it allowed that was
+// not sent.
+func (t *Transport) unthrottle() {
+	if t.throttle != nil {
+		t.throttle.Cancel()
+	}
 }
 
 // retryable reports whether req may be sent more than once: its method is
