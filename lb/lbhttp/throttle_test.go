@@ -113,7 +113,9 @@ func TestThrottleShedsToKTimesAccepts(t *testing.T) {
 			if k == 0 {
 				k = DefaultThrottleK
 			}
-			if want := k * float64(accepted); math.Abs(float64(wire)-want) > 0.15*want+40 {
+			// A round's accepts come before its rejections, so the sent run
+			// somewhat above K × accepts; a K off by a half falls outside.
+			if want := k * float64(accepted); math.Abs(float64(wire)-want) > 0.25*want+40 {
 				t.Errorf("%d sent for %d accepted, want about K × accepts = %.0f", wire, accepted, want)
 			}
 			if full := 2 * capacity * rounds; float64(accepted) < 0.8*float64(full) {
