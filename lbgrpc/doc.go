@@ -13,7 +13,9 @@
 // Options: a balancer's settings come from the service config (Config);
 // what a service config cannot carry (a Classifier, a pool hook) is given
 // to NewBuilder as functional options (Option, a func applied to the
-// builder). The module is its own, on grpc-go v1.84, so gRPC stays out of
+// builder); what works above the balancer, on each RPC of a ClientConn
+// (ThrottleInterceptor), is an interceptor from a constructor of its own.
+// The module is its own, on grpc-go v1.84, so gRPC stays out of
 // the core's go.mod.
 //
 // # Model
@@ -89,6 +91,24 @@
 // Unavailable retries it, after its backoff. Callers who would rather
 // queue should use lb's PickWait outside gRPC (lbhttp's Transport.Wait does
 // so for HTTP).
+//
+// # Throttling
+//
+// ThrottleInterceptor is the client-side adaptive throttling of the Google
+// SRE book ("Handling Overload") as a unary client interceptor: over the
+// last two minutes it counts the RPCs asked of it and those the servers
+// accepted, and refuses an RPC with probability max(0, (requests − K ×
+// accepts) ÷ (requests + 1)). So while servers accept fewer than one RPC
+// in K, what is sent falls to about K times what they accept. An RPC that
+// ends with ResourceExhausted or Unavailable (the servers' overload, or
+// none reachable) is a rejection; one the caller cancelled counts for
+// nothing; any other ending, an application error or a deadline among
+// them, is an accept: a server took the RPC. A refused RPC is not sent and
+// fails at once with status Unavailable, wrapping ErrThrottled: Unavailable
+// is what gRPC calls a condition to retry later with backoff, as lbgrpc's
+// concurrency limit reports too. Refused RPCs count as requests, so a
+// client whose servers accept nothing sends almost nothing until they do.
+// The interceptor reads the clock once per RPC; streams are not throttled.
 //
 // # Events
 //

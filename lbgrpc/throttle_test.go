@@ -1,0 +1,214 @@
+package lbgrpc
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net"
+	"sync"
+	"testing"
+
+	"github.com/nanolb/nanolb/lb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
+	"google.golang.org/grpc/status"
+)
+
+// overloadedServer is a real gRPC server on 127.0.0.1 with a capacity per
+// round: its Check answers the first capacity calls of a round and fails
+// the rest with code, as a server shedding load does. The test starts
+// each round.
+type overloadedServer struct {
+	healthpb.UnimplementedHealthServer
+	addr     string
+	capacity int
+	code     codes.Code
+
+	mu       sync.Mutex
+	inRound  int
+	hits     int
+	accepted int
+}
+
+func (s *overloadedServer) Check(context.Context, *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hits++
+	s.inRound++
+	if s.inRound > s.capacity {
+		return nil, status.Error(s.code, "test server over capacity")
+	}
+	s.accepted++
+	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
+}
+
+func (s *overloadedServer) newRound() {
+	s.mu.Lock()
+	s.inRound = 0
+	s.mu.Unlock()
+}
+
+func (s *overloadedServer) counts() (hits, accepted int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hits, s.accepted
+}
+
+func startOverloaded(t *testing.T, capacity int, code codes.Code) *overloadedServer {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &overloadedServer{addr: lis.Addr().String(), capacity: capacity, code: code}
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, s)
+	go srv.Serve(lis) // returns when stopped
+	t.Cleanup(srv.Stop)
+	return s
+}
+
+// dialThrottled connects to servers through nanolb_round_robin with the
+// interceptor, and closes the connection when the test ends.
+func dialThrottled(t *testing.T, ic grpc.UnaryClientInterceptor, servers ...*overloadedServer) *grpc.ClientConn {
+	t.Helper()
+	r := manual.NewBuilderWithScheme("nanolbthrottle")
+	var eps []resolver.Endpoint
+	for _, s := range servers {
+		eps = append(eps, resolver.Endpoint{Addresses: []resolver.Address{{Addr: s.addr}}})
+	}
+	r.InitialState(resolver.State{Endpoints: eps})
+	cc, err := grpc.NewClient(r.Scheme()+":///test",
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithResolvers(r),
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"nanolb_round_robin": {"ejectAfter": 100}}]}`),
+		grpc.WithUnaryInterceptor(ic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return cc
+}
+
+// TestThrottleShedsToKTimesAccepts offers two servers, each taking 5 of
+// every round's 100 RPCs and failing the rest with ResourceExhausted or
+// Unavailable, 60 rounds: what reaches them falls to about K times what
+// they accept, they still accept about all they can, and every refused
+// RPC fails with Unavailable wrapping ErrThrottled.
+func TestThrottleShedsToKTimesAccepts(t *testing.T) {
+	const (
+		rounds   = 60
+		perRound = 100
+		capacity = 5
+	)
+	for _, tc := range []struct {
+		name string
+		code codes.Code
+		k    float64
+	}{
+		{"ResourceExhausted with the default K", codes.ResourceExhausted, 0},
+		{"Unavailable with K 1.5", codes.Unavailable, 1.5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			noGoroutinesLeft(t)
+			a, b := startOverloaded(t, capacity, tc.code), startOverloaded(t, capacity, tc.code)
+			ic, err := ThrottleInterceptor(tc.k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cc := dialThrottled(t, ic, a, b)
+			hc := healthpb.NewHealthClient(cc)
+			ctx := context.Background()
+			// Both connections up first, so no RPC fails for want of one.
+			eventually(t, "both servers reached", func() bool {
+				a.newRound()
+				b.newRound()
+				hc.Check(ctx, &healthpb.HealthCheckRequest{})
+				hA, _ := a.counts()
+				hB, _ := b.counts()
+				return hA > 0 && hB > 0
+			})
+			hA0, accA0 := a.counts()
+			hB0, accB0 := b.counts()
+			throttled := 0
+			for range rounds {
+				a.newRound()
+				b.newRound()
+				for range perRound {
+					_, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
+					switch {
+					case errors.Is(err, ErrThrottled):
+						if c := status.Code(err); c != codes.Unavailable {
+							t.Fatalf("throttled RPC's code %v, want Unavailable", c)
+						}
+						throttled++
+					case err != nil && status.Code(err) != tc.code:
+						t.Fatal(err)
+					}
+				}
+			}
+			hA, accA := a.counts()
+			hB, accB := b.counts()
+			wire, accepted := hA-hA0+hB-hB0, accA-accA0+accB-accB0
+			t.Logf("%d RPCs: %d throttled, %d sent, %d accepted", rounds*perRound, throttled, wire, accepted)
+			if wire+throttled != rounds*perRound {
+				t.Errorf("%d sent and %d throttled, want %d in all", wire, throttled, rounds*perRound)
+			}
+			k := tc.k
+			if k == 0 {
+				k = DefaultThrottleK
+			}
+			// A round's accepts come before its rejections, so the sent run
+			// somewhat above K × accepts; a K off by a half falls outside.
+			if want := k * float64(accepted); math.Abs(float64(wire)-want) > 0.25*want+40 {
+				t.Errorf("%d sent for %d accepted, want about K × accepts = %.0f", wire, accepted, want)
+			}
+			if full := 2 * capacity * rounds; float64(accepted) < 0.8*float64(full) {
+				t.Errorf("%d accepted of the servers' %d: the throttle shed what they could take", accepted, full)
+			}
+		})
+	}
+}
+
+// TestThrottleAcceptsOtherEndings checks the counting rule: RPCs that fail
+// with an application code are accepts, so the throttle refuses none; and
+// RPCs the caller cancelled count for nothing (were they rejections, 500
+// after 200 accepts would have the throttle refuse about 40% of RPCs).
+func TestThrottleAcceptsOtherEndings(t *testing.T) {
+	noGoroutinesLeft(t)
+	s := startOverloaded(t, 0, codes.NotFound) // fails every RPC with NotFound
+	ic, err := ThrottleInterceptor(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := healthpb.NewHealthClient(dialThrottled(t, ic, s))
+	for i := range 200 {
+		if _, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{}); status.Code(err) != codes.NotFound {
+			t.Fatalf("RPC %d: %v, want NotFound from the server", i, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 500 {
+		if _, err := hc.Check(ctx, &healthpb.HealthCheckRequest{}); status.Code(err) != codes.Canceled {
+			t.Fatalf("cancelled RPC: %v, want Canceled", err)
+		}
+	}
+	for i := range 100 {
+		if _, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{}); errors.Is(err, ErrThrottled) {
+			t.Fatalf("RPC %d throttled after NotFound answers and cancelled RPCs", i)
+		}
+	}
+}
+
+func TestThrottleInterceptorRejectsK(t *testing.T) {
+	for _, k := range []float64{0.5, -1, MaxThrottleK + 1, math.NaN(), math.Inf(1)} {
+		if _, err := ThrottleInterceptor(k); !errors.Is(err, lb.ErrConfig) {
+			t.Errorf("ThrottleInterceptor(%v): %v, want lb.ErrConfig", k, err)
+		}
+	}
+}
