@@ -22,7 +22,11 @@ import (
 //     endpoint is up below its limit;
 //   - Stats().Waiting is the number of waiters the script started and has
 //     seen neither served nor failed;
-//   - a waiter's error is ErrClosed, ErrQueueFull or wraps its context's.
+//   - a waiter's error is ErrClosed, ErrQueueFull, wraps its context's,
+//     or wraps ErrShed, and then only past the target in a queue the
+//     script has not seen empty for the interval (shedding is on, with a
+//     target and interval a few clock steps long, so scripts reach it),
+//     and Stats().Shed counts those.
 //
 // At the end every lease is ended and every waiter cancelled, and every
 // count is zero.
@@ -31,12 +35,17 @@ func FuzzPickWait(f *testing.F) {
 	f.Add([]byte{2, 2, 1, 1, 1, 1, 1, 4, 0, 2, 1, 3, 0, 3, 1, 5, 7})
 	f.Add([]byte{1, 4, 1, 1, 1, 6, 0, 7, 1, 1, 1, 3, 0, 5, 3, 2, 0})
 	f.Add([]byte{3, 1, 0, 0, 0, 1, 1, 1, 1, 3, 2, 3, 0, 2, 0, 4, 4, 3, 1, 3, 0})
+	f.Add([]byte{0, 3, 0, 0, 0, 1, 6, 2, 6, 2, 6, 2, 1, 3, 0, 0}) // a waiter, 9 ms, another, a Done: the first is shed
 	f.Fuzz(func(t *testing.T, script []byte) {
 		synctest.Test(t, func(t *testing.T) { runWaitScript(t, &tape{b: script}) })
 	})
 }
 
+// The fuzzed pool's shedding rule: a few of the script's clock steps each.
+const fuzzWaitTarget, fuzzWaitInterval = 2 * time.Millisecond, 8 * time.Millisecond
+
 type waitCall struct {
+	joined time.Time
 	cancel context.CancelFunc
 	done   chan waitOutcome
 	over   bool
@@ -57,6 +66,8 @@ func runWaitScript(t *testing.T, tp *tape) {
 		ProbeTimeout:   time.Millisecond,
 		NoJitter:       true,
 		MaxWait:        time.Second,
+		WaitTarget:     fuzzWaitTarget,
+		WaitInterval:   fuzzWaitInterval,
 	}
 	addrs := []string{"a:1", "b:1", "c:1"}
 	p := mustNew(t, cfg, addrs[:1+tp.intn(2)]...)
@@ -71,6 +82,9 @@ func runWaitScript(t *testing.T, tp *tape) {
 	gen := map[string]int{}
 	hold := func(l lb.Lease) { held = append(held, heldLease{l, gen[l.Endpoint()]}) }
 	var calls []*waitCall
+	// lastEmpty is when the script last saw nobody waiting: the queue
+	// stood no longer than since then.
+	lastEmpty, shed := time.Now(), uint64(0)
 	collect := func() {
 		synctest.Wait()
 		for i, c := range calls {
@@ -83,6 +97,12 @@ func runWaitScript(t *testing.T, tp *tape) {
 				if r.err == nil {
 					tracef(t, "waiter %d served: %s", i, r.l.Endpoint())
 					hold(r.l)
+				} else if errors.Is(r.err, lb.ErrShed) {
+					now := time.Now()
+					if now.Sub(c.joined) <= fuzzWaitTarget || now.Sub(lastEmpty) < fuzzWaitInterval {
+						t.Fatalf("waiter %d shed after %v in a queue that stood at most %v", i, now.Sub(c.joined), now.Sub(lastEmpty))
+					}
+					shed++
 				} else if !errors.Is(r.err, lb.ErrQueueFull) && !errors.Is(r.err, context.Canceled) && !errors.Is(r.err, context.DeadlineExceeded) {
 					t.Fatalf("waiter %d: unexpected error %v", i, r.err)
 				}
@@ -116,8 +136,11 @@ func runWaitScript(t *testing.T, tp *tape) {
 				free = true
 			}
 		}
-		if s := p.Stats(); s.Waiting != waiting {
-			t.Fatalf("after %s: Stats().Waiting = %d, the script counts %d", step, s.Waiting, waiting)
+		if s := p.Stats(); s.Waiting != waiting || s.Shed != shed {
+			t.Fatalf("after %s: Stats().Waiting = %d, Shed = %d; the script counts %d, %d", step, s.Waiting, s.Shed, waiting, shed)
+		}
+		if waiting == 0 {
+			lastEmpty = time.Now()
 		}
 		if waiting > 0 && free {
 			t.Fatalf("after %s: %d waiting while an endpoint is up below its limit: %+v", step, waiting, p.Endpoints())
@@ -133,7 +156,7 @@ func runWaitScript(t *testing.T, tp *tape) {
 			}
 		case 1: // PickWait on a goroutine of its own
 			ctx, cancel := context.WithCancel(context.Background())
-			c := &waitCall{cancel: cancel, done: make(chan waitOutcome, 1)}
+			c := &waitCall{joined: time.Now(), cancel: cancel, done: make(chan waitOutcome, 1)}
 			calls = append(calls, c)
 			go func() { l, err := p.PickWait(ctx); c.done <- waitOutcome{l, err} }()
 		case 2: // cancel a waiter

@@ -12,10 +12,11 @@ import (
 )
 
 // Admission control: Config.MaxConcurrency caps each endpoint's leases in
-// flight, and PickWait queues callers, first in first out, until a lease
-// can be had. Nothing here runs for a pool without a limit and without
-// waiters: Pick and Done switch on the pool's lease mode (lease.go), as for
-// any other per-lease state.
+// flight, and PickWait queues callers, first in first out while the queue
+// drains (internal/waitq sheds it when it stands), until a lease can be
+// had. Nothing here runs for a pool without a limit and without waiters:
+// Pick and Done switch on the pool's lease mode (lease.go), as for any
+// other per-lease state.
 //
 // The queue (internal/waitq) holds the waiters; the pool hands them leases.
 // A successful Done on an endpoint that is up, with a waiter queued, passes
@@ -24,9 +25,9 @@ import (
 // is the only one below it, the policy's one choice. Everything else that
 // may free a slot (any other Done, an Add, a reinstatement, a probe falling
 // due, a new waiter) calls kick, which, while waiters are queued, leases by
-// the policy and grants the lease to the oldest. A new Pick meanwhile sees
-// waiters queued and returns ErrSaturated instead of taking the slot. A
-// lease nobody is left to take, because its waiter gave up first, is ended
+// the policy and grants the lease to the queue's next waiter. A new Pick
+// meanwhile sees waiters queued and returns ErrSaturated instead of taking
+// the slot. A lease nobody is left to take, because its waiter gave up first, is ended
 // neutrally, which kicks the queue again: a slot is never leaked.
 
 // queue is PickWait's waiters.
@@ -48,6 +49,7 @@ type Stats struct {
 	Grants      uint64 // leases handed to queued waiters
 	Timeouts    uint64 // waits ended by their context or Config.MaxWait
 	QueueFull   uint64 // PickWait calls refused with ErrQueueFull
+	Shed        uint64 // waits failed with ErrShed (Config.WaitTarget)
 	Saturations uint64 // Picks (and PickKeys, PickExcepts) that returned ErrSaturated; not PickWaits that waited
 }
 
@@ -58,6 +60,7 @@ func (p *Pool) Stats() Stats {
 		Grants:      p.queue.Granted(),
 		Timeouts:    p.stats.timeouts.Load(),
 		QueueFull:   p.stats.queueFull.Load(),
+		Shed:        p.queue.Shed(),
 		Saturations: p.stats.saturations.Load(),
 	}
 }
@@ -183,11 +186,13 @@ func (p *Pool) acquire() (Lease, error) {
 }
 
 // PickWait is Pick, except that where Pick would fail with ErrSaturated or
-// ErrNoEndpoint it waits, first in first out, until the policy can lease an
-// endpoint below its limit. It fails with an error wrapping ctx.Err() (or
-// DeadlineExceeded after Config.MaxWait if ctx has no deadline), with
-// ErrQueueFull past Config.MaxWaiters, and with ErrClosed once the pool is
-// closed, even with a slot free. A caller that gives up never holds a slot.
+// ErrNoEndpoint it waits, first in first out while the queue drains, until
+// the policy can lease an endpoint below its limit. It fails with an error
+// wrapping ctx.Err() (or DeadlineExceeded after Config.MaxWait if ctx has
+// no deadline), with ErrQueueFull past Config.MaxWaiters, with ErrShed
+// past Config.WaitTarget in a standing queue (newest first then), and with
+// ErrClosed once the pool is closed. A caller that gives up never holds a
+// slot.
 func (p *Pool) PickWait(ctx context.Context) (Lease, error) {
 	if err := ctx.Err(); err != nil {
 		p.stats.timeouts.Add(1)
@@ -246,6 +251,8 @@ func (p *Pool) wait(ctx context.Context) (Lease, error) {
 		return l, nil
 	case waitq.ErrClosed:
 		return Lease{}, ErrClosed
+	case waitq.ErrShed:
+		return Lease{}, fmt.Errorf("lb: PickWait: waited past WaitTarget (%v) in a standing queue: %w", p.cfg.waitTarget, ErrShed)
 	}
 	p.stats.timeouts.Add(1) // waitq.ErrExpired
 	return Lease{}, fmt.Errorf("lb: PickWait: no lease within MaxWait (%v): %w", p.cfg.maxWait, context.DeadlineExceeded)

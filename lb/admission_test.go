@@ -636,3 +636,78 @@ func TestPickWaitChurnLosesNothing(t *testing.T) {
 		t.Fatalf("Stats() = %+v after %d leases and %d cancellations", s, served.Load(), cancelled.Load())
 	}
 }
+
+// shedWaiter starts a PickWait in a synctest bubble and returns once it
+// is queued.
+func shedWaiter(p *Pool) <-chan waitResult {
+	out := make(chan waitResult, 1)
+	go func() {
+		l, err := p.PickWait(context.Background())
+		out <- waitResult{l, err}
+	}()
+	synctest.Wait()
+	return out
+}
+
+// A queue that has not emptied for WaitInterval gives a freed slot to the
+// newest waiter and sheds those past WaitTarget with ErrShed, counted
+// apart from timeouts; once it empties it is first in first out again,
+// past the target too. With NoShed the standing queue stays FIFO.
+func TestAStandingQueueShedsAndServesTheNewest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := limited(t, 1, "a:1")
+		held, _ := p.Pick()
+		old := shedWaiter(p)
+		time.Sleep(DefaultWaitInterval)
+		mid, newest := shedWaiter(p), shedWaiter(p)
+		held.Done(nil)
+		r := <-newest
+		if r.err != nil {
+			t.Fatalf("the newest waiter: %v, want the slot", r.err)
+		}
+		if o := <-old; !errors.Is(o.err, ErrShed) {
+			t.Fatalf("the oldest waiter, %v past the target: %v, want ErrShed", DefaultWaitInterval, o.err)
+		}
+		if s := p.Stats(); s.Shed != 1 || s.Timeouts != 0 || s.Waiting != 1 {
+			t.Fatalf("Stats() = %+v, want 1 shed, no timeouts, mid waiting", s)
+		}
+		r.l.Done(nil)
+		if m := <-mid; m.err != nil {
+			t.Fatalf("mid, within the target: %v", m.err)
+		} else {
+			held = m.l
+		}
+
+		first, second := shedWaiter(p), shedWaiter(p) // the queue emptied: FIFO
+		time.Sleep(DefaultWaitInterval / 2)
+		held.Done(nil)
+		if f := <-first; f.err != nil {
+			t.Fatalf("the first after the queue emptied: %v, want the slot", f.err)
+		} else {
+			f.l.Done(nil)
+		}
+		if s := <-second; s.err != nil {
+			t.Fatalf("the second after the queue emptied: %v", s.err)
+		} else {
+			s.l.Done(nil)
+		}
+		noneInFlight(t, p)
+
+		fifo := mustNew(t, Config{MaxConcurrency: 1, NoShed: true}, "a:1")
+		held, _ = fifo.Pick()
+		old = shedWaiter(fifo)
+		time.Sleep(DefaultWaitInterval)
+		newest = shedWaiter(fifo)
+		held.Done(nil)
+		if o := <-old; o.err != nil {
+			t.Fatalf("NoShed: the oldest waiter got %v, want the slot", o.err)
+		} else {
+			o.l.Done(nil)
+		}
+		if n := <-newest; n.err != nil || fifo.Stats().Shed != 0 {
+			t.Fatalf("NoShed: the newest waiter got %v, %d shed", n.err, fifo.Stats().Shed)
+		} else {
+			n.l.Done(nil)
+		}
+	})
+}

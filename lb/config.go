@@ -79,6 +79,26 @@ type Config struct {
 	// deadline is bounded by it alone. Zero means 3 seconds (linkerd's
 	// failfast timeout); otherwise 1µs..24h, rounded up to the microsecond.
 	MaxWait time.Duration
+
+	// WaitTarget sheds PickWait's queue while it stands (WaitInterval): a
+	// freed slot goes to the newest caller, which has the most time left,
+	// and callers that have waited longer than WaitTarget fail with ErrShed
+	// then instead of at their deadline. Zero means 5 ms ("Fail at Scale"'s
+	// controlled-delay target); otherwise 1µs..24h, not over WaitInterval.
+	WaitTarget time.Duration
+
+	// WaitInterval is how long PickWait's queue must go without emptying to
+	// stand: only then does it shed (WaitTarget) and serve newest first; a
+	// queue that empties within it is served first in first out and sheds
+	// nobody. Zero means 100 ms (the controlled-delay interval), or
+	// WaitTarget if that is longer; otherwise 1µs..24h.
+	WaitInterval time.Duration
+
+	// NoShed turns shedding off: PickWait's queue is then first in first
+	// out whatever its standing, each wait bounded by its context or
+	// MaxWait alone. Setting WaitTarget or WaitInterval with it is an error.
+	NoShed bool
+
 	// Shards is a Shard pool's explicit layout (NewShardLayout): shard i is
 	// its i-th address whatever the membership; an address not in the pool
 	// is an empty shard whose keys get ErrShardDown, and an endpoint outside
@@ -105,6 +125,8 @@ const (
 	DefaultHashReplicas      = 100
 	DefaultMaxWaiters        = 10000
 	DefaultMaxWait           = 3 * time.Second
+	DefaultWaitTarget        = 5 * time.Millisecond
+	DefaultWaitInterval      = 100 * time.Millisecond
 )
 
 const (
@@ -131,6 +153,8 @@ type settings struct {
 	limit        int64 // MaxConcurrency; 0: none
 	maxWaiters   int32
 	maxWait      time.Duration
+	waitTarget   time.Duration // 0: no shedding
+	waitInterval time.Duration
 	shards       *ShardLayout // Config.Shards if it has addresses, else nil
 }
 
@@ -203,11 +227,37 @@ func (c Config) resolve() (settings, error) {
 		return s, err
 	}
 	s.maxWait = time.Duration(micros(s.maxWait)) * time.Microsecond
+	if err := s.shedding(c); err != nil {
+		return s, err
+	}
 	if s.shards, err = shardLayout(c.Policy, c.Shards); err != nil {
 		return s, err
 	}
 	s.ejectFor, s.maxEjectFor, s.probeTimeout = micros(ejectFor), micros(maxEjectFor), micros(probe)
 	return s, nil
+}
+
+// shedding validates WaitTarget, WaitInterval and NoShed into s.
+func (s *settings) shedding(c Config) error {
+	if c.NoShed {
+		if c.WaitTarget != 0 || c.WaitInterval != 0 {
+			return fmt.Errorf("%w: NoShed with WaitTarget %v or WaitInterval %v set", ErrConfig, c.WaitTarget, c.WaitInterval)
+		}
+		return nil
+	}
+	target, err := duration("WaitTarget", c.WaitTarget, DefaultWaitTarget)
+	if err != nil {
+		return err
+	}
+	interval, err := duration("WaitInterval", c.WaitInterval, max(DefaultWaitInterval, target))
+	if err != nil {
+		return err
+	}
+	if target > interval {
+		return fmt.Errorf("%w: WaitTarget %v is longer than WaitInterval %v", ErrConfig, target, interval)
+	}
+	s.waitTarget, s.waitInterval = target, interval
+	return nil
 }
 
 // shardLayout checks that only a Shard pool has a layout, and returns it,

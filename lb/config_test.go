@@ -25,6 +25,8 @@ func TestZeroConfigMeansTheDocumentedDefaults(t *testing.T) {
 		loadFactor:   DefaultHashLoadFactor,
 		maxWaiters:   DefaultMaxWaiters,
 		maxWait:      DefaultMaxWait,
+		waitTarget:   DefaultWaitTarget,
+		waitInterval: DefaultWaitInterval,
 	}
 	if s != want {
 		t.Fatalf("Config{} resolved to %+v, want %+v", s, want)
@@ -38,6 +40,25 @@ func TestALongEjectForRaisesTheDefaultCap(t *testing.T) {
 	}
 	if s.maxEjectFor != micros(2*time.Minute) {
 		t.Fatalf("default MaxEjectFor with EjectFor 2m = %dµs, want 2m", s.maxEjectFor)
+	}
+}
+
+func TestShedSettings(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		cfg              Config
+		target, interval time.Duration
+	}{
+		{"NoShed turns shedding off", Config{NoShed: true}, 0, 0},
+		{"a long WaitTarget raises the default interval", Config{WaitTarget: time.Second}, time.Second, time.Second},
+		{"both set are kept", Config{WaitTarget: time.Millisecond, WaitInterval: 50 * time.Millisecond}, time.Millisecond, 50 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := tc.cfg.resolve()
+			if err != nil || s.waitTarget != tc.target || s.waitInterval != tc.interval {
+				t.Fatalf("resolved to %v, %v (%v); want %v, %v", s.waitTarget, s.waitInterval, err, tc.target, tc.interval)
+			}
+		})
 	}
 }
 
@@ -68,6 +89,12 @@ func TestBadConfigIsAnErrorAndNoPool(t *testing.T) {
 		{"a MaxWaiters past 2^20", Config{MaxWaiters: 1<<20 + 1}},
 		{"a negative MaxWait", Config{MaxWait: -time.Second}},
 		{"a MaxWait over a day", Config{MaxWait: 25 * time.Hour}},
+		{"a negative WaitTarget", Config{WaitTarget: -time.Millisecond}},
+		{"a WaitTarget over a day", Config{WaitTarget: 25 * time.Hour}},
+		{"a WaitInterval below a microsecond", Config{WaitInterval: time.Nanosecond}},
+		{"a WaitTarget longer than WaitInterval", Config{WaitTarget: time.Second, WaitInterval: time.Millisecond}},
+		{"NoShed with a WaitTarget", Config{NoShed: true, WaitTarget: time.Millisecond}},
+		{"NoShed with a WaitInterval", Config{NoShed: true, WaitInterval: time.Second}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := New(tc.cfg, "a:1")

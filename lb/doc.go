@@ -84,12 +84,16 @@
 // PickWait waits instead, in one first-in-first-out queue per pool, until a
 // slot frees, an endpoint is added or reinstated, or a probe falls due. A
 // freed slot goes straight to the oldest waiter, and new arrivals never
-// overtake it; a waiter whose context ends leaves the queue, and a grant
+// overtake it, while the queue drains: once it has not emptied for
+// Config.WaitInterval, the newest waiter is served first and those past
+// Config.WaitTarget fail with ErrShed (controlled delay with adaptive
+// LIFO, as "Fail at Scale"; Config.NoShed keeps it FIFO); a waiter whose context ends leaves the queue, and a grant
 // that races its cancellation passes to the next waiter. A failed Done
 // counts its failure before the queue is served, so a waiter is not handed
 // the endpoint that just failed. Config.MaxWaiters bounds the queue
 // (ErrQueueFull); a wait without a deadline ends after Config.MaxWait.
-// Stats counts waiters, grants, timeouts, refusals and saturations. Close
+// Stats counts waiters, grants, timeouts, shed waits, refusals and
+// saturations. Close
 // (and Registry.Delete) fails waiters with ErrClosed for good, while Pick
 // and leases go on.
 //

@@ -30,6 +30,12 @@ var (
 	// are already waiting.
 	ErrQueueFull = errors.New("lb: wait queue full")
 
+	// ErrShed is returned by PickWait to a caller that waited longer than
+	// Config.WaitTarget in a queue that has not emptied for
+	// Config.WaitInterval: under standing congestion newer callers are
+	// served first, and an old one fails fast instead of at its deadline.
+	ErrShed = errors.New("lb: shed from a standing wait queue")
+
 	// ErrClosed is returned by PickWait once the pool is closed (Close, or
 	// Registry.Delete), to the callers waiting then and to every later one.
 	ErrClosed = errors.New("lb: pool closed")

@@ -98,6 +98,7 @@ func newWeighted(cfg Config, endpoints []Endpoint, before func(*Pool)) (*Pool, e
 	p.armedAt.Store(never)
 	p.wake = time.AfterFunc(time.Duration(never), p.wakeUp)
 	p.wake.Stop()
+	p.queue.SetShed(s.waitTarget, s.waitInterval)
 	if before != nil {
 		before(p)
 	}

@@ -1,5 +1,5 @@
 // Package waitq is a queue of goroutines waiting for values, served oldest
-// first, in the design of golang.org/x/sync's semaphore: a list under a
+// first while it drains, in the design of golang.org/x/sync's semaphore: a list under a
 // mutex, and a buffered channel per waiter. It holds waiters, not a
 // resource: the caller owns what it hands out, and calls Grant when some
 // frees.
@@ -11,10 +11,18 @@
 // waiter's giving up is never lost: Leave returns it, and the waiter hands
 // it on.
 //
-// Push stamps a bounded waiter with the time it joined, and one method
-// (next) chooses whom a Grant serves: a policy of service or shedding by
-// age belongs there. A waiter and its channel are reused, so a wait
-// allocates nothing.
+// Under standing congestion a queue set to shed (Shed) stops serving
+// waiters that cannot finish, by the rule of "Fail at Scale" (Maurer, ACM
+// Queue 2015): controlled delay with adaptive LIFO. The queue stands when
+// it has not been empty at any time in the last interval. A Grant on a
+// standing queue serves the newest waiter, which has the most time left,
+// and fails every waiter that has waited longer than the target with
+// ErrShed. A queue that empties within the interval is served oldest
+// first, and its waiters are never shed.
+//
+// Push stamps a waiter with the time it joined when it is bounded or the
+// queue sheds, and one method (next) chooses whom a Grant serves. A waiter
+// and its channel are reused, so a wait allocates nothing.
 package waitq
 
 import (
@@ -29,6 +37,7 @@ var (
 	ErrClosed  = errors.New("waitq: closed")       // Close was called
 	ErrFull    = errors.New("waitq: full")         // Push found max waiters queued
 	ErrExpired = errors.New("waitq: bound passed") // the wait's bound passed first
+	ErrShed    = errors.New("waitq: shed")         // a standing queue failed a waiter past the target
 )
 
 // Queue is a queue of waiters for values of type T. The zero Queue is
@@ -40,6 +49,10 @@ type Queue[T any] struct {
 	mu         sync.Mutex
 	head, tail *Waiter[T] // oldest first
 	granted    uint64
+	shed       uint64
+	// target and interval are the shedding rule (Shed); target 0 sheds
+	// nothing. busy is when the queue last went from empty to not.
+	target, interval, busy int64
 	// reaper ends bounded waits: one timer per queue, set for the earliest
 	// deadline (alarm). It stays set when that waiter goes: firing once for
 	// nothing costs less than stopping it on every wait.
@@ -56,7 +69,7 @@ type Waiter[T any] struct {
 	queued     bool
 	c          chan T // buffered: whoever ends the wait sends once, without blocking
 	err        error  // why the wait ended, written before the send
-	since      int64  // when it joined, on the queue's clock; 0 for an unbounded wait
+	since      int64  // when it joined, on the queue's clock; 0 for an unbounded wait on a queue that does not shed
 	deadline   int64  // since plus its bound; 0 for an unbounded wait
 }
 
@@ -76,6 +89,22 @@ func (q *Queue[T]) Granted() uint64 {
 	return q.granted
 }
 
+// Shed returns the number of waiters the shedding rule has failed.
+func (q *Queue[T]) Shed() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.shed
+}
+
+// SetShed sets the shedding rule: while the queue has not been empty at
+// any time in the last interval, a Grant serves the newest waiter and
+// fails those that have waited longer than target with ErrShed. A target
+// of zero (the zero Queue's) never sheds and serves oldest first. Call it
+// before the first Push.
+func (q *Queue[T]) SetShed(target, interval time.Duration) {
+	q.target, q.interval = int64(target), int64(interval)
+}
+
 // Closed reports whether Close was called. It takes no lock.
 func (q *Queue[T]) Closed() bool { return q.closed.Load() }
 
@@ -89,8 +118,10 @@ func (q *Queue[T]) Push(max int, bound time.Duration) (*Waiter[T], error) {
 		w = &Waiter[T]{q: q, c: make(chan T, 1)}
 	}
 	w.since, w.deadline = 0, 0
-	if bound > 0 { // a clock read is not free: only a bound needs it
+	if bound > 0 || q.target > 0 { // a clock read is not free: only a bound or shedding needs it
 		w.since = clock()
+	}
+	if bound > 0 {
 		w.deadline = w.since + int64(bound)
 	}
 	q.mu.Lock()
@@ -108,6 +139,7 @@ func (q *Queue[T]) Push(max int, bound time.Duration) (*Waiter[T], error) {
 		q.tail.next = w
 	} else {
 		q.head = w
+		q.busy = w.since
 	}
 	q.tail = w
 	q.n.Add(1)
@@ -134,8 +166,27 @@ func (q *Queue[T]) Grant(v T) bool {
 	return true
 }
 
-// next is the waiter a Grant serves: the oldest. Callers hold mu.
-func (q *Queue[T]) next() *Waiter[T] { return q.head }
+// next is the waiter a Grant serves: the oldest, unless the queue sheds
+// and stands (see the package doc), when it is the newest and next fails
+// the others that have waited longer than the target. A lone waiter is
+// served without a clock read: there is nobody to shed or to overtake.
+// Callers hold mu.
+func (q *Queue[T]) next() *Waiter[T] {
+	if q.target == 0 || q.head == q.tail {
+		return q.head
+	}
+	now := clock()
+	if now-q.busy < q.interval {
+		return q.head
+	}
+	// Waiters join in about the order of their stamps, so the old ones
+	// are at the front: a waiter stamped out of order is shed next time.
+	for w := q.head; w != q.tail && now-w.since > q.target; w = q.head {
+		q.fail(w, ErrShed)
+		q.shed++
+	}
+	return q.tail
+}
 
 // remove takes w out of the list. Callers hold mu.
 func (q *Queue[T]) remove(w *Waiter[T]) {
@@ -208,13 +259,14 @@ func (q *Queue[T]) reap() {
 }
 
 // C returns the channel w's wait ends on. It delivers once: the value a
-// Grant handed w, or the zero T when Close or the bound ended the wait;
+// Grant handed w, or the zero T when Close, the bound or shedding ended
+// the wait;
 // Finish then tells which. The caller receives from C itself, in its own
 // frame: a woken goroutine pays for every frame it returns through.
 func (w *Waiter[T]) C() <-chan T { return w.c }
 
 // Finish reports why w's wait ended, once its value has been received
-// from C: nil for a grant, ErrClosed or ErrExpired. It puts w back for
+// from C: nil for a grant, ErrClosed, ErrExpired or ErrShed. It puts w back for
 // reuse; w must not be used again.
 func (w *Waiter[T]) Finish() error {
 	err := w.err
@@ -227,7 +279,7 @@ func (w *Waiter[T]) Finish() error {
 // receiving from C, and finishes w. If a Grant took w first, Leave returns
 // its value and true: the caller hands the value on (to Grant again, or
 // back to where it came from). Close or the bound ending w first is not a
-// grant.
+// grant, nor is being shed.
 func (w *Waiter[T]) Leave() (T, bool) {
 	q := w.q
 	q.mu.Lock()

@@ -206,25 +206,28 @@ func TestLeaveAfterExpiryIsNotAGrant(t *testing.T) {
 }
 
 func TestAWaitAllocatesNothing(t *testing.T) {
-	var q Queue[int]
-	for _, bound := range []time.Duration{0, time.Hour} {
-		allocs := testing.AllocsPerRun(1000, func() {
-			w, err := q.Push(1, bound)
-			if err != nil || !q.Grant(1) {
-				t.Fatal(err)
+	var fifo, shedding Queue[int]
+	shedding.SetShed(time.Millisecond, time.Millisecond)
+	for _, q := range []*Queue[int]{&fifo, &shedding} {
+		for _, bound := range []time.Duration{0, time.Hour} {
+			allocs := testing.AllocsPerRun(1000, func() {
+				w, err := q.Push(1, bound)
+				if err != nil || !q.Grant(1) {
+					t.Fatal(err)
+				}
+				if r := wait(w, nil); r.err != nil {
+					t.Fatal(r.err)
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("shedding %v, bound %v: %v allocations per wait", q.target != 0, bound, allocs)
 			}
-			if r := wait(w, nil); r.err != nil {
-				t.Fatal(r.err)
-			}
-		})
-		if allocs != 0 {
-			t.Errorf("bound %v: %v allocations per wait", bound, allocs)
 		}
 	}
 }
 
 func TestErrorsAreDistinct(t *testing.T) {
-	errs := []error{ErrClosed, ErrFull, ErrExpired}
+	errs := []error{ErrClosed, ErrFull, ErrExpired, ErrShed}
 	for i, a := range errs {
 		for _, b := range errs[i+1:] {
 			if errors.Is(a, b) {
@@ -232,4 +235,125 @@ func TestErrorsAreDistinct(t *testing.T) {
 			}
 		}
 	}
+}
+
+// shedTarget and shedInterval are Fail at Scale's rule, as lb's defaults.
+const shedTarget, shedInterval = 5 * time.Millisecond, 100 * time.Millisecond
+
+// grantAll grants 0, 1, ... while anyone waits, and returns who got what
+// in the order of waits, and how each wait ended.
+func grantAll(t *testing.T, q *Queue[int], waits []<-chan result) []result {
+	t.Helper()
+	for i := 0; q.Len() > 0; i++ {
+		q.Grant(i)
+	}
+	rs := make([]result, len(waits))
+	for i, w := range waits {
+		rs[i] = <-w
+	}
+	return rs
+}
+
+// A shedding queue that drains within the interval serves oldest first and
+// sheds nobody, however long past the target its waiters have waited.
+func TestAShedQueueThatDrainsIsFIFO(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var q Queue[int]
+		q.SetShed(shedTarget, shedInterval)
+		for round := range 5 {
+			var waits []<-chan result
+			for range 4 {
+				waits = append(waits, waitOn(push(t, &q, 0), nil))
+			}
+			time.Sleep(shedInterval - time.Millisecond) // past the target, short of the interval
+			for i, r := range grantAll(t, &q, waits) {
+				if r.err != nil || r.v != i {
+					t.Fatalf("round %d: waiter %d got %d, %v; want %d, nil", round, i, r.v, r.err, i)
+				}
+			}
+		}
+		if q.Shed() != 0 || q.Granted() != 20 {
+			t.Fatalf("Shed %d, Granted %d; want 0 and 20", q.Shed(), q.Granted())
+		}
+	})
+}
+
+// A queue that has not been empty for an interval serves the newest first
+// and fails the waiters older than the target; once it empties, it is
+// served oldest first again.
+func TestAStandingQueueShedsAndServesTheNewest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var q Queue[int]
+		q.SetShed(shedTarget, shedInterval)
+		old := waitOn(push(t, &q, 0), nil)
+		time.Sleep(shedInterval)
+		mid := waitOn(push(t, &q, 0), nil)
+		time.Sleep(shedTarget) // mid is at the target, not past it
+		newest := waitOn(push(t, &q, 0), nil)
+		if !q.Grant(1) {
+			t.Fatal("Grant found nobody")
+		}
+		if r := <-newest; r.err != nil || r.v != 1 {
+			t.Fatalf("the newest: %d, %v; want the grant", r.v, r.err)
+		}
+		if r := <-old; r.err != ErrShed {
+			t.Fatalf("the oldest, past the target: %v, want ErrShed", r.err)
+		}
+		if q.Len() != 1 || q.Shed() != 1 {
+			t.Fatalf("Len %d, Shed %d; want mid alone left, 1 shed", q.Len(), q.Shed())
+		}
+		if !q.Grant(2) {
+			t.Fatal("Grant found nobody")
+		}
+		if r := <-mid; r.err != nil || r.v != 2 {
+			t.Fatalf("mid, alone at the target: %d, %v; want the grant", r.v, r.err)
+		}
+
+		// Empty now: the next waiters are served oldest first even past
+		// the target.
+		var waits []<-chan result
+		for range 3 {
+			waits = append(waits, waitOn(push(t, &q, 0), nil))
+		}
+		time.Sleep(shedInterval / 2)
+		for i, r := range grantAll(t, &q, waits) {
+			if r.err != nil || r.v != i {
+				t.Fatalf("after the queue emptied, waiter %d got %d, %v; want %d", i, r.v, r.err, i)
+			}
+		}
+	})
+}
+
+// A lone waiter on a standing queue is served, however long it waited:
+// shedding it would waste the grant.
+func TestALoneWaiterIsNeverShed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var q Queue[int]
+		q.SetShed(shedTarget, shedInterval)
+		w := waitOn(push(t, &q, 0), nil)
+		time.Sleep(10 * shedInterval)
+		if !q.Grant(3) {
+			t.Fatal("Grant found nobody")
+		}
+		if r := <-w; r.err != nil || r.v != 3 || q.Shed() != 0 {
+			t.Fatalf("the lone waiter: %d, %v, Shed %d", r.v, r.err, q.Shed())
+		}
+	})
+}
+
+// Without SetShed a standing queue stays FIFO and sheds nothing.
+func TestTheZeroQueueNeverSheds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var q Queue[int]
+		var waits []<-chan result
+		for range 3 {
+			waits = append(waits, waitOn(push(t, &q, 0), nil))
+			time.Sleep(shedInterval)
+		}
+		for i, r := range grantAll(t, &q, waits) {
+			if r.err != nil || r.v != i {
+				t.Fatalf("waiter %d got %d, %v; want %d", i, r.v, r.err, i)
+			}
+		}
+	})
 }

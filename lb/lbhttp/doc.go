@@ -105,10 +105,11 @@
 // When the first attempt gets no lease, RoundTrip sends nothing and
 // returns an error saying why, wrapping lb's: lb.ErrSaturated (every
 // endpoint at its limit, without Wait), lb.ErrQueueFull
-// (lb.Config.MaxWaiters requests wait already), lb.ErrClosed (the pool was
-// closed while or before the request waited), the context's error
-// (context.DeadlineExceeded also when lb.Config.MaxWait ran out), or
-// lb.ErrNoEndpoint; a request the throttle refused returns an error
+// (lb.Config.MaxWaiters requests wait already), lb.ErrShed (the request
+// waited past lb.Config.WaitTarget in a standing queue), lb.ErrClosed
+// (the pool was closed while or before the request waited), the context's
+// error (context.DeadlineExceeded also when lb.Config.MaxWait ran out),
+// or lb.ErrNoEndpoint; a request the throttle refused returns an error
 // wrapping ErrThrottled. When the request's context has ended before an
 // attempt is sent (a deadline that passes as Wait's lease is granted, or
 // while a failed response is closed before its retry), RoundTrip sends

@@ -410,6 +410,8 @@ func pickError(err error) error {
 		why = "every endpoint is at its concurrency limit (Transport.Wait would queue)"
 	case errors.Is(err, lb.ErrQueueFull):
 		why = "too many requests already wait for an endpoint"
+	case errors.Is(err, lb.ErrShed):
+		why = "the request waited past its target in a standing queue (shed)"
 	case errors.Is(err, lb.ErrClosed):
 		why = "the pool is closed"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):

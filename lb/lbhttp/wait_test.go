@@ -3,6 +3,7 @@ package lbhttp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -199,4 +200,12 @@ func TestNoLeaseErrorsWrapLbsSentinels(t *testing.T) {
 		finish()
 		requireIdle(t, pool)
 	})
+}
+
+// A shed wait says so and still wraps lb.ErrShed.
+func TestPickErrorNamesAShedWait(t *testing.T) {
+	err := pickError(fmt.Errorf("lb: PickWait: %w", lb.ErrShed))
+	if !errors.Is(err, lb.ErrShed) || !strings.HasPrefix(err.Error(), "lbhttp: the request waited past its target") {
+		t.Fatalf("pickError = %v, want one wrapping lb.ErrShed that says why", err)
+	}
 }
