@@ -27,14 +27,25 @@ var errClient = errors.New("nanolb-demo: unknown client")
 type clientSpec struct {
 	Kind   string // "nanolb", "httplb" or "naive"
 	Policy lb.Policy
+	Limit  int  // nanolb only: lb.Config.MaxConcurrency; 0: none
+	Wait   bool // nanolb only: lbhttp.Transport.Wait, queue at the limit
 }
 
 // Label is how tables and the report name the client.
 func (s clientSpec) Label() string {
-	if s.Kind == "nanolb" {
-		return "nanolb " + s.Policy.String()
+	if s.Kind != "nanolb" {
+		return s.Kind
 	}
-	return s.Kind
+	l := "nanolb " + s.Policy.String()
+	if s.Limit > 0 {
+		l += fmt.Sprintf(" limit %d", s.Limit)
+		if s.Wait {
+			l += " wait"
+		} else {
+			l += " fail-fast"
+		}
+	}
+	return l
 }
 
 // parseClients turns the -clients flag ("all", or names separated by commas:
@@ -43,6 +54,9 @@ func parseClients(list []string) ([]clientSpec, error) {
 	byName := map[string]clientSpec{
 		"httplb": {Kind: "httplb"},
 		"naive":  {Kind: "naive"},
+		// The overload scenario's limited setups, also usable elsewhere.
+		"p2c-limit": {Kind: "nanolb", Policy: lb.P2C, Limit: overloadLimit},
+		"p2c-wait":  {Kind: "nanolb", Policy: lb.P2C, Limit: overloadLimit, Wait: true},
 	}
 	var all []clientSpec
 	for _, p := range lb.Policies() {
@@ -58,6 +72,7 @@ func parseClients(list []string) ([]clientSpec, error) {
 	for _, s := range all {
 		names = append(names, strings.TrimPrefix(s.Label(), "nanolb "))
 	}
+	names = append(names, "p2c-limit", "p2c-wait")
 	var out []clientSpec
 	for _, name := range list {
 		if name == "all" {
@@ -115,14 +130,13 @@ func newClient(spec clientSpec, addrs []string, concurrency int) (*liveClient, e
 	base := baseTransport(concurrency)
 	switch spec.Kind {
 	case "nanolb":
-		pool, err := lb.New(demoConfig(spec.Policy), addrs...)
+		cfg := demoConfig(spec.Policy)
+		cfg.MaxConcurrency = spec.Limit
+		pool, err := lb.New(cfg, addrs...)
 		if err != nil {
 			return nil, fmt.Errorf("nanolb-demo: %w", err)
 		}
-		// PICKWAIT: when lb's Config.MaxConcurrency and Pool.PickWait land,
-		// a variant of this client can wait for capacity instead of
-		// piling onto the overloaded backend (Transport.Pick's doc shows how).
-		tr := &lbhttp.Transport{Pool: pool, Base: base}
+		tr := &lbhttp.Transport{Pool: pool, Base: base, Wait: spec.Wait}
 		if spec.Policy == lb.ConsistentHash {
 			// Route by a key, as a cache client would: each request
 			// carries one of 1,000 keys.

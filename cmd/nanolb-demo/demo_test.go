@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -360,5 +361,164 @@ func TestProgressBarIsPlainWithoutATerminal(t *testing.T) {
 	redraws := strings.Count(tty.String(), "\r")
 	if redraws != 6 || !strings.HasSuffix(tty.String(), "] 100% 10 requests, 0 errors\n") {
 		t.Errorf("terminal progress: %d redraws (want 6: 0, 5, 26, 50, 99, 100%%), ends %q", redraws, tty.String()[max(0, tty.Len()-40):])
+	}
+}
+
+func TestRampStartsRequestsAtTheOfferedRate(t *testing.T) {
+	rp := ramp{From: 200, To: 600, Deadline: 300 * time.Millisecond}
+	dur := 4 * time.Second
+	if got := rp.arrival(0, dur); got != 0 {
+		t.Errorf("the first request starts at %v, want 0", got)
+	}
+	n := 0
+	for prev := time.Duration(-1); ; n++ {
+		at := rp.arrival(n, dur)
+		if at <= prev {
+			t.Fatalf("request %d starts at %v, not after %v", n, at, prev)
+		}
+		prev = at
+		if at >= dur {
+			break
+		}
+	}
+	if want := 1600; n < want-1 || n > want+1 { // (200+600)/2 a second for 4 s
+		t.Errorf("%d requests start within the phase, want %d", n, want)
+	}
+	// The first second offers 200 to 300 a second: 250 requests.
+	if at := rp.arrival(250, dur); at < 990*time.Millisecond || at > 1010*time.Millisecond {
+		t.Errorf("request 250 starts at %v, want 1 s", at)
+	}
+	for _, tc := range []struct{ capacity, want float64 }{{400, 0.5}, {100, 0}, {700, 1}} {
+		if got := rp.overloadedFrom(tc.capacity); got != tc.want {
+			t.Errorf("overloadedFrom(%v) = %v, want %v", tc.capacity, got, tc.want)
+		}
+	}
+	sc, err := lookupScenario("overload")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sc.capacity(); math.Abs(got-400) > 1e-9 {
+		t.Errorf("the overload scenario's capacity is %v/s, want 400", got)
+	}
+}
+
+func TestOverloadScenarioComparesTheFiveSetups(t *testing.T) {
+	c, err := parseFlags([]string{"-scenario", "overload"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var labels []string
+	for _, s := range c.clients {
+		labels = append(labels, s.Label())
+	}
+	want := "nanolb p2c,nanolb p2c limit 8 fail-fast,nanolb p2c limit 8 wait,httplb,naive"
+	if got := strings.Join(labels, ","); got != want {
+		t.Fatalf("overload clients %q, want %q", got, want)
+	}
+	c, err = parseFlags([]string{"-scenario", "overload", "-clients", "p2c-wait,naive"}, io.Discard)
+	if err != nil || len(c.clients) != 2 || !c.clients[0].Wait || c.clients[0].Limit != overloadLimit {
+		t.Fatalf("-clients p2c-wait,naive: %+v, %v", c.clients, err)
+	}
+}
+
+// runOverload runs the overload scenario's ramp over dur for each of specs
+// and returns their goodput rows, logged.
+func runOverload(t *testing.T, dur time.Duration, specs []clientSpec) []goodput {
+	t.Helper()
+	sc, err := lookupScenario("overload")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := options{Duration: dur, Concurrency: 16, MaxRequests: 100000, Buckets: 8, Poll: 50 * time.Millisecond}
+	capacity := sc.capacity()
+	from := sc.Ramp.overloadedFrom(capacity) * dur.Seconds()
+	var rows []goodput
+	for _, spec := range specs {
+		r, err := runPhase(context.Background(), sc, spec, opts, func(float64) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := summarizeGoodput(r, capacity, from)
+		t.Logf("%s: %d requests, %d ok, %.0f/s, overloaded %.0f/s (%.0f%%), err %.1f%%, p50 %v, p99 %v",
+			g.Label, g.Requests, g.OK, g.PerSecond, g.Overloaded, 100*g.Share(), 100*g.ErrorRate, g.P50, g.P99)
+		rows = append(rows, g)
+	}
+	return rows
+}
+
+// TestOverloadRampRunsEverySetup runs the overload scenario briefly: every
+// setup sends the ramp's requests, its goodput is between zero and a little
+// over the backends' capacity, and successes come within the deadline.
+func TestOverloadRampRunsEverySetup(t *testing.T) {
+	noLeak(t)
+	rows := runOverload(t, time.Second, overloadClients())
+	const deadline = 300 * time.Millisecond
+	for _, g := range rows {
+		if want := 400; g.Requests < want-2 || g.Requests > want+2 { // (200+600)/2 a second for 1 s
+			t.Errorf("%s: %d requests, want the ramp's %d", g.Label, g.Requests, want)
+		}
+		if g.OK == 0 || g.P50 <= 0 || g.P99 < g.P50 || g.P99 > deadline+100*time.Millisecond {
+			t.Errorf("%s: %d successes, p50 %v, p99 %v; want some, within the %v deadline", g.Label, g.OK, g.P50, g.P99, deadline)
+		}
+		for name, v := range map[string]float64{"goodput": g.PerSecond, "overloaded goodput": g.Overloaded} {
+			if math.IsNaN(v) || v < 0 || v > 1.1*g.Capacity {
+				t.Errorf("%s: %s %.1f/s outside [0, %.0f]", g.Label, name, v, 1.1*g.Capacity)
+			}
+		}
+		if g.ErrorRate < 0 || g.ErrorRate > 1 || g.OverErrorRate < 0 || g.OverErrorRate > 1 {
+			t.Errorf("%s: error rates %v, %v", g.Label, g.ErrorRate, g.OverErrorRate)
+		}
+	}
+	var table bytes.Buffer
+	writeGoodputTable(&table, rows)
+	for _, g := range rows {
+		if !strings.Contains(table.String(), g.Label+" ") {
+			t.Errorf("goodput table has no row for %s:\n%s", g.Label, table.String())
+		}
+	}
+}
+
+// TestOverloadLimitFailingFastKeepsGoodput runs the default 4 s ramp for
+// P2C without a limit and with MaxConcurrency 8 failing fast: once the
+// offered load passes capacity, the limit must keep more goodput. (In a
+// shorter ramp the servers' queues do not build enough to tell them apart.)
+func TestOverloadLimitFailingFastKeepsGoodput(t *testing.T) {
+	noLeak(t)
+	rows := runOverload(t, 4*time.Second, []clientSpec{
+		{Kind: "nanolb", Policy: lb.P2C},
+		{Kind: "nanolb", Policy: lb.P2C, Limit: overloadLimit},
+	})
+	noLimit, failFast := rows[0], rows[1]
+	if failFast.Overloaded <= noLimit.Overloaded {
+		t.Errorf("overloaded goodput: limit failing fast %.0f/s, no limit %.0f/s; want the limit ahead", failFast.Overloaded, noLimit.Overloaded)
+	}
+}
+
+func TestGoodputCountsSuccessesAsTheyComplete(t *testing.T) {
+	ms := time.Millisecond
+	r := &phaseResult{
+		Spec:     clientSpec{Kind: "nanolb", Policy: lb.P2C, Limit: 8},
+		Duration: 2 * time.Second,
+		Samples: []sample{
+			{At: 0.1, Latency: 80 * ms},             // before the overload
+			{At: 0.95, Latency: 100 * ms},           // started before, completes within it
+			{At: 1.2, Latency: 300 * ms, Err: true}, // an error within it
+			{At: 1.5, Latency: 90 * ms},             // within it
+			{At: 1.95, Latency: 200 * ms},           // completes after the phase: not goodput
+			{At: 0.5, Latency: 120 * ms, Err: true}, // an error before it
+		},
+	}
+	g := summarizeGoodput(r, 400, 1)
+	if g.Label != "nanolb p2c limit 8 fail-fast" || g.Requests != 6 || g.OK != 4 {
+		t.Fatalf("row %+v", g)
+	}
+	if g.PerSecond != 1.5 || g.Overloaded != 2 || g.Share() != 2.0/400 {
+		t.Errorf("goodput %v/s, overloaded %v/s, share %v; want 1.5, 2, 0.005", g.PerSecond, g.Overloaded, g.Share())
+	}
+	if g.ErrorRate != 2.0/6 || g.OverErrorRate != 1.0/3 {
+		t.Errorf("error rates %v, %v; want 1/3 of all, 1/3 of those started from 1 s", g.ErrorRate, g.OverErrorRate)
+	}
+	if g.P50 != 90*ms || g.P99 != 200*ms {
+		t.Errorf("p50 %v, p99 %v of successes; want 90ms, 200ms", g.P50, g.P99)
 	}
 }

@@ -37,9 +37,10 @@ type phaseResult struct {
 	FirstErr string    // an example of what callers saw, for the table
 }
 
-// runPhase starts the scenario's backends afresh, sends a bounded closed-loop
-// load from opts.Concurrency callers through the client of spec until the
-// phase ends or opts.MaxRequests were sent, and collects what happened.
+// runPhase starts the scenario's backends afresh, sends a bounded load
+// through the client of spec until the phase ends or opts.MaxRequests were
+// sent, and collects what happened: a closed loop of opts.Concurrency
+// callers, or the scenario's open-loop ramp.
 // progress is called with the fraction done, from one goroutine.
 func runPhase(ctx context.Context, sc scenario, spec clientSpec, opts options, progress func(float64)) (*phaseResult, error) {
 	cl, err := startCluster(sc, opts.Duration, opts.Buckets)
@@ -47,7 +48,11 @@ func runPhase(ctx context.Context, sc scenario, spec clientSpec, opts options, p
 		return nil, err
 	}
 	defer cl.Close()
-	c, err := newClient(spec, cl.addrs(), opts.Concurrency)
+	conns := opts.Concurrency
+	if sc.Ramp != nil { // about the most requests in flight at once
+		conns = max(conns, int(sc.Ramp.To*sc.Ramp.Deadline.Seconds()))
+	}
+	c, err := newClient(spec, cl.addrs(), conns)
 	if err != nil {
 		return nil, err
 	}
@@ -82,32 +87,17 @@ func runPhase(ctx context.Context, sc scenario, spec clientSpec, opts options, p
 		}
 	}()
 
-	var sent atomic.Int64
 	var firstErr atomic.Pointer[string]
-	perWorker := make([][]sample, opts.Concurrency)
-	var workers sync.WaitGroup
-	for w := range opts.Concurrency {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			for phaseCtx.Err() == nil && sent.Add(1) <= int64(opts.MaxRequests) {
-				t0 := time.Now()
-				// The request's own context outlives the phase's end, so
-				// a request sent just before it is not cut short.
-				err := c.do(context.WithoutCancel(phaseCtx))
-				if err != nil {
-					msg := err.Error()
-					firstErr.CompareAndSwap(nil, &msg)
-				}
-				perWorker[w] = append(perWorker[w], sample{
-					At:      t0.Sub(cl.start).Seconds(),
-					Latency: time.Since(t0),
-					Err:     err != nil,
-				})
-			}
-		}()
+	onErr := func(err error) {
+		msg := err.Error()
+		firstErr.CompareAndSwap(nil, &msg)
 	}
-	workers.Wait()
+	var samples []sample
+	if sc.Ramp != nil {
+		samples = openLoop(ctx, c, *sc.Ramp, cl.start, end, opts.MaxRequests, onErr)
+	} else {
+		samples = closedLoop(phaseCtx, c, cl.start, opts, onErr)
+	}
 	cancel()
 	bg.Wait()
 
@@ -117,12 +107,10 @@ func runPhase(ctx context.Context, sc scenario, spec clientSpec, opts options, p
 		Wall:     time.Since(cl.start),
 		Backends: sc.Backends,
 		Timeline: tl,
+		Samples:  samples,
 	}
 	if p := firstErr.Load(); p != nil {
 		r.FirstErr = *p
-	}
-	for _, s := range perWorker {
-		r.Samples = append(r.Samples, s...)
 	}
 	for _, b := range cl.backends {
 		rec := make([]int64, opts.Buckets)
@@ -135,4 +123,39 @@ func runPhase(ctx context.Context, sc scenario, spec clientSpec, opts options, p
 		r.Failed = append(r.Failed, fail)
 	}
 	return r, ctx.Err()
+}
+
+// closedLoop sends requests through c from opts.Concurrency callers, each
+// sending its next when the last ends, until phaseCtx ends or opts.MaxRequests
+// were sent, and returns one sample per request.
+func closedLoop(phaseCtx context.Context, c *liveClient, start time.Time, opts options, onErr func(error)) []sample {
+	var sent atomic.Int64
+	perWorker := make([][]sample, opts.Concurrency)
+	var workers sync.WaitGroup
+	for w := range opts.Concurrency {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for phaseCtx.Err() == nil && sent.Add(1) <= int64(opts.MaxRequests) {
+				t0 := time.Now()
+				// The request's own context outlives the phase's end, so
+				// a request sent just before it is not cut short.
+				err := c.do(context.WithoutCancel(phaseCtx))
+				if err != nil {
+					onErr(err)
+				}
+				perWorker[w] = append(perWorker[w], sample{
+					At:      t0.Sub(start).Seconds(),
+					Latency: time.Since(t0),
+					Err:     err != nil,
+				})
+			}
+		}()
+	}
+	workers.Wait()
+	var out []sample
+	for _, s := range perWorker {
+		out = append(out, s...)
+	}
+	return out
 }

@@ -19,9 +19,12 @@
 //
 // Usage:
 //
-//	nanolb-demo [-scenario mixed|steady|outage] [-duration 4s] [-concurrency 16]
+//	nanolb-demo [-scenario mixed|steady|outage|overload] [-duration 4s] [-concurrency 16]
 //	    [-clients all|p2c,round_robin,...,httplb,naive] [-max-requests 100000]
 //	    [-buckets 40] [-poll 50ms] [-out out/demo/report.html]
+//
+// The overload scenario instead offers four backends of fixed capacity an
+// open-loop load that rises past it, and prints each client's goodput.
 //
 // README.md in this directory describes the scenarios and the report.
 //
@@ -107,6 +110,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.scenario, err = lookupScenario(*scenarioName); err != nil {
 		return c, err
 	}
+	if c.scenario.Ramp != nil && *clients == "all" {
+		c.clients = overloadClients()
+		return c, nil
+	}
 	if c.clients, err = parseClients(strings.Split(*clients, ",")); err != nil {
 		return c, err
 	}
@@ -121,8 +128,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		return err
 	}
 	begin := time.Now()
-	fmt.Fprintf(stderr, "nanolb-demo: scenario %q, %d clients, %v each, %d callers\n",
-		c.scenario.Name, len(c.clients), c.opts.Duration, c.opts.Concurrency)
+	load := fmt.Sprintf("%d callers", c.opts.Concurrency)
+	if rp := c.scenario.Ramp; rp != nil {
+		load = fmt.Sprintf("open loop %.0f to %.0f requests/s", rp.From, rp.To)
+	}
+	fmt.Fprintf(stderr, "nanolb-demo: scenario %q, %d clients, %v each, %s\n",
+		c.scenario.Name, len(c.clients), c.opts.Duration, load)
 	var results []*phaseResult
 	var rows []summary
 	for i, spec := range c.clients {
@@ -143,6 +154,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	}
 	fmt.Fprintln(stdout)
 	writeTable(stdout, c.scenario.Backends, rows)
+	if rp := c.scenario.Ramp; rp != nil {
+		capacity := c.scenario.capacity()
+		from := rp.overloadedFrom(capacity) * c.opts.Duration.Seconds()
+		fmt.Fprintf(stdout, "\ngoodput: successful responses completed a second; overloaded: from %.2f s on, when more than the capacity of %.0f/s is offered; latencies of successes only.\n\n", from, capacity)
+		var g []goodput
+		for _, r := range results {
+			g = append(g, summarizeGoodput(r, capacity, from))
+		}
+		writeGoodputTable(stdout, g)
+	}
 	page, err := renderReport(c.scenario, c.opts, results, rows)
 	if err != nil {
 		return err

@@ -141,7 +141,7 @@ figure.plot svg { max-width: 100%; height: auto; }
 </head>
 <body>
 <h1>nanolb demo: scenario “{{.Scenario.Name}}”</h1>
-<p class="note">{{.Generated}} · {{.GoVersion}} · {{.CPUs}} CPUs · each client ran its own phase of {{.Options.Duration}} against freshly started backends on 127.0.0.1 following the same script, with {{.Options.Concurrency}} callers in a closed loop (at most {{.Options.MaxRequests}} requests a phase).</p>
+<p class="note">{{.Generated}} · {{.GoVersion}} · {{.CPUs}} CPUs · each client ran its own phase of {{.Options.Duration}} against freshly started backends on 127.0.0.1 following the same script, {{with .Scenario.Ramp}}with requests started in an open loop at a rate rising from {{.From}} to {{.To}} a second, each with a deadline of {{.Deadline}}{{else}}with {{.Options.Concurrency}} callers in a closed loop{{end}} (at most {{.Options.MaxRequests}} requests a phase).</p>
 <p>{{.Scenario.Describe}}.</p>
 <table id="script">
 <tr><th>backend</th><th>script</th></tr>

@@ -68,6 +68,16 @@ type scenario struct {
 	Name     string
 	Describe string
 	Backends []backendSpec
+	// Ramp, if set, replaces the closed loop of callers with an open-loop
+	// load rising over the phase.
+	Ramp *ramp
+}
+
+// overloadBackend serves 8 requests at once in 80 ms each (100 a second)
+// and queues the rest in the server, as a thread pool does.
+func overloadBackend(name string) backendSpec {
+	return backendSpec{Name: name, Role: "serves 8 requests at once in 80 ms; the rest queue in the server",
+		Delay: 80 * time.Millisecond, Limit: 8, Queue: 1 << 20}
 }
 
 // flapping returns n fail windows of equal length, spread evenly over
@@ -108,6 +118,12 @@ var scenarios = map[string]scenario{
 			{Name: "slow", Role: "answers in 20 ms", Delay: 20 * time.Millisecond},
 			{Name: "slower", Role: "answers in 40 ms", Delay: 40 * time.Millisecond},
 		},
+	},
+	"overload": {
+		Name:     "overload",
+		Describe: "four backends of 100 requests a second each (400 in all), offered an open-loop load rising from 200 to 600 requests a second, each caller giving up after 300 ms",
+		Backends: []backendSpec{overloadBackend("a"), overloadBackend("b"), overloadBackend("c"), overloadBackend("d")},
+		Ramp:     &ramp{From: 200, To: 600, Deadline: 300 * time.Millisecond},
 	},
 	"outage": {
 		Name:     "outage",
