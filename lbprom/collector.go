@@ -257,6 +257,7 @@ func (c *Collector) collectPool(ch chan<- prometheus.Metric, name string, p *lb.
 	counter(descPoolGrants, st.Grants, name)
 	counter(descPoolTimeouts, st.Timeouts, name)
 	counter(descPoolQueueFull, st.QueueFull, name)
+	counter(descPoolShed, st.Shed, name)
 	counter(descPoolSaturations, st.Saturations, name)
 
 	c.mu.Lock()

@@ -450,7 +450,7 @@ func TestEveryMetricHasHelpAndPassesLint(t *testing.T) {
 	f := s.waitFor(want{"nanolb_endpoint_ejections_total", ep("api", addrB), 1})
 	documented := []string{
 		"nanolb_pool_info", "nanolb_pool_endpoints", "nanolb_pool_waiting", "nanolb_pool_wait_grants_total",
-		"nanolb_pool_wait_timeouts_total", "nanolb_pool_wait_queue_full_total", "nanolb_pool_saturations_total",
+		"nanolb_pool_wait_timeouts_total", "nanolb_pool_wait_queue_full_total", "nanolb_pool_wait_shed_total", "nanolb_pool_saturations_total",
 		"nanolb_endpoint_in_flight", "nanolb_endpoint_state", "nanolb_endpoint_failure_streak",
 		"nanolb_endpoint_consecutive_ejections", "nanolb_endpoint_weight", "nanolb_endpoint_ejections_total",
 		"nanolb_endpoint_ejections_refused_total", "nanolb_endpoint_probes_total",

@@ -27,6 +27,7 @@
 //	nanolb_pool_wait_grants_total{pool}            leases handed to queued waiters
 //	nanolb_pool_wait_timeouts_total{pool}          waits ended by their context or MaxWait
 //	nanolb_pool_wait_queue_full_total{pool}        PickWait calls refused with ErrQueueFull
+//	nanolb_pool_wait_shed_total{pool}              waits shed by a standing queue (ErrShed)
 //	nanolb_pool_saturations_total{pool}            Picks that returned ErrSaturated
 //	nanolb_endpoint_in_flight{pool,endpoint}       leases not yet Done
 //	nanolb_endpoint_state{pool,endpoint,state}     1 for the current state (up, ejected, probing), else 0

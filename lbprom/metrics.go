@@ -19,6 +19,8 @@ var (
 		"PickWait calls that ended without a lease, by their context or MaxWait.", poolLabels, nil)
 	descPoolQueueFull = prometheus.NewDesc("nanolb_pool_wait_queue_full_total",
 		"PickWait calls refused at once because MaxWaiters callers were queued.", poolLabels, nil)
+	descPoolShed = prometheus.NewDesc("nanolb_pool_wait_shed_total",
+		"PickWait calls failed with ErrShed: older than WaitTarget in a standing queue.", poolLabels, nil)
 	descPoolSaturations = prometheus.NewDesc("nanolb_pool_saturations_total",
 		"Picks that found every endpoint that is up at MaxConcurrency (ErrSaturated).", poolLabels, nil)
 
@@ -56,7 +58,7 @@ var (
 		"Pool events the collector lost because it fell behind; the event counters miss them.", nil, nil)
 
 	allDescs = []*prometheus.Desc{
-		descPoolInfo, descPoolEndpoints, descPoolWaiting, descPoolGrants, descPoolTimeouts, descPoolQueueFull,
+		descPoolInfo, descPoolEndpoints, descPoolWaiting, descPoolGrants, descPoolTimeouts, descPoolQueueFull, descPoolShed,
 		descPoolSaturations, descInFlight, descState, descStreak, descConsecutiveEjections, descWeight,
 		descEjections, descRefused, descProbes, descProbeFailures, descProbeTimeouts, descReinstatements,
 		descDropped,

@@ -1,6 +1,8 @@
 package lbprom_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -80,5 +82,54 @@ func TestCountersTrailByOneIntervalOnAFakeClock(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 		synctest.Wait()
 		check(t, gatherText(t, preg), counters("api", addrB, 1, 0, 1, 0, 0, 1)...)
+	})
+}
+
+// A standing PickWait queue's shed waits are counted: three callers wait
+// 150 ms (past the 100 ms interval) behind the one slot; when it frees,
+// the newest gets it and the two older ones, past the 5 ms target, are
+// shed.
+func TestShedWaitsAreCounted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := lb.NewRegistry()
+		pool, err := reg.Ensure("adm", lb.Config{MaxConcurrency: 1}, addrA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := lbprom.NewCollector(reg, lbprom.WithPools("adm"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		preg := prometheus.NewPedanticRegistry()
+		preg.MustRegister(c)
+
+		held, err := pool.Pick()
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 3)
+		for range 3 {
+			go func() {
+				l, err := pool.PickWait(context.Background())
+				l.Done(nil)
+				errs <- err
+			}()
+			synctest.Wait() // queued, in order
+		}
+		time.Sleep(150 * time.Millisecond)
+		held.Done(nil)
+		shed := 0
+		for range 3 {
+			if err := <-errs; errors.Is(err, lb.ErrShed) {
+				shed++
+			} else if err != nil {
+				t.Fatalf("PickWait: %v", err)
+			}
+		}
+		if shed != 2 {
+			t.Fatalf("%d waits shed, want 2", shed)
+		}
+		check(t, gatherText(t, preg), want{"nanolb_pool_wait_shed_total", []string{"pool=adm"}, 2})
 	})
 }
