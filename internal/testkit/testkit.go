@@ -7,6 +7,7 @@ package testkit
 
 import (
 	"bytes"
+	"math"
 	"runtime"
 	"strings"
 	"testing"
@@ -90,4 +91,19 @@ func CountStacks(s string) int {
 		}
 	}
 	return n
+}
+
+// ThrottledAsSpecified fails t unless a client throttle with factor k
+// (internal/throttle) sent about k times what the servers accepted (within
+// a quarter plus 40: a round's accepts come before its rejections, so the
+// sent run somewhat above) and shed nothing the servers could take: at
+// least 80% of full, their capacity over the run.
+func ThrottledAsSpecified(t testing.TB, k float64, sent, accepted, full int) {
+	t.Helper()
+	if want := k * float64(accepted); math.Abs(float64(sent)-want) > 0.25*want+40 {
+		t.Errorf("%d sent for %d accepted, want about K × accepts = %.0f", sent, accepted, want)
+	}
+	if float64(accepted) < 0.8*float64(full) {
+		t.Errorf("%d accepted of the servers' %d: the throttle shed what they could take", accepted, full)
+	}
 }

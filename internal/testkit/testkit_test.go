@@ -110,3 +110,21 @@ func ExampleEventually() {
 	fmt.Println("ready")
 	// Output: ready
 }
+
+func TestThrottledAsSpecifiedFailsOffTheRule(t *testing.T) {
+	for _, tc := range []struct {
+		name                 string
+		sent, accepted, full int
+		want                 int
+	}{
+		{"about K times the accepts", 410, 200, 220, 0},
+		{"far above K times the accepts", 900, 200, 220, 1},
+		{"fewer accepts than the servers could take", 200, 100, 220, 1},
+	} {
+		r := &recorder{TB: t}
+		testkit.ThrottledAsSpecified(r, 2, tc.sent, tc.accepted, tc.full)
+		if len(r.failed) != tc.want {
+			t.Errorf("%s: failures %q, want %d", tc.name, r.failed, tc.want)
+		}
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/nanolb/nanolb/internal/testkit"
+
 	"github.com/nanolb/nanolb/lb"
 )
 
@@ -113,14 +115,7 @@ func TestThrottleShedsToKTimesAccepts(t *testing.T) {
 			if k == 0 {
 				k = DefaultThrottleK
 			}
-			// A round's accepts come before its rejections, so the sent run
-			// somewhat above K × accepts; a K off by a half falls outside.
-			if want := k * float64(accepted); math.Abs(float64(wire)-want) > 0.25*want+40 {
-				t.Errorf("%d sent for %d accepted, want about K × accepts = %.0f", wire, accepted, want)
-			}
-			if full := 2 * capacity * rounds; float64(accepted) < 0.8*float64(full) {
-				t.Errorf("%d accepted of the servers' %d: the throttle shed what they could take", accepted, full)
-			}
+			testkit.ThrottledAsSpecified(t, k, wire, accepted, 2*capacity*rounds)
 		})
 	}
 }
