@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -58,6 +59,7 @@ type opsEndpoint struct {
 	streak   int
 	k        int   // ejections in a row
 	deadline int64 // cooldown or probe window end, µs since the pool's birth
+	since    int64 // up: when the streak's first timeout came, µs since birth; 0 none
 	inflight int64
 	owner    int  // the probe lease that owns it while probing
 	removed  bool // this incarnation left the pool
@@ -70,6 +72,7 @@ type opsPool struct {
 
 	ejectAfter, pct                 int
 	ejectFor, maxEjectFor, probeFor int64
+	grace                           int64 // TimeoutGrace, µs
 
 	eps    []*opsEndpoint // in pool order
 	layout []string       // a Shard pool's Config.Shards, or nil
@@ -153,6 +156,7 @@ func (m *opsModel) config() lb.Config {
 		c.EjectAfter = v % 4
 	}
 	c.EjectFor, c.MaxEjectFor, c.ProbeTimeout = m.duration(), m.duration(), m.duration()
+	c.TimeoutGrace = c.EjectFor // no byte of its own, so the seeds keep their meaning
 	c.MaxEjectedPercent = []int{0, 100, 100, 50, 1, 10, 33, 99, -1, 101}[m.tp.intn(10)]
 	if c.Policy == lb.Shard {
 		// An explicit layout of 1 to 4 distinct addresses, not in address
@@ -199,8 +203,9 @@ func resolve(c lb.Config) (mp opsPool, ok bool) {
 	probeFor, ok3 := dur(c.ProbeTimeout, lb.DefaultProbeTimeout)
 	// Config durations round up to the health clock's microsecond.
 	up := func(d time.Duration) int64 { return micros(d + time.Microsecond - 1) }
-	mp.ejectFor, mp.maxEjectFor, mp.probeFor = up(ejectFor), up(maxEjectFor), up(probeFor)
-	return mp, ok1 && ok2 && ok3 && maxEjectFor >= ejectFor
+	grace, ok4 := dur(c.TimeoutGrace, lb.DefaultTimeoutGrace)
+	mp.ejectFor, mp.maxEjectFor, mp.probeFor, mp.grace = up(ejectFor), up(maxEjectFor), up(probeFor), up(grace)
+	return mp, ok1 && ok2 && ok3 && ok4 && maxEjectFor >= ejectFor
 }
 
 // badAddrs reports whether New and Add must reject addrs with ErrAddress.
@@ -657,7 +662,7 @@ func (m *opsModel) done(k int, ml *opsLease, err error) {
 		case owns:
 			*e = opsEndpoint{addr: e.addr, inflight: e.inflight}
 		case e.state == lb.Up:
-			e.streak = 0
+			e.streak, e.since = 0, 0
 		}
 	case cancelled:
 		if owns {
@@ -672,9 +677,16 @@ func (m *opsModel) done(k int, ml *opsLease, err error) {
 			// Only the probe that owns an endpoint decides while it is out;
 			// a superseded probe's failure is an ordinary one.
 		default:
+			// A timeout ejects only once TimeoutGrace has passed since the
+			// streak's first timeout.
 			e.streak = min(e.streak+1, 255)
-			if e.streak >= mp.ejectAfter && mp.out() < maxEjected(mp.pct, len(mp.eps)) {
-				e.state, e.k, e.deadline = lb.Ejected, 1, now+penalty(mp.ejectFor, mp.maxEjectFor, 1)
+			timeout := errors.Is(err, context.DeadlineExceeded)
+			if timeout && e.since == 0 {
+				e.since = max(now, 1)
+			}
+			due := e.streak >= mp.ejectAfter && (!timeout || now-e.since >= mp.grace)
+			if due && mp.out() < maxEjected(mp.pct, len(mp.eps)) {
+				e.state, e.k, e.deadline, e.since = lb.Ejected, 1, now+penalty(mp.ejectFor, mp.maxEjectFor, 1), 0
 			}
 		}
 	}

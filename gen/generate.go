@@ -102,7 +102,7 @@ func slotType(f *File, name, hot string, extra []field) {
 	f.Line()
 	f.Comment("setup fills a new slot and returns its core.")
 	f.Func().Params(Id("s").Op("*").Id(name)).Id("setup").Params(Id("addr").String(), Id("weight").Uint32()).Op("*").Id("core").Block(
-		Id("s").Dot("addr").Op("=").Id("addr"),
+		Id("s").Dot("addr").Op("=").Op("&").Id("addr"),
 		Id("s").Dot("weight").Dot("Store").Call(Id("weight")),
 		Return(Op("&").Id("s").Dot("core")),
 	)

@@ -98,7 +98,7 @@ func (p *Pool) passOn(c *core) bool {
 func (p *Pool) admit(c *core) bool {
 	for {
 		n := c.inflight.Load()
-		if n >= p.limit {
+		if n >= p.limitOf(c) {
 			return false
 		}
 		if c.inflight.CompareAndSwap(n, n+1) {
@@ -121,7 +121,7 @@ func (p *Pool) belowLimit() *core {
 	var best *core
 	low := int64(math.MaxInt64)
 	for _, c := range cores {
-		if c.pickable() && c.inflight.Load() < p.limit {
+		if c.pickable() && c.inflight.Load() < p.limitOf(c) {
 			if l := c.load(); l < low {
 				best, low = c, l
 			}
@@ -259,7 +259,15 @@ func (p *Pool) wait(ctx context.Context) (Lease, error) {
 }
 
 // Close ends the pool's waiting for good: callers in PickWait and every
-// later one get ErrClosed. Pick, Done and membership changes go on working,
-// and leases outlive it; Registry.Delete closes the pool it removes. Close
-// is idempotent.
-func (p *Pool) Close() { p.queue.Close() }
+// later one get ErrClosed. It also stops an adaptive limit's evaluations:
+// each endpoint keeps the limit it had. Pick, Done and membership changes
+// go on working, and leases outlive it; Registry.Delete closes the pool it
+// removes. Close is idempotent.
+func (p *Pool) Close() {
+	p.adaptMu.Lock()
+	defer p.adaptMu.Unlock()
+	p.queue.Close()
+	if p.adapt != nil {
+		p.adapt.Stop()
+	}
+}

@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"context"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -12,13 +13,21 @@ func TestPickDoneAllocatesNothing(t *testing.T) {
 	if testing.CoverMode() != "" {
 		t.Skip("coverage counters distort allocation counts")
 	}
+	limits := map[string]Config{
+		"no limit":       {EjectAfter: 255},
+		"fixed limit":    {EjectAfter: 255, MaxConcurrency: 8},
+		"adaptive limit": {EjectAfter: 255, AdaptiveConcurrency: true},
+	}
 	for _, pol := range Policies() {
-		for _, n := range []int{1, 8, 1024} {
-			p := mustNew(t, Config{Policy: pol, EjectAfter: 255}, addrs(n)...)
-			for name, outcome := range map[string]error{"success": nil, "failure": errBackend} {
-				allocs := pickDoneAllocs(1000, p.Pick, outcome)
-				if allocs != 0 {
-					t.Errorf("%v n=%d %s: %.1f allocations per Pick+Done", pol, n, name, allocs)
+		for limit, cfg := range limits {
+			cfg.Policy = pol
+			for _, n := range []int{1, 8, 1024} {
+				p := mustNew(t, cfg, addrs(n)...)
+				for name, outcome := range map[string]error{"success": nil, "failure": errBackend, "timeout": context.DeadlineExceeded} {
+					allocs := pickDoneAllocs(1000, p.Pick, outcome)
+					if allocs != 0 {
+						t.Errorf("%v %s n=%d %s: %.1f allocations per Pick+Done", pol, limit, n, name, allocs)
+					}
 				}
 			}
 		}

@@ -63,11 +63,36 @@ type Config struct {
 	// has the sizes and measurements.
 	HashReplicas int
 
+	// TimeoutGrace keeps timeouts under load from ejecting: a failure
+	// streak whose last failure is a timeout (an error wrapping
+	// context.DeadlineExceeded) ejects only once the endpoint has also gone
+	// TimeoutGrace without a success since the streak's first timeout. A
+	// busy endpoint times some requests out while it still answers others,
+	// which is load, not failure; one that answers nothing is ejected.
+	// Zero means 1 second; otherwise 1µs..24h.
+	TimeoutGrace time.Duration
+
 	// MaxConcurrency caps the leases in flight on each endpoint: Pick never
 	// leases an endpoint at its limit, probes included, and returns
 	// ErrSaturated when every endpoint that is up is at it. Zero means
-	// unlimited (and costs nothing); otherwise 1..1<<30.
+	// unlimited (and costs nothing), or with AdaptiveConcurrency 1,000;
+	// otherwise 1..1<<30.
 	MaxConcurrency int
+
+	// AdaptiveConcurrency makes each endpoint's concurrency limit follow
+	// its latency, between MinConcurrency and MaxConcurrency, instead of
+	// staying at MaxConcurrency: it rises while the endpoint answers within
+	// 25% of its unloaded latency, falls as latency grows past that, and by
+	// a tenth in an interval with a timeout. Leases are then timed (a clock
+	// read at Pick and at Done). docs/design-overload.md has the rule.
+	AdaptiveConcurrency bool
+
+	// MinConcurrency is the lowest an adaptive limit goes, and the limit at
+	// which an endpoint's unloaded latency is measured, when it joins and
+	// about every minute after. Zero means 3 (Envoy's adaptive concurrency
+	// minimum); otherwise 1..MaxConcurrency, and only with
+	// AdaptiveConcurrency.
+	MinConcurrency int
 
 	// MaxWaiters bounds the queue of PickWait callers; past it PickWait
 	// fails at once with ErrQueueFull. Zero means 10,000 (linkerd's
@@ -127,6 +152,9 @@ const (
 	DefaultMaxWait           = 3 * time.Second
 	DefaultWaitTarget        = 5 * time.Millisecond
 	DefaultWaitInterval      = 100 * time.Millisecond
+	DefaultTimeoutGrace      = time.Second
+	DefaultMaxAdaptive       = 1000
+	DefaultMinConcurrency    = 3
 )
 
 const (
@@ -150,7 +178,10 @@ type settings struct {
 	ewmaDecay    float64 // ns
 	loadFactor   float64
 	hashReplicas int   // Config.HashReplicas; 0 for the default (maglevSize)
-	limit        int64 // MaxConcurrency; 0: none
+	limit        int64 // MaxConcurrency; 0: none. With an adaptive limit, its cap
+	adaptive     bool
+	minLimit     int
+	timeoutGrace int64 // µs
 	maxWaiters   int32
 	maxWait      time.Duration
 	waitTarget   time.Duration // 0: no shedding
@@ -220,6 +251,14 @@ func (c Config) resolve() (settings, error) {
 		return s, fmt.Errorf("%w: MaxWaiters %d is outside 1..%d (0 means %d)", ErrConfig, c.MaxWaiters, maxWaiters, DefaultMaxWaiters)
 	}
 	s.limit, s.maxWaiters = int64(c.MaxConcurrency), DefaultMaxWaiters
+	if err := s.adapting(c); err != nil {
+		return s, err
+	}
+	grace, err := duration("TimeoutGrace", c.TimeoutGrace, DefaultTimeoutGrace)
+	if err != nil {
+		return s, err
+	}
+	s.timeoutGrace = micros(grace)
 	if c.MaxWaiters > 0 {
 		s.maxWaiters = int32(c.MaxWaiters)
 	}
@@ -235,6 +274,29 @@ func (c Config) resolve() (settings, error) {
 	}
 	s.ejectFor, s.maxEjectFor, s.probeTimeout = micros(ejectFor), micros(maxEjectFor), micros(probe)
 	return s, nil
+}
+
+// adapting validates AdaptiveConcurrency and MinConcurrency into s, after
+// MaxConcurrency.
+func (s *settings) adapting(c Config) error {
+	switch {
+	case !c.AdaptiveConcurrency && c.MinConcurrency != 0:
+		return fmt.Errorf("%w: MinConcurrency %d without AdaptiveConcurrency", ErrConfig, c.MinConcurrency)
+	case !c.AdaptiveConcurrency:
+		return nil
+	}
+	s.adaptive, s.minLimit = true, DefaultMinConcurrency
+	if s.limit == 0 {
+		s.limit = DefaultMaxAdaptive
+	}
+	switch {
+	case c.MinConcurrency < 0 || c.MinConcurrency > int(s.limit):
+		return fmt.Errorf("%w: MinConcurrency %d is outside 1..%d (MaxConcurrency; 0 means %d)", ErrConfig, c.MinConcurrency, s.limit, DefaultMinConcurrency)
+	case c.MinConcurrency > 0:
+		s.minLimit = c.MinConcurrency
+	}
+	s.minLimit = min(s.minLimit, int(s.limit))
+	return nil
 }
 
 // shedding validates WaitTarget, WaitInterval and NoShed into s.

@@ -27,6 +27,7 @@ func TestZeroConfigMeansTheDocumentedDefaults(t *testing.T) {
 		maxWait:      DefaultMaxWait,
 		waitTarget:   DefaultWaitTarget,
 		waitInterval: DefaultWaitInterval,
+		timeoutGrace: micros(DefaultTimeoutGrace),
 	}
 	if s != want {
 		t.Fatalf("Config{} resolved to %+v, want %+v", s, want)
@@ -59,6 +60,22 @@ func TestShedSettings(t *testing.T) {
 				t.Fatalf("resolved to %v, %v (%v); want %v, %v", s.waitTarget, s.waitInterval, err, tc.target, tc.interval)
 			}
 		})
+	}
+}
+
+func TestAdaptiveConcurrencyDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		cfg           Config
+		limit, minLim int64
+	}{
+		{Config{AdaptiveConcurrency: true}, DefaultMaxAdaptive, DefaultMinConcurrency},
+		{Config{AdaptiveConcurrency: true, MaxConcurrency: 2}, 2, 2},
+		{Config{AdaptiveConcurrency: true, MaxConcurrency: 50, MinConcurrency: 7}, 50, 7},
+	} {
+		s, err := tc.cfg.resolve()
+		if err != nil || !s.adaptive || s.limit != tc.limit || int64(s.minLimit) != tc.minLim {
+			t.Errorf("%+v resolved to limit %d, min %d, adaptive %v (%v); want %d, %d, true", tc.cfg, s.limit, s.minLimit, s.adaptive, err, tc.limit, tc.minLim)
+		}
 	}
 }
 
@@ -95,6 +112,12 @@ func TestBadConfigIsAnErrorAndNoPool(t *testing.T) {
 		{"a WaitTarget longer than WaitInterval", Config{WaitTarget: time.Second, WaitInterval: time.Millisecond}},
 		{"NoShed with a WaitTarget", Config{NoShed: true, WaitTarget: time.Millisecond}},
 		{"NoShed with a WaitInterval", Config{NoShed: true, WaitInterval: time.Second}},
+		{"a negative TimeoutGrace", Config{TimeoutGrace: -time.Second}},
+		{"a TimeoutGrace over a day", Config{TimeoutGrace: 25 * time.Hour}},
+		{"MinConcurrency without AdaptiveConcurrency", Config{MinConcurrency: 3}},
+		{"a negative MinConcurrency", Config{AdaptiveConcurrency: true, MinConcurrency: -1}},
+		{"a MinConcurrency over MaxConcurrency", Config{AdaptiveConcurrency: true, MinConcurrency: 9, MaxConcurrency: 8}},
+		{"a MinConcurrency over the default cap", Config{AdaptiveConcurrency: true, MinConcurrency: DefaultMaxAdaptive + 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := New(tc.cfg, "a:1")

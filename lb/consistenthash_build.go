@@ -60,7 +60,7 @@ func buildMaglev[T maglev.Index](cores []*core, replicas int) []T {
 	}
 	eps := make([]maglev.Endpoint, len(cores))
 	for i, c := range cores {
-		eps[i] = maglev.Endpoint{Addr: c.addr, Weight: c.weight.Load()}
+		eps[i] = maglev.Endpoint{Addr: *c.addr, Weight: c.weight.Load()}
 	}
 	return maglev.Build[T](eps, maglevSize(len(cores), replicas))
 }

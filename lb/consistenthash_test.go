@@ -320,7 +320,7 @@ func TestConsistentHashWideTableRoutesAlike(t *testing.T) {
 	}
 	for k := range uint64(1000) {
 		if a, b := narrow.pickKey(keyhash.Mix64(k)), wide.pickKey(keyhash.Mix64(k)); a != b {
-			t.Fatalf("key %d: %s through 16-bit entries, %s through 32-bit", k, a.addr, b.addr)
+			t.Fatalf("key %d: %s through 16-bit entries, %s through 32-bit", k, *a.addr, *b.addr)
 		}
 	}
 }

@@ -11,7 +11,7 @@ func BenchmarkEjectTransition(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		c.health.Store(healthWord(stateUp, 1, 0, 0))
-		p.failed(c, 0)
+		p.failed(c, 0, false)
 		c.health.Store(0)
 		p.counts.ejected.Add(-1)
 		p.track(c)

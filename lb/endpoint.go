@@ -73,7 +73,10 @@ type EndpointStatus struct {
 	Weight   int
 	State    State
 	InFlight int64 // leases not yet Done
-	Streak   int   // consecutive failures, ended by a success
+	// Limit is the endpoint's concurrency limit now: MaxConcurrency, or
+	// under AdaptiveConcurrency the limit its latency set; 0 for none.
+	Limit  int64
+	Streak int // consecutive failures, ended by a success
 	// Ejections counts ejections in a row without a success in between; it
 	// doubles each cooldown.
 	Ejections int
@@ -95,10 +98,11 @@ func (p *Pool) Endpoints() []EndpointStatus {
 			continue
 		}
 		e := EndpointStatus{
-			Addr:      c.addr,
+			Addr:      *c.addr,
 			Weight:    int(c.weight.Load()),
 			State:     State(s),
 			InFlight:  c.inflight.Load(),
+			Limit:     p.limitOf(c),
 			Streak:    int(streakOf(h)),
 			Ejections: int(ejectionsOf(h)),
 		}

@@ -54,7 +54,7 @@ func (p *Pool) report(c *core, err error, probe uint64) {
 			p.abandonProbe(c, probe)
 		}
 	default:
-		p.failed(c, probe)
+		p.failed(c, probe, errors.Is(err, context.DeadlineExceeded))
 	}
 }
 
@@ -81,11 +81,16 @@ func (p *Pool) succeeded(c *core, probe uint64) {
 }
 
 // failed extends the failure streak and ejects at EjectAfter, if the
-// MaxEjectedPercent budget allows. A failed probe that still owns its
+// MaxEjectedPercent budget allows and, for a timeout, the endpoint has gone
+// TimeoutGrace without a success. A failed probe that still owns its
 // endpoint ejects it again with the next, doubled, penalty; a superseded
 // probe's failure is an ordinary one (it changes nothing while the endpoint
 // is out).
-func (p *Pool) failed(c *core, probe uint64) {
+//
+// While an endpoint is up, its health word's deadline field holds when its
+// streak's first timeout came (0: none yet); a success clears the word.
+// Only timeouts read the clock here, before an ejection.
+func (p *Pool) failed(c *core, probe uint64, timeout bool) {
 	if probe != 0 && c.health.Load() == probe {
 		k := min(ejectionsOf(probe)+1, ejectMax)
 		deadline := p.now() + p.penalty(k)
@@ -105,18 +110,27 @@ func (p *Pool) failed(c *core, probe uint64) {
 	}
 	// An ordinary lease, or a superseded probe: a probe whose window a later
 	// probe took counts as an ordinary lease, as its success does.
+	var now int64
+	if timeout {
+		now = max(p.now(), 1)
+	}
 	for {
 		h := c.health.Load()
 		if stateOf(h) != stateUp {
 			return // already out: its probe decides
 		}
 		streak := min(streakOf(h)+1, streakMax)
-		if streak < p.cfg.ejectAfter || !p.reserveEjection() {
-			next := healthWord(stateUp, streak, 0, 0)
+		since := deadlineOf(h)
+		if timeout && since == 0 {
+			since = now
+		}
+		due := streak >= p.cfg.ejectAfter && (!timeout || now-since >= p.cfg.timeoutGrace)
+		if !due || !p.reserveEjection() {
+			next := healthWord(stateUp, streak, 0, since)
 			switch {
-			case streak == streakOf(h):
+			case next == h:
 				return // saturated: nothing changes
-			case streak == p.cfg.ejectAfter: // the cap refused this ejection
+			case due && streak == p.cfg.ejectAfter: // the cap refused this ejection
 				if p.transition(c, h, next, EventEjected, true) {
 					return
 				}

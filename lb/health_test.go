@@ -305,3 +305,55 @@ func TestStreakLoadDoublesPerFailureAndSaturates(t *testing.T) {
 		}
 	}
 }
+
+// A timeout under load is not a failure of the endpoint while it still
+// answers: streaks of timeouts broken by successes never eject, however
+// long; timeouts alone eject once TimeoutGrace has passed since the
+// streak's first, not before; other failures eject at EjectAfter as ever.
+func TestTimeoutsEjectOnlyAnEndpointThatStoppedAnswering(t *testing.T) {
+	timeOut := func(t *testing.T, p *Pool, addr string, n int, every time.Duration) {
+		t.Helper()
+		for range n {
+			l := leaseOn(t, p, addr)
+			time.Sleep(every)
+			l.Done(fmt.Errorf("GET: %w", context.DeadlineExceeded))
+		}
+	}
+	cfg := Config{EjectAfter: 3, TimeoutGrace: time.Second, MaxEjectedPercent: 50}
+	t.Run("busy: timeouts between successes", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			p := mustNew(t, cfg, "a:1", "b:1")
+			for range 50 {
+				timeOut(t, p, "a:1", 8, 10*time.Millisecond)
+				if e := mustStatus(t, p, "a:1"); e.State != Up || e.Streak != 8 {
+					t.Fatalf("after 8 timeouts in 80 ms: %+v, want up with streak 8", e)
+				}
+				l := leaseOn(t, p, "a:1")
+				l.Done(nil)
+			}
+		})
+	})
+	t.Run("silent: timeouts alone", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			p := mustNew(t, cfg, "a:1", "b:1")
+			timeOut(t, p, "a:1", 10, 99*time.Millisecond) // the last 891 ms after the first
+			if e := mustStatus(t, p, "a:1"); e.State != Up {
+				t.Fatalf("ejected %v after the first timeout: %+v", 9*99*time.Millisecond, e)
+			}
+			timeOut(t, p, "a:1", 1, 109*time.Millisecond) // 1 s after the first
+			if e := mustStatus(t, p, "a:1"); e.State != Ejected {
+				t.Fatalf("timeouts alone for TimeoutGrace: %+v, want ejected", e)
+			}
+		})
+	})
+	t.Run("answering with errors", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			p := mustNew(t, cfg, "a:1", "b:1")
+			timeOut(t, p, "a:1", 2, time.Millisecond)
+			failTimes(t, p, "a:1", 1)
+			if e := mustStatus(t, p, "a:1"); e.State != Ejected {
+				t.Fatalf("a failure at EjectAfter after timeouts: %+v, want ejected", e)
+			}
+		})
+	})
+}

@@ -19,6 +19,7 @@ func mustNew(t testing.TB, cfg Config, addrs ...string) *Pool {
 	if err != nil {
 		t.Fatalf("New(%+v): %v", cfg, err)
 	}
+	t.Cleanup(p.Close) // stops an adaptive limit's evaluations
 	return p
 }
 

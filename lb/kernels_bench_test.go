@@ -56,7 +56,7 @@ func BenchmarkKernelPaths(b *testing.B) {
 				b.Fatal(err)
 			}
 			if !l.Probe() || l.c != last {
-				b.Fatalf("Pick leased %s (probe %v), want the due probe on %s", l.Endpoint(), l.Probe(), last.addr)
+				b.Fatalf("Pick leased %s (probe %v), want the due probe on %s", l.Endpoint(), l.Probe(), *last.addr)
 			}
 			l.Done(nil) // reinstates it
 		}

@@ -37,10 +37,10 @@ const (
 )
 
 // leaseModeOf is the lease mode of a pool of policy with a concurrency
-// limit (0 for none).
-func leaseModeOf(policy Policy, limit int64) leaseMode {
+// limit (0 for none), adaptive or not.
+func leaseModeOf(policy Policy, limit int64, adaptive bool) leaseMode {
 	switch {
-	case leasedPolicies[policy] || totalPolicies[policy] && limit != 0:
+	case adaptive || leasedPolicies[policy] || totalPolicies[policy] && limit != 0:
 		return leaseTracked
 	case totalPolicies[policy]:
 		return leaseTotal
@@ -56,7 +56,7 @@ func (l *Lease) Endpoint() string {
 	if l.c == nil {
 		return ""
 	}
-	return l.c.addr
+	return *l.c.addr
 }
 
 // Probe reports whether this lease is the probe of an ejected endpoint:
@@ -66,9 +66,11 @@ func (l *Lease) Probe() bool { return l.probe != 0 }
 // Done ends the lease and reports the request's outcome: nil is a success,
 // which ends the streak (a probe's reinstates its endpoint); an error
 // wrapping context.Canceled is neutral, only the in-flight count changes;
-// any other error, context.DeadlineExceeded included, is a failure, which
-// extends the streak and ejects at Config.EjectAfter (a probe's, again with
-// a doubled cooldown). Done on a zero or finished Lease does nothing.
+// any other error is a failure, which extends the streak and ejects at
+// Config.EjectAfter (a probe's, again with a doubled cooldown); a failure
+// wrapping context.DeadlineExceeded, a timeout, ejects only an endpoint
+// that has also gone Config.TimeoutGrace without a success. Done on a zero
+// or finished Lease does nothing.
 func (l *Lease) Done(err error) {
 	c := l.c
 	if c == nil {
@@ -97,12 +99,17 @@ func (l *Lease) Done(err error) {
 // policy's state, if its table keeps some, whose mark it returns. The total
 // is counted per processor (procSum), so that a lease writes no line other
 // processors write, and ConsistentHash's bound reads it only when a key's
-// owner is busy.
+// owner is busy. Under an adaptive limit every lease is timed: its mark is
+// then its start (startMark), which PeakEWMA's also is when it samples.
 func (p *Pool) begin(c *core) int64 {
 	if totalPolicies[p.policy] {
 		p.counts.total.Add(1)
 	}
-	return p.policyBegin(c)
+	mark := p.policyBegin(c)
+	if mark == unsampled && c.meter != nil {
+		mark = startMark()
+	}
+	return mark
 }
 
 // end is Done for a lease of a pool in leaseLimit or leaseTracked mode: the
@@ -117,6 +124,9 @@ func (p *Pool) end(c *core, mark int64, err error, probe uint64) {
 	}
 	if leasedPolicies[p.policy] {
 		p.policyEnd(c, mark, err)
+	}
+	if m := c.meter; m != nil && mark != unsampled {
+		m.record(mark, err, c.inflight.Load())
 	}
 	if p.limit != 0 && err == nil && probe == 0 && p.queue.waiting() && p.passOn(c) {
 		return

@@ -36,7 +36,7 @@ func (p *Pool) add(endpoints []Endpoint) {
 		}
 	}
 	if len(fresh) > 0 || p.view.Load() == nil {
-		p.publish(change{added: newMembers(p.policy, fresh)})
+		p.publish(change{added: p.newMembers(fresh)})
 	}
 }
 
@@ -97,7 +97,7 @@ func (p *Pool) Set(endpoints ...Endpoint) error {
 			return err
 		}
 		k := -1
-		if next < n && cores[next].addr == e.Addr {
+		if next < n && *cores[next].addr == e.Addr {
 			k = next
 		} else if c, ok := p.index[e.Addr]; ok {
 			k = int(c.index.Load())
@@ -131,7 +131,7 @@ func (p *Pool) Set(endpoints ...Endpoint) error {
 	for i := range keep {
 		keep[i] = !keep[i] // now: drop
 	}
-	p.publish(change{drop: keep, gone: n - kept, added: newMembers(p.policy, added), reweighed: len(reweigh) > 0})
+	p.publish(change{drop: keep, gone: n - kept, added: p.newMembers(added), reweighed: len(reweigh) > 0})
 	return nil
 }
 
@@ -187,10 +187,10 @@ func (p *Pool) publish(ch change) {
 		}
 	}
 	for _, c := range retired {
-		delete(p.index, c.addr)
+		delete(p.index, *c.addr)
 	}
 	for _, m := range ch.added {
-		p.index[m.c.addr] = m.c
+		p.index[*m.c.addr] = m.c
 		p.emit(EventAdded, m.c, 0) // before readers can see it, so before its transitions
 	}
 	for i := first; i < len(v.cores); i++ {
@@ -209,4 +209,16 @@ func (p *Pool) publish(ch change) {
 	if len(ch.added) > 0 {
 		p.kick() // a new endpoint for a waiter
 	}
+}
+
+// newMembers is new endpoints' slots for the pool's policy, each with its
+// meter under an adaptive limit.
+func (p *Pool) newMembers(endpoints []Endpoint) []member {
+	ms := newMembers(p.policy, endpoints)
+	if p.cfg.adaptive {
+		for _, m := range ms {
+			m.c.meter = p.newMeter()
+		}
+	}
+	return ms
 }

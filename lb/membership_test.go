@@ -49,8 +49,8 @@ func checkMembership(t *testing.T, p *Pool) {
 		t.Errorf("index has %d addresses, view %d endpoints", len(p.index), len(v.cores))
 	}
 	for _, c := range v.cores {
-		if p.index[c.addr] != c {
-			t.Errorf("index entry of %s is not its endpoint", c.addr)
+		if p.index[*c.addr] != c {
+			t.Errorf("index entry of %s is not its endpoint", *c.addr)
 		}
 	}
 	if p.policy != WeightedRoundRobin {

@@ -31,7 +31,7 @@ var (
 
 // setup fills a new slot and returns its core.
 func (s *peakEWMASlot) setup(addr string, weight uint32) *core {
-	s.addr = addr
+	s.addr = &addr
 	s.weight.Store(weight)
 	return &s.core
 }

@@ -163,14 +163,14 @@ func (p *Pool) PickExcept(tried ...string) (Lease, error) {
 	}
 	for range exceptTries {
 		l, err := p.Pick()
-		if err != nil || !slices.Contains(tried, l.c.addr) {
+		if err != nil || !slices.Contains(tried, *l.c.addr) {
 			return l, err
 		}
 		l.Done(context.Canceled) // neutral: only the in-flight count changes
 	}
 	cores := p.view.Load().cores
 	if i := drawWhere(cores, func(_ int, c *core) bool {
-		return c.pickable() && !slices.Contains(tried, c.addr)
+		return c.pickable() && !slices.Contains(tried, *c.addr)
 	}); i >= 0 {
 		return p.lease(cores[i])
 	}

@@ -64,7 +64,7 @@ func TestConsistentHashLeasesCountAlikeOnEveryPath(t *testing.T) {
 					// The load factor keeps every owner under the bound: the
 					// key's owner is the table's entry for it.
 					if want := tbl.lookup.owners[tbl.lookup.at(maglev.Entry(h, tbl.lookup.size))]; l.c != &want.core {
-						t.Fatalf("key %d leased %s, its owner is %s", i, l.Endpoint(), want.addr)
+						t.Fatalf("key %d leased %s, its owner is %s", i, l.Endpoint(), *want.addr)
 					}
 					leases[i] = l
 				}

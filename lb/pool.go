@@ -36,6 +36,9 @@ type Pool struct {
 	armedAt atomic.Int64         // deadline the wake timer is set for, or never
 	view    atomic.Pointer[view] // every member, in table order, and its health index
 
+	adaptMu sync.Mutex  // serialises the adaptive limit's evaluations with Close
+	adapt   *time.Timer // runs evaluate every adaptInterval; nil without an adaptive limit
+
 	moves moves            // health transitions, for publish's copy of the view
 	mu    sync.Mutex       // serialises membership changes
 	index map[string]*core // address -> endpoint; its position is core.index
@@ -94,7 +97,7 @@ func newWeighted(cfg Config, endpoints []Endpoint, before func(*Pool)) (*Pool, e
 		p.counts.total = perproc.NewSum()
 	}
 	p.epoch = time.Now()
-	p.mode, p.limit = leaseModeOf(s.policy, s.limit), s.limit
+	p.mode, p.limit = leaseModeOf(s.policy, s.limit, s.adaptive), s.limit
 	p.armedAt.Store(never)
 	p.wake = time.AfterFunc(time.Duration(never), p.wakeUp)
 	p.wake.Stop()
@@ -103,6 +106,9 @@ func newWeighted(cfg Config, endpoints []Endpoint, before func(*Pool)) (*Pool, e
 		before(p)
 	}
 	p.add(endpoints)
+	if s.adaptive {
+		p.adapt = time.AfterFunc(adaptInterval, p.evaluate)
+	}
 	return p, nil
 }
 
@@ -117,7 +123,8 @@ func (p *Pool) Len() int { return len(p.view.Load().cores) }
 //   - the health clock (Pool.now), microseconds since the pool's epoch, for
 //     cooldown and probe deadlines: read on ejections and probe leases;
 //   - the latency clock (nanos), nanoseconds, read only by PeakEWMA's
-//     leases to time a sample of their requests (peakewma.go).
+//     leases to time a sample of their requests (peakewma.go), and by
+//     every lease of a pool with an adaptive limit (meter.go).
 //
 // Both are time.Since of a monotonic reading: one read of the runtime's
 // clock, without time.Now's wall-clock half, and inside a testing/synctest

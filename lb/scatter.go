@@ -181,7 +181,7 @@ func (p *Pool) scatterAddrs() []string {
 	cores := p.view.Load().cores
 	addrs := make([]string, len(cores))
 	for i, c := range cores {
-		addrs[i] = c.addr
+		addrs[i] = *c.addr
 	}
 	return addrs
 }

@@ -113,7 +113,7 @@ func (t *shardTable) setup(prev *shardTable, env tableEnv) {
 		t.shards[s] = moved.to(i)
 	}
 	for k, c := range cores[first:] {
-		if s, ok := layout.shard[c.addr]; ok {
+		if s, ok := layout.shard[*c.addr]; ok {
 			t.shards[s] = first + int32(k)
 		}
 	}
@@ -131,12 +131,12 @@ func mergeShards(old []int32, was, cores []*core, first int32, moved renumber) [
 	for k := range in {
 		in[k] = first + int32(k)
 	}
-	slices.SortFunc(in, func(a, b int32) int { return shardOrder(cores[a].addr, cores[b].addr) })
+	slices.SortFunc(in, func(a, b int32) int { return shardOrder(*cores[a].addr, *cores[b].addr) })
 	out := make([]int32, 0, len(cores))
 	from := 0
 	for _, k := range in {
-		addr := cores[k].addr
-		to := sort.Search(len(old), func(i int) bool { return shardOrder(addr, was[old[i]].addr) < 0 })
+		addr := *cores[k].addr
+		to := sort.Search(len(old), func(i int) bool { return shardOrder(addr, *was[old[i]].addr) < 0 })
 		out = moved.appendKept(out, old[from:to])
 		out = append(out, k)
 		from = to

@@ -640,7 +640,7 @@ func TestShardTableChangesMatchARebuild(t *testing.T) {
 				t.Fatalf("%s step %d: %d shards, want %d", name, step, len(got.shards), len(want.shards))
 			}
 			for i := range got.shards {
-				if g, w := got.shard(i), want.shard(i); (g == nil) != (w == nil) || g != nil && g.addr != w.addr {
+				if g, w := got.shard(i), want.shard(i); (g == nil) != (w == nil) || g != nil && *g.addr != *w.addr {
 					t.Fatalf("%s step %d: shard %d differs from a rebuild's", name, step, i)
 				}
 			}

@@ -26,7 +26,7 @@ var (
 
 // setup fills a new slot and returns its core.
 func (s *slot) setup(addr string, weight uint32) *core {
-	s.addr = addr
+	s.addr = &addr
 	s.weight.Store(weight)
 	return &s.core
 }

@@ -72,14 +72,16 @@ func newMembersOf[S any, P newSlot[S]](endpoints []Endpoint) []member {
 }
 
 // core holds the fields every policy's slot starts with: the in-flight count
-// and the health word, read and written by Pick and Done, then the address.
+// and the health word, read and written by Pick and Done, then the address
+// (a pointer, so that the core leaves PeakEWMA room in one line).
 // Generated slot types embed it first and pad the rest of the cache line.
 type core struct {
 	inflight atomic.Int64
 	health   atomic.Uint64
-	addr     string
+	addr     *string
 	weight   atomic.Uint32 // 1..MaxWeight; Set changes it in place
 	index    atomic.Int32  // position in the pool's current view
+	meter    *meter        // the adaptive limit's, set before the endpoint is published; nil without one
 }
 
 // pickable reports whether normal selection may hand out this endpoint.

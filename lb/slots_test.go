@@ -21,8 +21,8 @@ func TestEverySlotStartsWithItsCore(t *testing.T) {
 				if s := reflect.ValueOf(m.slot).UnsafePointer(); s != unsafe.Pointer(m.c) {
 					t.Fatalf("member %d: slot %T at %p, its core at %p", i, m.slot, s, m.c)
 				}
-				if m.c.addr != endpoints[i].Addr {
-					t.Fatalf("member %d has address %q, want %q", i, m.c.addr, endpoints[i].Addr)
+				if *m.c.addr != endpoints[i].Addr {
+					t.Fatalf("member %d has address %q, want %q", i, *m.c.addr, endpoints[i].Addr)
 				}
 			}
 		})

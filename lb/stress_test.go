@@ -187,7 +187,7 @@ func TestStressPickDoneWhileMembershipAndRegistryChurn(t *testing.T) {
 			}
 			for c := range seen {
 				if n := c.inflight.Load(); n != 0 {
-					t.Errorf("%s: in-flight %d after every lease ended", c.addr, n)
+					t.Errorf("%s: in-flight %d after every lease ended", *c.addr, n)
 				}
 			}
 			out := 0

@@ -96,7 +96,7 @@ func (p *Pool) emit(kind EventKind, c *core, health uint64) {
 func (p *Pool) event(r record) Event {
 	e := Event{Kind: r.kind, Pool: p.name, Time: r.at}
 	if r.c != nil {
-		e.Addr = r.c.addr
+		e.Addr = *r.c.addr
 		e.Streak, e.Ejections = int(streakOf(r.h)), int(ejectionsOf(r.h))
 		if s := stateOf(r.h); (r.kind == EventEjected && !r.refused && s == stateEjected) ||
 			(r.kind == EventProbeLeased && s == stateProbing) {

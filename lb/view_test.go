@@ -18,17 +18,17 @@ func checkView(t *testing.T, p *Pool) {
 		h := c.health.Load()
 		up := v.up[i/64].Load()&(1<<(i%64)) != 0
 		if up != (stateOf(h) == stateUp) {
-			t.Errorf("%s: up bit %v, health state %d", c.addr, up, stateOf(h))
+			t.Errorf("%s: up bit %v, health state %d", *c.addr, up, stateOf(h))
 		}
 		want := int64(never)
 		if s := stateOf(h); s == stateEjected || s == stateProbing {
 			want = deadlineOf(h)
 		}
 		if d := v.deadlines[i].Load(); d != want {
-			t.Errorf("%s: view deadline %d, health deadline %d", c.addr, d, want)
+			t.Errorf("%s: view deadline %d, health deadline %d", *c.addr, d, want)
 		}
 		if int(c.index.Load()) != i {
-			t.Errorf("%s: index %d, position %d", c.addr, c.index.Load(), i)
+			t.Errorf("%s: index %d, position %d", *c.addr, c.index.Load(), i)
 		}
 	}
 }

@@ -1,0 +1,135 @@
+package lb
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"sync/atomic"
+
+	"github.com/nanolb/nanolb/internal/fastrand"
+	"github.com/nanolb/nanolb/internal/gradient"
+)
+
+// Adaptive concurrency (Config.AdaptiveConcurrency): each endpoint's limit
+// follows its latency by the gradient rule of internal/gradient. A lease of
+// such a pool is timed (its mark is its start on the latency clock), and
+// its Done adds the latency to its endpoint's meter with one atomic add, or
+// counts a timeout. Every adaptInterval the pool's evaluator, a timer off
+// the hot path, folds each meter's window into its endpoint's limit and
+// publishes it with one atomic store, which admission reads.
+
+// adaptInterval is how often the evaluator runs, as Envoy's adaptive
+// concurrency samples every 100 ms.
+const adaptInterval = 100 * time.Millisecond
+
+// adaptMinSamples is the completions a window needs to be evaluated; a
+// window with fewer carries on, for up to adaptMaxCarry intervals.
+const (
+	adaptMinSamples = 5
+	adaptMaxCarry   = 10
+)
+
+// A meter window packs completions and their summed latency in one word,
+// so Done adds both at once: completions in the top 24 bits, latency in
+// microseconds in the low 40 (about 12 days). A sample is capped at
+// sampleMaxMicros, so a window overflows only with more than 256 samples
+// at the cap, or 16 million completions, between two evaluations.
+const (
+	windowShift     = 40
+	sampleMaxMicros = 1<<32 - 1
+)
+
+// meter is one endpoint's adaptive-limit state. The first line is written
+// by Done and read by Pick; the rest is the evaluator's own.
+type meter struct {
+	window   atomic.Uint64 // completions<<windowShift | summed latency µs, since the last evaluation
+	timeouts atomic.Uint64 // leases ended by context.DeadlineExceeded, since the last evaluation
+	limit    atomic.Int64  // the limit in force, read by admission
+	peak     atomic.Int64  // the most in flight at a Done since the last evaluation
+	_        [cacheLine - 32]byte
+
+	gradient *gradient.Limit
+	carried  int // intervals the current window has carried on for
+	_        [cacheLine - 16]byte
+}
+
+// newMeter is a new endpoint's meter: its limit starts at the minimum, at
+// which it measures the endpoint's unloaded latency first.
+func (p *Pool) newMeter() *meter {
+	g := gradient.New(gradient.Config{Min: p.cfg.minLimit, Max: int(p.limit)}, fastrand.Uint63)
+	m := &meter{gradient: g}
+	m.limit.Store(int64(g.Current()))
+	return m
+}
+
+// record adds a timed lease's outcome to its endpoint's window: a success's
+// latency, or a timeout, and the in-flight count it ended at (n, with
+// itself) if that is the window's peak. Other failures are health's
+// business, and a cancelled request says nothing about the endpoint.
+func (m *meter) record(mark int64, err error, n int64) {
+	if n > m.peak.Load() {
+		m.peak.Store(n) // a racing Done may store a lower peak: the window's estimate, not a bound
+	}
+	switch {
+	case err == nil:
+		us := min(uint64(max(nanos()-mark>>1, 0))/1000, sampleMaxMicros)
+		m.window.Add(1<<windowShift | us)
+	case errors.Is(err, context.DeadlineExceeded):
+		m.timeouts.Add(1)
+	}
+}
+
+// evaluate folds every endpoint's window into its limit, then runs again
+// after adaptInterval unless the pool was closed. A raised limit may let
+// a waiter in.
+func (p *Pool) evaluate() {
+	p.adaptMu.Lock()
+	defer p.adaptMu.Unlock()
+	if p.queue.Closed() {
+		return
+	}
+	raised := false
+	for _, c := range p.view.Load().cores {
+		if m := c.meter; m != nil {
+			raised = m.evaluate(c) || raised
+		}
+	}
+	p.adapt.Reset(adaptInterval)
+	if raised {
+		p.kick()
+	}
+}
+
+// evaluate folds m's window into its limit if it holds enough completions
+// or has carried on long enough, and reports whether the limit rose.
+func (m *meter) evaluate(c *core) bool {
+	w := m.window.Load()
+	if n := w >> windowShift; n < adaptMinSamples && m.carried < adaptMaxCarry && m.timeouts.Load() == 0 {
+		m.carried++
+		return false
+	}
+	w = m.window.Swap(0)
+	win := gradient.Window{
+		Length:    time.Duration(m.carried+1) * adaptInterval,
+		Completed: int(w >> windowShift),
+		Latency:   time.Duration(w&(1<<windowShift-1)) * time.Microsecond,
+		Timeouts:  int(m.timeouts.Swap(0)),
+		InFlight:  int(c.inflight.Load()),
+		Peak:      int(m.peak.Swap(0)),
+	}
+	m.carried = 0
+	was := m.limit.Load()
+	now := int64(m.gradient.Update(win))
+	m.limit.Store(now)
+	return now > was
+}
+
+// limitOf is c's concurrency limit: its meter's under an adaptive limit,
+// else Config.MaxConcurrency.
+func (p *Pool) limitOf(c *core) int64 {
+	if m := c.meter; m != nil {
+		return m.limit.Load()
+	}
+	return p.limit
+}
