@@ -25,10 +25,11 @@ var errClient = errors.New("nanolb-demo: unknown client")
 // clientSpec names one contender: nanolb with one policy, httplb, or the
 // naive random client.
 type clientSpec struct {
-	Kind   string // "nanolb", "httplb" or "naive"
-	Policy lb.Policy
-	Limit  int  // nanolb only: lb.Config.MaxConcurrency; 0: none
-	Wait   bool // nanolb only: lbhttp.Transport.Wait, queue at the limit
+	Kind     string // "nanolb", "httplb" or "naive"
+	Policy   lb.Policy
+	Limit    int  // nanolb only: lb.Config.MaxConcurrency; 0: none
+	Adaptive bool // nanolb only: lb.Config.AdaptiveConcurrency
+	Wait     bool // nanolb only: lbhttp.Transport.Wait, queue at the limit
 }
 
 // Label is how tables and the report name the client.
@@ -37,8 +38,12 @@ func (s clientSpec) Label() string {
 		return s.Kind
 	}
 	l := "nanolb " + s.Policy.String()
-	if s.Limit > 0 {
-		l += fmt.Sprintf(" limit %d", s.Limit)
+	if s.Limit > 0 || s.Adaptive {
+		if s.Adaptive {
+			l += " adaptive"
+		} else {
+			l += fmt.Sprintf(" limit %d", s.Limit)
+		}
 		if s.Wait {
 			l += " wait"
 		} else {
@@ -55,8 +60,10 @@ func parseClients(list []string) ([]clientSpec, error) {
 		"httplb": {Kind: "httplb"},
 		"naive":  {Kind: "naive"},
 		// The overload scenario's limited setups, also usable elsewhere.
-		"p2c-limit": {Kind: "nanolb", Policy: lb.P2C, Limit: overloadLimit},
-		"p2c-wait":  {Kind: "nanolb", Policy: lb.P2C, Limit: overloadLimit, Wait: true},
+		"p2c-limit":         {Kind: "nanolb", Policy: lb.P2C, Limit: overloadLimit},
+		"p2c-wait":          {Kind: "nanolb", Policy: lb.P2C, Limit: overloadLimit, Wait: true},
+		"p2c-adaptive":      {Kind: "nanolb", Policy: lb.P2C, Adaptive: true},
+		"p2c-adaptive-wait": {Kind: "nanolb", Policy: lb.P2C, Adaptive: true, Wait: true},
 	}
 	var all []clientSpec
 	for _, p := range lb.Policies() {
@@ -72,7 +79,7 @@ func parseClients(list []string) ([]clientSpec, error) {
 	for _, s := range all {
 		names = append(names, strings.TrimPrefix(s.Label(), "nanolb "))
 	}
-	names = append(names, "p2c-limit", "p2c-wait")
+	names = append(names, "p2c-limit", "p2c-wait", "p2c-adaptive", "p2c-adaptive-wait")
 	var out []clientSpec
 	for _, name := range list {
 		if name == "all" {
@@ -131,7 +138,7 @@ func newClient(spec clientSpec, addrs []string, concurrency int) (*liveClient, e
 	switch spec.Kind {
 	case "nanolb":
 		cfg := demoConfig(spec.Policy)
-		cfg.MaxConcurrency = spec.Limit
+		cfg.MaxConcurrency, cfg.AdaptiveConcurrency = spec.Limit, spec.Adaptive
 		pool, err := lb.New(cfg, addrs...)
 		if err != nil {
 			return nil, fmt.Errorf("nanolb-demo: %w", err)
@@ -153,8 +160,11 @@ func newClient(spec clientSpec, addrs []string, concurrency int) (*liveClient, e
 			url: func() string {
 				return fmt.Sprintf("http://backends/work?key=k%d", rand.IntN(1000))
 			},
-			pool:  pool,
-			close: base.CloseIdleConnections,
+			pool: pool,
+			close: func() {
+				pool.Close() // stops an adaptive limit's evaluations
+				base.CloseIdleConnections()
+			},
 		}, nil
 	case "httplb":
 		hc := httplb.NewClient(

@@ -61,6 +61,8 @@ func overloadClients() []clientSpec {
 		{Kind: "nanolb", Policy: lb.P2C},
 		{Kind: "nanolb", Policy: lb.P2C, Limit: overloadLimit},
 		{Kind: "nanolb", Policy: lb.P2C, Limit: overloadLimit, Wait: true},
+		{Kind: "nanolb", Policy: lb.P2C, Adaptive: true},
+		{Kind: "nanolb", Policy: lb.P2C, Adaptive: true, Wait: true},
 		{Kind: "httplb"},
 		{Kind: "naive"},
 	}
