@@ -93,7 +93,20 @@
 // the endpoint that just failed. Config.MaxWaiters bounds the queue
 // (ErrQueueFull); a wait without a deadline ends after Config.MaxWait.
 // Stats counts waiters, grants, timeouts, shed waits, refusals and
-// saturations. Close
+// saturations.
+//
+// Config.AdaptiveConcurrency gives each endpoint its own limit, between
+// Config.MinConcurrency (3) and MaxConcurrency (1,000), that follows its
+// latency: Envoy's gradient rule, limit × clamp(minRTT × 1.25 / latency,
+// 0.5, 2) plus √limit of headroom, every 100 ms off the hot path, with
+// minRTT measured at the minimum when an endpoint joins and every minute,
+// and a tenth off in an interval with a timeout; EndpointStatus.Limit shows
+// it. Choose MaxConcurrency when you know each backend's capacity,
+// AdaptiveConcurrency when you do not, and PickWait when callers can wait
+// briefly rather than fail. A timeout is a failure that ejects only an
+// endpoint that has also gone Config.TimeoutGrace (1 s) without a success:
+// under overload a busy endpoint times some requests out and still answers
+// others. Close
 // (and Registry.Delete) fails waiters with ErrClosed for good, while Pick
 // and leases go on.
 //

@@ -107,7 +107,9 @@ func newWeighted(cfg Config, endpoints []Endpoint, before func(*Pool)) (*Pool, e
 	}
 	p.add(endpoints)
 	if s.adaptive {
+		p.adaptMu.Lock() // evaluate reads p.adapt under it
 		p.adapt = time.AfterFunc(adaptInterval, p.evaluate)
+		p.adaptMu.Unlock()
 	}
 	return p, nil
 }

@@ -154,6 +154,9 @@ func (b *nanoBalancer) UpdateClientConnState(ccs balancer.ClientConnState) error
 			b.mu.Unlock()
 			return fmt.Errorf("%s: %w", b.builder.name, err)
 		}
+		if b.pool != nil {
+			b.pool.Close() // stops its adaptive limit, if any; leases on it end normally
+		}
 		b.pool, b.cfg, made = pool, *cfg, pool
 		b.layout, b.shardIndex = layout, nil
 		if layout != nil {
@@ -248,6 +251,11 @@ func (b *nanoBalancer) ExitIdle() { b.child.ExitIdle() }
 func (b *nanoBalancer) Close() {
 	b.child.Close()
 	b.stop()
+	b.mu.Lock()
+	if b.pool != nil {
+		b.pool.Close()
+	}
+	b.mu.Unlock()
 }
 
 // stop calls the pool hook's stop for the current pool, once.

@@ -62,6 +62,17 @@ type Config struct {
 	// documentation). lb's maxWaiters and maxWait have no field: a gRPC
 	// picker must not block, so no RPC waits in the pool.
 	MaxConcurrency int `json:"maxConcurrency,omitempty"`
+	// AdaptiveConcurrency is lb.Config.AdaptiveConcurrency: each
+	// endpoint's limit follows its latency, up to maxConcurrency (0:
+	// 1,000). An RPC refused by it fails with codes.Unavailable, as above.
+	AdaptiveConcurrency bool `json:"adaptiveConcurrency,omitempty"`
+	// MinConcurrency is lb.Config.MinConcurrency: the adaptive limit's
+	// floor, 1..maxConcurrency (0: 3), only with adaptiveConcurrency.
+	MinConcurrency int `json:"minConcurrency,omitempty"`
+	// TimeoutGrace is lb.Config.TimeoutGrace: a streak ending in
+	// DeadlineExceeded ejects only an endpoint that also went this long
+	// without a success, 1µs..24h (0: 1s).
+	TimeoutGrace Duration `json:"timeoutGrace,omitempty"`
 }
 
 // Duration is a time.Duration that reads from and writes to JSON as a string
@@ -105,17 +116,20 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 // LB returns the lb.Config for policy with c's fields.
 func (c *Config) LB(policy lb.Policy) lb.Config {
 	return lb.Config{
-		Policy:            policy,
-		EjectAfter:        c.EjectAfter,
-		EjectFor:          time.Duration(c.EjectFor),
-		MaxEjectFor:       time.Duration(c.MaxEjectFor),
-		MaxEjectedPercent: c.MaxEjectedPercent,
-		ProbeTimeout:      time.Duration(c.ProbeTimeout),
-		EWMADecay:         time.Duration(c.EWMADecay),
-		HashLoadFactor:    c.HashLoadFactor,
-		HashReplicas:      c.HashReplicas,
-		NoJitter:          c.NoJitter,
-		MaxConcurrency:    c.MaxConcurrency,
+		Policy:              policy,
+		EjectAfter:          c.EjectAfter,
+		EjectFor:            time.Duration(c.EjectFor),
+		MaxEjectFor:         time.Duration(c.MaxEjectFor),
+		MaxEjectedPercent:   c.MaxEjectedPercent,
+		ProbeTimeout:        time.Duration(c.ProbeTimeout),
+		EWMADecay:           time.Duration(c.EWMADecay),
+		HashLoadFactor:      c.HashLoadFactor,
+		HashReplicas:        c.HashReplicas,
+		NoJitter:            c.NoJitter,
+		MaxConcurrency:      c.MaxConcurrency,
+		AdaptiveConcurrency: c.AdaptiveConcurrency,
+		MinConcurrency:      c.MinConcurrency,
+		TimeoutGrace:        time.Duration(c.TimeoutGrace),
 	}
 }
 

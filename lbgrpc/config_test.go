@@ -54,6 +54,9 @@ func TestParseConfigRejectsBadInputNamingIt(t *testing.T) {
 		{`{"ejectafter": 3}`, `unknown field "ejectafter"`},
 		{`{"maxConcurrency": -1}`, "MaxConcurrency"},
 		{`{"maxConcurrency": 1073741825}`, "MaxConcurrency"},
+		{`{"minConcurrency": 3}`, "MinConcurrency"},
+		{`{"adaptiveConcurrency": true, "maxConcurrency": 2, "minConcurrency": 3}`, "MinConcurrency"},
+		{`{"timeoutGrace": "-1s"}`, "TimeoutGrace"},
 		{`{"maxWaiters": 3}`, `unknown field "maxWaiters"`},
 		{`{"maxWait": "1s"}`, `unknown field "maxWait"`},
 		{`{"noJitter": "yes"}`, "noJitter"},
@@ -77,16 +80,19 @@ func TestParseConfigRejectsBadInputNamingIt(t *testing.T) {
 // the JSON spells it.
 func TestParseConfigNamesEveryWronglyTypedField(t *testing.T) {
 	bad := map[string][]string{
-		"ejectAfter":        {`"3"`, `1.5`, `true`},
-		"ejectFor":          {`5`, `"5 parsecs"`, `true`, `{}`},
-		"maxEjectFor":       {`5`, `"5 parsecs"`, `[]`},
-		"maxEjectedPercent": {`"30"`, `30.5`},
-		"probeTimeout":      {`5`, `"soon"`},
-		"ewmaDecay":         {`5`, `"10"`},
-		"hashLoadFactor":    {`"1.5"`, `false`},
-		"hashReplicas":      {`"40"`, `4.5`},
-		"noJitter":          {`"yes"`, `1`},
-		"maxConcurrency":    {`"7"`, `-0.5`},
+		"ejectAfter":          {`"3"`, `1.5`, `true`},
+		"ejectFor":            {`5`, `"5 parsecs"`, `true`, `{}`},
+		"maxEjectFor":         {`5`, `"5 parsecs"`, `[]`},
+		"maxEjectedPercent":   {`"30"`, `30.5`},
+		"probeTimeout":        {`5`, `"soon"`},
+		"ewmaDecay":           {`5`, `"10"`},
+		"hashLoadFactor":      {`"1.5"`, `false`},
+		"hashReplicas":        {`"40"`, `4.5`},
+		"noJitter":            {`"yes"`, `1`},
+		"maxConcurrency":      {`"7"`, `-0.5`},
+		"adaptiveConcurrency": {`"yes"`, `1`},
+		"minConcurrency":      {`"3"`, `2.5`},
+		"timeoutGrace":        {`1`, `"a while"`},
 	}
 	for _, name := range fieldNames {
 		if len(bad[name]) == 0 {

@@ -87,10 +87,11 @@
 // cap fails at once with codes.Unavailable, and so does a wait-for-ready
 // RPC: a picker must not block, and a freed place publishes no new picker,
 // so an RPC held for one could wait for ever. This is what grpc-go's own
-// xDS circuit breaker (max_requests) does; a retry policy that retries
-// Unavailable retries it, after its backoff. Callers who would rather
-// queue should use lb's PickWait outside gRPC (lbhttp's Transport.Wait does
-// so for HTTP).
+// xDS circuit breaker (max_requests) does. grpc-go treats a picker's
+// status error as a drop: neither transparent retry nor a service config
+// retry policy retries it, so the caller sees Unavailable at once. Callers
+// who would rather queue should use lb's PickWait outside gRPC (lbhttp's
+// Transport.Wait does so for HTTP).
 //
 // # Throttling
 //

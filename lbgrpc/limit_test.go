@@ -53,3 +53,29 @@ func TestMaxConcurrencyFailsFastWhileAStreamHoldsTheSlot(t *testing.T) {
 		t.Fatalf("RPC with the slot free: %v", err)
 	}
 }
+
+// TestAdaptiveConcurrencyReachesThePool dials with adaptiveConcurrency and
+// a floor and cap of 1: the pool's endpoint starts at its floor, so a
+// stream holding the one place makes a unary RPC fail fast as under a
+// fixed limit, and the endpoint's status shows the adaptive limit.
+func TestAdaptiveConcurrencyReachesThePool(t *testing.T) {
+	noGoroutinesLeft(t)
+	servers := startServers(t, 1)
+	name, w := registerTest(lb.P2C)
+	cc, _ := dial(t, name, `{"adaptiveConcurrency": true, "minConcurrency": 1, "maxConcurrency": 1, "timeoutGrace": "2s"}`, w, endpoints(servers)...)
+	pool := waitReady(t, w, 1)
+	if e := pool.Endpoints(); len(e) != 1 || e[0].Limit != 1 {
+		t.Fatalf("endpoints %+v, want one with the adaptive limit's floor 1", e)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	streams(t, ctx, cc, 1)
+	if _, err := check(context.Background(), cc); status.Code(err) != codes.Unavailable {
+		t.Fatalf("RPC while the stream holds the place: %v, want Unavailable", err)
+	}
+	cancel()
+	eventually(t, "the stream's lease ended", func() bool { return inFlight(pool) == 0 })
+	if _, err := check(context.Background(), cc); err != nil {
+		t.Fatalf("RPC with the place free: %v", err)
+	}
+}
