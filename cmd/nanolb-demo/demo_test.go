@@ -402,7 +402,7 @@ func TestRampStartsRequestsAtTheOfferedRate(t *testing.T) {
 	}
 }
 
-func TestOverloadScenarioComparesTheFiveSetups(t *testing.T) {
+func TestOverloadScenarioComparesTheSevenSetups(t *testing.T) {
 	c, err := parseFlags([]string{"-scenario", "overload"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -411,7 +411,7 @@ func TestOverloadScenarioComparesTheFiveSetups(t *testing.T) {
 	for _, s := range c.clients {
 		labels = append(labels, s.Label())
 	}
-	want := "nanolb p2c,nanolb p2c limit 8 fail-fast,nanolb p2c limit 8 wait,httplb,naive"
+	want := "nanolb p2c,nanolb p2c limit 8 fail-fast,nanolb p2c limit 8 wait,nanolb p2c adaptive fail-fast,nanolb p2c adaptive wait,httplb,naive"
 	if got := strings.Join(labels, ","); got != want {
 		t.Fatalf("overload clients %q, want %q", got, want)
 	}
@@ -479,18 +479,22 @@ func TestOverloadRampRunsEverySetup(t *testing.T) {
 }
 
 // TestOverloadLimitFailingFastKeepsGoodput runs the default 4 s ramp for
-// P2C without a limit and with MaxConcurrency 8 failing fast: once the
-// offered load passes capacity, the limit must keep more goodput. (In a
+// P2C without a limit, with MaxConcurrency 8 and with an adaptive limit,
+// both failing fast: once the offered load passes capacity, each limit must
+// keep more goodput. (In a
 // shorter ramp the servers' queues do not build enough to tell them apart.)
 func TestOverloadLimitFailingFastKeepsGoodput(t *testing.T) {
 	noLeak(t)
 	rows := runOverload(t, 4*time.Second, []clientSpec{
 		{Kind: "nanolb", Policy: lb.P2C},
 		{Kind: "nanolb", Policy: lb.P2C, Limit: overloadLimit},
+		{Kind: "nanolb", Policy: lb.P2C, Adaptive: true},
 	})
-	noLimit, failFast := rows[0], rows[1]
-	if failFast.Overloaded <= noLimit.Overloaded {
-		t.Errorf("overloaded goodput: limit failing fast %.0f/s, no limit %.0f/s; want the limit ahead", failFast.Overloaded, noLimit.Overloaded)
+	noLimit := rows[0]
+	for _, g := range rows[1:] {
+		if g.Overloaded <= noLimit.Overloaded {
+			t.Errorf("overloaded goodput: %s %.0f/s, no limit %.0f/s; want the limit ahead", g.Label, g.Overloaded, noLimit.Overloaded)
+		}
 	}
 }
 
@@ -514,6 +518,13 @@ func TestGoodputCountsSuccessesAsTheyComplete(t *testing.T) {
 	}
 	if g.PerSecond != 1.5 || g.Overloaded != 2 || g.Share() != 2.0/400 {
 		t.Errorf("goodput %v/s, overloaded %v/s, share %v; want 1.5, 2, 0.005", g.PerSecond, g.Overloaded, g.Share())
+	}
+	if g.Worst != 2 { // one success completes in each half second from 1 s
+		t.Errorf("worst window %v/s, want 2", g.Worst)
+	}
+	r.Samples = r.Samples[:2] // nothing completes after 1.05 s
+	if g := summarizeGoodput(r, 400, 1); g.Worst != 0 {
+		t.Errorf("worst window %v/s with an empty second half second, want 0", g.Worst)
 	}
 	if g.ErrorRate != 2.0/6 || g.OverErrorRate != 1.0/3 {
 		t.Errorf("error rates %v, %v; want 1/3 of all, 1/3 of those started from 1 s", g.ErrorRate, g.OverErrorRate)

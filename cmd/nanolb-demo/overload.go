@@ -137,12 +137,17 @@ type goodput struct {
 	Requests, OK   int
 	PerSecond      float64 // successes completed within the phase, a second
 	Overloaded     float64 // the same, from OverloadedFrom to the phase's end
+	Worst          float64 // the lowest goodput a second of any whole worstWindow in the overloaded part
 	Capacity       float64 // requests a second the backends serve at most
 	ErrorRate      float64 // of all requests
 	OverErrorRate  float64 // of requests started from OverloadedFrom on
 	P50, P99       time.Duration
 	OverloadedFrom float64 // seconds into the phase: offered > capacity
 }
+
+// worstWindow is the window the worst goodput of an overloaded part is
+// counted over: zero in any of them is a collapse, however brief.
+const worstWindow = 0.5 // seconds
 
 // Share is the overloaded part's goodput as a share of capacity.
 func (g goodput) Share() float64 { return g.Overloaded / g.Capacity }
@@ -156,6 +161,7 @@ func summarizeGoodput(r *phaseResult, capacity, from float64) goodput {
 	T := r.Duration.Seconds()
 	var lat []time.Duration
 	var done, doneOver, over, overErr, errs int
+	windows := make([]int, max(int((T-from)/worstWindow), 0))
 	for _, s := range r.Samples {
 		if s.At >= from {
 			over++
@@ -173,6 +179,9 @@ func summarizeGoodput(r *phaseResult, capacity, from float64) goodput {
 			done++
 			if end >= from {
 				doneOver++
+				if i := int((end - from) / worstWindow); i < len(windows) {
+					windows[i]++
+				}
 			}
 		}
 	}
@@ -181,6 +190,9 @@ func summarizeGoodput(r *phaseResult, capacity, from float64) goodput {
 	g.PerSecond = float64(done) / T
 	if T > from {
 		g.Overloaded = float64(doneOver) / (T - from)
+	}
+	if len(windows) > 0 {
+		g.Worst = float64(slices.Min(windows)) / worstWindow
 	}
 	if g.Requests > 0 {
 		g.ErrorRate = float64(errs) / float64(g.Requests)
@@ -199,12 +211,12 @@ func writeGoodputTable(w io.Writer, rows []goodput) {
 		width = max(width, len(g.Label))
 	}
 	left := func(s string) string { return fmt.Sprintf("%-*s", width, s) }
-	fmt.Fprintln(tw, strings.Join([]string{left("client"), "requests", "ok", "goodput/s", "overloaded goodput/s", "of capacity %", "err %", "overloaded err %", "ok p50 ms", "ok p99 ms", ""}, "\t"))
+	fmt.Fprintln(tw, strings.Join([]string{left("client"), "requests", "ok", "goodput/s", "overloaded goodput/s", "of capacity %", "worst 0.5 s goodput/s", "err %", "overloaded err %", "ok p50 ms", "ok p99 ms", ""}, "\t"))
 	for _, g := range rows {
 		fmt.Fprintln(tw, strings.Join([]string{
 			left(g.Label), fmt.Sprint(g.Requests), fmt.Sprint(g.OK),
 			fmt.Sprintf("%.0f", g.PerSecond), fmt.Sprintf("%.0f", g.Overloaded),
-			fmt.Sprintf("%.0f", 100*g.Share()),
+			fmt.Sprintf("%.0f", 100*g.Share()), fmt.Sprintf("%.0f", g.Worst),
 			fmt.Sprintf("%.1f", 100*g.ErrorRate), fmt.Sprintf("%.1f", 100*g.OverErrorRate),
 			ms(g.P50), ms(g.P99), "",
 		}, "\t"))
