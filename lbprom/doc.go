@@ -34,6 +34,7 @@
 //	nanolb_endpoint_failure_streak{pool,endpoint}  consecutive failures now
 //	nanolb_endpoint_consecutive_ejections{pool,endpoint}  ejections in a row without a success
 //	nanolb_endpoint_weight{pool,endpoint}          the endpoint's weight
+//	nanolb_endpoint_concurrency_limit{pool,endpoint}       its concurrency limit now (MaxConcurrency, or the adaptive limit); not emitted without one
 //	nanolb_endpoint_ejections_total{pool,endpoint}         ejections made (after a failed probe too)
 //	nanolb_endpoint_ejections_refused_total{pool,endpoint} ejections the MaxEjectedPercent cap refused
 //	nanolb_endpoint_probes_total{pool,endpoint}            probe leases handed out

@@ -36,6 +36,9 @@ var (
 		"The endpoint's ejections in a row without a success; each doubles the cooldown.", endpointLabels, nil)
 	descWeight = prometheus.NewDesc("nanolb_endpoint_weight",
 		"The endpoint's weight (WeightedRoundRobin follows it).", endpointLabels, nil)
+	descLimit = prometheus.NewDesc("nanolb_endpoint_concurrency_limit",
+		"The endpoint's concurrency limit now: MaxConcurrency, or under AdaptiveConcurrency the limit its latency set; absent without a limit.",
+		endpointLabels, nil)
 
 	descEjections = prometheus.NewDesc("nanolb_endpoint_ejections_total",
 		"Ejections of the endpoint, after EjectAfter failures or a failed probe, seen since the collector started.",
@@ -59,7 +62,7 @@ var (
 
 	allDescs = []*prometheus.Desc{
 		descPoolInfo, descPoolEndpoints, descPoolWaiting, descPoolGrants, descPoolTimeouts, descPoolQueueFull, descPoolShed,
-		descPoolSaturations, descInFlight, descState, descStreak, descConsecutiveEjections, descWeight,
+		descPoolSaturations, descInFlight, descState, descStreak, descConsecutiveEjections, descWeight, descLimit,
 		descEjections, descRefused, descProbes, descProbeFailures, descProbeTimeouts, descReinstatements,
 		descDropped,
 	}
