@@ -67,3 +67,16 @@ var (
 		descDropped,
 	}
 )
+
+// throttleDescs are a throttle collector's descriptions, with the
+// throttle's name as a constant label.
+func throttleDescs(name string) (requests, accepts, rejected *prometheus.Desc) {
+	l := prometheus.Labels{"throttle": name}
+	requests = prometheus.NewDesc("nanolb_throttle_requests",
+		"Requests the client-side throttle counted over its two-minute window, those it rejected included.", nil, l)
+	accepts = prometheus.NewDesc("nanolb_throttle_accepts",
+		"Requests the backends accepted over the client-side throttle's two-minute window.", nil, l)
+	rejected = prometheus.NewDesc("nanolb_throttle_rejected_total",
+		"Requests the client-side throttle rejected locally, never sent, since it started.", nil, l)
+	return requests, accepts, rejected
+}
