@@ -11,6 +11,7 @@ import (
 	"github.com/nanolb/nanolb/internal/testkit"
 
 	"github.com/nanolb/nanolb/lb"
+	"github.com/nanolb/nanolb/lb/lbhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -205,5 +206,83 @@ func TestThrottleInterceptorRejectsK(t *testing.T) {
 		if _, err := ThrottleInterceptor(k); !errors.Is(err, lb.ErrConfig) {
 			t.Errorf("ThrottleInterceptor(%v): %v, want lb.ErrConfig", k, err)
 		}
+		if th, err := NewThrottle(k); th != nil || !errors.Is(err, lb.ErrConfig) {
+			t.Errorf("NewThrottle(%v): %v, %v; want nil, lb.ErrConfig", k, th, err)
+		}
+	}
+}
+
+// ThrottleStats has lbhttp.ThrottleStats' fields, so the one converts to
+// the other, and both to lbprom.ThrottleStats (which lbprom pins).
+var _ = lbhttp.ThrottleStats(ThrottleStats{})
+
+// TestThrottleStatsCountWhatTheInterceptorDid sends RPCs to a real gRPC
+// server on 127.0.0.1 that accepts ten, then fails every one with
+// Unavailable, until the throttle refuses most. Stats counts each RPC as
+// the throttle did: every one a request, the ten accepts, and the
+// refusals, exactly the RPCs that failed with ErrThrottled, as Rejected.
+func TestThrottleStatsCountWhatTheInterceptorDid(t *testing.T) {
+	noGoroutinesLeft(t)
+	s := startOverloaded(t, 10, codes.Unavailable) // one round: 10 accepted, then Unavailable
+	th, err := NewThrottle(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := th.Stats(); got != (ThrottleStats{}) {
+		t.Fatalf("Stats() = %+v before any RPC, want zero", got)
+	}
+	hc := healthpb.NewHealthClient(dialThrottled(t, th.Interceptor(), s))
+	const rpcs = 210
+	throttled := 0
+	for i := range rpcs {
+		_, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{})
+		switch {
+		case errors.Is(err, ErrThrottled):
+			throttled++
+		case i < 10 && err != nil:
+			t.Fatalf("RPC %d: %v, want it accepted", i, err)
+		case i >= 10 && status.Code(err) != codes.Unavailable:
+			t.Fatalf("RPC %d: %v, want Unavailable from the server", i, err)
+		}
+		if i == 9 {
+			if got, want := th.Stats(), (ThrottleStats{Requests: 10, Accepts: 10}); got != want {
+				t.Fatalf("Stats() = %+v after 10 accepted, want %+v", got, want)
+			}
+		}
+	}
+	hits, accepted := s.counts()
+	t.Logf("%d RPCs: %d throttled, %d sent, %d accepted", rpcs, throttled, hits, accepted)
+	if throttled < 100 {
+		t.Errorf("%d of %d RPCs throttled with every one past the tenth rejected, want most", throttled, rpcs-10)
+	}
+	if hits+throttled != rpcs || accepted != 10 {
+		t.Errorf("%d sent (%d accepted) and %d throttled, want %d in all and 10 accepted", hits, accepted, throttled, rpcs)
+	}
+	want := ThrottleStats{Requests: rpcs, Accepts: int64(accepted), Rejected: uint64(throttled)}
+	if got := th.Stats(); got != want {
+		t.Errorf("Stats() = %+v, want %+v", got, want)
+	}
+}
+
+// TestThrottleInterceptorsShareTheirThrottle checks that every interceptor
+// a Throttle returns counts into it: two ClientConns with one each add up
+// in its Stats.
+func TestThrottleInterceptorsShareTheirThrottle(t *testing.T) {
+	noGoroutinesLeft(t)
+	s := startOverloaded(t, 100, codes.Unavailable)
+	th, err := NewThrottle(1.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{3, 4} {
+		hc := healthpb.NewHealthClient(dialThrottled(t, th.Interceptor(), s))
+		for range n {
+			if _, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got, want := th.Stats(), (ThrottleStats{Requests: 7, Accepts: 7}); got != want {
+		t.Errorf("Stats() = %+v, want %+v", got, want)
 	}
 }

@@ -279,6 +279,9 @@ func (c *Collector) collectPool(ch chan<- prometheus.Metric, name string, p *lb.
 		gauge(descStreak, float64(e.Streak), name, e.Addr)
 		gauge(descConsecutiveEjections, float64(e.Ejections), name, e.Addr)
 		gauge(descWeight, float64(e.Weight), name, e.Addr)
+		if e.Limit != 0 { // 0 is no limit, not a limit of zero
+			gauge(descLimit, float64(e.Limit), name, e.Addr)
+		}
 		if _, ok := counts[e.Addr]; !ok {
 			counts[e.Addr] = endpointCounts{} // a counter starts at 0, so rate() sees its first increase
 		}

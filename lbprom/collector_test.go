@@ -386,6 +386,62 @@ func TestAdmissionIsScraped(t *testing.T) {
 	s.waitFor(want{"nanolb_endpoint_in_flight", ep("adm", addrA), 0})
 }
 
+// Each endpoint's concurrency limit is scraped where it has one, as
+// EndpointStatus.Limit reads it: an adaptive pool's endpoints start at
+// lb.DefaultMinConcurrency, a fixed MaxConcurrency shows as it is, and a
+// pool without a limit has no series of it.
+func TestConcurrencyLimitIsScraped(t *testing.T) {
+	reg := lb.NewRegistry()
+	pools := map[string]*lb.Pool{}
+	for name, cfg := range map[string]lb.Config{
+		"adaptive":  {AdaptiveConcurrency: true},
+		"fixed":     {MaxConcurrency: 8},
+		"unlimited": {},
+	} {
+		pool, err := reg.Ensure(name, cfg, addrA, addrB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close) // stops the adaptive evaluator
+		pools[name] = pool
+	}
+	c, err := lbprom.NewCollector(reg, fast, lbprom.WithPools("adaptive", "fixed", "unlimited"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := serve(t, c)
+	f := s.waitFor(
+		want{"nanolb_endpoint_concurrency_limit", ep("adaptive", addrA), lb.DefaultMinConcurrency},
+		want{"nanolb_endpoint_concurrency_limit", ep("adaptive", addrB), lb.DefaultMinConcurrency},
+		want{"nanolb_endpoint_concurrency_limit", ep("fixed", addrA), 8},
+		want{"nanolb_endpoint_concurrency_limit", ep("fixed", addrB), 8},
+		want{"nanolb_endpoint_in_flight", ep("unlimited", addrA), 0}, // the pool is scraped
+	)
+	if got := f.series("nanolb_endpoint_concurrency_limit", "pool", "unlimited"); len(got) != 0 {
+		t.Errorf("limit series for a pool without a limit: %v", got)
+	}
+	for _, name := range []string{"adaptive", "fixed"} {
+		for _, addr := range []string{addrA, addrB} {
+			v, _ := f.get("nanolb_endpoint_concurrency_limit", ep(name, addr)...)
+			if lim := status(t, pools[name], addr).Limit; v != float64(lim) {
+				t.Errorf("%s %s: scraped limit %g, EndpointStatus.Limit %d", name, addr, v, lim)
+			}
+		}
+	}
+
+	t.Run("a lease in flight leaves the limit as it is", func(t *testing.T) {
+		l, err := pools["fixed"].Pick()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Done(nil)
+		s.waitFor(
+			want{"nanolb_endpoint_in_flight", ep("fixed", l.Endpoint()), 1},
+			want{"nanolb_endpoint_concurrency_limit", ep("fixed", l.Endpoint()), 8},
+		)
+	})
+}
+
 // Events a slow collector loses are counted: with a buffer of one event,
 // every refused ejection is either counted or dropped, exactly.
 func TestDroppedEventsAreCounted(t *testing.T) {
@@ -434,10 +490,11 @@ func TestPoolCollector(t *testing.T) {
 }
 
 // Every metric the package documents is scraped, with a description, and
-// passes promlint (naming conventions, units, _total on counters).
+// passes promlint (naming conventions, units, _total on counters). The
+// pool has a concurrency limit, so that its gauge is scraped too.
 func TestEveryMetricHasHelpAndPassesLint(t *testing.T) {
 	reg := lb.NewRegistry()
-	pool, err := reg.Ensure("api", lb.Config{EjectAfter: 1, EjectFor: time.Hour}, addrA, addrB)
+	pool, err := reg.Ensure("api", lb.Config{EjectAfter: 1, EjectFor: time.Hour, MaxConcurrency: 100}, addrA, addrB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,7 +509,8 @@ func TestEveryMetricHasHelpAndPassesLint(t *testing.T) {
 		"nanolb_pool_info", "nanolb_pool_endpoints", "nanolb_pool_waiting", "nanolb_pool_wait_grants_total",
 		"nanolb_pool_wait_timeouts_total", "nanolb_pool_wait_queue_full_total", "nanolb_pool_wait_shed_total", "nanolb_pool_saturations_total",
 		"nanolb_endpoint_in_flight", "nanolb_endpoint_state", "nanolb_endpoint_failure_streak",
-		"nanolb_endpoint_consecutive_ejections", "nanolb_endpoint_weight", "nanolb_endpoint_ejections_total",
+		"nanolb_endpoint_consecutive_ejections", "nanolb_endpoint_weight", "nanolb_endpoint_concurrency_limit",
+		"nanolb_endpoint_ejections_total",
 		"nanolb_endpoint_ejections_refused_total", "nanolb_endpoint_probes_total",
 		"nanolb_endpoint_probe_failures_total", "nanolb_endpoint_probe_timeouts_total",
 		"nanolb_endpoint_reinstatements_total", "nanolb_events_dropped_total",

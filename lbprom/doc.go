@@ -1,11 +1,12 @@
 // Package lbprom exports nanolb's pools to Prometheus: a Collector, for a
 // prometheus.Registerer, that reports each pool and endpoint of an
-// lb.Registry (NewCollector) or of one lb.Pool (NewPoolCollector). It is a
-// module of its own (client_golang v1.24), so the Prometheus client stays
-// out of the core's go.mod.
+// lb.Registry (NewCollector) or of one lb.Pool (NewPoolCollector), and a
+// ThrottleCollector that reports one client-side throttle
+// (NewThrottleCollector). It is a module of its own (client_golang v1.24),
+// so the Prometheus client stays out of the core's go.mod.
 //
 // Settings are functional options (Option: WithSubscribeOptions,
-// WithPools), passed to either constructor.
+// WithPools), passed to either pool constructor.
 //
 // # Two sources
 //
@@ -19,7 +20,8 @@
 //
 // # Metrics
 //
-// Labels: pool (the registry name), endpoint (the address), state.
+// Labels: pool (the registry name), endpoint (the address), state,
+// throttle (the name given to NewThrottleCollector).
 //
 //	nanolb_pool_info{pool,policy}                  1, with the pool's policy
 //	nanolb_pool_endpoints{pool}                    endpoints in the pool
@@ -34,6 +36,7 @@
 //	nanolb_endpoint_failure_streak{pool,endpoint}  consecutive failures now
 //	nanolb_endpoint_consecutive_ejections{pool,endpoint}  ejections in a row without a success
 //	nanolb_endpoint_weight{pool,endpoint}          the endpoint's weight
+//	nanolb_endpoint_concurrency_limit{pool,endpoint}       its concurrency limit now (MaxConcurrency, or the adaptive limit); not emitted without one
 //	nanolb_endpoint_ejections_total{pool,endpoint}         ejections made (after a failed probe too)
 //	nanolb_endpoint_ejections_refused_total{pool,endpoint} ejections the MaxEjectedPercent cap refused
 //	nanolb_endpoint_probes_total{pool,endpoint}            probe leases handed out
@@ -41,6 +44,9 @@
 //	nanolb_endpoint_probe_timeouts_total{pool,endpoint}    probe windows that ended without an outcome
 //	nanolb_endpoint_reinstatements_total{pool,endpoint}    probes that succeeded
 //	nanolb_events_dropped_total                    events lost because the collector fell behind
+//	nanolb_throttle_requests{throttle}             requests counted over the throttle's window, rejected ones included
+//	nanolb_throttle_accepts{throttle}              requests the backends accepted over the window
+//	nanolb_throttle_rejected_total{throttle}       requests the throttle rejected locally, never sent
 //
 // The core keeps no per-endpoint count of failed requests, only the current
 // failure streak; nanolb_endpoint_failure_streak exposes that, and the
@@ -56,6 +62,18 @@
 // when a scrape finds that its registry no longer has it (Registry.Delete),
 // its counters with them: a pool created again under the name starts from
 // zero.
+//
+// # Throttles
+//
+// A ThrottleCollector reports the client-side adaptive throttle of an
+// lbhttp.Transport (Transport.ThrottleStats) or an lbgrpc.Throttle
+// (Throttle.Stats), read through a function at each scrape, so lbprom
+// does not import lbgrpc and gRPC stays out of its go.mod. Requests and
+// accepts are gauges over the throttle's two-minute window, not counters:
+// the throttle sheds while requests exceed K times accepts, so their ratio
+// shows how close it is to shedding. Rejections are a counter since the
+// throttle started. Each throttle is a collector of its own, registered
+// under a distinct name.
 //
 // # Which pools
 //

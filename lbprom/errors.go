@@ -2,7 +2,8 @@ package lbprom
 
 import "errors"
 
-// ErrOption wraps every rejection of an argument to NewCollector or
-// NewPoolCollector: a nil registry or pool, an empty pool name, or
-// subscription options lb rejects (then lb.ErrConfig is wrapped too).
+// ErrOption wraps every rejection of an argument to NewCollector,
+// NewPoolCollector or NewThrottleCollector: a nil registry or pool, an
+// empty pool or throttle name, a nil stats function, or subscription
+// options lb rejects (then lb.ErrConfig is wrapped too).
 var ErrOption = errors.New("lbprom: invalid option")

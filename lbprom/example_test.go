@@ -2,10 +2,14 @@ package lbprom_test
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/nanolb/nanolb/lb"
+	"github.com/nanolb/nanolb/lb/lbhttp"
 	"github.com/nanolb/nanolb/lbprom"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -67,4 +71,46 @@ func ExampleNewPoolCollector() {
 	}
 	// Output:
 	// nanolb_pool_endpoints billing 2
+}
+
+// An lbhttp Transport's throttle on a Prometheus endpoint, read at each
+// scrape; an lbgrpc.Throttle's is read the same way, from its Stats. Here
+// the backend accepted both requests, so the throttle rejected none.
+func ExampleNewThrottleCollector() {
+	backend := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer backend.Close()
+	pool, _ := lb.New(lb.Config{}, strings.TrimPrefix(backend.URL, "http://"))
+	tr := &lbhttp.Transport{Pool: pool, Throttle: true}
+	client := &http.Client{Transport: tr}
+
+	c, err := lbprom.NewThrottleCollector("search", func() lbprom.ThrottleStats {
+		return lbprom.ThrottleStats(tr.ThrottleStats()) // the same fields
+	})
+	if err != nil {
+		panic(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+
+	for range 2 {
+		resp, err := client.Get("http://search/")
+		if err != nil {
+			panic(err)
+		}
+		resp.Body.Close()
+	}
+	fams, _ := reg.Gather()
+	for _, f := range fams {
+		expfmt.MetricFamilyToText(os.Stdout, f)
+	}
+	// Output:
+	// # HELP nanolb_throttle_accepts Requests the backends accepted over the client-side throttle's two-minute window.
+	// # TYPE nanolb_throttle_accepts gauge
+	// nanolb_throttle_accepts{throttle="search"} 2
+	// # HELP nanolb_throttle_rejected_total Requests the client-side throttle rejected locally, never sent, since it started.
+	// # TYPE nanolb_throttle_rejected_total counter
+	// nanolb_throttle_rejected_total{throttle="search"} 0
+	// # HELP nanolb_throttle_requests Requests the client-side throttle counted over its two-minute window, those it rejected included.
+	// # TYPE nanolb_throttle_requests gauge
+	// nanolb_throttle_requests{throttle="search"} 2
 }

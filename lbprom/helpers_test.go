@@ -36,15 +36,22 @@ type scraper struct {
 // and the server when the test ends.
 func serve(t *testing.T, c *lbprom.Collector) *scraper {
 	t.Helper()
+	t.Cleanup(c.Close) // after the server's Close, registered later
+	return serveAll(t, c)
+}
+
+// serveAll registers cs with a new pedantic registry, serves it, and
+// closes the server when the test ends.
+func serveAll(t *testing.T, cs ...prometheus.Collector) *scraper {
+	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(c); err != nil {
-		t.Fatalf("Register: %v", err)
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			t.Fatalf("Register: %v", err)
+		}
 	}
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
-	t.Cleanup(func() {
-		srv.Close()
-		c.Close()
-	})
+	t.Cleanup(srv.Close)
 	if !strings.HasPrefix(srv.URL, "http://127.0.0.1:") {
 		t.Fatalf("server at %s, want 127.0.0.1", srv.URL)
 	}

@@ -36,6 +36,9 @@ var (
 		"The endpoint's ejections in a row without a success; each doubles the cooldown.", endpointLabels, nil)
 	descWeight = prometheus.NewDesc("nanolb_endpoint_weight",
 		"The endpoint's weight (WeightedRoundRobin follows it).", endpointLabels, nil)
+	descLimit = prometheus.NewDesc("nanolb_endpoint_concurrency_limit",
+		"The endpoint's concurrency limit now: MaxConcurrency, or under AdaptiveConcurrency the limit its latency set; absent without a limit.",
+		endpointLabels, nil)
 
 	descEjections = prometheus.NewDesc("nanolb_endpoint_ejections_total",
 		"Ejections of the endpoint, after EjectAfter failures or a failed probe, seen since the collector started.",
@@ -59,8 +62,21 @@ var (
 
 	allDescs = []*prometheus.Desc{
 		descPoolInfo, descPoolEndpoints, descPoolWaiting, descPoolGrants, descPoolTimeouts, descPoolQueueFull, descPoolShed,
-		descPoolSaturations, descInFlight, descState, descStreak, descConsecutiveEjections, descWeight,
+		descPoolSaturations, descInFlight, descState, descStreak, descConsecutiveEjections, descWeight, descLimit,
 		descEjections, descRefused, descProbes, descProbeFailures, descProbeTimeouts, descReinstatements,
 		descDropped,
 	}
 )
+
+// throttleDescs are a throttle collector's descriptions, with the
+// throttle's name as a constant label.
+func throttleDescs(name string) (requests, accepts, rejected *prometheus.Desc) {
+	l := prometheus.Labels{"throttle": name}
+	requests = prometheus.NewDesc("nanolb_throttle_requests",
+		"Requests the client-side throttle counted over its two-minute window, those it rejected included.", nil, l)
+	accepts = prometheus.NewDesc("nanolb_throttle_accepts",
+		"Requests the backends accepted over the client-side throttle's two-minute window.", nil, l)
+	rejected = prometheus.NewDesc("nanolb_throttle_rejected_total",
+		"Requests the client-side throttle rejected locally, never sent, since it started.", nil, l)
+	return requests, accepts, rejected
+}

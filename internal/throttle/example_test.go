@@ -29,3 +29,17 @@ func Example() {
 	// 0.00
 	// 0.32
 }
+
+// Stats reads the window's counts and the rejections so far, for
+// monitoring: the requests include those the throttle rejected.
+func ExampleThrottle_Stats() {
+	th := throttle.New(throttle.DefaultK)
+	for i := range 6 { // 3 accepted, 3 rejected by the backends: nothing shed yet
+		if th.Allow() {
+			th.Record(i%2 == 0)
+		}
+	}
+	fmt.Printf("%+v\n", th.Stats())
+	// Output:
+	// {Requests:6 Accepts:3 Rejected:0}
+}

@@ -60,7 +60,8 @@ type Throttle struct {
 	// read as at least zero.
 	requests atomic.Int64
 	accepts  atomic.Int64
-	head     atomic.Int64 // the number of the newest bucket in the ring
+	head     atomic.Int64  // the number of the newest bucket in the ring
+	rejected atomic.Uint64 // requests Allow rejected since New; never drops
 
 	mu   sync.Mutex // serialises turning the ring
 	ring [Buckets]bucket
@@ -89,7 +90,11 @@ func (t *Throttle) Allow() bool {
 		return true
 	}
 	p := excess / float64(requests+1)
-	return float64(fastrand.Uint63()>>10)*(1.0/(1<<53)) >= p
+	if float64(fastrand.Uint63()>>10)*(1.0/(1<<53)) >= p {
+		return true
+	}
+	t.rejected.Add(1)
+	return false
 }
 
 // Record counts how an allowed request ended: accepted, or rejected by
@@ -110,9 +115,31 @@ func (t *Throttle) Cancel() {
 	t.requests.Add(-1)
 }
 
-// Counts returns the requests and accepts the window holds.
+// Counts returns the requests and accepts the window holds, as of the
+// last time it turned (Allow, Stats or Probability turns it).
 func (t *Throttle) Counts() (requests, accepts int64) {
 	return max(t.requests.Load(), 0), max(t.accepts.Load(), 0)
+}
+
+// Stats is a throttle's counts at one moment, as Throttle.Stats reads them.
+type Stats struct {
+	// Requests and Accepts are what the window holds now: the requests
+	// Allow counted over the last Window, those it rejected included and
+	// those cancelled not, and the accepts Record counted.
+	Requests, Accepts int64
+	// Rejected is the number of requests Allow has rejected since New: a
+	// total that only grows, not a count over the window.
+	Rejected uint64
+}
+
+// Stats turns the window to now, so that counts older than Window are
+// gone even when no request came since, and returns its counts with the
+// rejections since New. It is meant for monitoring: like Probability, it
+// takes the lock only when the ring has a second to turn.
+func (t *Throttle) Stats() Stats {
+	t.advance()
+	requests, accepts := t.Counts()
+	return Stats{Requests: requests, Accepts: accepts, Rejected: t.rejected.Load()}
 }
 
 // Probability is the probability with which Allow would reject a request

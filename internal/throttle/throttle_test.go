@@ -197,6 +197,84 @@ func TestConcurrentCountsAddUp(t *testing.T) {
 	})
 }
 
+// TestRejectedCountsEveryRejection runs requests against backends that
+// accept none, from several goroutines across turns of the ring (run it
+// under -race): Rejected is exactly the number of false answers from
+// Allow, and those count as requests in the window.
+func TestRejectedCountsEveryRejection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		th := New(DefaultK)
+		var mu sync.Mutex
+		rejected := 0
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				n := 0
+				for i := range 500 {
+					if th.Allow() {
+						th.Record(false)
+					} else {
+						n++
+					}
+					if i%100 == 99 {
+						time.Sleep(time.Second)
+					}
+				}
+				mu.Lock()
+				rejected += n
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if rejected < 1000 {
+			t.Fatalf("%d of 2000 requests rejected with no accepts, want most", rejected)
+		}
+		want := Stats{Requests: 2000, Accepts: 0, Rejected: uint64(rejected)}
+		if got := th.Stats(); got != want {
+			t.Fatalf("Stats() = %+v, want %+v", got, want)
+		}
+	})
+}
+
+// TestStatsTurnsTheWindow checks that Stats forgets what left the window
+// even when no request came since, as Counts alone does not, and that
+// Rejected is a total the window does not forget.
+func TestStatsTurnsTheWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		th := New(DefaultK)
+		for range 10 {
+			th.Allow()
+			th.Record(true)
+		}
+		var rejected uint64
+		for range 100 {
+			if !th.Allow() {
+				rejected++
+			} else {
+				th.Record(false)
+			}
+		}
+		if rejected == 0 {
+			t.Fatal("no request rejected after 100 rejections by the backends")
+		}
+		want := Stats{Requests: 110, Accepts: 10, Rejected: rejected}
+		if got := th.Stats(); got != want {
+			t.Fatalf("Stats() = %+v, want %+v", got, want)
+		}
+		time.Sleep(Window)
+		if r, a := th.Counts(); r != 110 || a != 10 {
+			t.Fatalf("Counts() = %d, %d before the window turned, want 110, 10", r, a)
+		}
+		want = Stats{Requests: 0, Accepts: 0, Rejected: rejected}
+		if got := th.Stats(); got != want {
+			t.Fatalf("Stats() = %+v a window on, want %+v", got, want)
+		}
+		if r, a := th.Counts(); r != 0 || a != 0 {
+			t.Fatalf("Counts() = %d, %d after Stats turned the window, want 0, 0", r, a)
+		}
+	})
+}
+
 func TestNewRejectsKBelowOne(t *testing.T) {
 	for _, k := range []float64{0, 0.5, math.NaN()} {
 		func() {
@@ -218,6 +296,9 @@ func TestAllowDoesNotAllocate(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Fatalf("%v allocations per request, want 0", n)
+	}
+	if th.Stats().Rejected == 0 {
+		t.Fatal("no request rejected: the rejecting path was not measured")
 	}
 }
 

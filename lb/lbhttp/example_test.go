@@ -170,5 +170,34 @@ func ExampleTransport_pick() {
 	// bob reached 1 backend
 }
 
+// A throttled Transport's counts, for monitoring: three requests the
+// backend accepted and three it answered 503. With K 2 the throttle sheds
+// nothing until the requests outnumber twice the accepts; past that it
+// would refuse some, and Rejected would count them.
+func ExampleTransport_ThrottleStats() {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/busy" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer backend.Close()
+	pool, err := lb.New(lb.Config{}, hostport(backend))
+	if err != nil {
+		panic(err)
+	}
+	tr := &lbhttp.Transport{Pool: pool, Throttle: true, MaxAttempts: 1}
+	client := &http.Client{Transport: tr}
+	for _, path := range []string{"/", "/", "/", "/busy", "/busy", "/busy"} {
+		resp, err := client.Get("http://search" + path)
+		if err != nil {
+			panic(err)
+		}
+		resp.Body.Close()
+	}
+	fmt.Printf("%+v\n", tr.ThrottleStats())
+	// Output:
+	// {Requests:6 Accepts:3 Rejected:0}
+}
+
 // hostport is a test server's address, host:port.
 func hostport(s *httptest.Server) string { return strings.TrimPrefix(s.URL, "http://") }

@@ -2,9 +2,11 @@ package lbhttp
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -196,6 +198,189 @@ func TestThrottleCountsRetries(t *testing.T) {
 	if want := int64(sent + throttledFirst + refusedRetries); requests != want || accepts != 0 {
 		t.Errorf("throttle counted %d attempts and %d accepts, want %d (%d sent, %d first and %d retries refused) and 0",
 			requests, accepts, want, sent, throttledFirst, refusedRetries)
+	}
+	if got, want := tr.ThrottleStats().Rejected, uint64(throttledFirst+refusedRetries); got != want {
+		t.Errorf("ThrottleStats().Rejected = %d, want %d (%d first attempts and %d retries refused)",
+			got, want, throttledFirst, refusedRetries)
+	}
+	requireIdle(t, pool)
+}
+
+// busyHandler answers 200 to /ok and 503 to every other path, as a server
+// shedding all but its health checks does, and counts what it answered.
+type busyHandler struct {
+	mu       sync.Mutex
+	ok, busy int
+}
+
+func (h *busyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r.URL.Path == "/ok" {
+		h.ok++
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	h.busy++
+	w.WriteHeader(http.StatusServiceUnavailable)
+}
+
+func (h *busyHandler) hits() (ok, busy int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.ok, h.busy
+}
+
+// sendN sends n requests for path and returns how many the throttle
+// refused (ErrThrottled), or the first other error.
+func sendN(client *http.Client, path string, n int) (throttled int, err error) {
+	for range n {
+		resp, err := client.Get("http://svc" + path)
+		if err != nil {
+			if !errors.Is(err, ErrThrottled) {
+				return throttled, err
+			}
+			throttled++
+			continue
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	return throttled, nil
+}
+
+// TestThrottleStatsCountWhatTheThrottleDid sends requests through a real
+// server on 127.0.0.1: ten it accepts, then two hundred it answers 503,
+// until the throttle refuses most. ThrottleStats counts each request as
+// the throttle did: every one a request, the 200s accepts, and the
+// refusals, exactly those that failed with ErrThrottled, as Rejected.
+func TestThrottleStatsCountWhatTheThrottleDid(t *testing.T) {
+	noLeaks(t)
+	h := &busyHandler{}
+	srv := newServer(t, false, h)
+	if !strings.HasPrefix(addr(srv), "127.0.0.1:") {
+		t.Fatalf("server at %s, want 127.0.0.1", addr(srv))
+	}
+	pool := newPool(t, lb.Config{EjectAfter: 255}, srv)
+	tr := &Transport{Pool: pool, Base: baseFor(t, srv), MaxAttempts: 1, Throttle: true}
+	client := &http.Client{Transport: tr}
+
+	if got := tr.ThrottleStats(); got != (ThrottleStats{}) {
+		t.Fatalf("ThrottleStats() = %+v before any request, want zero", got)
+	}
+	if n, err := sendN(client, "/ok", 10); err != nil || n != 0 {
+		t.Fatalf("%d requests throttled while the server accepted all (error %v)", n, err)
+	}
+	if got, want := tr.ThrottleStats(), (ThrottleStats{Requests: 10, Accepts: 10}); got != want {
+		t.Fatalf("ThrottleStats() = %+v after 10 accepted, want %+v", got, want)
+	}
+	throttled, err := sendN(client, "/busy", 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, busy := h.hits()
+	t.Logf("200 requests for 503s: %d throttled, %d sent", throttled, busy)
+	if throttled < 100 {
+		t.Errorf("%d of 200 requests throttled against a server that rejects them all, want most", throttled)
+	}
+	if ok != 10 || busy+throttled != 200 {
+		t.Errorf("server answered %d 200s and %d 503s with %d throttled, want 10 and %d", ok, busy, throttled, 200-throttled)
+	}
+	want := ThrottleStats{Requests: 210, Accepts: 10, Rejected: uint64(throttled)}
+	if got := tr.ThrottleStats(); got != want {
+		t.Errorf("ThrottleStats() = %+v, want %+v", got, want)
+	}
+	requireIdle(t, pool)
+}
+
+// TestThrottleStatsWithoutAThrottleAreZero checks that a Transport with
+// Throttle off, or with a field out of range, reports the zero
+// ThrottleStats whatever its requests did.
+func TestThrottleStatsWithoutAThrottleAreZero(t *testing.T) {
+	noLeaks(t)
+	h := &busyHandler{}
+	srv := newServer(t, false, h)
+	pool := newPool(t, lb.Config{EjectAfter: 255}, srv)
+	for _, tc := range []struct {
+		name string
+		tr   *Transport
+	}{
+		{"Throttle off", &Transport{Pool: pool, Base: baseFor(t, srv), MaxAttempts: 1}},
+		{"ThrottleK out of range", &Transport{Pool: pool, Base: baseFor(t, srv), Throttle: true, ThrottleK: MaxThrottleK + 1}},
+	} {
+		t.Run(tc.name+" reports zero", func(t *testing.T) {
+			client := &http.Client{Transport: tc.tr}
+			for range 20 {
+				if resp, err := client.Get("http://svc/busy"); err == nil {
+					resp.Body.Close()
+				}
+			}
+			if got := tc.tr.ThrottleStats(); got != (ThrottleStats{}) {
+				t.Errorf("ThrottleStats() = %+v, want zero", got)
+			}
+		})
+	}
+	requireIdle(t, pool)
+}
+
+// TestThrottleStatsWhileRequestsRun reads ThrottleStats from a goroutine
+// while others send requests, from before the first one (run it under
+// -race): every read is consistent (Rejected never falls, nor exceeds
+// Requests, the window holding every request yet) and the last one counts
+// everything.
+func TestThrottleStatsWhileRequestsRun(t *testing.T) {
+	noLeaks(t)
+	h := &busyHandler{}
+	srv := newServer(t, false, h)
+	pool := newPool(t, lb.Config{EjectAfter: 255}, srv)
+	tr := &Transport{Pool: pool, Base: baseFor(t, srv), MaxAttempts: 1, Throttle: true}
+	client := &http.Client{Transport: tr}
+
+	stop := make(chan struct{})
+	readerDone := make(chan error, 1)
+	go func() {
+		var last ThrottleStats
+		for {
+			s := tr.ThrottleStats()
+			switch {
+			case s.Rejected < last.Rejected:
+				readerDone <- fmt.Errorf("Rejected fell from %d to %d", last.Rejected, s.Rejected)
+				return
+			case int64(s.Rejected) > s.Requests:
+				readerDone <- fmt.Errorf("%+v: more rejected than requests", s)
+				return
+			}
+			last = s
+			select {
+			case <-stop:
+				readerDone <- nil
+				return
+			default:
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	throttled := 0
+	for range 4 {
+		wg.Go(func() {
+			n, err := sendN(client, "/busy", 50)
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			throttled += n
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	close(stop)
+	if err := <-readerDone; err != nil {
+		t.Fatal(err)
+	}
+	want := ThrottleStats{Requests: 200, Accepts: 0, Rejected: uint64(throttled)}
+	if got := tr.ThrottleStats(); got != want {
+		t.Errorf("ThrottleStats() = %+v, want %+v", got, want)
 	}
 	requireIdle(t, pool)
 }

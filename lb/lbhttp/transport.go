@@ -141,7 +141,8 @@ type Transport struct {
 	// attempt is refused with probability max(0, (attempts − ThrottleK ×
 	// accepts) ÷ (attempts + 1)) over the last two minutes, failing with an
 	// error wrapping ErrThrottled. False, the default, turns it off. See
-	// "Throttling" in the package documentation for what counts.
+	// "Throttling" in the package documentation for what counts;
+	// ThrottleStats reads the counts.
 	Throttle bool
 
 	// ThrottleK is the throttle's K: attempts on the wire fall to about K
