@@ -110,6 +110,8 @@
 // concurrency limit reports too. Refused RPCs count as requests, so a
 // client whose servers accept nothing sends almost nothing until they do.
 // The interceptor reads the clock once per RPC; streams are not throttled.
+// NewThrottle makes a Throttle whose Stats reads the counts, for
+// lbprom.NewThrottleCollector.
 //
 // # Events
 //

@@ -87,6 +87,8 @@
 // ÷ (attempts + 1)), K being ThrottleK (2 by default). So while endpoints
 // accept fewer than one attempt in K, what is sent falls to about K times
 // what they accept, and the endpoints spend little on rejections.
+// Transport.ThrottleStats reads the counts (lbprom.NewThrottleCollector
+// exports them).
 //
 // Every attempt counts, retries included. A 429 or 503 response and a
 // transport error (an endpoint that cannot be reached takes nothing) are
