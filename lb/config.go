@@ -83,8 +83,9 @@ type Config struct {
 	// its latency, between MinConcurrency and MaxConcurrency, instead of
 	// staying at MaxConcurrency: it rises while the endpoint answers within
 	// 25% of its unloaded latency, falls as latency grows past that, and by
-	// a tenth in an interval with a timeout. Leases are then timed (a clock
-	// read at Pick and at Done). docs/design-overload.md has the rule.
+	// a tenth in an interval with a timeout. A sample of leases is then
+	// timed (a clock read at Pick and at Done). docs/design-overload.md has
+	// the rule.
 	AdaptiveConcurrency bool
 
 	// MinConcurrency is the lowest an adaptive limit goes, and the limit at

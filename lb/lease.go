@@ -99,14 +99,15 @@ func (l *Lease) Done(err error) {
 // policy's state, if its table keeps some, whose mark it returns. The total
 // is counted per processor (procSum), so that a lease writes no line other
 // processors write, and ConsistentHash's bound reads it only when a key's
-// owner is busy. Under an adaptive limit every lease is timed: its mark is
-// then its start (startMark), which PeakEWMA's also is when it samples.
+// owner is busy. Under an adaptive limit the meter times a sample of
+// leases (meter.timed): their mark is their start (startMark), which
+// PeakEWMA's also is when it samples.
 func (p *Pool) begin(c *core) int64 {
 	if totalPolicies[p.policy] {
 		p.counts.total.Add(1)
 	}
 	mark := p.policyBegin(c)
-	if mark == unsampled && c.meter != nil {
+	if m := c.meter; m != nil && mark == unsampled && m.timed() {
 		mark = startMark()
 	}
 	return mark
@@ -125,7 +126,7 @@ func (p *Pool) end(c *core, mark int64, err error, probe uint64) {
 	if leasedPolicies[p.policy] {
 		p.policyEnd(c, mark, err)
 	}
-	if m := c.meter; m != nil && mark != unsampled {
+	if m := c.meter; m != nil {
 		m.record(mark, err, c.inflight.Load())
 	}
 	if p.limit != 0 && err == nil && probe == 0 && p.queue.waiting() && p.passOn(c) {

@@ -13,10 +13,13 @@ import (
 
 // Adaptive concurrency (Config.AdaptiveConcurrency): each endpoint's limit
 // follows its latency by the gradient rule of internal/gradient. A lease of
-// such a pool is timed (its mark is its start on the latency clock), and
-// its Done adds the latency to its endpoint's meter with one atomic add, or
-// counts a timeout. Every adaptInterval the pool's evaluator, a timer off
-// the hot path, folds each meter's window into its endpoint's limit and
+// such a pool may be timed (its mark is then its start on the latency
+// clock): every lease until its endpoint's window holds adaptSampleFloor
+// samples, then one in adaptSampleEvery, so that the clock reads fall where
+// requests are many. Done adds a timed success's latency to the endpoint's
+// meter with one atomic add, and counts timeouts and the peak in flight for
+// every lease. Every adaptInterval the pool's evaluator, a timer off the
+// hot path, folds each meter's window into its endpoint's limit and
 // publishes it with one atomic store, which admission reads.
 
 // adaptInterval is how often the evaluator runs, as Envoy's adaptive
@@ -28,6 +31,13 @@ const adaptInterval = 100 * time.Millisecond
 const (
 	adaptMinSamples = 5
 	adaptMaxCarry   = 10
+)
+
+// Timing: every lease while the window holds fewer than adaptSampleFloor
+// samples, then one in adaptSampleEvery (as PeakEWMA's sampleEvery).
+const (
+	adaptSampleFloor = 8
+	adaptSampleEvery = 8
 )
 
 // A meter window packs completions and their summed latency in one word,
@@ -63,16 +73,25 @@ func (p *Pool) newMeter() *meter {
 	return m
 }
 
-// record adds a timed lease's outcome to its endpoint's window: a success's
-// latency, or a timeout, and the in-flight count it ended at (n, with
-// itself) if that is the window's peak. Other failures are health's
-// business, and a cancelled request says nothing about the endpoint.
+// timed reports whether a new lease on the endpoint is to be timed.
+func (m *meter) timed() bool {
+	return m.window.Load()>>windowShift < adaptSampleFloor || fastrand.Uint63()%adaptSampleEvery == 0
+}
+
+// record adds a lease's outcome to its endpoint's window: a timed
+// success's latency (mark is its start, or unsampled), or a timeout, and
+// the in-flight count it ended at (n, with itself) if that is the window's
+// peak. Other failures are health's business, and a cancelled request says
+// nothing about the endpoint.
 func (m *meter) record(mark int64, err error, n int64) {
 	if n > m.peak.Load() {
 		m.peak.Store(n) // a racing Done may store a lower peak: the window's estimate, not a bound
 	}
 	switch {
 	case err == nil:
+		if mark == unsampled {
+			return
+		}
 		us := min(uint64(max(nanos()-mark>>1, 0))/1000, sampleMaxMicros)
 		m.window.Add(1<<windowShift | us)
 	case errors.Is(err, context.DeadlineExceeded):

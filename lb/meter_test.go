@@ -180,3 +180,25 @@ func TestCloseStopsTheAdaptiveLimit(t *testing.T) {
 		}
 	})
 }
+
+// A meter times every lease until its window holds adaptSampleFloor
+// samples, then about one in adaptSampleEvery.
+func TestAdaptiveLimitTimesASampleOfBusyEndpointsLeases(t *testing.T) {
+	var m meter
+	for range 100 {
+		if !m.timed() {
+			t.Fatal("a lease untimed while the window holds no sample")
+		}
+	}
+	m.window.Store(adaptSampleFloor << windowShift)
+	const n = 80000
+	timed := 0
+	for range n {
+		if m.timed() {
+			timed++
+		}
+	}
+	if want := n / adaptSampleEvery; timed < want*3/4 || timed > want*5/4 {
+		t.Fatalf("%d of %d leases timed past the floor, want about %d", timed, n, want)
+	}
+}
