@@ -96,7 +96,7 @@ func slotType(f *File, name, hot string, extra []field) {
 	f.Comment("Layout guards: whole cache lines; in-flight count and health word first.")
 	f.Var().Defs(
 		Id("_").Index(Lit(0)).Struct().Op("=").Index(Qual("unsafe", "Sizeof").Call(Id(name).Values()).Op("%").Id("cacheLine")).Struct().Values(),
-		Id("_").Index(Lit(0)).Struct().Op("=").Index(Qual("unsafe", "Offsetof").Call(Id(name).Values().Dot("inflight"))).Struct().Values(),
+		Id("_").Index(Lit(0)).Struct().Op("=").Index(Qual("unsafe", "Offsetof").Call(Id(name).Values().Dot("leases"))).Struct().Values(),
 		Id("_").Index(Lit(0)).Struct().Op("=").Index(Qual("unsafe", "Offsetof").Call(Id(name).Values().Dot("health")).Op("-").Lit(8)).Struct().Values(),
 	)
 	f.Line()

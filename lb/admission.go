@@ -97,11 +97,11 @@ func (p *Pool) passOn(c *core) bool {
 // in-flight count never shows more than the limit, even for an instant.
 func (p *Pool) admit(c *core) bool {
 	for {
-		n := c.inflight.Load()
-		if n >= p.limitOf(c) {
+		n := c.leases.Load()
+		if inFlightOf(n) >= p.limitOf(c) {
 			return false
 		}
-		if c.inflight.CompareAndSwap(n, n+1) {
+		if c.leases.CompareAndSwap(n, n+1) {
 			return true
 		}
 	}
@@ -121,7 +121,7 @@ func (p *Pool) belowLimit() *core {
 	var best *core
 	low := int64(math.MaxInt64)
 	for _, c := range cores {
-		if c.pickable() && c.inflight.Load() < p.limitOf(c) {
+		if c.pickable() && c.inFlight() < p.limitOf(c) {
 			if l := c.load(); l < low {
 				best, low = c, l
 			}

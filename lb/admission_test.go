@@ -477,7 +477,7 @@ func TestASuccessfulDonePassesItsSlotToTheHeadWaiter(t *testing.T) {
 				return
 			default:
 			}
-			if c.inflight.Load() == 0 && p.queue.waiting() {
+			if c.inFlight() == 0 && p.queue.waiting() {
 				low.Store(true)
 			}
 		}

@@ -79,7 +79,7 @@ func (t *consistentHashTable) idleOwner(h uint64) *core {
 	if len(small) == 0 {
 		return nil
 	}
-	if s := t.lookup.owners[small[maglev.Entry(h, len(small))]]; s.health.Load()|uint64(s.inflight.Load()) == 0 {
+	if s := t.lookup.owners[small[maglev.Entry(h, len(small))]]; s.health.Load()|uint64(uint32(s.leases.Load())) == 0 {
 		return &s.core
 	}
 	return nil

@@ -101,7 +101,7 @@ func (p *Pool) Endpoints() []EndpointStatus {
 			Addr:      *c.addr,
 			Weight:    int(c.weight.Load()),
 			State:     State(s),
-			InFlight:  c.inflight.Load(),
+			InFlight:  c.inFlight(),
 			Limit:     p.limitOf(c),
 			Streak:    int(streakOf(h)),
 			Ejections: int(ejectionsOf(h)),

@@ -127,7 +127,7 @@ func (p *Pool) end(c *core, mark int64, err error, probe uint64) {
 		p.policyEnd(c, mark, err)
 	}
 	if m := c.meter; m != nil {
-		m.record(mark, err, c.inflight.Load())
+		m.record(mark, err, c.inFlight())
 	}
 	if p.limit != 0 && err == nil && probe == 0 && p.queue.waiting() && p.passOn(c) {
 		return

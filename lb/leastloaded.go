@@ -27,7 +27,7 @@ func (t *leastLoadedTable) pick() *core {
 	var best *slot
 	low := int64(math.MaxInt64)
 	if s := t.slots[fastrand.N(len(t.slots))]; s.health.Load() == 0 { // up, no streak
-		best, low = s, s.inflight.Load()
+		best, low = s, s.inFlight()
 	}
 	best, _ = lowest(t.slots, best, low)
 	if best == nil {
@@ -42,7 +42,7 @@ func (t *leastLoadedTable) pick() *core {
 // win, and the health word is read only for those that might.
 func lowest(slots []*slot, best *slot, low int64) (*slot, int64) {
 	for _, s := range slots {
-		if l := s.inflight.Load(); l < low {
+		if l := s.inFlight(); l < low {
 			if h := s.health.Load(); h == 0 {
 				best, low = s, l
 			} else if stateOf(h) == stateUp {

@@ -134,7 +134,7 @@ func (m *meter) evaluate(c *core) bool {
 		Completed: int(w >> windowShift),
 		Latency:   time.Duration(w&(1<<windowShift-1)) * time.Microsecond,
 		Timeouts:  int(m.timeouts.Swap(0)),
-		InFlight:  int(c.inflight.Load()),
+		InFlight:  int(c.inFlight()),
 		Peak:      int(m.peak.Swap(0)),
 	}
 	m.carried = 0

@@ -23,7 +23,7 @@ func (t *p2cTable) pick() *core {
 	}
 	// A select the compiler can turn into a conditional move: loads are random.
 	w := a
-	if b.inflight.Load() < a.inflight.Load() {
+	if b.inFlight() < a.inFlight() {
 		w = b
 	}
 	return &w.core

@@ -121,8 +121,8 @@ func (t *peakEWMATable) cheaper(x, y *peakEWMASlot) bool {
 	cx, sx := math.Float64frombits(x.cost.Load()), x.stamp.Load()
 	cy, sy := math.Float64frombits(y.cost.Load()), y.stamp.Load()
 	// factors, by hand: it does not inline.
-	px, hx := x.inflight.Load(), x.health.Load()
-	py, hy := y.inflight.Load(), y.health.Load()
+	px, hx := x.inFlight(), x.health.Load()
+	py, hy := y.inFlight(), y.health.Load()
 	mx, my := 1.0, 1.0
 	if hx != 0 {
 		mx = streakMultiplier(hx)
@@ -229,9 +229,9 @@ func (s *peakEWMASlot) weigh(cost float64) float64 {
 // call), so cheaper can weigh one endpoint twice with the same draw.
 func (s *peakEWMASlot) factors() (pending int64, mult float64) {
 	if h := s.health.Load(); h != 0 {
-		return s.inflight.Load(), streakMultiplier(h)
+		return s.inFlight(), streakMultiplier(h)
 	}
-	return s.inflight.Load(), 1
+	return s.inFlight(), 1
 }
 
 // streakMultiplier is factors' multiplier for a health word other than 0,

@@ -25,7 +25,7 @@ type peakEWMAHot struct {
 // Layout guards: whole cache lines; in-flight count and health word first.
 var (
 	_ [0]struct{} = [unsafe.Sizeof(peakEWMASlot{}) % cacheLine]struct{}{}
-	_ [0]struct{} = [unsafe.Offsetof(peakEWMASlot{}.inflight)]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(peakEWMASlot{}.leases)]struct{}{}
 	_ [0]struct{} = [unsafe.Offsetof(peakEWMASlot{}.health) - 8]struct{}{}
 )
 

@@ -202,7 +202,7 @@ func TestPeakEWMACheaperOrdersAsLoadDoes(t *testing.T) {
 		// Stamps up to a minute apart, or within 10 ms (where expNeg
 		// uses its series rather than its table).
 		s.stamp.Store(r.Int64N([]int64{int64(time.Minute), int64(10 * time.Millisecond)}[r.IntN(2)]))
-		s.inflight.Store(r.Int64N(4))
+		s.leases.Store(r.Int64N(4))
 		// No streaks: their doubling skips a random trial share, which two
 		// evaluations would draw differently.
 		s.health.Store(0)
@@ -402,7 +402,7 @@ func TestPeakEWMAOldAverageIsNotUnmeasured(t *testing.T) {
 	old, busy := tab.slots[0], tab.slots[1]
 	old.cost.Store(math.Float64bits(1e6))
 	old.stamp.Store(0)
-	old.inflight.Store(3)
+	old.leases.Store(3)
 	busy.cost.Store(math.Float64bits(1e9))
 	busy.stamp.Store(int64(1000 * tab.tau)) // a thousand time constants later
 	if l := old.load(busy.stamp.Load(), tab.tau); l <= 0 || l >= penaltyCost {

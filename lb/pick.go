@@ -22,7 +22,7 @@ func (p *Pool) Pick() (Lease, error) {
 	if c == nil || p.mode != leaseBare {
 		return p.lease(c)
 	}
-	c.inflight.Add(1)
+	c.leases.Add(1)
 	return Lease{c: c, pool: p}, nil
 }
 
@@ -98,7 +98,7 @@ func (p *Pool) lease(c *core) (Lease, error) {
 				return Lease{c: c, pool: p}, nil
 			}
 		case leaseTotal: // Sum.Add, which is over the inlining budget
-			c.inflight.Add(1)
+			c.leases.Add(1)
 			p.counts.total.AddOn(perproc.Pin(), 1)
 			perproc.Unpin()
 			return Lease{c: c, pool: p}, nil
@@ -132,7 +132,7 @@ func (p *Pool) leaseOn(c *core) (Lease, error) {
 // if there is one; false leaves c as it was.
 func (p *Pool) take(c *core) bool {
 	if p.limit == 0 {
-		c.inflight.Add(1)
+		c.leases.Add(1)
 		return true
 	}
 	return p.admit(c)

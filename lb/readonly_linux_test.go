@@ -24,7 +24,7 @@ func onGuardedCore(t *testing.T, health uint64, f func(c *core)) (wrote bool) {
 	}
 	defer syscall.Munmap(mem)
 	c := (*core)(unsafe.Pointer(&mem[page-int(unsafe.Offsetof(core{}.health))]))
-	c.inflight.Store(1)
+	c.leases.Store(1)
 	c.health.Store(health)
 	if err := syscall.Mprotect(mem[page:], syscall.PROT_READ); err != nil {
 		t.Skip("mprotect:", err)
@@ -43,7 +43,7 @@ func TestSuccessOnAHealthyEndpointWritesOnlyTheInFlightCount(t *testing.T) {
 	wrote := onGuardedCore(t, 0, func(c *core) {
 		l := Lease{c: c, pool: p}
 		l.Done(nil)
-		if c.inflight.Load() != 0 {
+		if c.inFlight() != 0 {
 			t.Error("in-flight count not released")
 		}
 	})

@@ -20,7 +20,7 @@ type slotHot struct {
 // Layout guards: whole cache lines; in-flight count and health word first.
 var (
 	_ [0]struct{} = [unsafe.Sizeof(slot{}) % cacheLine]struct{}{}
-	_ [0]struct{} = [unsafe.Offsetof(slot{}.inflight)]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(slot{}.leases)]struct{}{}
 	_ [0]struct{} = [unsafe.Offsetof(slot{}.health) - 8]struct{}{}
 )
 

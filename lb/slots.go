@@ -71,12 +71,12 @@ func newMembersOf[S any, P newSlot[S]](endpoints []Endpoint) []member {
 	return out
 }
 
-// core holds the fields every policy's slot starts with: the in-flight count
-// and the health word, read and written by Pick and Done, then the address
-// (a pointer, so that the core leaves PeakEWMA room in one line).
+// core holds the fields every policy's slot starts with: the lease word and
+// the health word, read and written by Pick and Done, then the address (a
+// pointer, so that the core leaves PeakEWMA room in one line).
 // Generated slot types embed it first and pad the rest of the cache line.
 type core struct {
-	inflight atomic.Int64
+	leases   atomic.Int64 // in flight in the low 32 bits (inFlight), leases ended in the high 32 (ended)
 	health   atomic.Uint64
 	addr     *string
 	weight   atomic.Uint32 // 1..MaxWeight; Set changes it in place
@@ -96,10 +96,26 @@ func bothUp(a, b *core) bool { return (a.health.Load()|b.health.Load())&stateMas
 // single atomic add, not a compare-and-swap loop, which would cost every
 // Done to hide a misuse's instant.
 func (c *core) release() {
-	if c.inflight.Add(-1) < 0 {
-		c.inflight.Add(1)
+	if inFlightOf(c.leases.Add(leaseEnded-1)) < 0 {
+		c.leases.Add(1 - leaseEnded)
 	}
 }
 
+// The lease word counts a Pick as 1 and its Done as leaseEnded − 1: one
+// atomic add both ends the lease and counts it ended, which outlier
+// detection reads as the endpoint's requests (outlier.go) at no cost to
+// Done. In flight fits the low 32 bits (a limit is at most 1<<30); ended
+// wraps, and only its differences are read.
+const leaseEnded = 1 << 32
+
+// inFlightOf is the in-flight count of a lease word.
+func inFlightOf(w int64) int64 { return int64(int32(w)) }
+
+// inFlight is the endpoint's leases in flight.
+func (c *core) inFlight() int64 { return inFlightOf(c.leases.Load()) }
+
+// ended is the endpoint's leases ended so far, modulo 2^32.
+func (c *core) ended() uint32 { return uint32(uint64(c.leases.Load()) >> 32) }
+
 // load is the endpoint's streakLoad, for an endpoint that is up.
-func (c *core) load() int64 { return streakLoad(c.inflight.Load(), c.health.Load()) }
+func (c *core) load() int64 { return streakLoad(c.inFlight(), c.health.Load()) }

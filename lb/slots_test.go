@@ -2,6 +2,7 @@ package lb
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"testing"
 	"unsafe"
@@ -26,5 +27,41 @@ func TestEverySlotStartsWithItsCore(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The lease word: a Pick counts one in flight, its Done takes it off and
+// counts one ended in the same add; a misused second Done (a copied lease)
+// is undone whole, so neither count moves.
+func TestTheLeaseWordCountsInFlightAndEnded(t *testing.T) {
+	p := mustNew(t, Config{}, "a:1")
+	c := p.view.Load().cores[0]
+	var held []Lease
+	for range 3 {
+		l, err := p.Pick()
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, l)
+	}
+	if c.inFlight() != 3 || c.ended() != 0 {
+		t.Fatalf("after 3 Picks: in flight %d, ended %d", c.inFlight(), c.ended())
+	}
+	copied := held[0]
+	for _, l := range held {
+		l.Done(nil)
+	}
+	if c.inFlight() != 0 || c.ended() != 3 {
+		t.Fatalf("after 3 Dones: in flight %d, ended %d", c.inFlight(), c.ended())
+	}
+	copied.Done(nil) // a misuse: the count would go below zero
+	if c.inFlight() != 0 || c.ended() != 3 {
+		t.Fatalf("after a copy's second Done: in flight %d, ended %d; want 0, 3", c.inFlight(), c.ended())
+	}
+	wrap := uint64(math.MaxUint32)<<32 | 1
+	c.leases.Store(int64(wrap)) // ended wraps
+	c.release()
+	if c.inFlight() != 0 || c.ended() != 0 {
+		t.Fatalf("ended at 2^32−1 then one more: in flight %d, ended %d; want 0, 0", c.inFlight(), c.ended())
 	}
 }

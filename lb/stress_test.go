@@ -186,7 +186,7 @@ func TestStressPickDoneWhileMembershipAndRegistryChurn(t *testing.T) {
 				t.Errorf("%d Picks returned an endpoint whose Remove had returned before they began", v)
 			}
 			for c := range seen {
-				if n := c.inflight.Load(); n != 0 {
+				if n := c.inFlight(); n != 0 {
 					t.Errorf("%s: in-flight %d after every lease ended", *c.addr, n)
 				}
 			}
