@@ -139,9 +139,11 @@ func (m *opsModel) duration() time.Duration {
 	return v * 10 * time.Microsecond
 }
 
-// config reads a Config, valid or not; NoJitter always, so the model is exact.
+// config reads a Config, valid or not; NoJitter always, so the model is
+// exact, and outlier detection off: the model follows consecutive failures
+// (lb's outlier tests check the rates).
 func (m *opsModel) config() lb.Config {
-	c := lb.Config{NoJitter: true}
+	c := lb.Config{NoJitter: true, Outlier: lb.Outlier{Off: true}}
 	c.Policy = lb.Policy(m.tp.intn(numPolicies() + 1))
 	switch v := m.tp.intn(16); v {
 	case 12:

@@ -53,6 +53,7 @@ func runP2C(t *testing.T, tp *tape) {
 		ProbeTimeout:      time.Duration(ejectFor) * time.Microsecond,
 		MaxEjectedPercent: 100,
 		NoJitter:          true,
+		Outlier:           lb.Outlier{Off: true}, // the model follows consecutive failures
 	}
 	as := make([]string, n)
 	for i := range as {

@@ -105,6 +105,7 @@ func newProbeScript(t *testing.T, tp *tape) *probeScript {
 		ProbeTimeout:      time.Duration(s.probeFor) * time.Microsecond,
 		MaxEjectedPercent: s.pct,
 		NoJitter:          true,
+		Outlier:           lb.Outlier{Off: true}, // the model follows consecutive failures
 	}
 	s.born = time.Now() // the pool's epoch: the bubble's clock stands still inside New
 	s.p = mustNew(t, cfg, s.addrs...)

@@ -65,6 +65,7 @@ func runWaitScript(t *testing.T, tp *tape) {
 		EjectFor:       time.Millisecond,
 		ProbeTimeout:   time.Millisecond,
 		NoJitter:       true,
+		Outlier:        lb.Outlier{Off: true}, // the model follows consecutive failures
 		MaxWait:        time.Second,
 		WaitTarget:     fuzzWaitTarget,
 		WaitInterval:   fuzzWaitInterval,

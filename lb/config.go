@@ -132,6 +132,10 @@ type Config struct {
 	// address order. On another policy it is an error.
 	Shards *ShardLayout
 
+	// Outlier ejects endpoints by success rate and failure percentage,
+	// beside EjectAfter's consecutive failures; on by default (see Outlier).
+	Outlier Outlier
+
 	// NoJitter turns off cooldown jitter. With jitter (the default) each
 	// cooldown is drawn uniformly from [90%, 100%] of its nominal length, so
 	// clients that ejected an endpoint together do not probe it in
@@ -188,6 +192,7 @@ type settings struct {
 	waitTarget   time.Duration // 0: no shedding
 	waitInterval time.Duration
 	shards       *ShardLayout // Config.Shards if it has addresses, else nil
+	outlier      outliers
 }
 
 func (c Config) resolve() (settings, error) {
@@ -271,6 +276,9 @@ func (c Config) resolve() (settings, error) {
 		return s, err
 	}
 	if s.shards, err = shardLayout(c.Policy, c.Shards); err != nil {
+		return s, err
+	}
+	if s.outlier, err = c.Outlier.resolve(); err != nil {
 		return s, err
 	}
 	s.ejectFor, s.maxEjectFor, s.probeTimeout = micros(ejectFor), micros(maxEjectFor), micros(probe)

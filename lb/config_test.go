@@ -28,6 +28,8 @@ func TestZeroConfigMeansTheDocumentedDefaults(t *testing.T) {
 		waitTarget:   DefaultWaitTarget,
 		waitInterval: DefaultWaitInterval,
 		timeoutGrace: micros(DefaultTimeoutGrace),
+		outlier: outliers{on: true, interval: micros(DefaultOutlierInterval), minHosts: DefaultOutlierMinHosts, factor: DefaultStdevFactor,
+			minRequests: DefaultOutlierMinRequests, minFails: DefaultFailureMinRequests, failPercent: DefaultFailurePercent},
 	}
 	if s != want {
 		t.Fatalf("Config{} resolved to %+v, want %+v", s, want)
@@ -118,6 +120,14 @@ func TestBadConfigIsAnErrorAndNoPool(t *testing.T) {
 		{"a negative MinConcurrency", Config{AdaptiveConcurrency: true, MinConcurrency: -1}},
 		{"a MinConcurrency over MaxConcurrency", Config{AdaptiveConcurrency: true, MinConcurrency: 9, MaxConcurrency: 8}},
 		{"a MinConcurrency over the default cap", Config{AdaptiveConcurrency: true, MinConcurrency: DefaultMaxAdaptive + 1}},
+		{"Outlier.Off with a field set", Config{Outlier: Outlier{Off: true, MinHosts: 3}}},
+		{"an Outlier.Interval below a millisecond", Config{Outlier: Outlier{Interval: time.Microsecond}}},
+		{"an Outlier.MinHosts of 1", Config{Outlier: Outlier{MinHosts: 1}}},
+		{"a NaN Outlier.StdevFactor", Config{Outlier: Outlier{StdevFactor: math.NaN()}}},
+		{"an Outlier.StdevFactor over 10", Config{Outlier: Outlier{StdevFactor: 11}}},
+		{"a negative Outlier.MinRequests", Config{Outlier: Outlier{MinRequests: -1}}},
+		{"an Outlier.FailurePercent over 100", Config{Outlier: Outlier{FailurePercent: 101}}},
+		{"a negative Outlier.FailureMinRequests", Config{Outlier: Outlier{FailureMinRequests: -1}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := New(tc.cfg, "a:1")

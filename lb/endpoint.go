@@ -2,6 +2,7 @@ package lb
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -84,6 +85,14 @@ type EndpointStatus struct {
 	// (Probing); zero when Up. An Ejected endpoint whose Until has passed is
 	// due: the next Pick probes it.
 	Until time.Time
+	// Reason is why an Ejected or Probing endpoint was ejected.
+	Reason EjectReason
+	// Requests and SuccessRate are outlier detection's last evaluated
+	// interval: the endpoint's requests (cancelled ones not counted) and
+	// the share that succeeded (1 before any request). Zero Requests with
+	// Config.Outlier.Off.
+	Requests    int64
+	SuccessRate float64
 }
 
 // Endpoints returns a snapshot of every endpoint, in the order they were
@@ -108,6 +117,13 @@ func (p *Pool) Endpoints() []EndpointStatus {
 		}
 		if s != stateUp {
 			e.Until = p.epoch.Add(time.Duration(deadlineOf(h)) * time.Microsecond)
+		}
+		e.SuccessRate = 1
+		if m := c.meter; m != nil {
+			e.Requests, e.SuccessRate = int64(m.requests.Load()), math.Float64frombits(m.rate.Load())
+			if s != stateUp {
+				e.Reason = EjectReason(m.reason.Load())
+			}
 		}
 		out = append(out, e)
 	}

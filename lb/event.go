@@ -54,8 +54,15 @@ type Event struct {
 	// (ProbeLeased); zero for the other kinds.
 	Until time.Time
 	// Refused is set on an EventEjected that the MaxEjectedPercent cap refused:
-	// the endpoint reached EjectAfter but stays up with its streak.
+	// the endpoint reached EjectAfter, or was found an outlier, but stays up.
 	Refused bool
+	// Reason is why an EventEjected ejected (or would have): consecutive
+	// failures, or an outlier's success rate or failure percentage.
+	Reason EjectReason
+	// SuccessRate and Threshold are, for an outlier's EventEjected, the
+	// endpoint's success rate over the interval (0..1) and the rate it fell
+	// below: mean − StdevFactor × sd, or 1 − FailurePercent/100.
+	SuccessRate, Threshold float64
 }
 
 // Batch is one delivery to a subscriber: events in the order they

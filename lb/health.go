@@ -50,10 +50,12 @@ func (p *Pool) report(c *core, err error, probe uint64) {
 	case err == nil:
 		p.succeeded(c, probe)
 	case errors.Is(err, context.Canceled):
+		p.counted(c, false)
 		if probe != 0 {
 			p.abandonProbe(c, probe)
 		}
 	default:
+		p.counted(c, true)
 		p.failed(c, probe, errors.Is(err, context.DeadlineExceeded))
 	}
 }
@@ -141,6 +143,9 @@ func (p *Pool) failed(c *core, probe uint64, timeout bool) {
 		}
 		deadline := p.now() + p.penalty(1)
 		next := healthWord(stateEjected, streak, 1, deadline)
+		if m := c.meter; m != nil {
+			m.reason.Store(uint32(ConsecutiveFailures))
+		}
 		if p.transition(c, h, next, EventEjected, false) {
 			p.track(c)
 			p.arm(deadline)

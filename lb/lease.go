@@ -107,7 +107,7 @@ func (p *Pool) begin(c *core) int64 {
 		p.counts.total.Add(1)
 	}
 	mark := p.policyBegin(c)
-	if m := c.meter; m != nil && mark == unsampled && m.timed() {
+	if p.adaptive && mark == unsampled && c.meter.timed() {
 		mark = startMark()
 	}
 	return mark
@@ -126,8 +126,8 @@ func (p *Pool) end(c *core, mark int64, err error, probe uint64) {
 	if leasedPolicies[p.policy] {
 		p.policyEnd(c, mark, err)
 	}
-	if m := c.meter; m != nil {
-		m.record(mark, err, c.inFlight())
+	if p.adaptive {
+		c.meter.record(mark, err, c.inFlight())
 	}
 	if p.limit != 0 && err == nil && probe == 0 && p.queue.waiting() && p.passOn(c) {
 		return

@@ -215,7 +215,7 @@ func (p *Pool) publish(ch change) {
 // meter under an adaptive limit.
 func (p *Pool) newMembers(endpoints []Endpoint) []member {
 	ms := newMembers(p.policy, endpoints)
-	if p.cfg.adaptive {
+	if p.cfg.adaptive || p.cfg.outlier.on {
 		for _, m := range ms {
 			m.c.meter = p.newMeter()
 		}

@@ -3,6 +3,7 @@ package lb
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	"sync/atomic"
@@ -57,19 +58,35 @@ type meter struct {
 	timeouts atomic.Uint64 // leases ended by context.DeadlineExceeded, since the last evaluation
 	limit    atomic.Int64  // the limit in force, read by admission
 	peak     atomic.Int64  // the most in flight at a Done since the last evaluation
-	_        [cacheLine - 32]byte
+	failures atomic.Uint32 // failed leases so far, for outlier detection (modulo 2^32)
+	neutral  atomic.Uint32 // cancelled leases so far, likewise
+	_        [cacheLine - 40]byte
 
-	gradient *gradient.Limit
-	carried  int // intervals the current window has carried on for
-	_        [cacheLine - 16]byte
+	// The adaptive limit's evaluator's own.
+	gradient *gradient.Limit // nil without an adaptive limit
+	carried  int             // intervals the current window has carried on for
+
+	// Outlier detection's, under its lock (outlier.go); requests, rate and
+	// reason are read by Endpoints.
+	lastEnded, lastFailures, lastNeutral uint32
+	k                                    uint64 // outlier ejections, less one per clean judged interval
+	justEjected                          bool
+	requests                             atomic.Uint32 // requests in the last evaluated interval
+	reason                               atomic.Uint32 // EjectReason of the last ejection
+	rate                                 atomic.Uint64 // success rate in the last interval with requests, float64 bits
+	_                                    [cacheLine - 64]byte
 }
 
-// newMeter is a new endpoint's meter: its limit starts at the minimum, at
-// which it measures the endpoint's unloaded latency first.
+// newMeter is a new endpoint's meter. Under an adaptive limit the limit
+// starts at the minimum, at which it measures the endpoint's unloaded
+// latency first.
 func (p *Pool) newMeter() *meter {
-	g := gradient.New(gradient.Config{Min: p.cfg.minLimit, Max: int(p.limit)}, fastrand.Uint63)
-	m := &meter{gradient: g}
-	m.limit.Store(int64(g.Current()))
+	m := new(meter)
+	m.rate.Store(math.Float64bits(1))
+	if p.adaptive {
+		m.gradient = gradient.New(gradient.Config{Min: p.cfg.minLimit, Max: int(p.limit)}, fastrand.Uint63)
+		m.limit.Store(int64(m.gradient.Current()))
+	}
 	return m
 }
 
@@ -110,7 +127,7 @@ func (p *Pool) evaluate() {
 	}
 	raised := false
 	for _, c := range p.view.Load().cores {
-		if m := c.meter; m != nil {
+		if m := c.meter; m != nil && m.gradient != nil {
 			raised = m.evaluate(c) || raised
 		}
 	}
@@ -147,8 +164,8 @@ func (m *meter) evaluate(c *core) bool {
 // limitOf is c's concurrency limit: its meter's under an adaptive limit,
 // else Config.MaxConcurrency.
 func (p *Pool) limitOf(c *core) int64 {
-	if m := c.meter; m != nil {
-		return m.limit.Load()
+	if p.adaptive {
+		return c.meter.limit.Load()
 	}
 	return p.limit
 }

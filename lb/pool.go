@@ -19,8 +19,9 @@ type Pool struct {
 	policy Policy
 	mode   leaseMode // what a lease carries beyond its endpoint's in-flight count
 	tables tables    // the current table of the pool's policy
-	limit  int64     // Config.MaxConcurrency; 0: none
-	_      cpu.CacheLinePad
+	limit    int64     // Config.MaxConcurrency; 0: none. With an adaptive limit, its cap
+	adaptive bool      // Config.AdaptiveConcurrency: each endpoint's limit is its meter's
+	_        cpu.CacheLinePad
 
 	counts counters
 	queue  queue // PickWait's waiters
@@ -36,6 +37,7 @@ type Pool struct {
 	armedAt atomic.Int64         // deadline the wake timer is set for, or never
 	view    atomic.Pointer[view] // every member, in table order, and its health index
 
+	detect  detector    // outlier detection's state (outlier.go)
 	adaptMu sync.Mutex  // serialises the adaptive limit's evaluations with Close
 	adapt   *time.Timer // runs evaluate every adaptInterval; nil without an adaptive limit
 
@@ -97,7 +99,8 @@ func newWeighted(cfg Config, endpoints []Endpoint, before func(*Pool)) (*Pool, e
 		p.counts.total = perproc.NewSum()
 	}
 	p.epoch = time.Now()
-	p.mode, p.limit = leaseModeOf(s.policy, s.limit, s.adaptive), s.limit
+	p.mode, p.limit, p.adaptive = leaseModeOf(s.policy, s.limit, s.adaptive), s.limit, s.adaptive
+	p.detect.next.Store(s.outlier.interval)
 	p.armedAt.Store(never)
 	p.wake = time.AfterFunc(time.Duration(never), p.wakeUp)
 	p.wake.Stop()

@@ -35,6 +35,7 @@ const (
 type record struct {
 	kind    EventKind
 	refused bool
+	note    outlierNote // an outlier ejection's reason, rate and threshold
 	c       *core  // nil for pool events
 	h       uint64 // the health word after the transition
 	at      time.Time
@@ -84,6 +85,14 @@ func (h *hub) record(kind EventKind, c *core, health uint64, refused bool) {
 	h.Put(record{kind: kind, refused: refused, c: c, h: health, at: time.Now()})
 }
 
+// recordNoted is record for an outlier ejection's event.
+func (h *hub) recordNoted(kind EventKind, c *core, health uint64, refused bool, note outlierNote) {
+	if h == nil {
+		return
+	}
+	h.Put(record{kind: kind, refused: refused, note: note, c: c, h: health, at: time.Now()})
+}
+
 // emit records an event that no other transition can race: an endpoint's
 // EventAdded, before any reader can see it.
 func (p *Pool) emit(kind EventKind, c *core, health uint64) {
@@ -103,6 +112,9 @@ func (p *Pool) event(r record) Event {
 			e.Until = p.epoch.Add(time.Duration(deadlineOf(r.h)) * time.Microsecond)
 		}
 		e.Refused = r.refused
+		if r.kind == EventEjected {
+			e.Reason, e.SuccessRate, e.Threshold = r.note.reason, float64(r.note.rate), float64(r.note.threshold)
+		}
 	}
 	return e
 }
