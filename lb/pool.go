@@ -15,10 +15,10 @@ import (
 // publish a new table with one atomic store, so they never stall a Pick.
 type Pool struct {
 	// Read by every Pick.
-	due    atomic.Uint32 // dueNone, dueRaised or dueScanning
-	policy Policy
-	mode   leaseMode // what a lease carries beyond its endpoint's in-flight count
-	tables tables    // the current table of the pool's policy
+	due      atomic.Uint32 // dueNone, dueRaised or dueScanning
+	policy   Policy
+	mode     leaseMode // what a lease carries beyond its endpoint's in-flight count
+	tables   tables    // the current table of the pool's policy
 	limit    int64     // Config.MaxConcurrency; 0: none. With an adaptive limit, its cap
 	adaptive bool      // Config.AdaptiveConcurrency: each endpoint's limit is its meter's
 	_        cpu.CacheLinePad

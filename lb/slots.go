@@ -76,12 +76,12 @@ func newMembersOf[S any, P newSlot[S]](endpoints []Endpoint) []member {
 // pointer, so that the core leaves PeakEWMA room in one line).
 // Generated slot types embed it first and pad the rest of the cache line.
 type core struct {
-	leases   atomic.Int64 // in flight in the low 32 bits (inFlight), leases ended in the high 32 (ended)
-	health   atomic.Uint64
-	addr     *string
-	weight   atomic.Uint32 // 1..MaxWeight; Set changes it in place
-	index    atomic.Int32  // position in the pool's current view
-	meter    *meter        // the adaptive limit's, set before the endpoint is published; nil without one
+	leases atomic.Int64 // in flight in the low 32 bits (inFlight), leases ended in the high 32 (ended)
+	health atomic.Uint64
+	addr   *string
+	weight atomic.Uint32 // 1..MaxWeight; Set changes it in place
+	index  atomic.Int32  // position in the pool's current view
+	meter  *meter        // the adaptive limit's, set before the endpoint is published; nil without one
 }
 
 // pickable reports whether normal selection may hand out this endpoint.

@@ -36,8 +36,8 @@ type record struct {
 	kind    EventKind
 	refused bool
 	note    outlierNote // an outlier ejection's reason, rate and threshold
-	c       *core  // nil for pool events
-	h       uint64 // the health word after the transition
+	c       *core       // nil for pool events
+	h       uint64      // the health word after the transition
 	at      time.Time
 }
 
