@@ -179,7 +179,7 @@ func (p *Pool) acquire() (Lease, error) {
 			return l, nil
 		}
 	}
-	if c := p.pick(); c != nil {
+	if c := p.choose(); c != nil {
 		return p.leaseOn(c)
 	}
 	return p.lastResort()
@@ -270,4 +270,5 @@ func (p *Pool) Close() {
 	if p.adapt != nil {
 		p.adapt.Stop()
 	}
+	p.stopRamps()
 }

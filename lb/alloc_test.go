@@ -17,12 +17,16 @@ func TestPickDoneAllocatesNothing(t *testing.T) {
 		"no limit":       {EjectAfter: 255},
 		"fixed limit":    {EjectAfter: 255, MaxConcurrency: 8},
 		"adaptive limit": {EjectAfter: 255, AdaptiveConcurrency: true},
+		"ramping":        {EjectAfter: 255, SlowStart: SlowStart{Window: time.Hour}},
 	}
 	for _, pol := range Policies() {
 		for limit, cfg := range limits {
 			cfg.Policy = pol
 			for _, n := range []int{1, 8, 1024} {
 				p := mustNew(t, cfg, addrs(n)...)
+				if cfg.SlowStart.Window != 0 {
+					_ = p.Add("10.9.9.9:8080") // ramps for the hour
+				}
 				for name, outcome := range map[string]error{"success": nil, "failure": errBackend, "timeout": context.DeadlineExceeded} {
 					allocs := pickDoneAllocs(1000, p.Pick, outcome)
 					if allocs != 0 {

@@ -132,6 +132,11 @@ type Config struct {
 	// address order. On another policy it is an error.
 	Shards *ShardLayout
 
+	// SlowStart ramps the share of an endpoint that joins the pool after
+	// New, or is reinstated after an ejection, over a window; off unless
+	// SlowStart.Window is set (see SlowStart).
+	SlowStart SlowStart
+
 	// Outlier ejects endpoints by success rate and failure percentage,
 	// beside EjectAfter's consecutive failures; on by default (see Outlier).
 	Outlier Outlier
@@ -193,6 +198,7 @@ type settings struct {
 	waitInterval time.Duration
 	shards       *ShardLayout // Config.Shards if it has addresses, else nil
 	outlier      outliers
+	slowStart    slowStart
 }
 
 func (c Config) resolve() (settings, error) {
@@ -279,6 +285,9 @@ func (c Config) resolve() (settings, error) {
 		return s, err
 	}
 	if s.outlier, err = c.Outlier.resolve(); err != nil {
+		return s, err
+	}
+	if s.slowStart, err = c.SlowStart.resolve(); err != nil {
 		return s, err
 	}
 	s.ejectFor, s.maxEjectFor, s.probeTimeout = micros(ejectFor), micros(maxEjectFor), micros(probe)

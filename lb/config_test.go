@@ -128,6 +128,11 @@ func TestBadConfigIsAnErrorAndNoPool(t *testing.T) {
 		{"a negative Outlier.MinRequests", Config{Outlier: Outlier{MinRequests: -1}}},
 		{"an Outlier.FailurePercent over 100", Config{Outlier: Outlier{FailurePercent: 101}}},
 		{"a negative Outlier.FailureMinRequests", Config{Outlier: Outlier{FailureMinRequests: -1}}},
+		{"a SlowStart.Aggression without a Window", Config{SlowStart: SlowStart{Aggression: 2}}},
+		{"a SlowStart.Window below a millisecond", Config{SlowStart: SlowStart{Window: time.Microsecond}}},
+		{"a SlowStart.Aggression over 10", Config{SlowStart: SlowStart{Window: time.Second, Aggression: 11}}},
+		{"a NaN SlowStart.Aggression", Config{SlowStart: SlowStart{Window: time.Second, Aggression: math.NaN()}}},
+		{"a SlowStart.MinWeightPercent over 100", Config{SlowStart: SlowStart{Window: time.Second, MinWeightPercent: 101}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := New(tc.cfg, "a:1")

@@ -70,6 +70,7 @@ func (p *Pool) succeeded(c *core, probe uint64) {
 		case probe != 0 && h == probe:
 			if p.transition(c, h, 0, EventReinstated, false) {
 				p.counts.ejected.Add(-1)
+				p.startRamp(c)
 				p.track(c)
 				p.kick() // reinstated: an endpoint for a waiter
 				return

@@ -29,6 +29,20 @@ func TestSlotsSitAloneOnCacheLines(t *testing.T) {
 	}
 }
 
+// A meter's first line, written by Done, is its own: meters are whole
+// lines, and each is allocated alone, in a size class of whole lines.
+func TestMetersSitAloneOnCacheLines(t *testing.T) {
+	if size := unsafe.Sizeof(meter{}); size%cacheLine != 0 || unsafe.Offsetof(meter{}.meterState) != cacheLine {
+		t.Fatalf("meter is %d bytes with its state at %d; want whole %d-byte lines, the state on the second", size, unsafe.Offsetof(meter{}.meterState), cacheLine)
+	}
+	p := mustNew(t, Config{}, addrs(64)...)
+	for _, c := range p.view.Load().cores {
+		if addr := uintptr(unsafe.Pointer(c.meter)); addr%cacheLine != 0 {
+			t.Fatalf("meter at %#x is not on a %d-byte line boundary", addr, cacheLine)
+		}
+	}
+}
+
 // The round robin cursor, written by every Pick, shares no line with the
 // table's read-only fields.
 func TestRoundRobinCursorHasItsOwnLine(t *testing.T) {

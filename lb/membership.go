@@ -215,9 +215,13 @@ func (p *Pool) publish(ch change) {
 // meter under an adaptive limit.
 func (p *Pool) newMembers(endpoints []Endpoint) []member {
 	ms := newMembers(p.policy, endpoints)
-	if p.cfg.adaptive || p.cfg.outlier.on {
+	if p.cfg.adaptive || p.cfg.outlier.on || p.cfg.slowStart.window != 0 {
+		joining := p.view.Load() != nil // endpoints of New do not ramp
 		for _, m := range ms {
 			m.c.meter = p.newMeter()
+			if joining {
+				p.startRamp(m.c)
+			}
 		}
 	}
 	return ms

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"time"
+	"unsafe"
 
 	"sync/atomic"
 
@@ -60,9 +61,16 @@ type meter struct {
 	peak     atomic.Int64  // the most in flight at a Done since the last evaluation
 	failures atomic.Uint32 // failed leases so far, for outlier detection (modulo 2^32)
 	neutral  atomic.Uint32 // cancelled leases so far, likewise
-	_        [cacheLine - 40]byte
+	ramp     atomic.Uint32 // slow start's factor, in units of rampOne; read by Pick while the pool ramps
+	_        [cacheLine - 44]byte
 
-	// The adaptive limit's evaluator's own.
+	meterState
+	_ [(cacheLine - unsafe.Sizeof(meterState{})%cacheLine) % cacheLine]byte
+}
+
+// meterState is the part of a meter that evaluations own.
+type meterState struct {
+	// The adaptive limit's evaluator's.
 	gradient *gradient.Limit // nil without an adaptive limit
 	carried  int             // intervals the current window has carried on for
 
@@ -74,7 +82,9 @@ type meter struct {
 	requests                             atomic.Uint32 // requests in the last evaluated interval
 	reason                               atomic.Uint32 // EjectReason of the last ejection
 	rate                                 atomic.Uint64 // success rate in the last interval with requests, float64 bits
-	_                                    [cacheLine - 64]byte
+
+	// Slow start's, under its lock (slowstart.go).
+	rampFrom atomic.Int64 // health-clock time the ramp began; 0: not ramping
 }
 
 // newMeter is a new endpoint's meter. Under an adaptive limit the limit
@@ -83,6 +93,7 @@ type meter struct {
 func (p *Pool) newMeter() *meter {
 	m := new(meter)
 	m.rate.Store(math.Float64bits(1))
+	m.ramp.Store(rampOne)
 	if p.adaptive {
 		m.gradient = gradient.New(gradient.Config{Min: p.cfg.minLimit, Max: int(p.limit)}, fastrand.Uint63)
 		m.limit.Store(int64(m.gradient.Current()))

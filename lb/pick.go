@@ -15,7 +15,7 @@ import (
 // every endpoint ejected and none due. Every lease must be ended with
 // Done, once.
 func (p *Pool) Pick() (Lease, error) {
-	if p.due.Load() != dueNone {
+	if p.due.Load()|uint32(p.ramps.Load()) != 0 {
 		return p.probeOrPick(0, false)
 	}
 	c := p.pick()
@@ -80,7 +80,17 @@ func (p *Pool) probeOrPick(h uint64, keyed bool) (Lease, error) {
 	if keyed {
 		return p.lease(p.pickKey(h))
 	}
-	return p.lease(p.pick())
+	return p.lease(p.choose())
+}
+
+// choose is the policy's choice for an unkeyed pick, with slow start's
+// ramp applied while any endpoint ramps.
+func (p *Pool) choose() *core {
+	c := p.pick()
+	if p.ramps.Load() != 0 {
+		c = p.ramped(c)
+	}
+	return c
 }
 
 // lease hands out a lease on the policy's choice c; for nil, the policy

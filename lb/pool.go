@@ -16,6 +16,7 @@ import (
 type Pool struct {
 	// Read by every Pick.
 	due      atomic.Uint32 // dueNone, dueRaised or dueScanning
+	ramps    atomic.Int32  // endpoints whose slow start is ramping (slowstart.go)
 	policy   Policy
 	mode     leaseMode // what a lease carries beyond its endpoint's in-flight count
 	tables   tables    // the current table of the pool's policy
@@ -38,6 +39,7 @@ type Pool struct {
 	view    atomic.Pointer[view] // every member, in table order, and its health index
 
 	detect  detector    // outlier detection's state (outlier.go)
+	ramp    ramp        // slow start's (slowstart.go)
 	adaptMu sync.Mutex  // serialises the adaptive limit's evaluations with Close
 	adapt   *time.Timer // runs evaluate every adaptInterval; nil without an adaptive limit
 
