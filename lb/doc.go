@@ -20,7 +20,9 @@
 // Done(nil) is a success and ends the endpoint's failure streak. Any other
 // error, context.DeadlineExceeded included, is a failure and extends it; an
 // error wrapping context.Canceled is neither (the caller gave up). At
-// Config.EjectAfter failures in a row the endpoint is ejected: no Pick
+// Config.EjectAfter failures in a row the endpoint is ejected (a streak
+// ending in a timeout only once the endpoint has also gone
+// Config.TimeoutGrace without a success: busy is not dead): no Pick
 // chooses it for a cooldown of Config.EjectFor × 2^(k−1), capped at
 // Config.MaxEjectFor, where k counts its ejections in a row without a
 // success, less up to 10% of jitter (Config.NoJitter turns it off) so that
@@ -36,6 +38,34 @@
 // still gets a trickle that either ends the streak or ejects it. PeakEWMA
 // also learns a failure as a latency of at least 1 s. One success ends the
 // penalty.
+//
+// # Outlier detection
+//
+// Failures scattered among successes never make a streak: a backend
+// failing a fifth of its requests at random rarely fails five in a row.
+// Config.Outlier (on by default) ejects it by rate, with gRFC A50's rules:
+// once a second, at a failure, each endpoint's requests and failures since
+// the last evaluation are judged; among the endpoints up with 100 requests,
+// if there are 5, one whose success rate is below the mean less 1.9
+// standard deviations, having failed 5 times or more, is ejected (success
+// rate); among those with 50 requests, one failing 85% or more is ejected
+// (failure percentage). The cap, cooldown, probe and events are shared with
+// consecutive failures; the cooldown doubles with each outlier ejection and
+// falls back as intervals are judged clean, so a lucky probe does not
+// readmit a gray backend for long. EventEjected and EndpointStatus carry
+// the reason, rate and threshold. Requests are counted by the add that ends
+// a lease (the lease word keeps in flight and ended together), failures on
+// the failure path: a successful Done pays nothing, and a pool without
+// failures never evaluates.
+//
+// # Slow start
+//
+// Config.SlowStart (off by default) ramps an endpoint that joins after New,
+// or is reinstated, from a tenth of its share to all of it over a window,
+// as Envoy's slow start: Pick keeps the policy's choice of a ramping
+// endpoint with probability max(MinWeightPercent/100, (t/Window)^(1/Aggression)),
+// else the policy chooses again. Factors are stepped off the hot path; a
+// Pick reads one more word of the pool while nothing ramps.
 //
 // # Probes
 //
@@ -144,7 +174,8 @@
 // which a timer, not the hot path, signals. Features a pool does not use
 // cost it nothing: a concurrency limit and per-lease policy state hang off
 // one flag Pick tests and one mark Done tests, and events off one pointer
-// that only transitions read.
+// that only transitions read. Outlier detection reads the clock at a
+// failure, not at a success; an adaptive limit times a sample of leases.
 //
 // # Settings
 //
