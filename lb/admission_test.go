@@ -711,3 +711,27 @@ func TestAStandingQueueShedsAndServesTheNewest(t *testing.T) {
 		}
 	})
 }
+
+// A Done whose place passes straight to a waiter still counts as a lease
+// ended: outlier detection counts requests by it.
+func TestAPlacePassedOnCountsItsLeaseEnded(t *testing.T) {
+	p := mustNew(t, Config{MaxConcurrency: 1}, "a:1")
+	c := p.view.Load().cores[0]
+	l, err := p.Pick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := queueWaiter(t, p, context.Background())
+	l.Done(nil) // passes its place on
+	r := <-w
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if c.ended() != 1 || c.inFlight() != 1 {
+		t.Fatalf("after a place passed on: ended %d, in flight %d; want 1, 1", c.ended(), c.inFlight())
+	}
+	r.l.Done(nil)
+	if c.ended() != 2 || c.inFlight() != 0 {
+		t.Fatalf("after both Dones: ended %d, in flight %d; want 2, 0", c.ended(), c.inFlight())
+	}
+}
