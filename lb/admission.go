@@ -86,7 +86,8 @@ func (p *Pool) passOn(c *core) bool {
 	if c.health.Load() != 0 || p.due.Load() != dueNone {
 		return false
 	}
-	c.leases.Add(leaseEnded)                      // the ended lease counts; its place in flight passes on
+	// The ended lease counts as ended; its place in flight passes on.
+	c.leases.Add(leaseEnded)
 	if l := p.newLease(c, 0); !p.queue.Grant(l) { // the pool stays as full: no EventDrained
 		l.Done(context.Canceled) // the waiter gave up meanwhile: the slot goes back
 	}
