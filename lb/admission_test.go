@@ -243,14 +243,15 @@ func TestGrantsRacingCancellationAndEnqueueAreNeverLost(t *testing.T) {
 }
 
 // Under a storm of waiters with deadlines, no endpoint ever goes past its
-// limit, every wait ends with a lease or its context's error, and nothing
-// is left in flight or waiting.
+// limit, every wait ends with a lease, its context's error or, if the
+// queue stood (a slow run), ErrShed, and nothing is left in flight or
+// waiting.
 func TestPickWaitStormKeepsTheLimit(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), 2)))
 	const limit = 3
 	p := limited(t, limit, "a:1", "b:1")
 	goroutines := runtime.NumGoroutine()
-	var over, served, timedOut atomic.Int64
+	var over, served, timedOut, shed atomic.Int64
 	holding := map[string]*atomic.Int64{"a:1": new(atomic.Int64), "b:1": new(atomic.Int64)}
 	var wg sync.WaitGroup
 	for w := range 16 {
@@ -259,7 +260,11 @@ func TestPickWaitStormKeepsTheLimit(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(1+(w+i)%5)*time.Millisecond)
 				l, err := p.PickWait(ctx)
 				cancel()
-				if err != nil {
+				switch {
+				case errors.Is(err, ErrShed):
+					shed.Add(1)
+					continue
+				case err != nil:
 					if !errors.Is(err, context.DeadlineExceeded) {
 						t.Errorf("PickWait: %v", err)
 					}
@@ -282,11 +287,11 @@ func TestPickWaitStormKeepsTheLimit(t *testing.T) {
 		t.Fatalf("an endpoint went past its limit %d times", over.Load())
 	}
 	noneInFlight(t, p)
-	if s := p.Stats(); s.Waiting != 0 || s.Timeouts != uint64(timedOut.Load()) {
-		t.Fatalf("Stats() = %+v after %d timeouts", s, timedOut.Load())
+	if s := p.Stats(); s.Waiting != 0 || s.Timeouts != uint64(timedOut.Load()) || s.Shed != uint64(shed.Load()) {
+		t.Fatalf("Stats() = %+v after %d timeouts and %d shed", s, timedOut.Load(), shed.Load())
 	}
 	waitFor(t, "the waiters' goroutines to end", func() bool { return runtime.NumGoroutine() <= goroutines })
-	t.Logf("%d served, %d timed out", served.Load(), timedOut.Load())
+	t.Logf("%d served, %d timed out, %d shed", served.Load(), timedOut.Load(), shed.Load())
 }
 
 // Deadlines are honoured to the tick: a context's, and MaxWait when the
