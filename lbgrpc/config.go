@@ -21,9 +21,11 @@ import (
 // limits are lb.Config's. Durations are strings in Go's time.ParseDuration
 // syntax, which includes the protobuf JSON form ("1.5s"). An unknown field,
 // a value of the wrong type or a value lb.New rejects is an error wrapping
-// lb.ErrConfig that names the field (see ParseConfig).
+// lb.ErrConfig that names the field (see ParseConfig). Outlier detection
+// and slow start are objects of their own, as lb.Config has them:
 //
-//	{"loadBalancingConfig": [{"nanolb_p2c": {"ejectAfter": 3, "ejectFor": "2s"}}]}
+//	{"loadBalancingConfig": [{"nanolb_p2c": {"ejectAfter": 3, "ejectFor": "2s",
+//		"outlier": {"interval": "10s"}, "slowStart": {"window": "30s"}}}]}
 type Config struct {
 	serviceconfig.LoadBalancingConfig `json:"-"`
 
@@ -73,6 +75,88 @@ type Config struct {
 	// DeadlineExceeded ejects only an endpoint that also went this long
 	// without a success, 1µs..24h (0: 1s).
 	TimeoutGrace Duration `json:"timeoutGrace,omitempty"`
+	// Outlier is lb.Config.Outlier: ejection of an endpoint whose RPCs fail
+	// much more often than its peers', by success rate and by failure
+	// percentage, beside ejectAfter's failures in a row. On with lb's
+	// defaults when missing, null or {}; {"off": true} turns it off.
+	Outlier OutlierConfig `json:"outlier,omitzero"`
+	// SlowStart is lb.Config.SlowStart: an endpoint that joins the pool,
+	// or is reinstated, gets a share of RPCs that ramps up over a window.
+	// Off unless its window is set.
+	SlowStart SlowStartConfig `json:"slowStart,omitzero"`
+}
+
+// OutlierConfig is Config's "outlier" object, whose fields are
+// lb.Outlier's (gRFC A50's outlier detection); a missing, null or zero
+// field means lb's default, as in Config.
+//
+//	"outlier": {"interval": "10s", "minHosts": 3, "failurePercent": 50}
+type OutlierConfig struct {
+	// Off is lb.Outlier.Off: no ejection by success rate or failure
+	// percentage. No other field may be set with it.
+	Off bool `json:"off,omitempty"`
+	// Interval is lb.Outlier.Interval: rates are evaluated at a failure
+	// that comes this long after the previous evaluation, over the RPCs
+	// since, 1ms..24h (0: 1s).
+	Interval Duration `json:"interval,omitempty"`
+	// MinHosts is lb.Outlier.MinHosts: how many endpoints need enough RPCs
+	// in an interval for either rule to judge them, 2..10,000 (0: 5).
+	MinHosts int `json:"minHosts,omitempty"`
+	// StdevFactor is lb.Outlier.StdevFactor: an endpoint whose success
+	// rate is below the mean less this many standard deviations is
+	// ejected, 0.1..10 (0: 1.9).
+	StdevFactor float64 `json:"stdevFactor,omitempty"`
+	// MinRequests is lb.Outlier.MinRequests: the RPCs an endpoint needs in
+	// an interval for the success-rate rule, 1..1<<30 (0: 100).
+	MinRequests int `json:"minRequests,omitempty"`
+	// FailurePercent is lb.Outlier.FailurePercent: an endpoint with this
+	// percentage of its RPCs failed in an interval is ejected, 1..100 (0:
+	// 85).
+	FailurePercent int `json:"failurePercent,omitempty"`
+	// FailureMinRequests is lb.Outlier.FailureMinRequests: the RPCs an
+	// endpoint needs in an interval for the failure-percentage rule,
+	// 1..1<<30 (0: 50).
+	FailureMinRequests int `json:"failureMinRequests,omitempty"`
+}
+
+// toLB returns o as lb.Outlier.
+func (o OutlierConfig) toLB() lb.Outlier {
+	return lb.Outlier{
+		Off:                o.Off,
+		Interval:           time.Duration(o.Interval),
+		MinHosts:           o.MinHosts,
+		StdevFactor:        o.StdevFactor,
+		MinRequests:        o.MinRequests,
+		FailurePercent:     o.FailurePercent,
+		FailureMinRequests: o.FailureMinRequests,
+	}
+}
+
+// SlowStartConfig is Config's "slowStart" object, whose fields are
+// lb.SlowStart's (Envoy's slow start); a missing, null or zero field means
+// lb's default, as in Config.
+//
+//	"slowStart": {"window": "30s", "aggression": 2}
+type SlowStartConfig struct {
+	// Window is lb.SlowStart.Window: how long an endpoint's ramp lasts,
+	// 1ms..24h (0: no slow start, and no other field may be set).
+	Window Duration `json:"window,omitempty"`
+	// Aggression is lb.SlowStart.Aggression: the ramp's shape, 1 linear in
+	// time, more giving the endpoint its RPCs sooner, 0.1..10 (0: 1).
+	Aggression float64 `json:"aggression,omitempty"`
+	// MinWeightPercent is lb.SlowStart.MinWeightPercent: the share the ramp
+	// starts from, as a percentage of the endpoint's full share, 1..100
+	// (0: 10).
+	MinWeightPercent int `json:"minWeightPercent,omitempty"`
+}
+
+// toLB returns s as lb.SlowStart.
+func (s SlowStartConfig) toLB() lb.SlowStart {
+	return lb.SlowStart{
+		Window:           time.Duration(s.Window),
+		Aggression:       s.Aggression,
+		MinWeightPercent: s.MinWeightPercent,
+	}
 }
 
 // Duration is a time.Duration that reads from and writes to JSON as a string
@@ -130,29 +214,54 @@ func (c *Config) LB(policy lb.Policy) lb.Config {
 		AdaptiveConcurrency: c.AdaptiveConcurrency,
 		MinConcurrency:      c.MinConcurrency,
 		TimeoutGrace:        time.Duration(c.TimeoutGrace),
+		Outlier:             c.Outlier.toLB(),
+		SlowStart:           c.SlowStart.toLB(),
 	}
 }
 
-// fieldNames are Config's JSON field names, and fieldIndex each one's
-// index in Config.
-var fieldNames, fieldIndex = func() ([]string, map[string]int) {
-	var names []string
-	index := make(map[string]int)
-	t := reflect.TypeFor[Config]()
-	for i := range t.NumField() {
-		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "-" && name != "" {
-			names = append(names, name)
-			index[name] = i
+// object is a config object's JSON fields: their names as the JSON spells
+// them, in declaration order, and each one's index in its struct.
+type object struct {
+	names []string
+	index map[string]int
+}
+
+// objects are Config's fields and those of the objects nested in it, by
+// type; fieldNames are the names ParseConfig's errors give them: Config's
+// as the JSON spells them and, after each nested object's name, the
+// object's as "outlier.minHosts".
+var objects, fieldNames = func() (map[reflect.Type]object, []string) {
+	objects := make(map[reflect.Type]object)
+	var all []string
+	var walk func(t reflect.Type, path string)
+	walk = func(t reflect.Type, path string) {
+		o := object{index: make(map[string]int)}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" || name == "" {
+				continue
+			}
+			o.names = append(o.names, name)
+			o.index[name] = i
+			all = append(all, path+name)
+			if f.Type.Kind() == reflect.Struct {
+				walk(f.Type, path+name+".")
+			}
 		}
+		objects[t] = o
 	}
-	return names, index
+	walk(reflect.TypeFor[Config](), "")
+	return objects, all
 }()
 
 // ParseConfig reads one balancer's JSON config for policy and checks it as
 // lb.New would. Empty input, null, or null for a field means the default.
 // An unknown field, trailing data, a wrongly typed value or a value out of
 // range is an error wrapping lb.ErrConfig that names the field: as the
-// JSON spells it, or for a value out of range as lb.Config does.
+// JSON spells it, a nested object's after the object's name and a dot
+// ("outlier.minHosts"), or for a value out of range as lb.Config does
+// ("Outlier.MinHosts").
 func ParseConfig(policy lb.Policy, js []byte) (*Config, error) {
 	c := new(Config)
 	if len(bytes.TrimSpace(js)) > 0 {
@@ -166,11 +275,7 @@ func ParseConfig(policy lb.Policy, js []byte) (*Config, error) {
 	return c, nil
 }
 
-// read sets c's fields from js, a JSON object or null, one field at a time
-// (in name order, so the first error is always the same one) so that each
-// error names its field. A field's name must match exactly: encoding/json
-// matches names regardless of case, and a config with "ejectafter" is more
-// likely a typo than a wish.
+// read sets c's fields from js, a JSON object or null (readObject).
 func (c *Config) read(js []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(js))
 	var fields map[string]json.RawMessage
@@ -180,22 +285,53 @@ func (c *Config) read(js []byte) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("%w: data after the config object", lb.ErrConfig)
 	}
-	v := reflect.ValueOf(c).Elem()
+	return readObject(reflect.ValueOf(c).Elem(), fields, "")
+}
+
+// readObject sets the fields of v, Config or an object nested in it, from
+// fields, one at a time (in name order, so the first error is always the
+// same one) so that each error names its field, after path: "" for
+// Config, the object's name and a dot for a nested one. A field's name
+// must match exactly: encoding/json matches names regardless of case, and
+// a config with "ejectafter" is more likely a typo than a wish.
+func readObject(v reflect.Value, fields map[string]json.RawMessage, path string) error {
+	o := objects[v.Type()]
 	for _, name := range slices.Sorted(maps.Keys(fields)) {
-		i, ok := fieldIndex[name]
+		i, ok := o.index[name]
 		if !ok {
-			return fmt.Errorf("%w: unknown field %q (known: %s)", lb.ErrConfig, name, strings.Join(fieldNames, ", "))
+			return fmt.Errorf("%w: unknown field %q (known: %s)", lb.ErrConfig, path+name, strings.Join(o.names, ", "))
 		}
-		var err error
-		switch f := v.Field(i).Addr().Interface().(type) {
-		case *Duration:
-			err = f.parse(fields[name])
-		default:
-			err = json.Unmarshal(fields[name], f)
+		if err := readField(v.Field(i), fields[name], path+name); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("%w: field %q: %v", lb.ErrConfig, name, err)
+	}
+	return nil
+}
+
+// readField sets f, the field named name, from js: a nested object field
+// by field (null leaves it as it is), a Duration from its string, and
+// anything else as encoding/json reads it.
+func readField(f reflect.Value, js json.RawMessage, name string) error {
+	var err error
+	switch p := f.Addr().Interface().(type) {
+	case *Duration:
+		err = p.parse(js)
+	default:
+		if _, nested := objects[f.Type()]; !nested {
+			err = json.Unmarshal(js, p)
+			break
 		}
+		if string(bytes.TrimSpace(js)) == "null" {
+			return nil
+		}
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(js, &fields) != nil {
+			return fmt.Errorf("%w: field %q: %s is not a JSON object", lb.ErrConfig, name, js)
+		}
+		return readObject(f, fields, name+".")
+	}
+	if err != nil {
+		return fmt.Errorf("%w: field %q: %v", lb.ErrConfig, name, err)
 	}
 	return nil
 }

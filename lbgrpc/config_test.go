@@ -13,14 +13,21 @@ import (
 func TestParseConfigReadsEveryField(t *testing.T) {
 	c, err := ParseConfig(lb.ConsistentHash, []byte(`{"ejectAfter": 3, "ejectFor": "1.5s",
 		"maxEjectFor": "2m", "maxEjectedPercent": 30, "probeTimeout": "250ms", "ewmaDecay": "3s",
-		"hashLoadFactor": 1.5, "hashReplicas": 40, "noJitter": true, "maxConcurrency": 7}`))
+		"hashLoadFactor": 1.5, "hashReplicas": 40, "noJitter": true, "maxConcurrency": 7,
+		"adaptiveConcurrency": true, "minConcurrency": 2, "timeoutGrace": "3s",
+		"outlier": {"interval": "10s", "minHosts": 3, "stdevFactor": 2.5, "minRequests": 20,
+			"failurePercent": 60, "failureMinRequests": 30},
+		"slowStart": {"window": "30s", "aggression": 2, "minWeightPercent": 5}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := lb.Config{Policy: lb.ConsistentHash, EjectAfter: 3, EjectFor: 1500 * time.Millisecond,
 		MaxEjectFor: 2 * time.Minute, MaxEjectedPercent: 30, ProbeTimeout: 250 * time.Millisecond,
 		EWMADecay: 3 * time.Second, HashLoadFactor: 1.5, HashReplicas: 40, NoJitter: true,
-		MaxConcurrency: 7}
+		MaxConcurrency: 7, AdaptiveConcurrency: true, MinConcurrency: 2, TimeoutGrace: 3 * time.Second,
+		Outlier: lb.Outlier{Interval: 10 * time.Second, MinHosts: 3, StdevFactor: 2.5, MinRequests: 20,
+			FailurePercent: 60, FailureMinRequests: 30},
+		SlowStart: lb.SlowStart{Window: 30 * time.Second, Aggression: 2, MinWeightPercent: 5}}
 	if got := c.LB(lb.ConsistentHash); got != want {
 		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
@@ -57,6 +64,21 @@ func TestParseConfigRejectsBadInputNamingIt(t *testing.T) {
 		{`{"minConcurrency": 3}`, "MinConcurrency"},
 		{`{"adaptiveConcurrency": true, "maxConcurrency": 2, "minConcurrency": 3}`, "MinConcurrency"},
 		{`{"timeoutGrace": "-1s"}`, "TimeoutGrace"},
+		{`{"outlier": {"off": true, "interval": "1s"}}`, "Outlier.Off"},
+		{`{"outlier": {"interval": "1us"}}`, "Outlier.Interval"},
+		{`{"outlier": {"interval": "-1s"}}`, "Outlier.Interval"},
+		{`{"outlier": {"minHosts": 1}}`, "Outlier.MinHosts"},
+		{`{"outlier": {"stdevFactor": 11}}`, "Outlier.StdevFactor"},
+		{`{"outlier": {"minRequests": -1}}`, "Outlier.MinRequests"},
+		{`{"outlier": {"failurePercent": 101}}`, "Outlier.FailurePercent"},
+		{`{"outlier": {"failureMinRequests": 1073741825}}`, "Outlier.FailureMinRequests"},
+		{`{"outlier": {"minhosts": 3}}`, `unknown field "outlier.minhosts" (known: off, interval, minHosts,`},
+		{`{"Outlier": {}}`, `unknown field "Outlier"`},
+		{`{"slowStart": {"aggression": 2}}`, "without a Window"},
+		{`{"slowStart": {"window": "-1s"}}`, "SlowStart.Window"},
+		{`{"slowStart": {"window": "1s", "aggression": 20}}`, "SlowStart.Aggression"},
+		{`{"slowStart": {"window": "1s", "minWeightPercent": 101}}`, "SlowStart.MinWeightPercent"},
+		{`{"slowStart": {"window": "1s", "rampUp": true}}`, `unknown field "slowStart.rampUp"`},
 		{`{"maxWaiters": 3}`, `unknown field "maxWaiters"`},
 		{`{"maxWait": "1s"}`, `unknown field "maxWait"`},
 		{`{"noJitter": "yes"}`, "noJitter"},
@@ -76,8 +98,17 @@ func TestParseConfigRejectsBadInputNamingIt(t *testing.T) {
 	}
 }
 
+// withField returns a config with the field name (a nested one as
+// "outlier.minHosts") set to the JSON value v.
+func withField(name, v string) string {
+	if object, field, nested := strings.Cut(name, "."); nested {
+		return fmt.Sprintf(`{%q: {%q: %s}}`, object, field, v)
+	}
+	return fmt.Sprintf(`{%q: %s}`, name, v)
+}
+
 // Every field's wrongly typed value is an error that names the field as
-// the JSON spells it.
+// the JSON spells it, a nested object's field after the object's name.
 func TestParseConfigNamesEveryWronglyTypedField(t *testing.T) {
 	bad := map[string][]string{
 		"ejectAfter":          {`"3"`, `1.5`, `true`},
@@ -93,13 +124,28 @@ func TestParseConfigNamesEveryWronglyTypedField(t *testing.T) {
 		"adaptiveConcurrency": {`"yes"`, `1`},
 		"minConcurrency":      {`"3"`, `2.5`},
 		"timeoutGrace":        {`1`, `"a while"`},
+
+		"outlier":                    {`5`, `"on"`, `true`, `[]`},
+		"outlier.off":                {`"yes"`, `1`},
+		"outlier.interval":           {`1`, `"every second"`},
+		"outlier.minHosts":           {`"5"`, `2.5`},
+		"outlier.stdevFactor":        {`"1.9"`, `true`},
+		"outlier.minRequests":        {`"100"`, `0.5`},
+		"outlier.failurePercent":     {`"85"`, `85.5`},
+		"outlier.failureMinRequests": {`"50"`, `[50]`},
+
+		"slowStart":                  {`10`, `"10s"`, `false`},
+		"slowStart.window":           {`10`, `"ten seconds"`},
+		"slowStart.aggression":       {`"1"`, `{}`},
+		"slowStart.minWeightPercent": {`"10"`, `10.5`},
 	}
 	for _, name := range fieldNames {
 		if len(bad[name]) == 0 {
 			t.Errorf("no wrongly typed value to try for field %q", name)
 		}
 		for _, v := range bad[name] {
-			js := fmt.Sprintf(`{"ejectAfter": 2, %q: %s}`, name, v)
+			// A good field beside it: the error must name the bad one.
+			js := strings.Replace(withField(name, v), "{", `{"ejectAfter": 2, `, 1)
 			if name == "ejectAfter" {
 				js = fmt.Sprintf(`{"maxConcurrency": 2, %q: %s}`, name, v)
 			}
@@ -119,7 +165,7 @@ func TestParseConfigNamesEveryWronglyTypedField(t *testing.T) {
 // null is the default for every field, as a missing field is.
 func TestParseConfigTakesNullFieldsAsDefaults(t *testing.T) {
 	for _, name := range fieldNames {
-		js := fmt.Sprintf(`{%q: null}`, name)
+		js := withField(name, "null")
 		c, err := ParseConfig(lb.P2C, []byte(js))
 		if err != nil {
 			t.Fatalf("%s: %v", js, err)

@@ -35,8 +35,9 @@
 // Classify, counts Unavailable and DeadlineExceeded as failures, cancelled
 // RPCs and RPCs that sent nothing as neutral, and every other ending as a
 // success; whatever a Classifier says, an RPC whose caller cancelled its
-// context is neutral. Consecutive failures eject an endpoint for a cooldown, and one
-// probe RPC then decides whether it comes back, as lb documents.
+// context is neutral. Consecutive failures, or a share of failed RPCs far
+// above its peers' (outlier detection), eject an endpoint for a cooldown,
+// and one probe RPC then decides whether it comes back, as lb documents.
 //
 // An endpoint whose connection breaks leaves the pool and comes back with
 // no history when it is READY again: connection health is gRPC's, request
@@ -92,6 +93,26 @@
 // retry policy retries it, so the caller sees Unavailable at once. Callers
 // who would rather queue should use lb's PickWait outside gRPC (lbhttp's
 // Transport.Wait does so for HTTP).
+//
+// # Outlier detection and slow start
+//
+// lb's outlier detection is on unless the config's "outlier" object says
+// {"off": true}: at a failed RPC, at most once an interval (1 s), it
+// ejects an endpoint whose success rate over the interval is far below
+// its peers' (gRFC A50's success-rate rule) or whose failures reach a
+// percentage of its RPCs (the failure-percentage rule). Its fields set
+// the rules' thresholds (OutlierConfig). A pool of fewer endpoints than
+// minHosts (5) with enough RPCs judges nobody.
+//
+// The "slowStart" object (SlowStartConfig; off unless its window is set)
+// ramps the share of RPCs of an endpoint that joins the pool or is
+// reinstated. Every endpoint joins its pool when its connection becomes
+// READY, after the pool was made, so every endpoint ramps: at the first
+// service config, and again after a changed one (a new pool), all of them
+// together, which moves no RPCs among them; an endpoint the resolver adds
+// later, or one whose broken connection is READY again, as a restarted
+// backend's is, ramps against peers already at their full share. A keyed
+// pick (WithHashKey) ignores the ramp.
 //
 // # Throttling
 //

@@ -78,6 +78,25 @@ func ExampleParseConfig() {
 	// lb: invalid config: MaxEjectFor 1s is shorter than EjectFor 2s
 }
 
+// Outlier detection and slow start are objects of their own in the
+// config; a nested field's error names it after its object.
+func ExampleParseConfig_outlierAndSlowStart() {
+	c, err := lbgrpc.ParseConfig(lb.P2C, []byte(`{
+		"outlier": {"interval": "10s", "minHosts": 3, "failurePercent": 50},
+		"slowStart": {"window": "30s", "aggression": 2}}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg := c.LB(lb.P2C)
+	fmt.Printf("%+v\n%+v\n", cfg.Outlier, cfg.SlowStart)
+	_, err = lbgrpc.ParseConfig(lb.P2C, []byte(`{"outlier": {"interval": 10}}`))
+	fmt.Println(err)
+	// Output:
+	// {Off:false Interval:10s MinHosts:3 StdevFactor:0 MinRequests:0 FailurePercent:50 FailureMinRequests:0}
+	// {Window:30s Aggression:2 MinWeightPercent:0}
+	// lb: invalid config: field "outlier.interval": duration 10 is not a string such as "1.5s"
+}
+
 // A classifier of one's own: here an RPC the server answered with
 // ResourceExhausted also counts against it. Register the builder before
 // dialling and name it in the service config.

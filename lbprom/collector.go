@@ -2,6 +2,7 @@ package lbprom
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/nanolb/nanolb/lb"
@@ -20,17 +21,30 @@ type Collector struct {
 	done   chan struct{} // closed when the consuming goroutine ends
 	once   sync.Once
 
-	mu      sync.Mutex
-	named   map[string]bool // pools reported from the moment they exist (WithPools)
-	seen    map[string]bool // pools that sent an event
-	counts  map[string]map[string]*endpointCounts
-	dropped uint64
+	mu    sync.Mutex
+	named map[string]bool // pools reported from the moment they exist (WithPools)
+	seen  map[string]bool // pools that sent an event
+	// evaluated holds, under each pool's name, the pool once a scrape has
+	// found it evaluated by outlier detection: its outlier series are
+	// reported from then on. A pool made again under the name starts over.
+	evaluated map[string]*lb.Pool
+	counts    map[string]map[string]*endpointCounts
+	dropped   uint64
 }
 
 // endpointCounts are one endpoint's event counters.
 type endpointCounts struct {
 	ejections, refused, probes, probeFailures, probeTimeouts, reinstatements uint64
+
+	outliers [len(outlierReasons)]uint64 // outlier ejections made, by outlierReasons' index
 }
+
+// outlierReasons are the reasons nanolb_endpoint_outlier_ejections_total
+// counts, each a value of its reason label. Consecutive failures are not
+// among them: nanolb_endpoint_ejections_total counts those, with the
+// ejections after a failed probe, whose Event.Reason is
+// lb.ConsecutiveFailures whatever ejected the endpoint first.
+var outlierReasons = [...]lb.EjectReason{lb.SuccessRate, lb.FailurePercentage}
 
 // NewCollector returns a collector for every pool of reg, including pools
 // created later (see the package doc for when each pool appears). It
@@ -104,12 +118,13 @@ func apply(opts []Option) (settings, error) {
 
 func newCollector(lookup func(string) *lb.Pool, rename string, named []string) *Collector {
 	c := &Collector{
-		lookup: lookup,
-		rename: rename,
-		done:   make(chan struct{}),
-		named:  make(map[string]bool),
-		seen:   make(map[string]bool),
-		counts: make(map[string]map[string]*endpointCounts),
+		lookup:    lookup,
+		rename:    rename,
+		done:      make(chan struct{}),
+		named:     make(map[string]bool),
+		seen:      make(map[string]bool),
+		evaluated: make(map[string]*lb.Pool),
+		counts:    make(map[string]map[string]*endpointCounts),
 	}
 	for _, n := range named {
 		c.named[n] = true
@@ -179,8 +194,11 @@ func (c *Collector) record(b lb.Batch) {
 		case lb.EventEjected:
 			if e.Refused {
 				n.refused++
-			} else {
-				n.ejections++
+				break
+			}
+			n.ejections++
+			if i := slices.Index(outlierReasons[:], e.Reason); i >= 0 {
+				n.outliers[i]++
 			}
 		case lb.EventProbeLeased:
 			n.probes++
@@ -234,6 +252,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		if c.lookup(name) == nil { // deleted (or not created yet): its series go
 			delete(c.counts, name)
 			delete(c.seen, name)
+			delete(c.evaluated, name)
 		}
 		c.mu.Unlock()
 	}
@@ -260,7 +279,15 @@ func (c *Collector) collectPool(ch chan<- prometheus.Metric, name string, p *lb.
 	counter(descPoolShed, st.Shed, name)
 	counter(descPoolSaturations, st.Saturations, name)
 
+	// Outlier detection has evaluated the pool once an endpoint has
+	// requests in an evaluated interval: an evaluation runs at a failure,
+	// which is a request of its interval, and never with Outlier.Off.
+	evaluated := slices.ContainsFunc(eps, func(e lb.EndpointStatus) bool { return e.Requests > 0 })
 	c.mu.Lock()
+	if evaluated {
+		c.evaluated[name] = p
+	}
+	evaluated = c.evaluated[name] == p
 	counts := make(map[string]endpointCounts, len(c.counts[name]))
 	for addr, n := range c.counts[name] {
 		counts[addr] = *n
@@ -282,6 +309,10 @@ func (c *Collector) collectPool(ch chan<- prometheus.Metric, name string, p *lb.
 		if e.Limit != 0 { // 0 is no limit, not a limit of zero
 			gauge(descLimit, float64(e.Limit), name, e.Addr)
 		}
+		if evaluated {
+			gauge(descSuccessRate, e.SuccessRate, name, e.Addr)
+			gauge(descIntervalRequests, float64(e.Requests), name, e.Addr)
+		}
 		if _, ok := counts[e.Addr]; !ok {
 			counts[e.Addr] = endpointCounts{} // a counter starts at 0, so rate() sees its first increase
 		}
@@ -295,5 +326,10 @@ func (c *Collector) collectPool(ch chan<- prometheus.Metric, name string, p *lb.
 		counter(descProbeFailures, n.probeFailures, name, addr)
 		counter(descProbeTimeouts, n.probeTimeouts, name, addr)
 		counter(descReinstatements, n.reinstatements, name, addr)
+		if evaluated || n.outliers != [len(outlierReasons)]uint64{} {
+			for i, r := range outlierReasons {
+				counter(descOutlierEjections, n.outliers[i], name, addr, r.String())
+			}
+		}
 	}
 }

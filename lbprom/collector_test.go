@@ -491,10 +491,13 @@ func TestPoolCollector(t *testing.T) {
 
 // Every metric the package documents is scraped, with a description, and
 // passes promlint (naming conventions, units, _total on counters). The
-// pool has a concurrency limit, so that its gauge is scraped too.
+// pool has a concurrency limit, so that its gauge is scraped too, and its
+// failure comes after its outlier Interval, so that outlier detection
+// evaluates and its series are scraped.
 func TestEveryMetricHasHelpAndPassesLint(t *testing.T) {
 	reg := lb.NewRegistry()
-	pool, err := reg.Ensure("api", lb.Config{EjectAfter: 1, EjectFor: time.Hour, MaxConcurrency: 100}, addrA, addrB)
+	pool, err := reg.Ensure("api", lb.Config{EjectAfter: 1, EjectFor: time.Hour, MaxConcurrency: 100,
+		Outlier: lb.Outlier{Interval: time.Millisecond}}, addrA, addrB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -503,6 +506,7 @@ func TestEveryMetricHasHelpAndPassesLint(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := serve(t, c)
+	time.Sleep(2 * time.Millisecond) // past the Interval: the failure evaluates
 	failUntil(t, pool, addrB, lb.Ejected)
 	f := s.waitFor(want{"nanolb_endpoint_ejections_total", ep("api", addrB), 1})
 	documented := []string{
@@ -510,7 +514,8 @@ func TestEveryMetricHasHelpAndPassesLint(t *testing.T) {
 		"nanolb_pool_wait_timeouts_total", "nanolb_pool_wait_queue_full_total", "nanolb_pool_wait_shed_total", "nanolb_pool_saturations_total",
 		"nanolb_endpoint_in_flight", "nanolb_endpoint_state", "nanolb_endpoint_failure_streak",
 		"nanolb_endpoint_consecutive_ejections", "nanolb_endpoint_weight", "nanolb_endpoint_concurrency_limit",
-		"nanolb_endpoint_ejections_total",
+		"nanolb_endpoint_success_rate", "nanolb_endpoint_interval_requests",
+		"nanolb_endpoint_ejections_total", "nanolb_endpoint_outlier_ejections_total",
 		"nanolb_endpoint_ejections_refused_total", "nanolb_endpoint_probes_total",
 		"nanolb_endpoint_probe_failures_total", "nanolb_endpoint_probe_timeouts_total",
 		"nanolb_endpoint_reinstatements_total", "nanolb_events_dropped_total",

@@ -21,6 +21,7 @@
 // # Metrics
 //
 // Labels: pool (the registry name), endpoint (the address), state,
+// reason (success_rate or failure_percentage, lb.EjectReason's String),
 // throttle (the name given to NewThrottleCollector).
 //
 //	nanolb_pool_info{pool,policy}                  1, with the pool's policy
@@ -37,7 +38,10 @@
 //	nanolb_endpoint_consecutive_ejections{pool,endpoint}  ejections in a row without a success
 //	nanolb_endpoint_weight{pool,endpoint}          the endpoint's weight
 //	nanolb_endpoint_concurrency_limit{pool,endpoint}       its concurrency limit now (MaxConcurrency, or the adaptive limit); not emitted without one
-//	nanolb_endpoint_ejections_total{pool,endpoint}         ejections made (after a failed probe too)
+//	nanolb_endpoint_success_rate{pool,endpoint}            share of its requests that succeeded (0..1), last evaluated interval it had requests in; see Outlier detection
+//	nanolb_endpoint_interval_requests{pool,endpoint}       its requests in the last evaluated interval; see Outlier detection
+//	nanolb_endpoint_ejections_total{pool,endpoint}         ejections made, whatever the reason (after a failed probe too)
+//	nanolb_endpoint_outlier_ejections_total{pool,endpoint,reason}  ejections made by outlier detection; see Outlier detection
 //	nanolb_endpoint_ejections_refused_total{pool,endpoint} ejections the MaxEjectedPercent cap refused
 //	nanolb_endpoint_probes_total{pool,endpoint}            probe leases handed out
 //	nanolb_endpoint_probe_failures_total{pool,endpoint}    probes that failed
@@ -48,11 +52,39 @@
 //	nanolb_throttle_accepts{throttle}              requests the backends accepted over the window
 //	nanolb_throttle_rejected_total{throttle}       requests the throttle rejected locally, never sent
 //
-// The core keeps no per-endpoint count of failed requests, only the current
-// failure streak; nanolb_endpoint_failure_streak exposes that, and the
-// package invents no failure total. Dropped events are counted for the
-// collector as a whole: a batch's drop count does not say which pool lost
-// them.
+// The core exposes no per-endpoint total of failed requests, only the
+// current failure streak (nanolb_endpoint_failure_streak) and outlier
+// detection's last interval, and the package invents no failure total.
+// Dropped events are counted for the collector as a whole: a batch's drop
+// count does not say which pool lost them.
+//
+// # Outlier detection
+//
+// lb's outlier detection (lb.Config.Outlier) judges each endpoint's
+// requests over an interval, evaluated at a failure. The last evaluated
+// interval is EndpointStatus.Requests and SuccessRate:
+// nanolb_endpoint_interval_requests and nanolb_endpoint_success_rate. The
+// rate is that of the last evaluated interval in which the endpoint had
+// requests (1 before any), so an ejected endpoint, which gets no requests
+// but its probes, keeps the rate that ejected it while its interval
+// requests read 0.
+//
+// lb does not say whether a pool's outlier detection is on, so these two
+// gauges and nanolb_endpoint_outlier_ejections_total are reported for a
+// pool's endpoints from the first scrape that finds one of them with
+// requests in an evaluated interval, and from then on for as long as the
+// pool lives. Every evaluation has such an endpoint (the failure that runs
+// it), and none runs with Outlier.Off, so a pool with Outlier.Off, or one
+// with no failure yet an Interval or more after it was made, has none of
+// these series. The counter counts
+// the EventEjected events lb's cap did not refuse whose Event.Reason is
+// lb.SuccessRate or lb.FailurePercentage, one series per reason label,
+// starting at 0; nanolb_endpoint_ejections_total counts them too, and
+// nanolb_endpoint_ejections_refused_total the refused ones of every
+// reason. There is no consecutive_failures label value: an ejection after
+// a failed probe carries that reason whatever ejected the endpoint first,
+// so the difference of the two counters, not such a series, is the
+// ejections by failures in a row and failed probes.
 //
 // # Series lifetime
 //

@@ -1,12 +1,14 @@
 package lbprom_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nanolb/nanolb/lb"
 	"github.com/nanolb/nanolb/lb/lbhttp"
@@ -113,4 +115,45 @@ func ExampleNewThrottleCollector() {
 	// # HELP nanolb_throttle_requests Requests the client-side throttle counted over its two-minute window, those it rejected included.
 	// # TYPE nanolb_throttle_requests gauge
 	// nanolb_throttle_requests{throttle="search"} 2
+}
+
+// Outlier detection's last evaluated interval on a Prometheus endpoint:
+// each endpoint's requests and success rate, reported from the pool's
+// first evaluation, which runs at a failure an Interval (here 1 ms) after
+// the pool was made.
+func Example_outlierDetection() {
+	pools := lb.NewRegistry()
+	pool, _ := pools.Ensure("orders", lb.Config{Policy: lb.RoundRobin, Outlier: lb.Outlier{Interval: time.Millisecond}},
+		"10.0.0.1:8080", "10.0.0.2:8080")
+	c, err := lbprom.NewCollector(pools)
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+
+	time.Sleep(2 * time.Millisecond) // the Interval passes
+	for i := range 10 {              // five requests each; the last one fails
+		lease, _ := pool.Pick()
+		if i == 9 {
+			lease.Done(errors.New("connection refused")) // evaluates the interval
+		} else {
+			lease.Done(nil)
+		}
+	}
+
+	fams, _ := reg.Gather()
+	for _, f := range fams {
+		if slices.Contains([]string{"nanolb_endpoint_interval_requests", "nanolb_endpoint_success_rate"}, f.GetName()) {
+			for _, m := range f.GetMetric() {
+				fmt.Println(f.GetName(), m.GetLabel()[0].GetValue(), m.GetGauge().GetValue())
+			}
+		}
+	}
+	// Output:
+	// nanolb_endpoint_interval_requests 10.0.0.1:8080 5
+	// nanolb_endpoint_interval_requests 10.0.0.2:8080 5
+	// nanolb_endpoint_success_rate 10.0.0.1:8080 1
+	// nanolb_endpoint_success_rate 10.0.0.2:8080 0.8
 }

@@ -40,9 +40,19 @@ var (
 		"The endpoint's concurrency limit now: MaxConcurrency, or under AdaptiveConcurrency the limit its latency set; absent without a limit.",
 		endpointLabels, nil)
 
-	descEjections = prometheus.NewDesc("nanolb_endpoint_ejections_total",
-		"Ejections of the endpoint, after EjectAfter failures or a failed probe, seen since the collector started.",
+	descSuccessRate = prometheus.NewDesc("nanolb_endpoint_success_rate",
+		"Share of the endpoint's requests that succeeded (0..1) in the last interval outlier detection evaluated with requests on it; absent until the pool's first evaluation.",
 		endpointLabels, nil)
+	descIntervalRequests = prometheus.NewDesc("nanolb_endpoint_interval_requests",
+		"The endpoint's requests, cancelled ones not counted, in the last interval outlier detection evaluated; absent until the pool's first evaluation.",
+		endpointLabels, nil)
+
+	descEjections = prometheus.NewDesc("nanolb_endpoint_ejections_total",
+		"Ejections of the endpoint, after EjectAfter failures, a failed probe or as an outlier, seen since the collector started.",
+		endpointLabels, nil)
+	descOutlierEjections = prometheus.NewDesc("nanolb_endpoint_outlier_ejections_total",
+		"Ejections of the endpoint by outlier detection, by reason (success_rate, failure_percentage), seen since the collector started; absent until the pool's first evaluation.",
+		[]string{"pool", "endpoint", "reason"}, nil)
 	descRefused = prometheus.NewDesc("nanolb_endpoint_ejections_refused_total",
 		"Ejections the MaxEjectedPercent cap refused (the endpoint stayed up), seen since the collector started.",
 		endpointLabels, nil)
@@ -63,7 +73,7 @@ var (
 	allDescs = []*prometheus.Desc{
 		descPoolInfo, descPoolEndpoints, descPoolWaiting, descPoolGrants, descPoolTimeouts, descPoolQueueFull, descPoolShed,
 		descPoolSaturations, descInFlight, descState, descStreak, descConsecutiveEjections, descWeight, descLimit,
-		descEjections, descRefused, descProbes, descProbeFailures, descProbeTimeouts, descReinstatements,
+		descSuccessRate, descIntervalRequests, descEjections, descOutlierEjections, descRefused, descProbes, descProbeFailures, descProbeTimeouts, descReinstatements,
 		descDropped,
 	}
 )
