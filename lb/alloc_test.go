@@ -25,7 +25,8 @@ func TestPickDoneAllocatesNothing(t *testing.T) {
 			for _, n := range []int{1, 8, 1024} {
 				p := mustNew(t, cfg, addrs(n)...)
 				if cfg.SlowStart.Window != 0 {
-					_ = p.Add("10.9.9.9:8080") // ramps for the hour
+					p.ramp.firstAt = -int64(time.Hour / time.Microsecond) // the pool has served an hour
+					_ = p.Add("10.9.9.9:8080")                            // ramps for the next
 				}
 				for name, outcome := range map[string]error{"success": nil, "failure": errBackend, "timeout": context.DeadlineExceeded} {
 					allocs := pickDoneAllocs(1000, p.Pick, outcome)

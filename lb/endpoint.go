@@ -87,10 +87,10 @@ type EndpointStatus struct {
 	Until time.Time
 	// Reason is why an Ejected or Probing endpoint was ejected.
 	Reason EjectReason
-	// Requests and SuccessRate are outlier detection's last evaluated
-	// interval: the endpoint's requests (cancelled ones not counted) and
-	// the share that succeeded (1 before any request). Zero Requests with
-	// Config.Outlier.Off.
+	// Requests is the endpoint's requests (cancelled ones not counted) in
+	// outlier detection's last evaluated interval, and SuccessRate the
+	// share that succeeded in the last evaluated interval that had any (1
+	// before one). Requests stays 0 with Config.Outlier.Off.
 	Requests    int64
 	SuccessRate float64
 }

@@ -57,7 +57,8 @@ type Event struct {
 	// the endpoint reached EjectAfter, or was found an outlier, but stays up.
 	Refused bool
 	// Reason is why an EventEjected ejected (or would have): consecutive
-	// failures, or an outlier's success rate or failure percentage.
+	// failures, or an outlier's success rate or failure percentage. After a
+	// failed probe it is the reason the endpoint was first ejected.
 	Reason EjectReason
 	// SuccessRate and Threshold are, for an outlier's EventEjected, the
 	// endpoint's success rate over the interval (0..1) and the rate it fell

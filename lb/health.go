@@ -70,7 +70,7 @@ func (p *Pool) succeeded(c *core, probe uint64) {
 		case probe != 0 && h == probe:
 			if p.transition(c, h, 0, EventReinstated, false) {
 				p.counts.ejected.Add(-1)
-				p.startRamp(c)
+				p.startRamp(c, false)
 				p.track(c)
 				p.kick() // reinstated: an endpoint for a waiter
 				return
@@ -98,11 +98,15 @@ func (p *Pool) failed(c *core, probe uint64, timeout bool) {
 		k := min(ejectionsOf(probe)+1, ejectMax)
 		deadline := p.now() + p.penalty(k)
 		next := healthWord(stateEjected, streakOf(probe), k, deadline)
+		var note outlierNote // the ejection goes on for the reason it began
+		if m := c.meter; m != nil {
+			note.reason = EjectReason(m.reason.Load())
+		}
 		o := p.ordered()
 		swapped := c.health.CompareAndSwap(probe, next)
 		if swapped {
 			o.record(EventProbeFailed, c, probe, false)
-			o.record(EventEjected, c, next, false)
+			o.recordNoted(EventEjected, c, next, false, note)
 		}
 		o.unlock()
 		if swapped {

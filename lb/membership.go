@@ -216,12 +216,9 @@ func (p *Pool) publish(ch change) {
 func (p *Pool) newMembers(endpoints []Endpoint) []member {
 	ms := newMembers(p.policy, endpoints)
 	if p.cfg.adaptive || p.cfg.outlier.on || p.cfg.slowStart.window != 0 {
-		joining := p.view.Load() != nil // endpoints of New do not ramp
 		for _, m := range ms {
 			m.c.meter = p.newMeter()
-			if joining {
-				p.startRamp(m.c)
-			}
+			p.startRamp(m.c, true)
 		}
 	}
 	return ms

@@ -289,7 +289,7 @@ func (p *Pool) ejectOutlier(cd candidate, why EjectReason, rate, threshold float
 	if stateOf(h) != stateUp {
 		return false
 	}
-	note := outlierNote{reason: why, rate: float32(rate), threshold: float32(threshold)}
+	note := outlierNote{reason: why, rate: rate, threshold: threshold}
 	if !p.reserveEjection() {
 		p.transitionNoted(c, h, h, EventEjected, true, note)
 		return false
@@ -313,7 +313,7 @@ func (p *Pool) ejectOutlier(cd candidate, why EjectReason, rate, threshold float
 // endpoint's success rate and the threshold it fell below.
 type outlierNote struct {
 	reason          EjectReason
-	rate, threshold float32
+	rate, threshold float64
 }
 
 // transitionNoted is transition for an outlier ejection, whose event

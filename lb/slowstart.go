@@ -10,8 +10,9 @@ import (
 )
 
 // SlowStart ramps a new endpoint's share of picks, as Envoy's slow start
-// does: an endpoint that joins the pool after New (Add, AddWeighted, Set),
-// or is reinstated after an ejection, is kept by Pick with probability
+// does: an endpoint that joins the pool (Add, AddWeighted, Set) once it
+// has had endpoints for a Window, or is reinstated after an ejection, is
+// kept by Pick with probability
 //
 //	f = max(MinWeightPercent/100, (t / Window)^(1/Aggression))
 //
@@ -90,15 +91,19 @@ const rampRedraws = 4
 // that steps their factors, under mu. Pool.ramps counts them for Pick.
 type ramp struct {
 	mu      sync.Mutex
+	firstAt int64 // health-clock time the pool first had an endpoint
 	cores   []*core
 	timer   *time.Timer
 	running bool
 	closed  bool
 }
 
-// startRamp starts c's ramp from its minimum: on joining after New, and on
-// reinstatement. It does nothing without slow start.
-func (p *Pool) startRamp(c *core) {
+// startRamp starts c's ramp from its minimum: on joining, and on
+// reinstatement. It does nothing without slow start, and for an endpoint
+// joining within the first Window after the pool first had one: a pool
+// filling up (New's endpoints, a resolver's first answers, connections
+// becoming ready one by one) has no warm endpoints to spare.
+func (p *Pool) startRamp(c *core, joining bool) {
 	s := &p.cfg.slowStart
 	if s.window == 0 || c.meter == nil {
 		return
@@ -106,8 +111,14 @@ func (p *Pool) startRamp(c *core) {
 	r := &p.ramp
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m := c.meter
 	now := max(p.now(), 1)
+	if r.firstAt == 0 {
+		r.firstAt = now
+	}
+	if joining && now-r.firstAt < s.window {
+		return
+	}
+	m := c.meter
 	if m.rampFrom.Swap(now) == 0 {
 		r.cores = append(r.cores, c)
 		p.ramps.Store(int32(len(r.cores)))

@@ -24,9 +24,10 @@ func shareOf(t *testing.T, p *Pool, addr string, n int) float64 {
 	return float64(got) / float64(n)
 }
 
-// An endpoint added after New starts at MinWeightPercent of its share and
-// ramps linearly (aggression 1) to all of it over the window; the pool's
-// first endpoints never ramp, and once the ramp ends Pick is back on its
+// An endpoint that joins a pool serving for a window starts at
+// MinWeightPercent of its share and ramps linearly (aggression 1) to all of
+// it over the window; the pool's first endpoints never ramp, nor one that
+// joins within its first window, and once the ramp ends Pick is back on its
 // fast path.
 func TestSlowStartRampsAnAddedEndpointsShare(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -34,11 +35,16 @@ func TestSlowStartRampsAnAddedEndpointsShare(t *testing.T) {
 		if p.ramps.Load() != 0 {
 			t.Fatalf("%d endpoints of New ramping", p.ramps.Load())
 		}
+		time.Sleep(9 * time.Second)
+		if err := p.Add("10.9.9.8:8080"); err != nil || p.ramps.Load() != 0 {
+			t.Fatalf("joined within the pool's first window: %d ramping (%v)", p.ramps.Load(), err)
+		}
+		time.Sleep(2 * time.Second)
 		newcomer := "10.9.9.9:8080"
 		if err := p.Add(newcomer); err != nil {
 			t.Fatal(err)
 		}
-		fair := 1.0 / 6
+		fair := 1.0 / 7
 		check := func(factor float64) {
 			t.Helper()
 			got := shareOf(t, p, newcomer, 60000)

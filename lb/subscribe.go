@@ -113,7 +113,7 @@ func (p *Pool) event(r record) Event {
 		}
 		e.Refused = r.refused
 		if r.kind == EventEjected {
-			e.Reason, e.SuccessRate, e.Threshold = r.note.reason, float64(r.note.rate), float64(r.note.threshold)
+			e.Reason, e.SuccessRate, e.Threshold = r.note.reason, r.note.rate, r.note.threshold
 		}
 	}
 	return e
