@@ -60,9 +60,9 @@
 //
 // # Slow start
 //
-// Config.SlowStart (off by default) ramps an endpoint that joins a pool
-// serving for a window, or is reinstated, from a tenth of its share to all
-// of it over the window,
+// Config.SlowStart (off by default) ramps an endpoint that joins a pool a
+// second or more after its first endpoint, or is reinstated, from a tenth
+// of its share to all of it over a window,
 // as Envoy's slow start: Pick keeps the policy's choice of a ramping
 // endpoint with probability max(MinWeightPercent/100, (t/Window)^(1/Aggression)),
 // else the policy chooses again. Factors are stepped off the hot path; a

@@ -10,8 +10,8 @@ import (
 )
 
 // SlowStart ramps a new endpoint's share of picks, as Envoy's slow start
-// does: an endpoint that joins the pool (Add, AddWeighted, Set) once it
-// has had endpoints for a Window, or is reinstated after an ejection, is
+// does: an endpoint that joins the pool (Add, AddWeighted, Set) a second
+// or more after its first endpoint, or is reinstated after an ejection, is
 // kept by Pick with probability
 //
 //	f = max(MinWeightPercent/100, (t / Window)^(1/Aggression))
@@ -81,6 +81,10 @@ func (s *slowStart) factor(t int64) uint32 {
 // rampOne is a ramp factor of 1, the full share.
 const rampOne = 1 << 16
 
+// rampSettle is how long after a pool's first endpoint others join it
+// without ramping: the pool is filling up.
+const rampSettle = time.Second
+
 // rampRedraws bounds the policy's new choices when the ramp turns one
 // down. The last choice stands, so an endpoint with a share s of the
 // policy's choices and factor f gets about s·f + s^(n+1)·(1−f)^n: with
@@ -100,9 +104,9 @@ type ramp struct {
 
 // startRamp starts c's ramp from its minimum: on joining, and on
 // reinstatement. It does nothing without slow start, and for an endpoint
-// joining within the first Window after the pool first had one: a pool
-// filling up (New's endpoints, a resolver's first answers, connections
-// becoming ready one by one) has no warm endpoints to spare.
+// joining within rampSettle of the pool's first: a pool filling up (New's
+// endpoints, a resolver's first answers, connections becoming ready one by
+// one) has no warm endpoints to spare.
 func (p *Pool) startRamp(c *core, joining bool) {
 	s := &p.cfg.slowStart
 	if s.window == 0 || c.meter == nil {
@@ -115,7 +119,7 @@ func (p *Pool) startRamp(c *core, joining bool) {
 	if r.firstAt == 0 {
 		r.firstAt = now
 	}
-	if joining && now-r.firstAt < s.window {
+	if joining && now-r.firstAt < min(s.window, micros(rampSettle)) {
 		return
 	}
 	m := c.meter

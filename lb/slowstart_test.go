@@ -24,10 +24,10 @@ func shareOf(t *testing.T, p *Pool, addr string, n int) float64 {
 	return float64(got) / float64(n)
 }
 
-// An endpoint that joins a pool serving for a window starts at
+// An endpoint that joins a pool serving for a second starts at
 // MinWeightPercent of its share and ramps linearly (aggression 1) to all of
 // it over the window; the pool's first endpoints never ramp, nor one that
-// joins within its first window, and once the ramp ends Pick is back on its
+// joins within its first second, and once the ramp ends Pick is back on its
 // fast path.
 func TestSlowStartRampsAnAddedEndpointsShare(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -35,11 +35,11 @@ func TestSlowStartRampsAnAddedEndpointsShare(t *testing.T) {
 		if p.ramps.Load() != 0 {
 			t.Fatalf("%d endpoints of New ramping", p.ramps.Load())
 		}
-		time.Sleep(9 * time.Second)
+		time.Sleep(999 * time.Millisecond)
 		if err := p.Add("10.9.9.8:8080"); err != nil || p.ramps.Load() != 0 {
-			t.Fatalf("joined within the pool's first window: %d ramping (%v)", p.ramps.Load(), err)
+			t.Fatalf("joined within the pool's first second: %d ramping (%v)", p.ramps.Load(), err)
 		}
-		time.Sleep(2 * time.Second)
+		time.Sleep(2 * time.Millisecond)
 		newcomer := "10.9.9.9:8080"
 		if err := p.Add(newcomer); err != nil {
 			t.Fatal(err)
