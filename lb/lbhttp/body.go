@@ -16,7 +16,8 @@ type body struct {
 	ctx     context.Context
 	outcome error // the attempt's outcome from its status
 	ended   atomic.Bool
-	lease   lb.Lease // ended by whoever sets ended
+	lease   lb.Lease           // ended by whoever sets ended
+	cancel  context.CancelFunc // a hedged attempt's context, ended with the body; nil otherwise
 }
 
 // rwBody is body for a response whose body is also an io.Writer: a 101
@@ -75,6 +76,9 @@ func (b *body) Close() error {
 func (b *body) end(outcome error) {
 	if b.ended.CompareAndSwap(false, true) {
 		b.lease.Done(outcome)
+		if b.cancel != nil {
+			b.cancel()
+		}
 	}
 }
 

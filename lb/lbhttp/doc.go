@@ -66,6 +66,27 @@
 // endpoint to take it, or the context ended). The bucket holds at most ten
 // seconds of RetryMinPerSecond and starts full.
 //
+// # Hedging
+//
+// With Transport.HedgeAfter or HedgeExtraLoad, a request that may be
+// retried (the rule above) and has not answered within the hedge delay is
+// sent again, as a hedge, to an endpoint it has not tried, up to MaxHedges
+// attempts in flight ("The Tail at Scale"; Finagle's backup requests). The
+// delay is HedgeAfter, or the latency percentile that costs about
+// HedgeExtraLoad extra requests (0.01: the 99th percentile of the
+// Transport's recent first attempts; HedgeAfter until enough are seen).
+// The first attempt to succeed, or to end with an outcome that is not a
+// retryable failure, answers the request; the attempts still in flight are
+// cancelled and their leases end as cancelled, never as failures: losing a
+// race says nothing of an endpoint. An attempt that fails while another is
+// in flight ends with its failure and the request waits for the other;
+// one that fails alone is retried at once as above. Hedges and retries take
+// tokens from the same budget and count against the same MaxAttempts, so
+// in an outage where every endpoint is slow hedges add at most the budget's
+// share. HedgeStats counts hedges sent, hedges that won and hedges the
+// budget refused. A request that may not be retried is never hedged; send
+// an Idempotency-Key header to hedge a POST.
+//
 // # Waiting for capacity
 //
 // A pool with lb.Config.MaxConcurrency leases no endpoint past its limit.

@@ -151,8 +151,29 @@ type Transport struct {
 	// non-zero ThrottleK is an error wrapping lb.ErrConfig.
 	ThrottleK float64
 
+	// HedgeAfter sends a hedge, a copy of a request that may be retried,
+	// to an endpoint not yet tried when the attempts in flight have not
+	// answered within it; with HedgeExtraLoad, until that percentile is
+	// known. Zero (the default) sends none, unless HedgeExtraLoad is set;
+	// otherwise 1µs..1h. See "Hedging" in the package documentation.
+	HedgeAfter time.Duration
+
+	// HedgeExtraLoad hedges at the latency percentile that costs about
+	// this share of extra requests, as Finagle's backup requests: 0.01
+	// hedges requests slower than the 99th percentile of the Transport's
+	// recent first attempts. Zero (the default) uses HedgeAfter alone;
+	// otherwise 0.001..0.5.
+	HedgeExtraLoad float64
+
+	// MaxHedges bounds a request's attempts in flight at once, the first
+	// included. Zero means 2; otherwise 2..MaxAttempts. Every hedge also
+	// counts against MaxAttempts and takes a token from the retry budget.
+	MaxHedges int
+
 	once    sync.Once
 	initErr error
+	// hedge is nil unless hedging is on.
+	hedge *hedging
 	base    http.RoundTripper
 	budget  budget
 	max     int
@@ -226,6 +247,9 @@ func (t *Transport) resolve() error {
 		}
 		t.throttle = throttle.New(k)
 	}
+	if err := t.resolveHedging(); err != nil {
+		return err
+	}
 	t.budget.init(ratio, perSecond)
 	t.base = t.Base
 	if t.base == nil {
@@ -280,6 +304,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.unthrottle()
 		closeBody(req)
 		return nil, pickError(err)
+	}
+	if t.hedge != nil && retry {
+		return t.roundTripHedged(req, lease)
 	}
 	body := req.Body
 	var prev error // the outcome of the attempt before, for a retry
