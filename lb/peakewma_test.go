@@ -3,6 +3,7 @@ package lb
 import (
 	"math"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -410,5 +411,171 @@ func TestPeakEWMAOldAverageIsNotUnmeasured(t *testing.T) {
 	}
 	if !tab.cheaper(old, busy) || tab.cheaper(busy, old) {
 		t.Fatal("an old, decayed average lost to a measured one")
+	}
+}
+
+// simBackend is a simulated endpoint for PeakEWMA's runs (simRun): it
+// answers after its latency, give or take 5% drawn per request, and fails
+// a request when fails says so (nil: never), given when the request
+// started, since the run's start, and the caller's random source; a
+// failure answers after the latency too, or at once when failFast.
+type simBackend struct {
+	latency  time.Duration
+	fails    func(at time.Duration, r *rand.Rand) bool
+	failFast bool
+}
+
+// simTick is the width of simRun's tally buckets.
+const simTick = 10 * time.Millisecond
+
+// simTally is a run's picks: picks[b][i] leases of endpoint i whose Pick
+// came in bucket b (simTick wide, from the run's start), and the failures
+// callers saw.
+type simTally struct {
+	picks  [][]int
+	errors int
+}
+
+// share returns endpoint i's share of the picks in [from, to).
+func (s *simTally) share(i int, from, to time.Duration) float64 {
+	mine, all := 0, 0
+	for b := int(from / simTick); b < int(to/simTick) && b < len(s.picks); b++ {
+		mine += s.picks[b][i]
+		for _, k := range s.picks[b] {
+			all += k
+		}
+	}
+	if all == 0 {
+		return 0
+	}
+	return float64(mine) / float64(all)
+}
+
+// errorRate returns the share of all picks whose request failed.
+func (s *simTally) errorRate() float64 {
+	all := 0
+	for _, b := range s.picks {
+		for _, k := range b {
+			all += k
+		}
+	}
+	return float64(s.errors) / float64(all)
+}
+
+// simRun drives p, whose endpoints are addrs(len(backends)) in order, with
+// callers closed-loop callers for d on the synctest bubble's clock: each
+// picks, sleeps its backend's answer time, and reports the outcome.
+func simRun(t *testing.T, p *Pool, backends []simBackend, callers int, d time.Duration) *simTally {
+	t.Helper()
+	index := map[string]int{}
+	for i, a := range addrs(len(backends)) {
+		index[a] = i
+	}
+	tallies := make([]simTally, callers)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for k := range callers {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(k), 29))
+			mine := &tallies[k]
+			mine.picks = make([][]int, d/simTick)
+			for b := range mine.picks {
+				mine.picks[b] = make([]int, len(backends))
+			}
+			for at := time.Duration(0); at < d; at = time.Since(start) {
+				l, err := p.Pick()
+				if err != nil {
+					t.Errorf("Pick: %v", err)
+					return
+				}
+				i := index[l.Endpoint()]
+				mine.picks[at/simTick][i]++
+				be := &backends[i]
+				failed := be.fails != nil && be.fails(at, r)
+				if !failed || !be.failFast {
+					time.Sleep(be.latency * time.Duration(950+r.IntN(101)) / 1000)
+				}
+				if failed {
+					mine.errors++
+					l.Done(errBackend)
+				} else {
+					l.Done(nil)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	all := &tallies[0]
+	for _, o := range tallies[1:] {
+		all.errors += o.errors
+		for b := range o.picks {
+			for i, n := range o.picks[b] {
+				all.picks[b][i] += n
+			}
+		}
+	}
+	return all
+}
+
+// healthy returns n simulated backends answering in latency, never failing.
+func healthy(n int, latency time.Duration) []simBackend {
+	bs := make([]simBackend, n)
+	for i := range bs {
+		bs[i].latency = latency
+	}
+	return bs
+}
+
+// failsAtRandom is a simBackend's fails for a failure rate of rate.
+func failsAtRandom(rate float64) func(time.Duration, *rand.Rand) bool {
+	return func(_ time.Duration, r *rand.Rand) bool { return r.Float64() < rate }
+}
+
+// A sinkhole, an endpoint that fails every request at once from 5 s into
+// the run, keeps at most 0.1% of picks over the next minute among five
+// endpoints that answer in 5 ms. EjectAfter 255 keeps it in the pool (it
+// would take 255 failures in a row, which its share never gives it), so
+// the share is PeakEWMA's own avoidance.
+func TestPeakEWMAAvoidsASinkhole(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n, turn, d = 5, 5 * time.Second, time.Minute
+		bs := healthy(n, 5*time.Millisecond)
+		bs[0].fails = func(at time.Duration, _ *rand.Rand) bool { return at >= turn }
+		bs[0].failFast = true
+		p := mustNew(t, Config{Policy: PeakEWMA, EjectAfter: 255}, addrs(n)...)
+		tally := simRun(t, p, bs, 10, turn+d)
+		share := tally.share(0, turn, turn+d)
+		t.Logf("sinkhole's share over %v: %.3f%% (%d caller errors)", d, 100*share, tally.errors)
+		if e := mustStatus(t, p, addrs(n)[0]); e.State != Up || e.Ejections != 0 {
+			t.Fatalf("the sinkhole was ejected: %+v", e)
+		}
+		if share > 0.001 {
+			t.Fatalf("sinkhole's share %.3f%%, want at most 0.1%%", 100*share)
+		}
+	})
+}
+
+// A gray failure, one of ten endpoints failing 20% of its requests at
+// random with its peers' latency, keeps a small share: at most 5% (half its
+// fair share), and at most half of what P2C gives it in the same setup.
+// EjectAfter 255, so that both policies' avoidance is measured alone.
+func TestPeakEWMAAvoidsAGrayFailure(t *testing.T) {
+	const n, d = 10, time.Minute
+	run := func(policy Policy) (share, errors float64) {
+		synctest.Test(t, func(t *testing.T) {
+			bs := healthy(n, 5*time.Millisecond)
+			bs[0].fails = failsAtRandom(0.2)
+			p := mustNew(t, Config{Policy: policy, EjectAfter: 255}, addrs(n)...)
+			tally := simRun(t, p, bs, 20, d)
+			share, errors = tally.share(0, 0, d), tally.errorRate()
+		})
+		return share, errors
+	}
+	peak, peakErrors := run(PeakEWMA)
+	p2c, p2cErrors := run(P2C)
+	t.Logf("gray endpoint's share: peak_ewma %.2f%% (caller errors %.3f%%), p2c %.2f%% (%.3f%%), fair %.0f%%",
+		100*peak, 100*peakErrors, 100*p2c, 100*p2cErrors, 100.0/n)
+	if peak > 0.5/n || peak > p2c/2 {
+		t.Fatalf("gray endpoint's share %.2f%% under PeakEWMA, want at most %.0f%% and half of P2C's %.2f%%", 100*peak, 50.0/n, 100*p2c)
 	}
 }
