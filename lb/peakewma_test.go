@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -148,16 +149,40 @@ func TestPeakEWMACancelledLeasesTeachNothing(t *testing.T) {
 	})
 }
 
-// A fast failure must not make an endpoint look fast: it teaches at least
-// failureLatency.
-func TestPeakEWMAFailuresTeachAtLeastTheFailureLatency(t *testing.T) {
+// A fast failure must not make an endpoint look fast: while its streak
+// lasts, outside its trials, it is weighed at a latency of at least
+// failureLatency, doubled per failure. The floor is not written into the
+// average, so the endpoint's first success ends it.
+func TestPeakEWMAFailureWeighsAtLeastTheFailureLatencyUntilASuccess(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := mustNew(t, Config{Policy: PeakEWMA, EjectAfter: 100}, "a:1", "b:1")
+		measure(p, time.Millisecond)
+		s := peakSlot(p)
+		tau := p.cfg.ewmaDecay
+
 		l := leaseOn(t, p, "a:1")
+		l.mark = startMark() // timed: its latency is learned as a success's
 		time.Sleep(time.Millisecond)
 		l.Done(errBackend)
-		if got := peakSlot(p).average(nanos(), p.cfg.ewmaDecay); got != float64(failureLatency) {
-			t.Fatalf("after a 1 ms failure: average %v ns, want %v", got, failureLatency)
+		if got := s.average(nanos(), tau); math.Abs(got-1e6) > 1e3 {
+			t.Fatalf("after a 1 ms failure: average %v ns, want the 1 ms it took", got)
+		}
+		floored := 0
+		for range 1000 {
+			if s.load(nanos(), tau) >= 2*failureLatency {
+				floored++
+			}
+		}
+		// Trials, one in failureTrialEvery, weigh it at its average: about
+		// 16 of 1000.
+		if floored < 950 || floored == 1000 {
+			t.Fatalf("%d of 1000 loads floored at 2 × failureLatency, want all but about 1 in %d", floored, failureTrialEvery)
+		}
+
+		l = leaseOn(t, p, "a:1")
+		l.Done(nil)
+		if got := s.load(nanos(), tau); got > 1.001e6 {
+			t.Fatalf("after a success: load %v ns, want the 1 ms average back", got)
 		}
 	})
 }
@@ -301,36 +326,67 @@ func TestPeakEWMAAlwaysTimesAnUnmeasuredEndpoint(t *testing.T) {
 	})
 }
 
-// A failure teaches at least failureLatency even on a lease that was not
-// timed, and stamps the average then; an unsampled success changes nothing.
-func TestPeakEWMAUnsampledFailureStillTeaches(t *testing.T) {
+// An untimed failure reads no clock and leaves the average and its stamp
+// as they were (its latency is unknown): its penalty is its streak, which
+// makes the endpoint the costlier one but on its trials. An untimed
+// success changes nothing either.
+func TestPeakEWMAUntimedFailureCostsWithoutTouchingTheAverage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := mustNew(t, Config{Policy: PeakEWMA, EjectAfter: 100}, "a:1", "b:1")
 		measure(p, time.Millisecond)
 		s := peakSlot(p)
-		tau := p.cfg.ewmaDecay
+		cost, stamp := s.cost.Load(), s.stamp.Load()
 
 		l := unsampledLease(t, p, "a:1")
 		time.Sleep(5 * time.Millisecond)
 		l.Done(nil)
-		want := float64(time.Millisecond) * expNeg(float64(5*time.Millisecond)/tau)
-		if got := s.average(nanos(), tau); math.Abs(got-want) > want*1e-6 {
-			t.Fatalf("after an unsampled success: average %v, want the old one decayed, %v", got, want)
+		if s.cost.Load() != cost || s.stamp.Load() != stamp {
+			t.Fatal("an untimed success changed the average")
 		}
 
 		l = unsampledLease(t, p, "a:1")
 		time.Sleep(2 * time.Millisecond)
 		l.Done(errBackend)
-		if got := s.average(nanos(), tau); got < float64(failureLatency) {
-			t.Fatalf("after an unsampled failure: average %v ns, want at least %v", got, failureLatency)
+		if s.cost.Load() != cost || s.stamp.Load() != stamp {
+			t.Fatal("an untimed failure changed the average")
 		}
-		if s.stamp.Load() != nanos() {
-			t.Fatal("an unsampled failure did not stamp the average")
+		tab := p.tables.peakEWMA.Load()
+		costlier := 0
+		for range 1000 {
+			if tab.cheaper(tab.slots[1], s) {
+				costlier++
+			}
 		}
-		if tab := p.tables.peakEWMA.Load(); !tab.cheaper(tab.slots[1], s) {
-			t.Fatal("the endpoint that failed is not the costlier one")
+		if costlier < 950 || costlier == 1000 {
+			t.Fatalf("the endpoint that failed is the costlier in %d of 1000 comparisons, want all but its trials, about 1 in %d", costlier, failureTrialEvery)
 		}
 	})
+}
+
+// An endpoint with a streak of s is weighed without its penalty in one
+// comparison in failureTrialEvery·2^(s-1), down to the cap: within 6
+// standard deviations over draws that expect 400 trials, so a share that
+// does not halve, halves too far or ignores the cap fails. Outside trials
+// it is doubled per failure and floored at failureLatency.
+func TestPeakEWMATrialShareHalvesPerFailure(t *testing.T) {
+	for _, streak := range []uint64{1, 2, 3, failureTrialMaxShift + 1, failureTrialMaxShift + 5, streakMax} {
+		every := float64(uint64(failureTrialEvery) << min(streak-1, failureTrialMaxShift))
+		draws := int(400 * every)
+		h := healthWord(stateUp, streak, 0, 0)
+		trials := 0
+		for range draws {
+			mult, floor := failurePenalty(h)
+			switch {
+			case mult == 1 && floor == 0:
+				trials++
+			case mult != float64(uint64(1)<<min(streak, maxStreakShift)) || floor != failureLatency:
+				t.Fatalf("streak %d: multiplier %v, floor %v", streak, mult, floor)
+			}
+		}
+		if sd := math.Sqrt(400 * (1 - 1/every)); math.Abs(float64(trials)-400) > 6*sd {
+			t.Errorf("streak %d: %d trials in %d draws, want 400 ± %.0f (one in %.0f)", streak, trials, draws, 6*sd, every)
+		}
+	}
 }
 
 // Pick+Done allocate nothing on timed and untimed leases, for every outcome.
@@ -449,6 +505,16 @@ func (s *simTally) share(i int, from, to time.Duration) float64 {
 		return 0
 	}
 	return float64(mine) / float64(all)
+}
+
+// spread returns the lowest and highest share of any endpoint in [from, to).
+func (s *simTally) spread(from, to time.Duration) (lo, hi float64) {
+	lo, hi = 1, 0
+	for i := range s.picks[0] {
+		sh := s.share(i, from, to)
+		lo, hi = min(lo, sh), max(hi, sh)
+	}
+	return lo, hi
 }
 
 // errorRate returns the share of all picks whose request failed.
@@ -578,4 +644,64 @@ func TestPeakEWMAAvoidsAGrayFailure(t *testing.T) {
 	if peak > 0.5/n || peak > p2c/2 {
 		t.Fatalf("gray endpoint's share %.2f%% under PeakEWMA, want at most %.0f%% and half of P2C's %.2f%%", 100*peak, 50.0/n, 100*p2c)
 	}
+}
+
+// One failure, answered at once while it is the endpoint's only request
+// in flight (so no success already under way ends its streak for it),
+// then answers as good as its peers': the endpoint is back to at least 80%
+// of its fair share over the second from 1 s to 2 s after the failure.
+func TestPeakEWMAOneFailureWearsOffWithinTwoSeconds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n, turn = 5, 5 * time.Second
+		a := addrs(n)[0]
+		p := mustNew(t, Config{Policy: PeakEWMA}, addrs(n)...)
+		bs := healthy(n, 5*time.Millisecond)
+		var failedAt atomic.Int64 // since the run's start; 0 until then
+		bs[0].fails = func(at time.Duration, _ *rand.Rand) bool {
+			if e, _ := status(p, a); at < turn || e.InFlight != 1 {
+				return false
+			}
+			return failedAt.CompareAndSwap(0, int64(at))
+		}
+		bs[0].failFast = true
+		tally := simRun(t, p, bs, 10, turn+5*time.Second)
+		t0 := time.Duration(failedAt.Load())
+		if t0 == 0 || t0 > turn+2*time.Second {
+			t.Fatalf("the endpoint failed at %v, want between %v and %v", t0, turn, turn+2*time.Second)
+		}
+		from := (t0 + time.Second + simTick - 1).Truncate(simTick) // whole buckets, from 1 s after
+		before := tally.share(0, turn-time.Second, turn)
+		after := tally.share(0, from, from+time.Second-simTick)
+		t.Logf("share of the endpoint that failed once at %v: %.1f%% over the second before, %.1f%% from 1 to 2 s after (fair %.0f%%)",
+			t0, 100*before, 100*after, 100.0/n)
+		if after < 0.8/n {
+			t.Fatalf("share 1 to 2 s after one failure %.2f%%, want at least 80%% of fair (%.0f%%)", 100*after, 100.0/n)
+		}
+		if e := mustStatus(t, p, a); e.Streak != 0 || e.Ejections != 0 {
+			t.Fatalf("the endpoint that failed once is %+v, want no streak, never ejected", e)
+		}
+	})
+}
+
+// With every endpoint failing 0.2% of its requests at random, each keeps
+// its fair share within 20% over two minutes: a failure costs its
+// endpoint a few dozen picks, not most of a minute. Four callers on ten
+// endpoints that answer in 20 ms make about one failure every 2.5 s, rare
+// enough that a penalty lasting tens of seconds would leave some endpoints
+// far below their share and others far above.
+func TestPeakEWMAKeepsSharesUnderBackgroundErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n, d = 10, 2 * time.Minute
+		bs := healthy(n, 20*time.Millisecond)
+		for i := range bs {
+			bs[i].fails = failsAtRandom(0.002)
+		}
+		p := mustNew(t, Config{Policy: PeakEWMA}, addrs(n)...)
+		tally := simRun(t, p, bs, 4, d)
+		lo, hi := tally.spread(0, d)
+		t.Logf("shares with 0.2%% background errors (%d failures): %.2f%% to %.2f%% (fair %.0f%%)", tally.errors, 100*lo, 100*hi, 100.0/n)
+		if lo < 0.8/n || hi > 1.2/n {
+			t.Fatalf("shares %.2f%% to %.2f%%, want within 20%% of fair (%.0f%%)", 100*lo, 100*hi, 100.0/n)
+		}
+	})
 }
