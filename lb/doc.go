@@ -36,8 +36,9 @@
 // endpoint that answers fast does not draw traffic before its ejection. One
 // comparison in 8 ignores the streak, so an endpoint stuck below EjectAfter
 // still gets a trickle that either ends the streak or ejects it. PeakEWMA
-// also learns a failure as a latency of at least 1 s. One success ends the
-// penalty.
+// also weighs an endpoint with a streak at a latency of at least 1 s, with
+// a trial share of its own that halves per failure in a row. One success
+// ends the penalty.
 //
 // # Outlier detection
 //

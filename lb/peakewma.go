@@ -26,9 +26,11 @@ import (
 //   - an endpoint with no average yet (cost 0): its first latency comes
 //     from its first lease, and until then penaltyCost keeps it from being
 //     stampeded;
-//   - a failure: it teaches at least failureLatency whether its lease was
-//     sampled or not (an unsampled one reads the clock at Done, to stamp
-//     the average; failures are rare);
+//   - a failure: its endpoint is weighed at a latency of at least
+//     failureLatency while its failure streak lasts, save for a trial share
+//     that halves with each failure in a row (failurePenalty); the penalty
+//     lives in the health word, not the average, so the first success
+//     ends it, and a timed failure teaches its latency as a success does;
 //   - a cancellation teaches nothing, sampled or not.
 //
 // pick compares without reading the clock (see cheaper), and exponentials
@@ -53,12 +55,26 @@ const unsampled = 0
 // rule Finagle's PeakEwma uses): far above any real latency.
 const penaltyCost = float64(1 << 50)
 
-// failureLatency is the least latency a failed request teaches PeakEWMA:
-// a fast failure must not make an endpoint look fast (linkerd treats a
-// failure as a 5 s sample). With the average decaying on read (τ =
-// Config.EWMADecay, 10 s by default), an endpoint that failed once costs
-// about as much as a 1 ms one again after a minute, sooner if it succeeds.
-const failureLatency = int64(1e9)
+// failureLatency is the least latency, in ns, PeakEWMA weighs an endpoint
+// at while it has a failure streak: a fast failure must not make an
+// endpoint look fast (linkerd treats a failure as a 5 s sample). It is
+// never written into the average, so it ends with the streak, at the
+// endpoint's first success.
+const failureLatency = float64(1e9)
+
+// failureTrialEvery is the trial share of an endpoint with a streak of one
+// failure: one comparison in failureTrialEvery weighs it at its bare cost,
+// so that it soon gets the request whose success ends its streak, after
+// about failureTrialEvery/2 of the picks its fair share would bring it (it
+// is in two comparisons of n). Each further failure in a row halves the
+// share, down to one comparison in failureTrialEvery<<failureTrialMaxShift:
+// an endpoint that keeps failing gets ever fewer requests, and one stuck
+// below EjectAfter still gets a trickle (see trialEvery). docs/policies.md
+// has the reasoning.
+const (
+	failureTrialEvery    = 64
+	failureTrialMaxShift = 8
+)
 
 // setup takes the decay time constant from the pool's settings.
 func (t *peakEWMATable) setup(_ *peakEWMATable, env tableEnv) {
@@ -113,10 +129,12 @@ func (t *peakEWMATable) slow() *core {
 // can change the answer (decay lowers a cost, so an older endpoint that
 // already costs less, or a newer one that already costs as much, wins or
 // loses without it: about half the pairs skip the exponential). The order
-// is the one load(now) gives, except against the penalty, which does not
-// decay: an endpoint whose cost (average times leases plus one times its
-// streak multiplier) passes penaltyCost, about 13 days, may lose to a busy
-// unmeasured endpoint a little earlier than it would at now.
+// is the one load(now) gives, except against what does not decay: an
+// endpoint whose cost (average times leases plus one times its streak
+// multiplier) passes penaltyCost, about 13 days, may lose to a busy
+// unmeasured endpoint a little earlier than it would at now, and one whose
+// average is near failureLatency is compared with a failing endpoint's
+// floor as at the newer stamp rather than at now.
 func (t *peakEWMATable) cheaper(x, y *peakEWMASlot) bool {
 	cx, sx := math.Float64frombits(x.cost.Load()), x.stamp.Load()
 	cy, sy := math.Float64frombits(y.cost.Load()), y.stamp.Load()
@@ -124,19 +142,20 @@ func (t *peakEWMATable) cheaper(x, y *peakEWMASlot) bool {
 	px, hx := x.inFlight(), x.health.Load()
 	py, hy := y.inFlight(), y.health.Load()
 	mx, my := 1.0, 1.0
+	var fx, fy float64
 	if hx != 0 {
-		mx = streakMultiplier(hx)
+		mx, fx = failurePenalty(hx)
 	}
 	if hy != 0 {
-		my = streakMultiplier(hy)
+		my, fy = failurePenalty(hy)
 	}
-	wx, wy := weighed(cx, px, mx), weighed(cy, py, my)
+	wx, wy := weighed(cx, px, mx, fx), weighed(cy, py, my, fy)
 	if sx < sy {
 		if wx >= wy && cx > 0 {
-			wx = weighed(decayed(cx, float64(sy-sx)*t.invTau), px, mx)
+			wx = weighed(decayed(cx, float64(sy-sx)*t.invTau), px, mx, fx)
 		}
 	} else if sy < sx && wx < wy && cy > 0 {
-		wy = weighed(decayed(cy, float64(sx-sy)*t.invTau), py, my)
+		wy = weighed(decayed(cy, float64(sx-sy)*t.invTau), py, my, fy)
 	}
 	return wx < wy
 }
@@ -158,29 +177,19 @@ func (t *peakEWMATable) begin(c *core) int64 {
 // about 146 years.
 func startMark() int64 { return nanos()<<1 | 1 }
 
-// end folds the lease's latency into its endpoint's average, a failure
-// as at least failureLatency, unless the request was cancelled (which says
-// nothing about latency) or the endpoint left this table meanwhile. An
-// unsampled success returns before any clock read; an unsampled failure
-// teaches failureLatency (its real latency is unknown).
+// end folds a timed lease's latency into its endpoint's average, a
+// failure's as a success's (a slow failure is slow; a fast one cannot
+// lower the average below its decay, see observe), unless the request was
+// cancelled (which says nothing about latency) or the endpoint left this
+// table meanwhile. An untimed lease returns before any clock read: a
+// failure's penalty is its streak (failurePenalty), not a latency.
 func (t *peakEWMATable) end(c *core, mark int64, err error) {
-	if err == nil {
-		if mark == unsampled {
-			return
-		}
-	} else if errors.Is(err, context.Canceled) {
+	if mark == unsampled || err != nil && errors.Is(err, context.Canceled) {
 		return
 	}
 	if s := t.slotOf(c); s != nil {
 		now := nanos()
-		rtt := failureLatency
-		if mark != unsampled {
-			rtt = now - mark>>1
-			if err != nil {
-				rtt = max(rtt, failureLatency)
-			}
-		}
-		s.observe(rtt, now, t.invTau)
+		s.observe(now-mark>>1, now, t.invTau)
 	}
 }
 
@@ -215,36 +224,52 @@ func decayed(cost, x float64) float64 {
 func (s *peakEWMASlot) load(now int64, tau float64) float64 { return s.weigh(s.average(now, tau)) }
 
 // weigh is the endpoint's PeakEWMA cost for its latency average: the
-// average times its leases in flight plus one, doubled per failure of its
-// current streak (as streakLoad doubles a count: a fast failure must not
-// look cheap).
+// average, at least failureLatency during a failure streak, times its
+// leases in flight plus one, doubled per failure of the streak (as
+// streakLoad doubles a count: a fast failure must not look cheap), save
+// on a trial (failurePenalty).
 func (s *peakEWMASlot) weigh(cost float64) float64 {
-	pending, mult := s.factors()
-	return weighed(cost, pending, mult)
+	pending, mult, floor := s.factors()
+	return weighed(cost, pending, mult, floor)
 }
 
 // factors returns what weigh needs besides the average: the endpoint's
-// leases in flight, and its streak multiplier, 2^streak, or 1 without a
-// streak or on a trial. It reads each once (a trial is drawn once per
-// call), so cheaper can weigh one endpoint twice with the same draw.
-func (s *peakEWMASlot) factors() (pending int64, mult float64) {
+// leases in flight, and its failure penalty (failurePenalty), 1 and 0
+// without a streak. It reads each once (a trial is drawn once per call),
+// so cheaper can weigh one endpoint twice with the same draw.
+func (s *peakEWMASlot) factors() (pending int64, mult, floor float64) {
 	if h := s.health.Load(); h != 0 {
-		return s.inFlight(), streakMultiplier(h)
+		mult, floor = failurePenalty(h)
+		return s.inFlight(), mult, floor
 	}
-	return s.inFlight(), 1
+	return s.inFlight(), 1, 0
 }
 
-// streakMultiplier is factors' multiplier for a health word other than 0,
-// out of line so that factors inlines.
-func streakMultiplier(h uint64) float64 { return float64(streakLoad(0, h) + 1) }
+// failurePenalty is how PeakEWMA weighs an endpoint with health word h,
+// other than 0 (a failure streak of s, for an endpoint that is up): its
+// cost doubled s times (2^min(s, maxStreakShift)) and its average taken
+// as at least failureLatency, except in one comparison in
+// failureTrialEvery·2^min(s-1, failureTrialMaxShift), a trial, where it
+// is weighed as without a streak (1 and 0). Out of line so that cheaper's
+// common case stays small.
+func failurePenalty(h uint64) (mult, floor float64) {
+	s := streakOf(h)
+	if fastrand.Uint63()&(failureTrialEvery<<min(s-1, failureTrialMaxShift)-1) == 0 {
+		return 1, 0
+	}
+	return float64(uint64(1) << min(s, maxStreakShift)), failureLatency
+}
 
-// weighed is weigh's cost for an average, leases in flight and streak
-// multiplier: an unmeasured endpoint (average 0) with leases in flight
-// costs the penalty plus its leases.
-func weighed(cost float64, pending int64, mult float64) float64 {
+// weighed is weigh's cost for an average, leases in flight, streak
+// multiplier and latency floor: an unmeasured endpoint (average 0) with
+// leases in flight costs the penalty plus its leases.
+func weighed(cost float64, pending int64, mult, floor float64) float64 {
 	if cost == 0 && pending > 0 {
 		cost = penaltyCost + float64(pending)
 	} else {
+		if cost < floor {
+			cost = floor
+		}
 		cost *= float64(pending + 1)
 	}
 	return cost * mult

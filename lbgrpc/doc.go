@@ -70,16 +70,18 @@
 //
 // # Peak EWMA after a failure
 //
-// nanolb_peak_ewma keeps away from an endpoint long after one failure,
-// even if the endpoint recovers at once. A failed RPC (Unavailable or
-// DeadlineExceeded by default: whatever the Classifier calls a failure)
-// counts as a latency of at least 1 s (see lb.PeakEWMA), and an endpoint
-// that gets no RPCs learns no new latency, so it waits for that average,
-// which falls by a factor e every ewmaDecay (10 s by default), to drop to
-// the others' costs: about ewmaDecay × ln(1 s ÷ their latency), over a
-// minute against endpoints that answer in 1 ms. One failure is below
-// ejectAfter, so the endpoint is neither ejected nor probed meanwhile, and
-// nothing brings it back sooner; a shorter ewmaDecay shortens the wait.
+// nanolb_peak_ewma takes an endpoint back soon after one failure once it
+// recovers. A failed RPC (Unavailable or DeadlineExceeded by default:
+// whatever the Classifier calls a failure) makes the endpoint weigh as if
+// its latency were at least 1 s while its failure streak lasts (see
+// lb.PeakEWMA), so it gets almost no RPCs; but one comparison in 64 that
+// draws it is a trial, which weighs it at its latency average, and the
+// first RPC it serves well ends the streak and the penalty. It is back
+// after about 32 of the RPCs its share would have brought it, under a
+// second once that share is 40 RPCs a second or more, without being
+// ejected or probed. Each further failure in a row halves the trials, so
+// an endpoint that keeps failing gets ever fewer RPCs until ejectAfter
+// ejects it; ewmaDecay plays no part in the penalty.
 //
 // # Concurrency limit
 //

@@ -2,20 +2,28 @@ package lbgrpc
 
 import (
 	"context"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/nanolb/nanolb/lb"
 	"google.golang.org/grpc/codes"
 )
 
 // What the package documentation says of nanolb_peak_ewma after one
-// failure: the endpoint recovers at once, yet gets no RPCs while its
-// average (at least 1 s from the failure) decays, and it is neither
-// ejected nor probed meanwhile. ewmaDecay 24h makes "meanwhile" the whole
-// test.
-func TestPeakEWMAAvoidsAnEndpointThatFailedOnceWithoutEjectingIt(t *testing.T) {
+// failure: the endpoint recovers at once, a trial share soon sends it an
+// RPC, and that RPC's success ends its penalty; it is neither ejected nor
+// probed meanwhile. ewmaDecay 24h: the decay of an average cannot bring
+// it back within the test, only a trial can. The bad server answers at
+// once and the others in 10 ms, so that it is the cheapest endpoint by
+// far: serial RPCs soon reach it to fail, and its trials, from callers in
+// parallel, win.
+func TestPeakEWMAWinsBackAnEndpointThatFailedOnce(t *testing.T) {
 	noGoroutinesLeft(t)
 	servers := startServers(t, 3)
+	for _, s := range servers[1:] {
+		s.delay.Store(int64(10 * time.Millisecond))
+	}
 	name, w := registerTest(lb.PeakEWMA)
 	cc, _ := dial(t, name, `{"ewmaDecay": "24h"}`, w, endpoints(servers)...)
 	pool := waitReady(t, w, 3)
@@ -29,15 +37,39 @@ func TestPeakEWMAAvoidsAnEndpointThatFailedOnceWithoutEjectingIt(t *testing.T) {
 		return bad.checks.Load() > before
 	})
 	bad.fail.Store(0) // recovered at once
+	if e := endpointOf(t, pool, bad.addr); e.Streak != 1 {
+		t.Fatalf("after one failed RPC the endpoint is %+v, want a streak of 1", e)
+	}
 
 	served := bad.checks.Load()
-	got := unary(t, cc, 200, context.Background())
-	if got[bad.addr] != 0 || bad.checks.Load() != served {
-		t.Fatalf("the recovered server got %d of 200 RPCs: %v", got[bad.addr], got)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	stop := func() { cancel(); wg.Wait() }
+	defer stop() // also when the test fails first
+	for range 4 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				check(ctx, cc) // a cancelled RPC is neutral
+			}
+		})
 	}
-	for _, e := range pool.Endpoints() {
-		if e.Addr == bad.addr && (e.State != lb.Up || e.Ejections != 0) {
-			t.Fatalf("the once-failed endpoint is %+v, want up and never ejected", e)
+	eventually(t, "an RPC on the recovered server ending its streak", func() bool {
+		return bad.checks.Load() > served && endpointOf(t, pool, bad.addr).Streak == 0
+	})
+	stop()
+	if e := endpointOf(t, pool, bad.addr); e.State != lb.Up || e.Ejections != 0 {
+		t.Fatalf("the once-failed endpoint is %+v, want up and never ejected", e)
+	}
+}
+
+// endpointOf returns addr's snapshot in p, failing the test if it is not there.
+func endpointOf(t *testing.T, p *lb.Pool, addr string) lb.EndpointStatus {
+	t.Helper()
+	for _, e := range p.Endpoints() {
+		if e.Addr == addr {
+			return e
 		}
 	}
+	t.Fatalf("%s is not in the pool", addr)
+	return lb.EndpointStatus{}
 }
