@@ -222,8 +222,8 @@ const maxStreakShift = 24
 const trialEvery = 8
 
 // streakLoad is the load an endpoint that is up shows to the load-aware
-// policies (P2C, LeastLoaded, ConsistentHash's bound; PeakEWMA scales its
-// cost alike): its in-flight count, doubled for each failure of its
+// policies (P2C, LeastLoaded, ConsistentHash's bound; PeakEWMA doubles its
+// cost alike, with a trial share of its own): its in-flight count, doubled for each failure of its
 // current streak, (inflight+1)·2^streak − 1, except in one comparison in
 // trialEvery. A failing endpoint answers fast, so its in-flight count stays
 // low and, compared by that count alone, it would win most choices: a

@@ -29,7 +29,7 @@ const (
 	// peak-sensitive moving average of the endpoint's latency (decaying
 	// with Config.EWMADecay) times its leases in flight plus one. It times
 	// one lease in 8 at random, and every lease of an endpoint with no
-	// latency yet; a failure teaches at least 1 s, a cancellation nothing.
+	// latency yet; a failure weighs at least 1 s until the next success, a cancellation nothing.
 	PeakEWMA
 	// Random leases an endpoint drawn uniformly among those that are up.
 	Random
