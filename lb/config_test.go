@@ -29,7 +29,8 @@ func TestZeroConfigMeansTheDocumentedDefaults(t *testing.T) {
 		waitInterval: DefaultWaitInterval,
 		timeoutGrace: micros(DefaultTimeoutGrace),
 		outlier: outliers{on: true, interval: micros(DefaultOutlierInterval), minHosts: DefaultOutlierMinHosts, factor: DefaultStdevFactor,
-			minRequests: DefaultOutlierMinRequests, minFails: DefaultFailureMinRequests, failPercent: DefaultFailurePercent},
+			minRequests: DefaultOutlierMinRequests, minFails: DefaultFailureMinRequests, failPercent: DefaultFailurePercent,
+			ejectFor: micros(DefaultOutlierEjectFor), maxEjectFor: micros(DefaultOutlierMaxEjectFor)},
 	}
 	if s != want {
 		t.Fatalf("Config{} resolved to %+v, want %+v", s, want)
@@ -128,6 +129,8 @@ func TestBadConfigIsAnErrorAndNoPool(t *testing.T) {
 		{"a negative Outlier.MinRequests", Config{Outlier: Outlier{MinRequests: -1}}},
 		{"an Outlier.FailurePercent over 100", Config{Outlier: Outlier{FailurePercent: 101}}},
 		{"a negative Outlier.FailureMinRequests", Config{Outlier: Outlier{FailureMinRequests: -1}}},
+		{"a negative Outlier.EjectFor", Config{Outlier: Outlier{EjectFor: -time.Second}}},
+		{"an Outlier.MaxEjectFor shorter than its EjectFor", Config{Outlier: Outlier{EjectFor: time.Minute, MaxEjectFor: time.Second}}},
 		{"a SlowStart.Aggression without a Window", Config{SlowStart: SlowStart{Aggression: 2}}},
 		{"a SlowStart.Window below a millisecond", Config{SlowStart: SlowStart{Window: time.Microsecond}}},
 		{"a SlowStart.Aggression over 10", Config{SlowStart: SlowStart{Window: time.Second, Aggression: 11}}},

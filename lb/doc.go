@@ -50,10 +50,10 @@
 // if there are 5, one whose success rate is below the mean less 1.9
 // standard deviations, having failed 5 times or more, is ejected (success
 // rate); among those with 50 requests, one failing 85% or more is ejected
-// (failure percentage). The cap, cooldown, probe and events are shared with
-// consecutive failures; the cooldown doubles with each outlier ejection and
-// falls back as intervals are judged clean, so a lucky probe does not
-// readmit a gray backend for long. EventEjected and EndpointStatus carry
+// (failure percentage). The cap, probe and events are shared with
+// consecutive failures; the cooldown is A50's, 30 s times the outlier
+// ejections in a row (up to 5 minutes), which fall back as intervals are
+// judged clean, so a lucky probe does not readmit a gray backend for long. EventEjected and EndpointStatus carry
 // the reason, rate and threshold. Requests are counted by the add that ends
 // a lease (the lease word keeps in flight and ended together), failures on
 // the failure path: a successful Done pays nothing, and a pool without

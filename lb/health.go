@@ -96,12 +96,16 @@ func (p *Pool) succeeded(c *core, probe uint64) {
 func (p *Pool) failed(c *core, probe uint64, timeout bool) {
 	if probe != 0 && c.health.Load() == probe {
 		k := min(ejectionsOf(probe)+1, ejectMax)
-		deadline := p.now() + p.penalty(k)
-		next := healthWord(stateEjected, streakOf(probe), k, deadline)
 		var note outlierNote // the ejection goes on for the reason it began
 		if m := c.meter; m != nil {
 			note.reason = EjectReason(m.reason.Load())
 		}
+		penalty := p.penalty(k)
+		if note.reason != ConsecutiveFailures {
+			penalty = p.outlierPenalty(k)
+		}
+		deadline := p.now() + penalty
+		next := healthWord(stateEjected, streakOf(probe), k, deadline)
 		o := p.ordered()
 		swapped := c.health.CompareAndSwap(probe, next)
 		if swapped {

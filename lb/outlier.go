@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nanolb/nanolb/internal/fastrand"
 )
 
 // Outlier detection ejects an endpoint whose requests fail much more often
@@ -25,12 +27,13 @@ import (
 //     if there are MinHosts of them, eject each whose failures reach
 //     FailurePercent of its requests.
 //
-// Ejections share everything with consecutive-failure ejections: the
-// MaxEjectedPercent cap, the cooldown and its probe, events and status.
-// Their cooldown is EjectFor × 2^(k−1) (up to MaxEjectFor), where k counts
-// the endpoint's outlier ejections and falls by one at each evaluation that
-// finds it up and not an outlier; so a probe's single success does not make
-// a backend that fails a fifth of its requests welcome for long.
+// Ejections share the MaxEjectedPercent cap, the probe, events and status
+// with consecutive-failure ejections. Their cooldown is A50's:
+// Outlier.EjectFor × k, up to Outlier.MaxEjectFor, where k counts the
+// endpoint's outlier ejections and falls by one at each evaluation that
+// judges it and finds it clean. A rate is evidence gathered over a second
+// or more, not one request: the cooldown is long, so that a probe's single
+// success does not readmit a backend that fails a fifth of its requests.
 //
 // Cost: an endpoint's requests are the leases ended, counted in the lease
 // word by the add that ends them (slots.go); failures and cancellations are
@@ -87,6 +90,16 @@ type Outlier struct {
 	// FailureMinRequests is the failure-percentage rule's request volume
 	// per endpoint and interval. Zero means 50 (A50); otherwise 1..1<<30.
 	FailureMinRequests int
+
+	// EjectFor is the cooldown of an endpoint's first outlier ejection;
+	// the k-th in a row lasts k times as long, up to MaxEjectFor. Zero
+	// means 30 seconds (A50's base ejection time); otherwise 1ms..24h.
+	EjectFor time.Duration
+
+	// MaxEjectFor caps an outlier ejection's cooldown. Zero means 5
+	// minutes (A50's), or EjectFor if that is longer; otherwise 1ms..24h
+	// and not shorter than EjectFor.
+	MaxEjectFor time.Duration
 }
 
 // outlierMinFailures is the least number of failures in an interval that
@@ -101,6 +114,8 @@ const (
 	DefaultOutlierMinRequests = 100
 	DefaultFailurePercent     = 85
 	DefaultFailureMinRequests = 50
+	DefaultOutlierEjectFor    = 30 * time.Second
+	DefaultOutlierMaxEjectFor = 5 * time.Minute
 )
 
 // outliers is Outlier resolved.
@@ -111,6 +126,7 @@ type outliers struct {
 	factor                float64
 	minRequests, minFails uint32
 	failPercent           int
+	ejectFor, maxEjectFor int64 // µs
 }
 
 // resolve checks o's limits and applies its defaults.
@@ -137,6 +153,18 @@ func (o Outlier) resolve() (outliers, error) {
 	case o.FailureMinRequests < 0 || o.FailureMinRequests > maxLimit:
 		return r, fmt.Errorf("%w: Outlier.FailureMinRequests %d is outside 1..%d (0 means %d)", ErrConfig, o.FailureMinRequests, maxLimit, DefaultFailureMinRequests)
 	}
+	ejectFor, err := duration("Outlier.EjectFor", o.EjectFor, DefaultOutlierEjectFor)
+	if err != nil {
+		return r, err
+	}
+	maxEjectFor, err := duration("Outlier.MaxEjectFor", o.MaxEjectFor, max(DefaultOutlierMaxEjectFor, ejectFor))
+	if err != nil {
+		return r, err
+	}
+	if maxEjectFor < ejectFor {
+		return r, fmt.Errorf("%w: Outlier.MaxEjectFor %v is shorter than Outlier.EjectFor %v", ErrConfig, maxEjectFor, ejectFor)
+	}
+	r.ejectFor, r.maxEjectFor = micros(ejectFor), micros(maxEjectFor)
 	r.interval = micros(DefaultOutlierInterval)
 	if o.Interval != 0 {
 		r.interval = micros(o.Interval)
@@ -297,7 +325,7 @@ func (p *Pool) ejectOutlier(cd candidate, why EjectReason, rate, threshold float
 	m.k = min(m.k+1, ejectMax)
 	m.justEjected = true
 	m.reason.Store(uint32(why))
-	deadline := p.now() + p.penalty(m.k)
+	deadline := p.now() + p.outlierPenalty(m.k)
 	next := healthWord(stateEjected, streakOf(h), m.k, deadline)
 	if !p.transitionNoted(c, h, next, EventEjected, false, note) {
 		p.counts.ejected.Add(-1) // it moved meanwhile: leave it to its own transition
@@ -307,6 +335,21 @@ func (p *Pool) ejectOutlier(cd candidate, why EjectReason, rate, threshold float
 	p.track(c)
 	p.arm(deadline)
 	return true
+}
+
+// outlierPenalty is the cooldown of an endpoint's k-th outlier ejection in
+// a row: Outlier.EjectFor × k up to Outlier.MaxEjectFor, less the jitter
+// penalty gives.
+func (p *Pool) outlierPenalty(k uint64) int64 {
+	o := &p.cfg.outlier
+	d := o.maxEjectFor
+	if k <= uint64(o.maxEjectFor/o.ejectFor) {
+		d = o.ejectFor * int64(k)
+	}
+	if p.cfg.jitter && d >= 10 {
+		d -= int64(fastrand.Uint63() % uint64(d/10+1))
+	}
+	return d
 }
 
 // outlierNote is what an outlier ejection's event adds: why, the

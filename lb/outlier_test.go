@@ -67,8 +67,8 @@ func TestSuccessRateEjectsAnEndpointFailingAFifthOfItsRequests(t *testing.T) {
 		l := leaseOn(t, p, gray)
 		l.Done(errBackend) // 201 requests, 41 failures: the evaluation's trigger
 		e := mustStatus(t, p, gray)
-		if e.State != Ejected || e.Reason != SuccessRate || e.Requests != 201 || e.Until != time.Now().Add(DefaultEjectFor) {
-			t.Fatalf("after the interval: %+v, want ejected by success rate for EjectFor, 201 requests", e)
+		if e.State != Ejected || e.Reason != SuccessRate || e.Requests != 201 || e.Until != time.Now().Add(DefaultOutlierEjectFor) {
+			t.Fatalf("after the interval: %+v, want ejected by success rate for Outlier.EjectFor, 201 requests", e)
 		}
 		rates := []float64{1 - 41.0/201}
 		for range 9 {
@@ -89,10 +89,11 @@ func TestSuccessRateEjectsAnEndpointFailingAFifthOfItsRequests(t *testing.T) {
 	})
 }
 
-// Each outlier ejection in a row doubles the cooldown: a probe's success
-// brings the endpoint back, but an interval judged with it still failing
-// ejects it for twice as long; intervals judged clean wear the count off.
-func TestOutlierCooldownDoublesUntilCleanIntervalsWearItOff(t *testing.T) {
+// Each outlier ejection in a row adds Outlier.EjectFor to the cooldown
+// (A50): a probe's success brings the endpoint back, but an interval judged
+// with it still failing ejects it for longer; intervals judged clean wear
+// the count off.
+func TestOutlierCooldownGrowsUntilCleanIntervalsWearItOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := mustNew(t, Config{Policy: RoundRobin, NoJitter: true}, addrs(10)...)
 		gray := addrs(10)[9]
@@ -105,7 +106,7 @@ func TestOutlierCooldownDoublesUntilCleanIntervalsWearItOff(t *testing.T) {
 			return mustStatus(t, p, gray)
 		}
 		roundsOn(t, p, 200, fails)
-		for k, cooldown := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
+		for k, cooldown := range []time.Duration{30 * time.Second, 60 * time.Second, 90 * time.Second} {
 			e := ejectNow()
 			if e.State != Ejected || e.Ejections != k+1 || e.Until != time.Now().Add(cooldown) {
 				t.Fatalf("ejection %d: %+v, want ejected for %v", k+1, e, cooldown)
@@ -126,10 +127,10 @@ func TestOutlierCooldownDoublesUntilCleanIntervalsWearItOff(t *testing.T) {
 		// count. Each roundsOn's first request fails elsewhere, which runs
 		// the evaluation of the interval before.
 		e := ejectNow()
-		if e.State != Ejected || e.Until != time.Now().Add(8*time.Second) {
-			t.Fatalf("fourth ejection: %+v, want 8 s", e)
+		if e.State != Ejected || e.Until != time.Now().Add(120*time.Second) {
+			t.Fatalf("fourth ejection: %+v, want 120 s", e)
 		}
-		time.Sleep(8 * time.Second)
+		time.Sleep(120 * time.Second)
 		probe := leaseOn(t, p, gray)
 		probe.Done(nil)
 		clean := map[string]func(int) bool{addrs(10)[0]: func(k int) bool { return k == 0 }}
@@ -140,8 +141,8 @@ func TestOutlierCooldownDoublesUntilCleanIntervalsWearItOff(t *testing.T) {
 		time.Sleep(time.Second)
 		roundsOn(t, p, 200, fails) // judged clean once more (one failure is not an outlier): 4 − 3 = 1
 		e = ejectNow()
-		if e.State != Ejected || e.Until != time.Now().Add(2*time.Second) {
-			t.Fatalf("after three clean intervals: %+v, want the second ejection's 2 s", e)
+		if e.State != Ejected || e.Until != time.Now().Add(60*time.Second) {
+			t.Fatalf("after three clean intervals: %+v, want the second ejection's 60 s", e)
 		}
 	})
 }
@@ -274,4 +275,31 @@ func TestOutlierDetectionReadsNoClockWithoutFailures(t *testing.T) {
 	if reads != 0 {
 		t.Fatalf("%d clock reads over 10,000 successes", reads)
 	}
+}
+
+// A failed probe of an outlier keeps the outlier's cooldown rule and
+// reason: the next ejection is EjectFor × 2, and says success rate.
+func TestAnOutliersFailedProbeKeepsItsRule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{Policy: RoundRobin, NoJitter: true}, addrs(10)...)
+		gray := addrs(10)[9]
+		roundsOn(t, p, 200, map[string]func(int) bool{gray: every(5)})
+		time.Sleep(time.Second)
+		l := leaseOn(t, p, gray)
+		l.Done(errBackend)
+		s, _ := p.Subscribe(SubscribeOptions{})
+		defer s.Close()
+		time.Sleep(DefaultOutlierEjectFor)
+		probe := leaseOn(t, p, gray)
+		probe.Done(errBackend)
+		e := mustStatus(t, p, gray)
+		if e.State != Ejected || e.Reason != SuccessRate || e.Until != time.Now().Add(2*DefaultOutlierEjectFor) {
+			t.Fatalf("after a failed probe: %+v, want ejected by success rate for 2 × Outlier.EjectFor", e)
+		}
+		events, _, _ := collectEvents(t, s, 3, time.Second)
+		last := events[len(events)-1]
+		if last.Kind != EventEjected || last.Reason != SuccessRate {
+			t.Fatalf("events %+v: want the re-ejection to say success rate", events)
+		}
+	})
 }

@@ -85,12 +85,6 @@ const rampOne = 1 << 16
 // without ramping: the pool is filling up.
 const rampSettle = time.Second
 
-// rampRedraws bounds the policy's new choices when the ramp turns one
-// down. The last choice stands, so an endpoint with a share s of the
-// policy's choices and factor f gets about s·f + s^(n+1)·(1−f)^n: with
-// four, within a third of a percent of s·f for s up to a fifth.
-const rampRedraws = 4
-
 // ramp is a pool's slow-start state: the endpoints ramping and the timer
 // that steps their factors, under mu. Pool.ramps counts them for Pick.
 type ramp struct {
@@ -185,18 +179,24 @@ func (p *Pool) stopRamps() {
 }
 
 // ramped applies the ramp to the policy's choice c: c is kept with
-// probability its factor, else the policy chooses again, at most
-// rampRedraws times, the last choice standing.
+// probability its factor; turned down, the pick goes to the policy's next
+// choice if that is another endpoint, else to a uniform draw among the
+// others that are up. (Asking the policy again alone would not do: least
+// loaded, or P2C with a fresh idle endpoint, would choose c again.) So c's
+// share is its factor times the policy's.
 func (p *Pool) ramped(c *core) *core {
-	for range rampRedraws {
-		if c == nil || c.meter == nil {
-			return c
-		}
-		f := c.meter.ramp.Load()
-		if f >= rampOne || uint32(fastrand.Uint63())%rampOne < f {
-			return c
-		}
-		c = p.pick()
+	if c == nil || c.meter == nil {
+		return c
+	}
+	if f := c.meter.ramp.Load(); f >= rampOne || uint32(fastrand.Uint63())%rampOne < f {
+		return c
+	}
+	if d := p.pick(); d != nil && d != c {
+		return d
+	}
+	cores := p.view.Load().cores
+	if i := drawWhere(cores, func(_ int, o *core) bool { return o != c && o.pickable() }); i >= 0 {
+		return cores[i]
 	}
 	return c
 }

@@ -134,3 +134,34 @@ func TestSlowStartFactor(t *testing.T) {
 		}
 	}
 }
+
+// Least loaded always chooses an idle newcomer over busy peers; the ramp
+// still holds it to its factor (asking the policy again would not).
+func TestSlowStartHoldsBackAnIdleNewcomerUnderLeastLoaded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, Config{Policy: LeastLoaded, SlowStart: SlowStart{Window: 10 * time.Second}}, addrs(4)...)
+		for _, a := range addrs(4) { // one lease in flight on each: busier than the newcomer
+			leaseOn(t, p, a)
+		}
+		time.Sleep(2 * time.Second)
+		newcomer := "10.9.9.9:8080"
+		if err := p.Add(newcomer); err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		const n = 20000
+		for range n {
+			l, err := p.Pick()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Endpoint() == newcomer {
+				got++
+			}
+			l.Done(nil)
+		}
+		if share := float64(got) / n; share < 0.07 || share > 0.13 {
+			t.Fatalf("idle newcomer at factor 0.1 got %.3f of picks, want about 0.1 (least loaded alone gives it all)", share)
+		}
+	})
+}
