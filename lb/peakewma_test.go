@@ -600,15 +600,15 @@ func failsAtRandom(rate float64) func(time.Duration, *rand.Rand) bool {
 // A sinkhole, an endpoint that fails every request at once from 5 s into
 // the run, keeps at most 0.1% of picks over the next minute among five
 // endpoints that answer in 5 ms. EjectAfter 255 keeps it in the pool (it
-// would take 255 failures in a row, which its share never gives it), so
-// the share is PeakEWMA's own avoidance.
+// would take 255 failures in a row, which its share never gives it), and
+// outlier detection is off, so the share is PeakEWMA's own avoidance.
 func TestPeakEWMAAvoidsASinkhole(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n, turn, d = 5, 5 * time.Second, time.Minute
 		bs := healthy(n, 5*time.Millisecond)
 		bs[0].fails = func(at time.Duration, _ *rand.Rand) bool { return at >= turn }
 		bs[0].failFast = true
-		p := mustNew(t, Config{Policy: PeakEWMA, EjectAfter: 255}, addrs(n)...)
+		p := mustNew(t, Config{Policy: PeakEWMA, EjectAfter: 255, Outlier: Outlier{Off: true}}, addrs(n)...)
 		tally := simRun(t, p, bs, 10, turn+d)
 		share := tally.share(0, turn, turn+d)
 		t.Logf("sinkhole's share over %v: %.3f%% (%d caller errors)", d, 100*share, tally.errors)
@@ -624,14 +624,15 @@ func TestPeakEWMAAvoidsASinkhole(t *testing.T) {
 // A gray failure, one of ten endpoints failing 20% of its requests at
 // random with its peers' latency, keeps a small share: at most 5% (half its
 // fair share), and at most half of what P2C gives it in the same setup.
-// EjectAfter 255, so that both policies' avoidance is measured alone.
+// EjectAfter 255 and no outlier detection, so that both policies'
+// avoidance is measured alone.
 func TestPeakEWMAAvoidsAGrayFailure(t *testing.T) {
 	const n, d = 10, time.Minute
 	run := func(policy Policy) (share, errors float64) {
 		synctest.Test(t, func(t *testing.T) {
 			bs := healthy(n, 5*time.Millisecond)
 			bs[0].fails = failsAtRandom(0.2)
-			p := mustNew(t, Config{Policy: policy, EjectAfter: 255}, addrs(n)...)
+			p := mustNew(t, Config{Policy: policy, EjectAfter: 255, Outlier: Outlier{Off: true}}, addrs(n)...)
 			tally := simRun(t, p, bs, 20, d)
 			share, errors = tally.share(0, 0, d), tally.errorRate()
 		})

@@ -173,10 +173,10 @@ type Transport struct {
 	once    sync.Once
 	initErr error
 	// hedge is nil unless hedging is on.
-	hedge *hedging
-	base    http.RoundTripper
-	budget  budget
-	max     int
+	hedge  *hedging
+	base   http.RoundTripper
+	budget budget
+	max    int
 	// throttle is nil unless Throttle is set, so an attempt without it
 	// costs a nil check.
 	throttle *throttle.Throttle
