@@ -132,18 +132,22 @@ func baseTransport(concurrency int) *http.Transport {
 // requestTimeout bounds each request a caller sends, retries included.
 const requestTimeout = 2 * time.Second
 
-// newClient builds the client of spec over addrs.
-func newClient(spec clientSpec, addrs []string, concurrency int) (*liveClient, error) {
+// newClient builds the client of spec over addrs, configured as scenario
+// sc asks (attempts, pool defaults).
+func newClient(spec clientSpec, sc scenario, addrs []string, concurrency int) (*liveClient, error) {
 	base := baseTransport(concurrency)
 	switch spec.Kind {
 	case "nanolb":
 		cfg := demoConfig(spec.Policy)
+		if sc.LBDefaults {
+			cfg = lb.Config{Policy: spec.Policy}
+		}
 		cfg.MaxConcurrency, cfg.AdaptiveConcurrency = spec.Limit, spec.Adaptive
 		pool, err := lb.New(cfg, addrs...)
 		if err != nil {
 			return nil, fmt.Errorf("nanolb-demo: %w", err)
 		}
-		tr := &lbhttp.Transport{Pool: pool, Base: base, Wait: spec.Wait}
+		tr := &lbhttp.Transport{Pool: pool, Base: base, Wait: spec.Wait, MaxAttempts: sc.Attempts}
 		if spec.Policy == lb.ConsistentHash {
 			// Route by a key, as a cache client would: each request
 			// carries one of 1,000 keys.

@@ -52,7 +52,7 @@ func runPhase(ctx context.Context, sc scenario, spec clientSpec, opts options, p
 	if sc.Ramp != nil { // about the most requests in flight at once
 		conns = max(conns, int(sc.Ramp.To*sc.Ramp.Deadline.Seconds()))
 	}
-	c, err := newClient(spec, cl.addrs(), conns)
+	c, err := newClient(spec, sc, cl.addrs(), conns)
 	if err != nil {
 		return nil, err
 	}

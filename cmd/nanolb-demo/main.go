@@ -19,12 +19,15 @@
 //
 // Usage:
 //
-//	nanolb-demo [-scenario mixed|steady|outage|overload] [-duration 4s] [-concurrency 16]
+//	nanolb-demo [-scenario mixed|steady|outage|overload|gray] [-duration 4s] [-concurrency 16]
 //	    [-clients all|p2c,round_robin,...,httplb,naive] [-max-requests 100000]
 //	    [-buckets 40] [-poll 50ms] [-out out/demo/report.html]
 //
 // The overload scenario instead offers four backends of fixed capacity an
 // open-loop load that rises past it, and prints each client's goodput.
+// The gray scenario has one of ten backends fail a fifth of its requests at
+// random, without retries, and prints what reached callers and that
+// backend's share once outlier detection had a second to judge it.
 //
 // README.md in this directory describes the scenarios and the report.
 //
@@ -40,6 +43,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"time"
 )
@@ -77,7 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	var c config
 	scenarioName := fs.String("scenario", "mixed", "fault script: "+strings.Join(scenarioNames(), ", "))
-	fs.DurationVar(&c.opts.Duration, "duration", 4*time.Second, "length of each client's phase (100ms to 10m)")
+	fs.DurationVar(&c.opts.Duration, "duration", 4*time.Second, "length of each client's phase (100ms to 10m; gray 10s unless given)")
 	fs.IntVar(&c.opts.Concurrency, "concurrency", 16, "callers sending at once (1 to 1024)")
 	fs.IntVar(&c.opts.MaxRequests, "max-requests", 100000, "at most this many requests per phase (1 to 10,000,000)")
 	fs.IntVar(&c.opts.Buckets, "buckets", 40, "time buckets per phase in the report's plots (4 to 1000)")
@@ -110,11 +114,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.scenario, err = lookupScenario(*scenarioName); err != nil {
 		return c, err
 	}
-	if c.scenario.Ramp != nil && *clients == "all" {
-		c.clients = overloadClients()
-		return c, nil
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "duration" })
+	if !given && c.scenario.Duration != 0 {
+		c.opts.Duration = c.scenario.Duration
 	}
-	if c.clients, err = parseClients(strings.Split(*clients, ",")); err != nil {
+	if c.scenario.Clients != nil && *clients == "all" {
+		c.clients = slices.Clone(c.scenario.Clients)
+	} else if c.clients, err = parseClients(strings.Split(*clients, ",")); err != nil {
 		return c, err
 	}
 	return c, nil
@@ -163,6 +170,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 			g = append(g, summarizeGoodput(r, capacity, from))
 		}
 		writeGoodputTable(stdout, g)
+	}
+	if b := c.scenario.grayBackend(); b >= 0 {
+		fmt.Fprintf(stdout, "\ngray: %s fails %d%% of its requests at random; no retries. err %%: what callers saw; gray share: of the requests the backends received, from %g s on; ejections of %s as the timeline saw them.\n\n",
+			c.scenario.Backends[b].Name, c.scenario.Backends[b].FailPercent, grayAfter, c.scenario.Backends[b].Name)
+		var g []grayRow
+		for _, r := range results {
+			g = append(g, summarizeGray(r, b))
+		}
+		writeGrayTable(stdout, g)
 	}
 	page, err := renderReport(c.scenario, c.opts, results, rows)
 	if err != nil {

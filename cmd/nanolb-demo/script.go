@@ -50,6 +50,10 @@ type backendSpec struct {
 	Limit   int
 	Queue   int
 	Windows []window
+	// FailPercent is the share of requests, in percent, the backend answers
+	// 500 at random after Delay, outside any window: a gray failure. Zero
+	// means none.
+	FailPercent int
 }
 
 // kindAt returns the fault in force at fraction f of the phase, 0 if none.
@@ -71,6 +75,30 @@ type scenario struct {
 	// Ramp, if set, replaces the closed loop of callers with an open-loop
 	// load rising over the phase.
 	Ramp *ramp
+	// Clients are the clients "-clients all" means; nil means every
+	// nanolb policy but shard, httplb and naive.
+	Clients []clientSpec
+	// Attempts is lbhttp.Transport.MaxAttempts of the nanolb clients: 1
+	// turns retries off. Zero means the demo's 3.
+	Attempts int
+	// LBDefaults gives the nanolb clients lb's default Config, with only
+	// what the client itself sets (policy, limits), instead of demoConfig's
+	// short cooldowns.
+	LBDefaults bool
+	// Duration is each phase's length when -duration is not given; zero
+	// means the flag's default.
+	Duration time.Duration
+}
+
+// grayBackend returns the index of the backend that fails at random, -1 if
+// none does.
+func (sc scenario) grayBackend() int {
+	for i, b := range sc.Backends {
+		if b.FailPercent > 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 // overloadBackend serves 8 requests at once in 80 ms each (100 a second)
@@ -92,8 +120,30 @@ func flapping(from, to float64, n int) []window {
 	return ws
 }
 
+// grayBackends are the gray scenario's ten backends: all answer in 5 ms,
+// the fourth fails 20% of its requests at random.
+func grayBackends() []backendSpec {
+	var bs []backendSpec
+	for i := range 10 {
+		b := backendSpec{Name: fmt.Sprintf("b%d", i), Role: "answers in 5 ms", Delay: 5 * time.Millisecond}
+		if i == 3 {
+			b.Name, b.Role, b.FailPercent = "gray", "answers in 5 ms, 500 for 20% of requests at random", 20
+		}
+		bs = append(bs, b)
+	}
+	return bs
+}
+
 // scenarios lists the scripts that -scenario accepts, by name.
 var scenarios = map[string]scenario{
+	"gray": {
+		Name:       "gray",
+		Describe:   "ten backends answering in 5 ms, one of them failing 20% of its requests at random; no retries, lb's default Config (outlier detection on)",
+		Backends:   grayBackends(),
+		Attempts:   1,
+		LBDefaults: true,
+		Duration:   10 * time.Second,
+	},
 	"mixed": {
 		Name:     "mixed",
 		Describe: "six backends: one fast, one slow, one failing for a while then recovering, one dying, one flapping, one overloaded behind a concurrency limit",
@@ -124,6 +174,7 @@ var scenarios = map[string]scenario{
 		Describe: "four backends of 100 requests a second each (400 in all), offered an open-loop load rising from 200 to 600 requests a second, each caller giving up after 300 ms",
 		Backends: []backendSpec{overloadBackend("a"), overloadBackend("b"), overloadBackend("c"), overloadBackend("d")},
 		Ramp:     &ramp{From: 200, To: 600, Deadline: 300 * time.Millisecond},
+		Clients:  overloadClients(),
 	},
 	"outage": {
 		Name:     "outage",
