@@ -30,7 +30,7 @@ func TestGrayScenarioRunsWithoutRetriesOnLBDefaults(t *testing.T) {
 		t.Fatalf("gray: %d backends, the gray one at %d", len(sc.Backends), g)
 	}
 	for _, b := range sc.Backends {
-		if b.Delay != 5*time.Millisecond || b.Windows != nil {
+		if b.Delay != 5*time.Millisecond || b.Join != 0 || b.Windows != nil {
 			t.Errorf("backend %s: %+v; want 5 ms from the start, no fault windows", b.Name, b)
 		}
 	}

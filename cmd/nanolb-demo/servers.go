@@ -179,7 +179,7 @@ func (c *cluster) handler(b *backend) http.Handler {
 				return
 			}
 		}
-		t := time.NewTimer(b.spec.Delay)
+		t := time.NewTimer(b.spec.delayAt(now.Sub(c.start)))
 		defer t.Stop()
 		select {
 		case <-t.C:
