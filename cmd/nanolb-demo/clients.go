@@ -8,7 +8,11 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bufbuild/httplb"
@@ -30,6 +34,8 @@ type clientSpec struct {
 	Limit    int  // nanolb only: lb.Config.MaxConcurrency; 0: none
 	Adaptive bool // nanolb only: lb.Config.AdaptiveConcurrency
 	Wait     bool // nanolb only: lbhttp.Transport.Wait, queue at the limit
+	// SlowStart is nanolb only: lb.Config.SlowStart; zero is off.
+	SlowStart lb.SlowStart
 }
 
 // Label is how tables and the report name the client.
@@ -50,7 +56,48 @@ func (s clientSpec) Label() string {
 			l += " fail-fast"
 		}
 	}
+	if ss := s.SlowStart; ss.Window != 0 {
+		l += " slow start " + slowStartString(ss)
+	}
 	return l
+}
+
+// slowStartString writes ss as the -slow-start flag takes it: the window,
+// the least share in percent and the aggression, defaults filled in.
+func slowStartString(ss lb.SlowStart) string {
+	minPct, aggr := ss.MinWeightPercent, ss.Aggression
+	if minPct == 0 {
+		minPct = 10
+	}
+	if aggr == 0 {
+		aggr = 1
+	}
+	return fmt.Sprintf("%v,%d%%,%g", ss.Window, minPct, aggr)
+}
+
+// parseSlowStart reads the -slow-start flag: WINDOW[,MIN%[,AGGRESSION]],
+// such as "20s,1%" or "30s,5,1"; lb.New checks the limits.
+func parseSlowStart(v string) (lb.SlowStart, error) {
+	var ss lb.SlowStart
+	parts := strings.Split(v, ",")
+	if len(parts) > 3 {
+		return ss, fmt.Errorf("%w: -slow-start %q: want WINDOW[,MIN%%[,AGGRESSION]]", errFlag, v)
+	}
+	var err error
+	if ss.Window, err = time.ParseDuration(parts[0]); err != nil || ss.Window <= 0 {
+		return ss, fmt.Errorf("%w: -slow-start %q: window %q is not a positive duration", errFlag, v, parts[0])
+	}
+	if len(parts) > 1 {
+		if ss.MinWeightPercent, err = strconv.Atoi(strings.TrimSuffix(parts[1], "%")); err != nil || ss.MinWeightPercent < 1 || ss.MinWeightPercent > 100 {
+			return ss, fmt.Errorf("%w: -slow-start %q: the least share %q is not a percentage from 1 to 100", errFlag, v, parts[1])
+		}
+	}
+	if len(parts) > 2 {
+		if ss.Aggression, err = strconv.ParseFloat(parts[2], 64); err != nil || !(ss.Aggression >= 0.1 && ss.Aggression <= 10) {
+			return ss, fmt.Errorf("%w: -slow-start %q: aggression %q is not from 0.1 to 10", errFlag, v, parts[2])
+		}
+	}
+	return ss, nil
 }
 
 // parseClients turns the -clients flag ("all", or names separated by commas:
@@ -64,6 +111,9 @@ func parseClients(list []string) ([]clientSpec, error) {
 		"p2c-wait":          {Kind: "nanolb", Policy: lb.P2C, Limit: overloadLimit, Wait: true},
 		"p2c-adaptive":      {Kind: "nanolb", Policy: lb.P2C, Adaptive: true},
 		"p2c-adaptive-wait": {Kind: "nanolb", Policy: lb.P2C, Adaptive: true, Wait: true},
+		// The cold scenario's ramped setups.
+		"p2c-slowstart":          {Kind: "nanolb", Policy: lb.P2C, SlowStart: coldSlowStart},
+		"least_loaded-slowstart": {Kind: "nanolb", Policy: lb.LeastLoaded, SlowStart: coldSlowStart},
 	}
 	var all []clientSpec
 	for _, p := range lb.Policies() {
@@ -79,7 +129,7 @@ func parseClients(list []string) ([]clientSpec, error) {
 	for _, s := range all {
 		names = append(names, strings.TrimPrefix(s.Label(), "nanolb "))
 	}
-	names = append(names, "p2c-limit", "p2c-wait", "p2c-adaptive", "p2c-adaptive-wait")
+	names = append(names, "p2c-limit", "p2c-wait", "p2c-adaptive", "p2c-adaptive-wait", "p2c-slowstart", "least_loaded-slowstart")
 	var out []clientSpec
 	for _, name := range list {
 		if name == "all" {
@@ -107,12 +157,32 @@ func demoConfig(p lb.Policy) lb.Config {
 	}
 }
 
+// coldSlowStart is the slow start of the cold scenario's ramped nanolb
+// clients (-slow-start changes it): with aggression 0.5 the factor
+// (t / 20 s)² stays at its 1% floor for the first 2 s, as long as the
+// scenario's backend is slow, and reaches the full share at 20 s.
+var coldSlowStart = lb.SlowStart{Window: 20 * time.Second, MinWeightPercent: 1, Aggression: 0.5}
+
+// coldClients are the setups the cold scenario compares by default: P2C
+// and least loaded without and with slow start, httplb and naive.
+func coldClients() []clientSpec {
+	return []clientSpec{
+		{Kind: "nanolb", Policy: lb.P2C},
+		{Kind: "nanolb", Policy: lb.P2C, SlowStart: coldSlowStart},
+		{Kind: "nanolb", Policy: lb.LeastLoaded},
+		{Kind: "nanolb", Policy: lb.LeastLoaded, SlowStart: coldSlowStart},
+		{Kind: "httplb"},
+		{Kind: "naive"},
+	}
+}
+
 // liveClient is a client ready to send one phase's load.
 type liveClient struct {
 	spec  clientSpec
 	http  *http.Client
-	url   func() string // the URL of the next request
-	pool  *lb.Pool      // nanolb only: polled for the timeline
+	url   func() string           // the URL of the next request
+	pool  *lb.Pool                // nanolb only: polled for the timeline
+	add   func(addr string) error // a backend joins: the client learns its address
 	close func()
 }
 
@@ -132,18 +202,22 @@ func baseTransport(concurrency int) *http.Transport {
 // requestTimeout bounds each request a caller sends, retries included.
 const requestTimeout = 2 * time.Second
 
-// newClient builds the client of spec over addrs.
-func newClient(spec clientSpec, addrs []string, concurrency int) (*liveClient, error) {
+// newClient builds the client of spec over addrs, configured as scenario
+// sc asks (attempts, pool defaults).
+func newClient(spec clientSpec, sc scenario, addrs []string, concurrency int) (*liveClient, error) {
 	base := baseTransport(concurrency)
 	switch spec.Kind {
 	case "nanolb":
 		cfg := demoConfig(spec.Policy)
-		cfg.MaxConcurrency, cfg.AdaptiveConcurrency = spec.Limit, spec.Adaptive
+		if sc.LBDefaults {
+			cfg = lb.Config{Policy: spec.Policy}
+		}
+		cfg.MaxConcurrency, cfg.AdaptiveConcurrency, cfg.SlowStart = spec.Limit, spec.Adaptive, spec.SlowStart
 		pool, err := lb.New(cfg, addrs...)
 		if err != nil {
 			return nil, fmt.Errorf("nanolb-demo: %w", err)
 		}
-		tr := &lbhttp.Transport{Pool: pool, Base: base, Wait: spec.Wait}
+		tr := &lbhttp.Transport{Pool: pool, Base: base, Wait: spec.Wait, MaxAttempts: sc.Attempts}
 		if spec.Policy == lb.ConsistentHash {
 			// Route by a key, as a cache client would: each request
 			// carries one of 1,000 keys.
@@ -161,14 +235,16 @@ func newClient(spec clientSpec, addrs []string, concurrency int) (*liveClient, e
 				return fmt.Sprintf("http://backends/work?key=k%d", rand.IntN(1000))
 			},
 			pool: pool,
+			add:  func(addr string) error { return pool.Add(addr) },
 			close: func() {
 				pool.Close() // stops an adaptive limit's evaluations
 				base.CloseIdleConnections()
 			},
 		}, nil
 	case "httplb":
+		res := &listResolver{addrs: addrs}
 		hc := httplb.NewClient(
-			httplb.WithResolver(staticResolver(addrs)),
+			httplb.WithResolver(res),
 			httplb.WithPicker(picker.NewPowerOfTwo),
 			httplb.WithHealthChecks(health.NewPollingChecker(health.PollingCheckerConfig{
 				PollingInterval: 100 * time.Millisecond,
@@ -181,14 +257,23 @@ func newClient(spec clientSpec, addrs []string, concurrency int) (*liveClient, e
 			spec:  spec,
 			http:  hc.Client,
 			url:   func() string { return "http://backends/work" },
+			add:   res.add,
 			close: func() { _ = hc.Close() },
 		}, nil
 	case "naive":
+		var list atomic.Pointer[[]string]
+		list.Store(&addrs)
 		return &liveClient{
 			spec: spec,
 			http: &http.Client{Transport: base, Timeout: requestTimeout},
 			url: func() string {
-				return "http://" + addrs[rand.IntN(len(addrs))] + "/work"
+				as := *list.Load()
+				return "http://" + as[rand.IntN(len(as))] + "/work"
+			},
+			add: func(addr string) error {
+				as := append(slices.Clone(*list.Load()), addr)
+				list.Store(&as)
+				return nil
 			},
 			close: base.CloseIdleConnections,
 		}, nil
@@ -218,15 +303,56 @@ func (c *liveClient) do(ctx context.Context) error {
 	return nil
 }
 
-// staticResolver hands httplb a fixed set of addresses for any target name.
-type staticResolver []string
+// listResolver hands httplb a list of addresses for any target name, and
+// the whole list again to every open resolution when add lengthens it.
+type listResolver struct {
+	mu    sync.Mutex
+	addrs []string
+	rcvs  map[*listResolution]resolver.Receiver
+}
 
-// New reports the addresses once; there is nothing to watch.
-func (r staticResolver) New(_ context.Context, _, _ string, rcv resolver.Receiver, _ <-chan struct{}) io.Closer {
-	out := make([]resolver.Address, len(r))
-	for i, a := range r {
+// listResolution is one open resolution of a listResolver.
+type listResolution struct{ r *listResolver }
+
+// New reports the addresses now, and again whenever one is added until
+// the resolution is closed.
+func (r *listResolver) New(_ context.Context, _, _ string, rcv resolver.Receiver, _ <-chan struct{}) io.Closer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res := &listResolution{r: r}
+	if r.rcvs == nil {
+		r.rcvs = map[*listResolution]resolver.Receiver{}
+	}
+	r.rcvs[res] = rcv
+	rcv.OnResolve(r.resolved())
+	return res
+}
+
+// add appends addr to the list and reports the list to every open
+// resolution.
+func (r *listResolver) add(addr string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.addrs = append(slices.Clone(r.addrs), addr)
+	for _, rcv := range r.rcvs {
+		rcv.OnResolve(r.resolved())
+	}
+	return nil
+}
+
+// resolved is the list as httplb takes it, under mu.
+func (r *listResolver) resolved() []resolver.Address {
+	out := make([]resolver.Address, len(r.addrs))
+	for i, a := range r.addrs {
 		out[i] = resolver.Address{HostPort: a}
 	}
-	rcv.OnResolve(out)
-	return io.NopCloser(nil)
+	return out
+}
+
+// Close ends the resolution: no report after it returns.
+func (c *listResolution) Close() error {
+	c.r.mu.Lock()
+	defer c.r.mu.Unlock()
+	delete(c.r.rcvs, c)
+	return nil
 }

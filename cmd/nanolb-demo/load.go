@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,7 +53,13 @@ func runPhase(ctx context.Context, sc scenario, spec clientSpec, opts options, p
 	if sc.Ramp != nil { // about the most requests in flight at once
 		conns = max(conns, int(sc.Ramp.To*sc.Ramp.Deadline.Seconds()))
 	}
-	c, err := newClient(spec, cl.addrs(), conns)
+	var initial []string
+	for i, b := range cl.backends {
+		if sc.Backends[i].Join == 0 {
+			initial = append(initial, b.addr)
+		}
+	}
+	c, err := newClient(spec, sc, initial, conns)
 	if err != nil {
 		return nil, err
 	}
@@ -64,6 +71,24 @@ func runPhase(ctx context.Context, sc scenario, spec clientSpec, opts options, p
 
 	var tl *timeline
 	var bg sync.WaitGroup
+	var joinErr atomic.Pointer[error]
+	for i, b := range cl.backends {
+		if at := sc.Backends[i].Join; at > 0 {
+			bg.Add(1)
+			go func() {
+				defer bg.Done()
+				t := time.NewTimer(time.Until(cl.start.Add(at)))
+				defer t.Stop()
+				select {
+				case <-t.C:
+					if err := c.add(b.addr); err != nil {
+						joinErr.CompareAndSwap(nil, &err)
+					}
+				case <-phaseCtx.Done():
+				}
+			}()
+		}
+	}
 	if c.pool != nil {
 		bg.Add(1)
 		go func() {
@@ -100,6 +125,9 @@ func runPhase(ctx context.Context, sc scenario, spec clientSpec, opts options, p
 	}
 	cancel()
 	bg.Wait()
+	if p := joinErr.Load(); p != nil {
+		return nil, fmt.Errorf("nanolb-demo: %s joins: %w", spec.Label(), *p)
+	}
 
 	r := &phaseResult{
 		Spec:     spec,

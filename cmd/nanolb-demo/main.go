@@ -19,12 +19,18 @@
 //
 // Usage:
 //
-//	nanolb-demo [-scenario mixed|steady|outage|overload] [-duration 4s] [-concurrency 16]
+//	nanolb-demo [-scenario mixed|steady|outage|overload|gray|cold] [-duration 4s] [-concurrency 16]
 //	    [-clients all|p2c,round_robin,...,httplb,naive] [-max-requests 100000]
-//	    [-buckets 40] [-poll 50ms] [-out out/demo/report.html]
+//	    [-buckets 40] [-poll 50ms] [-slow-start 20s,1%,0.5] [-out out/demo/report.html]
 //
 // The overload scenario instead offers four backends of fixed capacity an
 // open-loop load that rises past it, and prints each client's goodput.
+// The gray scenario has one of ten backends fail a fifth of its requests at
+// random, without retries, and prints what reached callers and that
+// backend's share once outlier detection had a second to judge it. The cold
+// scenario adds a sixth backend mid-phase that is slow for its first two
+// seconds, and prints the callers' p99 before it joins and while it is
+// slow, for P2C and least loaded without and with slow start.
 //
 // README.md in this directory describes the scenarios and the report.
 //
@@ -40,6 +46,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"time"
 )
@@ -77,13 +84,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	var c config
 	scenarioName := fs.String("scenario", "mixed", "fault script: "+strings.Join(scenarioNames(), ", "))
-	fs.DurationVar(&c.opts.Duration, "duration", 4*time.Second, "length of each client's phase (100ms to 10m)")
+	fs.DurationVar(&c.opts.Duration, "duration", 4*time.Second, "length of each client's phase (100ms to 10m; gray 10s and cold 5s unless given)")
 	fs.IntVar(&c.opts.Concurrency, "concurrency", 16, "callers sending at once (1 to 1024)")
 	fs.IntVar(&c.opts.MaxRequests, "max-requests", 100000, "at most this many requests per phase (1 to 10,000,000)")
 	fs.IntVar(&c.opts.Buckets, "buckets", 40, "time buckets per phase in the report's plots (4 to 1000)")
 	fs.DurationVar(&c.opts.Poll, "poll", 50*time.Millisecond, "how often the timeline polls a nanolb pool (1ms to 1s)")
 	clients := fs.String("clients", "all", "comma-separated clients: all, httplb, naive, or nanolb policies (p2c, round_robin, least_loaded, weighted_round_robin, peak_ewma, random, consistent_hash)")
 	fs.StringVar(&c.out, "out", "out/demo/report.html", "where to write the HTML report")
+	slowStart := fs.String("slow-start", "", "WINDOW[,MIN%[,AGGRESSION]]: the slow start of the clients that ramp (cold scenario; default "+slowStartString(coldSlowStart)+")")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -110,12 +118,29 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.scenario, err = lookupScenario(*scenarioName); err != nil {
 		return c, err
 	}
-	if c.scenario.Ramp != nil && *clients == "all" {
-		c.clients = overloadClients()
-		return c, nil
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "duration" })
+	if !given && c.scenario.Duration != 0 {
+		c.opts.Duration = c.scenario.Duration
 	}
-	if c.clients, err = parseClients(strings.Split(*clients, ",")); err != nil {
+	if d := c.scenario.minDuration(); c.opts.Duration < d {
+		return c, fmt.Errorf("%w: -duration must be at least %v in scenario %s", errFlag, d, c.scenario.Name)
+	}
+	if c.scenario.Clients != nil && *clients == "all" {
+		c.clients = slices.Clone(c.scenario.Clients)
+	} else if c.clients, err = parseClients(strings.Split(*clients, ",")); err != nil {
 		return c, err
+	}
+	if *slowStart != "" {
+		ss, err := parseSlowStart(*slowStart)
+		if err != nil {
+			return c, err
+		}
+		for i := range c.clients {
+			if c.clients[i].SlowStart.Window != 0 {
+				c.clients[i].SlowStart = ss
+			}
+		}
 	}
 	return c, nil
 }
@@ -163,6 +188,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 			g = append(g, summarizeGoodput(r, capacity, from))
 		}
 		writeGoodputTable(stdout, g)
+	}
+	if b := c.scenario.grayBackend(); b >= 0 {
+		fmt.Fprintf(stdout, "\ngray: %s fails %d%% of its requests at random; no retries. err %%: what callers saw; gray share: of the requests the backends received, from %g s on; ejections of %s as the timeline saw them.\n\n",
+			c.scenario.Backends[b].Name, c.scenario.Backends[b].FailPercent, grayAfter, c.scenario.Backends[b].Name)
+		var g []grayRow
+		for _, r := range results {
+			g = append(g, summarizeGray(r, b))
+		}
+		writeGrayTable(stdout, g)
+	}
+	if b := c.scenario.joiningBackend(); b >= 0 {
+		spec := c.scenario.Backends[b]
+		fmt.Fprintf(stdout, "\ncold: %s joins at %v and answers in %v until %v. before: requests started in the %v before it joins; cold: started while it is slow.\n\n",
+			spec.Name, spec.Join, spec.ColdDelay, spec.Join+spec.Cold, coldBefore)
+		var rows []coldRow
+		for _, r := range results {
+			rows = append(rows, summarizeCold(r, b))
+		}
+		writeColdTable(stdout, rows)
 	}
 	page, err := renderReport(c.scenario, c.opts, results, rows)
 	if err != nil {

@@ -178,7 +178,9 @@ func (b *bands) Plot(c draw.Canvas, plt *plot.Plot) {
 
 var (
 	colFail    = color.RGBA{R: 250, G: 200, B: 200, A: 255} // script: answers 500
-	colDown    = color.RGBA{R: 205, G: 205, B: 205, A: 255} // script: down
+	colDown    = color.RGBA{R: 205, G: 205, B: 205, A: 255} // script: down, or not yet joined
+	colGray    = color.RGBA{R: 250, G: 225, B: 225, A: 255} // script: fails some requests at random
+	colCold    = color.RGBA{R: 250, G: 235, B: 170, A: 255} // script: slow while cold
 	colEjected = color.RGBA{R: 190, G: 30, B: 30, A: 255}
 	colProbing = color.RGBA{R: 240, G: 150, B: 0, A: 255}
 	colProbe   = color.RGBA{R: 30, G: 60, B: 200, A: 255}
@@ -186,9 +188,10 @@ var (
 )
 
 // timelinePlot draws one row per backend: the script's fault windows as
-// pale bands (red: answers 500, grey: down), and for nanolb the pool's view
-// on top: ejected (dark red bar), probing (orange), probes (blue triangles)
-// and reinstatements (green circles).
+// pale bands (red: answers 500, pink: fails some requests at random, grey:
+// down or not yet known to the clients, yellow: slow), and for nanolb the
+// pool's view on top: ejected (dark red bar), probing (orange), probes
+// (blue triangles) and reinstatements (green circles).
 func timelinePlot(r *phaseResult) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = r.Spec.Label() + ": faults, ejections, probes"
@@ -208,6 +211,18 @@ func timelinePlot(r *phaseResult) (*plot.Plot, error) {
 				c = colDown
 			}
 			bs.rects = append(bs.rects, band{x0: w.From * d, x1: math.Min(w.To, 1) * d, y0: y - 0.45, y1: y + 0.45, c: c})
+		}
+		row := func(x0, x1 float64, c color.Color) {
+			bs.rects = append(bs.rects, band{x0: x0, x1: math.Min(x1, d), y0: y - 0.45, y1: y + 0.45, c: c})
+		}
+		if spec.FailPercent > 0 {
+			row(0, d, colGray)
+		}
+		if spec.Join > 0 {
+			row(0, spec.Join.Seconds(), colDown)
+		}
+		if spec.Cold > 0 {
+			row(spec.Join.Seconds(), (spec.Join + spec.Cold).Seconds(), colCold)
 		}
 	}
 	p.Y.Tick.Marker = plot.ConstantTicks(ticks)

@@ -19,8 +19,10 @@ type reportData struct {
 	Options   options
 	Backends  []backendSpec
 	Rows      []summary
-	Overview  []template.HTML // plots comparing the clients
-	Phases    []phaseView
+	// NanolbSetup says how the nanolb clients are configured.
+	NanolbSetup string
+	Overview    []template.HTML // plots comparing the clients
+	Phases      []phaseView
 }
 
 // phaseView is one client's section: its row and its three plots.
@@ -44,6 +46,8 @@ func renderReport(sc scenario, opts options, results []*phaseResult, rows []summ
 		Options:   opts,
 		Backends:  sc.Backends,
 		Rows:      rows,
+
+		NanolbSetup: nanolbSetup(sc),
 	}
 	for _, o := range []struct {
 		name, title, unit string
@@ -103,6 +107,21 @@ func renderReport(sc scenario, opts options, results []*phaseResult, rows []summ
 	return buf.Bytes(), nil
 }
 
+// nanolbSetup says how scenario sc configures the nanolb clients.
+func nanolbSetup(sc scenario) string {
+	attempts := "3 attempts, retry budget 20%"
+	if sc.Attempts == 1 {
+		attempts = "1 attempt, no retries"
+	} else if sc.Attempts > 1 {
+		attempts = fmt.Sprintf("%d attempts, retry budget 20%%", sc.Attempts)
+	}
+	config := "lb.Config{EjectFor: 250ms, MaxEjectFor: 2s, MaxEjectedPercent: 50}, other fields default"
+	if sc.LBDefaults {
+		config = "lb's default Config (outlier detection on), only the policy and any slow start set"
+	}
+	return "lbhttp.Transport (" + attempts + ") over " + config
+}
+
 // writeReport writes page to path, creating its directory.
 func writeReport(path string, page []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -147,7 +166,7 @@ figure.plot svg { max-width: 100%; height: auto; }
 <tr><th>backend</th><th>script</th></tr>
 {{range .Backends}}<tr><td>{{.Name}}</td><td class="role">{{.Role}}</td></tr>
 {{end}}</table>
-<p class="note">nanolb clients: lbhttp.Transport (3 attempts, retry budget 20%) over lb.Config{{"{"}}EjectFor: 250ms, MaxEjectFor: 2s, MaxEjectedPercent: 50{{"}"}}, other fields default.
+<p class="note">nanolb clients: {{.NanolbSetup}}.
 httplb: bufbuild/httplb with its power-of-two picker and active health checks of /health every 100 ms; no retries.
 naive: a random backend per request, no health, no retries.
 Errors are what callers saw: a transport error or a status other than 200, after any retries.</p>
@@ -157,7 +176,7 @@ Errors are what callers saw: a transport error or a status other than 200, after
 {{range .Rows}}<tr><td>{{.Label}}</td><td>{{.Requests}}</td><td>{{.Errors}}</td><td>{{pct3 .ErrorRate}}</td><td>{{ms .P50}}</td><td>{{ms .P99}}</td><td>{{ms .P999}}</td>{{range .Share}}<td>{{pct .}}</td>{{end}}<td>{{dash .Ejections}}</td><td>{{dash .Probes}}</td><td>{{dash .Reinstatements}}</td></tr>
 {{end}}</table>
 <div class="plots" id="overview">{{range .Overview}}{{.}}{{end}}</div>
-<p class="note">Share: of the requests the backends received (retries included). Timeline legend: pale red, the script makes the backend answer 500; grey, the backend is down; dark red bar, nanolb has it ejected; orange, a probe is out; blue triangle, a probe; green circle, reinstated. Ejections and probes are read by polling the pool every {{.Options.Poll}}.</p>
+<p class="note">Share: of the requests the backends received (retries included). Timeline legend: pale red, the script makes the backend answer 500; pink, it fails some requests at random; grey, the backend is down, or not yet in the clients' lists; yellow, it is slow (cold); dark red bar, nanolb has it ejected; orange, a probe is out; blue triangle, a probe; green circle, reinstated. Ejections and probes are read by polling the pool every {{.Options.Poll}}.</p>
 {{range .Phases}}<section class="phase" id="{{.ID}}">
 <h2>{{.Label}}</h2>
 <p class="note">{{.Row.Requests}} requests, {{.Row.Errors}} errors seen by callers ({{pct3 .Row.ErrorRate}}%){{if .FirstErr}}, for example <span class="err">{{.FirstErr}}</span>{{end}}.</p>

@@ -50,6 +50,27 @@ type backendSpec struct {
 	Limit   int
 	Queue   int
 	Windows []window
+	// FailPercent is the share of requests, in percent, the backend answers
+	// 500 at random after Delay, outside any window: a gray failure. Zero
+	// means none.
+	FailPercent int
+	// Join is when, from the phase's start, the clients learn the
+	// backend's address (its server listens from the start). Zero means
+	// from the start.
+	Join time.Duration
+	// Cold is how long after Join the backend answers in ColdDelay instead
+	// of Delay, as a process with cold caches does. Zero means never.
+	Cold      time.Duration
+	ColdDelay time.Duration
+}
+
+// delayAt returns the service time of a request the backend receives
+// elapsed into the phase: ColdDelay while it is cold, else Delay.
+func (s backendSpec) delayAt(elapsed time.Duration) time.Duration {
+	if s.Cold > 0 && elapsed >= s.Join && elapsed < s.Join+s.Cold {
+		return s.ColdDelay
+	}
+	return s.Delay
 }
 
 // kindAt returns the fault in force at fraction f of the phase, 0 if none.
@@ -71,6 +92,51 @@ type scenario struct {
 	// Ramp, if set, replaces the closed loop of callers with an open-loop
 	// load rising over the phase.
 	Ramp *ramp
+	// Clients are the clients "-clients all" means; nil means every
+	// nanolb policy but shard, httplb and naive.
+	Clients []clientSpec
+	// Attempts is lbhttp.Transport.MaxAttempts of the nanolb clients: 1
+	// turns retries off. Zero means the demo's 3.
+	Attempts int
+	// LBDefaults gives the nanolb clients lb's default Config, with only
+	// what the client itself sets (policy, limits, slow start), instead of
+	// demoConfig's short cooldowns.
+	LBDefaults bool
+	// Duration is each phase's length when -duration is not given; zero
+	// means the flag's default.
+	Duration time.Duration
+}
+
+// minDuration is the shortest phase the scenario's script fits in: every
+// backend joins, and is cold for as long as it should be, before the end.
+func (sc scenario) minDuration() time.Duration {
+	var d time.Duration
+	for _, b := range sc.Backends {
+		d = max(d, b.Join+b.Cold)
+	}
+	return d
+}
+
+// grayBackend returns the index of the backend that fails at random, -1 if
+// none does.
+func (sc scenario) grayBackend() int {
+	for i, b := range sc.Backends {
+		if b.FailPercent > 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// joiningBackend returns the index of the backend that joins mid-phase, -1
+// if none does.
+func (sc scenario) joiningBackend() int {
+	for i, b := range sc.Backends {
+		if b.Join > 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 // overloadBackend serves 8 requests at once in 80 ms each (100 a second)
@@ -92,8 +158,56 @@ func flapping(from, to float64, n int) []window {
 	return ws
 }
 
+// grayBackends are the gray scenario's ten backends: all answer in 5 ms,
+// the fourth fails 20% of its requests at random.
+func grayBackends() []backendSpec {
+	var bs []backendSpec
+	for i := range 10 {
+		b := backendSpec{Name: fmt.Sprintf("b%d", i), Role: "answers in 5 ms", Delay: 5 * time.Millisecond}
+		if i == 3 {
+			b.Name, b.Role, b.FailPercent = "gray", "answers in 5 ms, 500 for 20% of requests at random", 20
+		}
+		bs = append(bs, b)
+	}
+	return bs
+}
+
+// coldJoin and coldFor are when the cold scenario's sixth backend joins and
+// how long it stays slow after.
+const (
+	coldJoin = 2 * time.Second
+	coldFor  = 2 * time.Second
+)
+
+// coldBackends are the cold scenario's backends: five answer in 5 ms, a
+// sixth joins at coldJoin and answers in 80 ms for coldFor, then in 5 ms.
+func coldBackends() []backendSpec {
+	var bs []backendSpec
+	for i := range 5 {
+		bs = append(bs, backendSpec{Name: fmt.Sprintf("b%d", i), Role: "answers in 5 ms", Delay: 5 * time.Millisecond})
+	}
+	return append(bs, backendSpec{Name: "new", Role: "joins at 2 s; answers in 80 ms for 2 s, then in 5 ms",
+		Delay: 5 * time.Millisecond, Join: coldJoin, Cold: coldFor, ColdDelay: 80 * time.Millisecond})
+}
+
 // scenarios lists the scripts that -scenario accepts, by name.
 var scenarios = map[string]scenario{
+	"gray": {
+		Name:       "gray",
+		Describe:   "ten backends answering in 5 ms, one of them failing 20% of its requests at random; no retries, lb's default Config (outlier detection on)",
+		Backends:   grayBackends(),
+		Attempts:   1,
+		LBDefaults: true,
+		Duration:   10 * time.Second,
+	},
+	"cold": {
+		Name:       "cold",
+		Describe:   "five backends answering in 5 ms; a sixth joins at 2 s and answers in 80 ms for its first 2 s, then in 5 ms",
+		Backends:   coldBackends(),
+		Clients:    coldClients(),
+		LBDefaults: true,
+		Duration:   5 * time.Second,
+	},
 	"mixed": {
 		Name:     "mixed",
 		Describe: "six backends: one fast, one slow, one failing for a while then recovering, one dying, one flapping, one overloaded behind a concurrency limit",
@@ -124,6 +238,7 @@ var scenarios = map[string]scenario{
 		Describe: "four backends of 100 requests a second each (400 in all), offered an open-loop load rising from 200 to 600 requests a second, each caller giving up after 300 ms",
 		Backends: []backendSpec{overloadBackend("a"), overloadBackend("b"), overloadBackend("c"), overloadBackend("d")},
 		Ramp:     &ramp{From: 200, To: 600, Deadline: 300 * time.Millisecond},
+		Clients:  overloadClients(),
 	},
 	"outage": {
 		Name:     "outage",

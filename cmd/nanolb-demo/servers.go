@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
@@ -178,11 +179,16 @@ func (c *cluster) handler(b *backend) http.Handler {
 				return
 			}
 		}
-		t := time.NewTimer(b.spec.Delay)
+		t := time.NewTimer(b.spec.delayAt(now.Sub(c.start)))
 		defer t.Stop()
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
+			return
+		}
+		if b.spec.FailPercent > 0 && rand.IntN(100) < b.spec.FailPercent {
+			b.failed[i].Add(1)
+			http.Error(w, "gray failure", http.StatusInternalServerError)
 			return
 		}
 		_, _ = w.Write([]byte("ok\n"))

@@ -16,11 +16,13 @@ const (
 	evReinstate                      // a probe succeeded: back in
 )
 
-// event is one change of one backend, At seconds into the phase.
+// event is one change of one backend, At seconds into the phase. An
+// ejection carries the pool's reason for it.
 type event struct {
 	At      float64
 	Backend int
 	Kind    eventKind
+	Reason  lb.EjectReason // evEject only
 }
 
 // stateSample is every backend's state at one poll, At seconds into the phase.
@@ -96,6 +98,9 @@ func transitions(was, is lb.EndpointStatus, i int, at float64) []event {
 		out := make([]event, len(kinds))
 		for j, k := range kinds {
 			out[j] = event{At: at, Backend: i, Kind: k}
+			if k == evEject {
+				out[j].Reason = is.Reason
+			}
 		}
 		return out
 	}
