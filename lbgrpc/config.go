@@ -117,6 +117,12 @@ type OutlierConfig struct {
 	// endpoint needs in an interval for the failure-percentage rule,
 	// 1..1<<30 (0: 50).
 	FailureMinRequests int `json:"failureMinRequests,omitempty"`
+	// EjectFor is lb.Outlier.EjectFor: the first outlier ejection's
+	// cooldown, k times as long for the k-th in a row, 1ms..24h (0: 30s).
+	EjectFor Duration `json:"ejectFor,omitempty"`
+	// MaxEjectFor is lb.Outlier.MaxEjectFor: the cap of that cooldown,
+	// 1ms..24h and not under ejectFor (0: 5m, or ejectFor if longer).
+	MaxEjectFor Duration `json:"maxEjectFor,omitempty"`
 }
 
 // toLB returns o as lb.Outlier.
@@ -129,6 +135,8 @@ func (o OutlierConfig) toLB() lb.Outlier {
 		MinRequests:        o.MinRequests,
 		FailurePercent:     o.FailurePercent,
 		FailureMinRequests: o.FailureMinRequests,
+		EjectFor:           time.Duration(o.EjectFor),
+		MaxEjectFor:        time.Duration(o.MaxEjectFor),
 	}
 }
 

@@ -133,6 +133,8 @@ func TestParseConfigNamesEveryWronglyTypedField(t *testing.T) {
 		"outlier.minRequests":        {`"100"`, `0.5`},
 		"outlier.failurePercent":     {`"85"`, `85.5`},
 		"outlier.failureMinRequests": {`"50"`, `[50]`},
+		"outlier.ejectFor":           {`30`, `"half a minute"`},
+		"outlier.maxEjectFor":        {`300`, `"later"`},
 
 		"slowStart":                  {`10`, `"10s"`, `false`},
 		"slowStart.window":           {`10`, `"ten seconds"`},

@@ -92,7 +92,7 @@ func ExampleParseConfig_outlierAndSlowStart() {
 	_, err = lbgrpc.ParseConfig(lb.P2C, []byte(`{"outlier": {"interval": 10}}`))
 	fmt.Println(err)
 	// Output:
-	// {Off:false Interval:10s MinHosts:3 StdevFactor:0 MinRequests:0 FailurePercent:50 FailureMinRequests:0}
+	// {Off:false Interval:10s MinHosts:3 StdevFactor:0 MinRequests:0 FailurePercent:50 FailureMinRequests:0 EjectFor:0s MaxEjectFor:0s}
 	// {Window:30s Aggression:2 MinWeightPercent:0}
 	// lb: invalid config: field "outlier.interval": duration 10 is not a string such as "1.5s"
 }
