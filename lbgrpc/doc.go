@@ -14,7 +14,9 @@
 // what a service config cannot carry (a Classifier, a pool hook) is given
 // to NewBuilder as functional options (Option, a func applied to the
 // builder); what works above the balancer, on each RPC of a ClientConn
-// (ThrottleInterceptor), is an interceptor from a constructor of its own.
+// (ThrottleInterceptor, Hedger), is an interceptor from a constructor of
+// its own, NewHedger's settings a struct (HedgeOptions) whose zero fields
+// mean their defaults.
 // The module is its own, on grpc-go v1.84, so gRPC stays out of
 // the core's go.mod.
 //
@@ -135,6 +137,55 @@
 // The interceptor reads the clock once per RPC; streams are not throttled.
 // NewThrottle makes a Throttle whose Stats reads the counts, for
 // lbprom.NewThrottleCollector.
+//
+// # Hedging
+//
+// A Hedger's Interceptor hedges the unary RPCs of the methods listed in
+// HedgeOptions.Methods, as gRFC A6's hedging policy describes and grpc-go
+// does not implement: an RPC that has not answered within the hedge delay
+// is sent again, as a hedge, to an endpoint it has not tried, and again
+// after each further delay, up to MaxAttempts attempts in all (2 by
+// default, at most 5), all of which may be in flight at once. The delay is
+// HedgeOptions.Delay, or, with ExtraLoad, the latency percentile that costs
+// about that share of extra RPCs (0.01: the 99th percentile of the method's
+// recent first attempts; Delay until enough are seen). gRPC has no
+// idempotency flag, so which methods may run twice is the caller's to say;
+// methods not listed pass straight through, at the cost of a map lookup
+// (two with a service prefix listed). A hedged method's reply must be a
+// protocol buffers message (as generated code's is): each attempt has its
+// own.
+//
+// The first attempt to succeed, or to fail with a code not in NonFatalCodes
+// (Unavailable by default), answers the RPC; the attempts still in flight
+// are cancelled, and their leases end as cancelled, never as failures:
+// losing a race says nothing of an endpoint. An attempt that fails with a
+// non-fatal code leaves the others to answer and sends the next attempt at
+// once (A6), to an endpoint not yet tried; when none is left to answer, its
+// failure is the RPC's. Every attempt past the first takes a token from a
+// budget of extra attempts, lbhttp's retry budget (RetryRatio of the RPCs,
+// 20% by default, and RetryMinPerSecond, 10, a bucket of ten seconds of it)
+// where A6 has its retry throttling, so in an outage where every endpoint
+// is slow hedges add at most the budget's share. Stats counts hedges sent,
+// hedges that won and hedges the budget refused; lbprom.NewHedgeCollector
+// exports them.
+//
+// The Interceptor tells the picker which endpoints an RPC has tried through
+// each attempt's context, and the picker says which endpoint it leased, so
+// the exclusion works with the ClientConn balanced by a nanolb balancer;
+// with any other balancer the hedges go where it sends them. A pick
+// excludes the endpoints earlier attempts had leased when it was made
+// (lb.Pool.PickExcept): an endpoint not tried while one is up, else any. An
+// RPC routed by its key (WithHashKey) hedges on another endpoint under
+// nanolb_consistent_hash, and on its shard, the only place its key may go,
+// under nanolb_shard.
+//
+// Each attempt is an RPC of its own to gRPC: interceptors after the Hedger
+// on the chain, stats handlers and a service config's retry policy see each
+// one. The call options that write to the caller's variables (grpc.Peer,
+// grpc.Header, grpc.Trailer) get the answering attempt's, and grpc.OnFinish
+// runs once, with the RPC's error. When a hedge answers, the interceptor
+// returns once the first attempt, cancelled, has returned, since that
+// attempt writes into the caller's reply. Streams are not hedged.
 //
 // # Events
 //

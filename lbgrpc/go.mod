@@ -7,6 +7,7 @@ replace github.com/nanolb/nanolb => ../
 require (
 	github.com/nanolb/nanolb v0.0.0-00010101000000-000000000000
 	google.golang.org/grpc v1.84.0
+	google.golang.org/protobuf v1.36.11
 )
 
 require (
@@ -16,5 +17,4 @@ require (
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.40.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260706201446-f0a921348800 // indirect
-	google.golang.org/protobuf v1.36.11 // indirect
 )

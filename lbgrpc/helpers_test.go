@@ -42,11 +42,35 @@ type server struct {
 	fail    atomic.Int32 // codes.Code to answer Check with; 0 is OK
 	delay   atomic.Int64 // ns each Check waits before answering
 	release chan struct{}
-	stopped sync.Once
+	// stall, when set, is a count of Checks to stall that servers may
+	// share: a Check that takes one waits until its RPC is cancelled, or
+	// for stallFor, before it answers. With stall set, every Check sends
+	// the server's address as header and trailer "server-addr".
+	stall     *atomic.Int64
+	stallFor  time.Duration
+	stalled   atomic.Int64 // Checks that stalled
+	cancelled atomic.Int64 // stalled Checks whose RPC was cancelled
+	stopped   sync.Once
 }
 
 func (s *server) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
 	s.checks.Add(1)
+	if s.stall != nil {
+		md := metadata.Pairs("server-addr", s.addr)
+		grpc.SetHeader(ctx, md)
+		grpc.SetTrailer(ctx, md)
+	}
+	if s.stall != nil && s.stall.Add(-1) >= 0 {
+		s.stalled.Add(1)
+		t := time.NewTimer(s.stallFor)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			s.cancelled.Add(1)
+			return nil, ctx.Err()
+		}
+	}
 	if d := time.Duration(s.delay.Load()); d > 0 {
 		t := time.NewTimer(d)
 		defer t.Stop()
@@ -186,16 +210,16 @@ func dial(t testing.TB, name, config string, w *poolWatch, endpoints ...resolver
 }
 
 // connect dials target through resolver builder rb and balancer name with
-// config (a JSON object), and closes the connection when the test ends,
-// after checking that no lease is left on any pool the balancer made (w
-// nil checks nothing).
-func connect(t testing.TB, target string, rb resolver.Builder, name, config string, w *poolWatch) *grpc.ClientConn {
+// config (a JSON object) with the dial options opts, and closes the
+// connection when the test ends, after checking that no lease is left on
+// any pool the balancer made (w nil checks nothing).
+func connect(t testing.TB, target string, rb resolver.Builder, name, config string, w *poolWatch, opts ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
 	sc := fmt.Sprintf(`{"loadBalancingConfig": [{%q: %s}]}`, name, config)
-	cc, err := grpc.NewClient(target,
+	cc, err := grpc.NewClient(target, append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithResolvers(rb),
-		grpc.WithDefaultServiceConfig(sc))
+		grpc.WithDefaultServiceConfig(sc)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,11 +48,17 @@ func (p *picker) withShards(layout []string, shards []balancer.State) *picker {
 
 func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 	key, keyed := p.hashKey(info.Ctx)
+	route := routeOf(info.Ctx) // nil unless the RPC is a Hedger's attempt
 	var lease lb.Lease
 	var err error
-	if keyed {
+	switch {
+	case keyed && (p.strict || route == nil || len(route.tried) == 0):
 		lease, err = p.pool.PickKey(key)
-	} else {
+	case route != nil:
+		// A hedge, or an attempt after a failure: an endpoint the RPC
+		// has not tried while there is one.
+		lease, err = p.pool.PickExcept(route.tried...)
+	default:
 		lease, err = p.pool.Pick()
 	}
 	if err != nil {
@@ -78,7 +84,11 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 			lease.Done(context.Canceled)
 			return balancer.PickResult{}, balancer.ErrNoSubConnAvailable
 		}
-		if child, ok = p.fallback(&lease); !ok {
+		var except []string
+		if route != nil {
+			except = route.tried
+		}
+		if child, ok = p.fallback(&lease, except); !ok {
 			return balancer.PickResult{}, balancer.ErrNoSubConnAvailable
 		}
 	}
@@ -88,6 +98,9 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 		return res, err
 	}
 	res.Done = p.done(lease, res.Done, info.Ctx)
+	if route != nil {
+		route.picked(lease.Endpoint())
+	}
 	return res, nil
 }
 
@@ -127,15 +140,20 @@ func (p *picker) shardDown(key string, info balancer.PickInfo) error {
 
 // fallback replaces *lease, whose endpoint this picker has no child for,
 // with a lease on an endpoint it has, asking the pool to avoid the ones
-// already refused. It reports false, holding no lease, when it finds none
-// (the pool saturated included: the endpoint without a child has room, and
-// the picker that has its child is on its way).
-func (p *picker) fallback(lease *lb.Lease) (balancer.Picker, bool) {
-	var tried [fallbackTries]string
-	for i := range fallbackTries {
-		tried[i] = lease.Endpoint()
+// already refused and those in except (a hedged RPC's earlier attempts').
+// It reports false, holding no lease, when it finds none (the pool
+// saturated included: the endpoint without a child has room, and the
+// picker that has its child is on its way).
+func (p *picker) fallback(lease *lb.Lease, except []string) (balancer.Picker, bool) {
+	var buf [fallbackTries]string
+	tried := buf[:0]
+	if len(except) > 0 {
+		tried = append(make([]string, 0, len(except)+fallbackTries), except...)
+	}
+	for range fallbackTries {
+		tried = append(tried, lease.Endpoint())
 		lease.Done(context.Canceled) // never used: neutral
-		l, err := p.pool.PickExcept(tried[:i+1]...)
+		l, err := p.pool.PickExcept(tried...)
 		if err != nil {
 			return nil, false
 		}

@@ -225,3 +225,63 @@ func TestPickerAnswersASaturatedPoolWithUnavailable(t *testing.T) {
 		t.Fatalf("child Done called %d times for 3 RPCs; %d leases left", len(dones), inFlight(pool))
 	}
 }
+
+// The picker leases an endpoint outside the attempt's tried list and
+// records the one it leased, whatever the policy would choose: round robin
+// over three endpoints, two of them tried, answers the third every time;
+// so does consistent hashing for a key whose endpoint was tried. Only
+// nanolb_shard keeps a keyed RPC on its shard, the one place it may go.
+func TestThePickerAvoidsTheEndpointsAHedgedRPCTried(t *testing.T) {
+	hedgersMade.Store(true) // as NewHedger does with a method to hedge
+	addrs := []string{"10.0.0.1:443", "10.0.0.2:443", "10.0.0.3:443"}
+	for _, tc := range []struct {
+		name   string
+		policy lb.Policy
+		key    bool
+	}{
+		{"round robin", lb.RoundRobin, false},
+		{"consistent hashing with a key", lb.ConsistentHash, true},
+		{"shard with a key", lb.Shard, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pool, err := lb.New(lb.Config{Policy: tc.policy}, addrs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			children := map[string]balancer.Picker{}
+			for _, a := range addrs {
+				children[a] = readyChild{}
+			}
+			p := newTestPicker(t, tc.policy, pool, children)
+			ctx, tried, want := context.Background(), addrs[:2], addrs[2]
+			if tc.key {
+				key := "user-1"
+				ctx = WithHashKey(ctx, key)
+				l, err := pool.PickKey(key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				l.Done(context.Canceled)
+				tried, want = []string{l.Endpoint()}, ""
+				if tc.policy == lb.Shard {
+					want = l.Endpoint()
+				}
+			}
+			for i := range 30 {
+				route := &attemptRoute{tried: tried}
+				res, err := p.Pick(balancer.PickInfo{Ctx: context.WithValue(ctx, routeKey{}, route)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := route.leased()
+				if got == "" || (want != "" && got != want) || (want == "" && got == tried[0]) {
+					t.Fatalf("pick %d leased %q with %v tried, want %q (empty: any other)", i, got, tried, want)
+				}
+				res.Done(balancer.DoneInfo{BytesSent: true})
+			}
+			if n := inFlight(pool); n != 0 {
+				t.Fatalf("%d leases left", n)
+			}
+		})
+	}
+}

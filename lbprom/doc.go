@@ -1,8 +1,9 @@
 // Package lbprom exports nanolb's pools to Prometheus: a Collector, for a
 // prometheus.Registerer, that reports each pool and endpoint of an
-// lb.Registry (NewCollector) or of one lb.Pool (NewPoolCollector), and a
+// lb.Registry (NewCollector) or of one lb.Pool (NewPoolCollector), a
 // ThrottleCollector that reports one client-side throttle
-// (NewThrottleCollector). It is a module of its own (client_golang v1.24),
+// (NewThrottleCollector), and a HedgeCollector that reports one hedger
+// (NewHedgeCollector). It is a module of its own (client_golang v1.24),
 // so the Prometheus client stays out of the core's go.mod.
 //
 // Settings are functional options (Option: WithSubscribeOptions,
@@ -22,7 +23,8 @@
 //
 // Labels: pool (the registry name), endpoint (the address), state,
 // reason (success_rate or failure_percentage, lb.EjectReason's String),
-// throttle (the name given to NewThrottleCollector).
+// throttle (the name given to NewThrottleCollector), hedger (the name
+// given to NewHedgeCollector).
 //
 //	nanolb_pool_info{pool,policy}                  1, with the pool's policy
 //	nanolb_pool_endpoints{pool}                    endpoints in the pool
@@ -51,6 +53,9 @@
 //	nanolb_throttle_requests{throttle}             requests counted over the throttle's window, rejected ones included
 //	nanolb_throttle_accepts{throttle}              requests the backends accepted over the window
 //	nanolb_throttle_rejected_total{throttle}       requests the throttle rejected locally, never sent
+//	nanolb_hedges_sent_total{hedger}               hedges sent: attempts started because those in flight had not answered within the hedge delay
+//	nanolb_hedges_won_total{hedger}                requests (RPCs) a hedge answered first, with success
+//	nanolb_hedges_refused_total{hedger}            hedges not sent because the retry budget was empty
 //
 // The core exposes no per-endpoint total of failed requests, only the
 // current failure streak (nanolb_endpoint_failure_streak) and outlier
@@ -106,6 +111,19 @@
 // shows how close it is to shedding. Rejections are a counter since the
 // throttle started. Each throttle is a collector of its own, registered
 // under a distinct name.
+//
+// # Hedges
+//
+// A HedgeCollector reports the hedging of an lbhttp.Transport
+// (Transport.HedgeStats) or an lbgrpc.Hedger (Hedger.Stats), read through
+// a function at each scrape, as a ThrottleCollector is. All three are
+// counters since the hedger started. Hedges sent over the requests the
+// client made (a count of the caller's own) is the extra load hedging
+// costs; won over sent is how often a hedge was worth it; a growing
+// refused count says the retry budget, which hedges share with retries,
+// is what limits hedging: each hedge delay that passes with the budget
+// empty counts one, so a slow request may add several. Each hedger is a
+// collector of its own, registered under a distinct name.
 //
 // # Which pools
 //

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nanolb/nanolb/lb"
@@ -115,6 +116,54 @@ func ExampleNewThrottleCollector() {
 	// # HELP nanolb_throttle_requests Requests the client-side throttle counted over its two-minute window, those it rejected included.
 	// # TYPE nanolb_throttle_requests gauge
 	// nanolb_throttle_requests{throttle="search"} 2
+}
+
+// An lbhttp Transport's hedging on a Prometheus endpoint, read at each
+// scrape; an lbgrpc.Hedger's is read the same way, from its Stats. Here
+// the first request the backends get stalls until it is cancelled, so the
+// request is hedged to the other backend after 20 ms and the hedge wins.
+func ExampleNewHedgeCollector() {
+	var stalled atomic.Bool
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if stalled.CompareAndSwap(false, true) {
+			<-r.Context().Done() // the attempt that lost: cancelled
+		}
+	})
+	a, b := httptest.NewServer(handler), httptest.NewServer(handler)
+	defer a.Close()
+	defer b.Close()
+	pool, _ := lb.New(lb.Config{}, strings.TrimPrefix(a.URL, "http://"), strings.TrimPrefix(b.URL, "http://"))
+	tr := &lbhttp.Transport{Pool: pool, HedgeAfter: 20 * time.Millisecond}
+	defer tr.CloseIdleConnections()
+
+	c, err := lbprom.NewHedgeCollector("search", func() lbprom.HedgeStats {
+		return lbprom.HedgeStats(tr.HedgeStats()) // the same fields
+	})
+	if err != nil {
+		panic(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+
+	resp, err := (&http.Client{Transport: tr}).Get("http://search/")
+	if err != nil {
+		panic(err)
+	}
+	resp.Body.Close()
+	fams, _ := reg.Gather()
+	for _, f := range fams {
+		expfmt.MetricFamilyToText(os.Stdout, f)
+	}
+	// Output:
+	// # HELP nanolb_hedges_refused_total Hedges not sent because the retry budget was empty.
+	// # TYPE nanolb_hedges_refused_total counter
+	// nanolb_hedges_refused_total{hedger="search"} 0
+	// # HELP nanolb_hedges_sent_total Hedges sent: copies of a request started because the attempts in flight had not answered within the hedge delay.
+	// # TYPE nanolb_hedges_sent_total counter
+	// nanolb_hedges_sent_total{hedger="search"} 1
+	// # HELP nanolb_hedges_won_total Requests a hedge answered first, with success.
+	// # TYPE nanolb_hedges_won_total counter
+	// nanolb_hedges_won_total{hedger="search"} 1
 }
 
 // Outlier detection's last evaluated interval on a Prometheus endpoint:

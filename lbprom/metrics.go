@@ -90,3 +90,16 @@ func throttleDescs(name string) (requests, accepts, rejected *prometheus.Desc) {
 		"Requests the client-side throttle rejected locally, never sent, since it started.", nil, l)
 	return requests, accepts, rejected
 }
+
+// hedgeDescs are a hedge collector's descriptions, with the hedger's name
+// as a constant label.
+func hedgeDescs(name string) (sent, won, refused *prometheus.Desc) {
+	l := prometheus.Labels{"hedger": name}
+	sent = prometheus.NewDesc("nanolb_hedges_sent_total",
+		"Hedges sent: copies of a request started because the attempts in flight had not answered within the hedge delay.", nil, l)
+	won = prometheus.NewDesc("nanolb_hedges_won_total",
+		"Requests a hedge answered first, with success.", nil, l)
+	refused = prometheus.NewDesc("nanolb_hedges_refused_total",
+		"Hedges not sent because the retry budget was empty.", nil, l)
+	return sent, won, refused
+}
