@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nanolb/nanolb/internal/quantile"
+	"github.com/nanolb/nanolb/internal/retrybudget"
 	"github.com/nanolb/nanolb/lb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -119,7 +120,7 @@ type Hedger struct {
 	quantile float64                // 1 − ExtraLoad; 0 without
 	max      int
 	nonFatal uint32 // bit c set: code c is non-fatal
-	budget   budget
+	budget   retrybudget.Budget
 
 	sent, won, refused atomic.Uint64
 }
@@ -161,7 +162,7 @@ func NewHedger(o HedgeOptions) (*Hedger, error) {
 	case !(perSecond > 0 && perSecond <= MaxRetryMinPerSecond):
 		return nil, fmt.Errorf("lbgrpc: hedge RetryMinPerSecond %v out of range [0, %g]: %w", o.RetryMinPerSecond, float64(MaxRetryMinPerSecond), lb.ErrConfig)
 	}
-	h.budget.init(ratio, perSecond)
+	h.budget.Init(ratio, perSecond)
 	if o.NonFatalCodes == nil {
 		h.nonFatal = 1 << codes.Unavailable
 	}
@@ -313,7 +314,7 @@ type call struct {
 // hedge runs a hedged RPC: attempts race as Hedging in the package
 // documentation describes.
 func (h *Hedger) hedge(ctx context.Context, g *hedgeGroup, method string, req any, reply proto.Message, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
-	h.budget.deposit()
+	h.budget.Deposit()
 	c := &call{h: h, g: g, ctx: ctx, method: method, req: req, reply: reply, cc: cc, invoker: invoker,
 		opts: opts, first: opts, co: scanCallOptions(opts), decided: make(chan struct{})}
 	if len(c.co.onFinish) > 0 {
@@ -387,7 +388,7 @@ func (c *call) fire() {
 	if c.answer != nil || len(c.all) >= c.h.max || time.Now().Before(c.due) {
 		return
 	}
-	if c.h.budget.withdraw() {
+	if c.h.budget.Withdraw() {
 		c.h.sent.Add(1)
 		c.launchLocked(true)
 	} else {
@@ -409,7 +410,7 @@ func (c *call) ended(a *attempt) {
 	case c.answer != nil: // a loser
 	case c.h.final(a.err) || c.ctx.Err() != nil:
 		c.decideLocked(a)
-	case len(c.all) < c.h.max && c.h.budget.withdraw():
+	case len(c.all) < c.h.max && c.h.budget.Withdraw():
 		c.launchLocked(false)
 		c.armLocked()
 	case c.live == 0:

@@ -10,51 +10,6 @@ import (
 	"github.com/nanolb/nanolb/lb"
 )
 
-// drain withdraws until the budget refuses, returning how many it granted
-// (at most limit).
-func drain(b *budget, limit int) int {
-	for n := range limit {
-		if !b.withdraw() {
-			return n
-		}
-	}
-	return limit
-}
-
-func TestBudget(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var b budget
-		b.init(0.2, 10)
-		if n := drain(&b, 1000); n != 100 {
-			t.Fatalf("a fresh bucket granted %d retries, want 100 (ten seconds of 10/s)", n)
-		}
-		for range 50 {
-			b.deposit()
-		}
-		if n := drain(&b, 1000); n != 10 {
-			t.Fatalf("50 requests at 20%% earned %d retries, want 10", n)
-		}
-		time.Sleep(time.Second)
-		if n := drain(&b, 1000); n != 10 {
-			t.Fatalf("one quiet second earned %d retries, want 10", n)
-		}
-		time.Sleep(500 * time.Millisecond)
-		for range 25 {
-			b.deposit()
-		}
-		if n := drain(&b, 1000); n != 10 {
-			t.Fatalf("half a second and 25 requests earned %d retries, want 5 + 5", n)
-		}
-		time.Sleep(time.Hour)
-		for range 100_000 {
-			b.deposit()
-		}
-		if n := drain(&b, 100_000); n != 100 {
-			t.Fatalf("an hour and 100,000 requests earned %d retries, want the cap, 100", n)
-		}
-	})
-}
-
 // statusTripper answers every request with a bodiless response of its
 // status, counting attempts: the budget test's stand-in for a server, so
 // that it runs in synctest's fake time.

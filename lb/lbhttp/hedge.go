@@ -125,18 +125,18 @@ func (t *Transport) roundTripHedged(req *http.Request, lease lb.Lease) (*http.Re
 				return lb.Lease{}, nil, false
 			}
 		}
-		if !t.budget.withdraw() {
+		if !t.budget.Withdraw() {
 			closeReader(body)
 			return lb.Lease{}, nil, false
 		}
 		if t.throttle != nil && !t.throttle.Allow() {
-			t.budget.refund()
+			t.budget.Refund()
 			closeReader(body)
 			return lb.Lease{}, nil, false
 		}
 		l, err := t.pick(req, tried)
 		if err != nil {
-			t.budget.refund()
+			t.budget.Refund()
 			t.unthrottle()
 			closeReader(body)
 			return lb.Lease{}, nil, false

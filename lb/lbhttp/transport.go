@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nanolb/nanolb/internal/retrybudget"
 	"github.com/nanolb/nanolb/internal/throttle"
 	"github.com/nanolb/nanolb/lb"
 )
@@ -175,7 +176,7 @@ type Transport struct {
 	// hedge is nil unless hedging is on.
 	hedge  *hedging
 	base   http.RoundTripper
-	budget budget
+	budget retrybudget.Budget
 	max    int
 	// throttle is nil unless Throttle is set, so an attempt without it
 	// costs a nil check.
@@ -250,7 +251,7 @@ func (t *Transport) resolve() error {
 	if err := t.resolveHedging(); err != nil {
 		return err
 	}
-	t.budget.init(ratio, perSecond)
+	t.budget.Init(ratio, perSecond)
 	t.base = t.Base
 	if t.base == nil {
 		if dt, ok := http.DefaultTransport.(*http.Transport); ok {
@@ -295,7 +296,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	retry := false
 	if t.max > 1 {
-		t.budget.deposit() // every request earns retries, as in Finagle
+		t.budget.Deposit() // every request earns retries, as in Finagle
 		retry = t.retryable(req)
 	}
 	var tried []string // allocated by the first retry only
@@ -333,12 +334,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return t.finish(req, a, lease, resp, rtErr, outcome)
 			}
 		}
-		if !t.budget.withdraw() {
+		if !t.budget.Withdraw() {
 			closeReader(next)
 			return t.finish(req, a, lease, resp, rtErr, outcome)
 		}
 		if t.throttle != nil && !t.throttle.Allow() {
-			t.budget.refund()
+			t.budget.Refund()
 			closeReader(next)
 			return t.finish(req, a, lease, resp, rtErr, outcome)
 		}
@@ -348,7 +349,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		tried = append(tried, lease.Endpoint())
 		nextLease, err := t.pick(req, tried)
 		if err != nil {
-			t.budget.refund()
+			t.budget.Refund()
 			t.unthrottle()
 			closeReader(next)
 			return t.finish(req, a, lease, resp, rtErr, outcome)
@@ -371,7 +372,7 @@ func (t *Transport) unsent(lease lb.Lease, body io.ReadCloser, attempt int, prev
 	if attempt == 1 {
 		return fmt.Errorf("lbhttp: the request's context ended before it was sent: %w", ctxErr)
 	}
-	t.budget.refund()
+	t.budget.Refund()
 	return fmt.Errorf("lbhttp: the request's context ended before attempt %d was sent (attempt %d: %v): %w",
 		attempt, attempt-1, prev, ctxErr)
 }
