@@ -1,10 +1,6 @@
 package lbprom
 
-import (
-	"fmt"
-
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "github.com/prometheus/client_golang/prometheus"
 
 // HedgeStats is one hedger's counts, as a HedgeCollector reads them at
 // each scrape. Its fields are those of lbhttp.HedgeStats and
@@ -27,10 +23,7 @@ type HedgeStats struct {
 // hedger="name". It reads its stats function once per scrape and keeps
 // nothing else, so it has no Close. Its methods are safe for concurrent
 // use.
-type HedgeCollector struct {
-	stats              func() HedgeStats
-	sent, won, refused *prometheus.Desc
-}
+type HedgeCollector struct{ clientCollector }
 
 // NewHedgeCollector returns a collector for the hedger whose counts stats
 // returns, for example
@@ -44,28 +37,16 @@ type HedgeCollector struct {
 // name already registered is refused by Register. An empty name or a nil
 // stats is an error wrapping ErrOption.
 func NewHedgeCollector(name string, stats func() HedgeStats) (*HedgeCollector, error) {
-	switch {
-	case name == "":
-		return nil, fmt.Errorf("%w: empty hedger name", ErrOption)
-	case stats == nil:
-		return nil, fmt.Errorf("%w: nil hedge stats function", ErrOption)
+	if err := checkClient("hedger", name, stats == nil); err != nil {
+		return nil, err
 	}
-	c := &HedgeCollector{stats: stats}
-	c.sent, c.won, c.refused = hedgeDescs(name)
-	return c, nil
-}
-
-// Describe sends the three metrics' descriptions.
-func (c *HedgeCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.sent
-	ch <- c.won
-	ch <- c.refused
-}
-
-// Collect reads the hedger's counts once and sends them.
-func (c *HedgeCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.stats()
-	ch <- prometheus.MustNewConstMetric(c.sent, prometheus.CounterValue, float64(s.Sent))
-	ch <- prometheus.MustNewConstMetric(c.won, prometheus.CounterValue, float64(s.Won))
-	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(s.Refused))
+	sent, won, refused := hedgeDescs(name)
+	return &HedgeCollector{clientCollector{
+		descs: []*prometheus.Desc{sent, won, refused},
+		types: []prometheus.ValueType{prometheus.CounterValue, prometheus.CounterValue, prometheus.CounterValue},
+		read: func() []float64 {
+			s := stats()
+			return []float64{float64(s.Sent), float64(s.Won), float64(s.Refused)}
+		},
+	}}, nil
 }

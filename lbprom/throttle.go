@@ -28,10 +28,7 @@ type ThrottleStats struct {
 // carry the label throttle="name". It reads its stats function once per
 // scrape and keeps nothing else, so it has no Close. Its methods are safe
 // for concurrent use.
-type ThrottleCollector struct {
-	stats                       func() ThrottleStats
-	requests, accepts, rejected *prometheus.Desc
-}
+type ThrottleCollector struct{ clientCollector }
 
 // NewThrottleCollector returns a collector for the throttle whose counts
 // stats returns, for example
@@ -45,28 +42,51 @@ type ThrottleCollector struct {
 // with a name already registered is refused by Register. An empty name or
 // a nil stats is an error wrapping ErrOption.
 func NewThrottleCollector(name string, stats func() ThrottleStats) (*ThrottleCollector, error) {
+	if err := checkClient("throttle", name, stats == nil); err != nil {
+		return nil, err
+	}
+	requests, accepts, rejected := throttleDescs(name)
+	return &ThrottleCollector{clientCollector{
+		descs: []*prometheus.Desc{requests, accepts, rejected},
+		types: []prometheus.ValueType{prometheus.GaugeValue, prometheus.GaugeValue, prometheus.CounterValue},
+		read: func() []float64 {
+			s := stats()
+			return []float64{float64(s.Requests), float64(s.Accepts), float64(s.Rejected)}
+		},
+	}}, nil
+}
+
+// clientCollector is what ThrottleCollector and HedgeCollector share: the
+// metrics of one client-side mechanism, read through a function once per
+// scrape.
+type clientCollector struct {
+	descs []*prometheus.Desc
+	types []prometheus.ValueType
+	read  func() []float64 // the metrics' values, in the order of descs
+}
+
+// Describe sends the metrics' descriptions.
+func (c *clientCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+// Collect reads the counts once and sends them.
+func (c *clientCollector) Collect(ch chan<- prometheus.Metric) {
+	for i, v := range c.read() {
+		ch <- prometheus.MustNewConstMetric(c.descs[i], c.types[i], v)
+	}
+}
+
+// checkClient is the check both client collectors make of their name and
+// stats function.
+func checkClient(kind, name string, nilStats bool) error {
 	switch {
 	case name == "":
-		return nil, fmt.Errorf("%w: empty throttle name", ErrOption)
-	case stats == nil:
-		return nil, fmt.Errorf("%w: nil throttle stats function", ErrOption)
+		return fmt.Errorf("%w: empty %s name", ErrOption, kind)
+	case nilStats:
+		return fmt.Errorf("%w: nil %s stats function", ErrOption, kind)
 	}
-	c := &ThrottleCollector{stats: stats}
-	c.requests, c.accepts, c.rejected = throttleDescs(name)
-	return c, nil
-}
-
-// Describe sends the three metrics' descriptions.
-func (c *ThrottleCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.requests
-	ch <- c.accepts
-	ch <- c.rejected
-}
-
-// Collect reads the throttle's counts once and sends them.
-func (c *ThrottleCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.stats()
-	ch <- prometheus.MustNewConstMetric(c.requests, prometheus.GaugeValue, float64(s.Requests))
-	ch <- prometheus.MustNewConstMetric(c.accepts, prometheus.GaugeValue, float64(s.Accepts))
-	ch <- prometheus.MustNewConstMetric(c.rejected, prometheus.CounterValue, float64(s.Rejected))
+	return nil
 }
