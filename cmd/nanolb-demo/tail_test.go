@@ -81,12 +81,30 @@ func TestSummarizeTailCountsExtraAttemptsAndSlowCallers(t *testing.T) {
 	if row.Slow != 4 || row.SlowAnswered != 1 || row.SlowSeen != 2 {
 		t.Errorf("slow drawn %d, answered %d, callers past 100 ms %d; want 4, 1, 2", row.Slow, row.SlowAnswered, row.SlowSeen)
 	}
+	base := tailRow{Label: "nanolb p2c", Nanolb: true, Requests: 1000, Attempts: 1000, P999: 200 * ms}
+	good := tailRow{Label: "nanolb p2c hedge p99 (10ms first)", Nanolb: true, Requests: 1000, Attempts: 1040, P999: 20 * ms, Hedges: &lbhttp.HedgeStats{Sent: 45}}
+	naive := tailRow{Label: "naive", Requests: 1000, Attempts: 1000, P999: 200 * ms, InFlight: -1}
+	if g := tailGains([]tailRow{naive, good}); g[0] != 0 || g[1] != 0 {
+		t.Errorf("gains without a nanolb row that does not hedge: %v, want none", g)
+	}
 	var table bytes.Buffer
-	writeTailTable(&table, 100*ms, []tailRow{row, {Label: "naive", InFlight: -1}})
+	writeTailTable(&table, 100*ms, []tailRow{base, row, good, naive})
 	lines := strings.Split(strings.TrimSpace(table.String()), "\n")
-	if len(lines) != 3 || !strings.Contains(lines[0], "callers ≥ 100 ms") ||
-		!strings.Contains(lines[1], " 1.20 ") || !strings.Contains(lines[1], " 15 ") || strings.Count(lines[2], "–") != 4 {
-		t.Errorf("tail table:\n%s", table.String())
+	for i, want := range [][]string{
+		{"callers ≥ 100 ms", "p99.9 gain", "≥ 5×, ≤ 5%, no errors"},
+		{"nanolb p2c ", " 1.0× "},
+		{" 2.0× ", " 1.20 ", " 15 ", " no"}, // too little gain, and an error
+		{" 10.0× ", " 4.00 ", " 45 ", " yes"},
+		{"naive ", " 1.0× "},
+	} {
+		for _, w := range want {
+			if i >= len(lines) || !strings.Contains(lines[i], w) {
+				t.Errorf("tail table line %d lacks %q:\n%s", i, w, table.String())
+			}
+		}
+	}
+	if n := strings.Count(lines[len(lines)-1], "–"); n != 5 {
+		t.Errorf("the naive client's row has %d dashes, want 5 (no hedges, no pool, no target):\n%s", n, table.String())
 	}
 }
 
