@@ -36,6 +36,10 @@ type clientSpec struct {
 	Wait     bool // nanolb only: lbhttp.Transport.Wait, queue at the limit
 	// SlowStart is nanolb only: lb.Config.SlowStart; zero is off.
 	SlowStart lb.SlowStart
+	// HedgeAfter and HedgeExtraLoad are nanolb only: the fields of
+	// lbhttp.Transport of the same names; both zero is no hedging.
+	HedgeAfter     time.Duration
+	HedgeExtraLoad float64
 }
 
 // Label is how tables and the report name the client.
@@ -58,6 +62,12 @@ func (s clientSpec) Label() string {
 	}
 	if ss := s.SlowStart; ss.Window != 0 {
 		l += " slow start " + slowStartString(ss)
+	}
+	switch {
+	case s.HedgeExtraLoad != 0:
+		l += fmt.Sprintf(" hedge p%.4g (%v first)", 100-100*s.HedgeExtraLoad, s.HedgeAfter)
+	case s.HedgeAfter != 0:
+		l += fmt.Sprintf(" hedge %v", s.HedgeAfter)
 	}
 	return l
 }
@@ -114,6 +124,9 @@ func parseClients(list []string) ([]clientSpec, error) {
 		// The cold scenario's ramped setups.
 		"p2c-slowstart":          {Kind: "nanolb", Policy: lb.P2C, SlowStart: coldSlowStart},
 		"least_loaded-slowstart": {Kind: "nanolb", Policy: lb.LeastLoaded, SlowStart: coldSlowStart},
+		// The tail scenario's hedging setups.
+		"p2c-hedge":     {Kind: "nanolb", Policy: lb.P2C, HedgeAfter: tailHedgeAfter},
+		"p2c-hedge-pct": {Kind: "nanolb", Policy: lb.P2C, HedgeAfter: tailHedgeAfter, HedgeExtraLoad: tailHedgeExtraLoad},
 	}
 	var all []clientSpec
 	for _, p := range lb.Policies() {
@@ -129,7 +142,7 @@ func parseClients(list []string) ([]clientSpec, error) {
 	for _, s := range all {
 		names = append(names, strings.TrimPrefix(s.Label(), "nanolb "))
 	}
-	names = append(names, "p2c-limit", "p2c-wait", "p2c-adaptive", "p2c-adaptive-wait", "p2c-slowstart", "least_loaded-slowstart")
+	names = append(names, "p2c-limit", "p2c-wait", "p2c-adaptive", "p2c-adaptive-wait", "p2c-slowstart", "least_loaded-slowstart", "p2c-hedge", "p2c-hedge-pct")
 	var out []clientSpec
 	for _, name := range list {
 		if name == "all" {
@@ -182,6 +195,7 @@ type liveClient struct {
 	http  *http.Client
 	url   func() string           // the URL of the next request
 	pool  *lb.Pool                // nanolb only: polled for the timeline
+	tr    *lbhttp.Transport       // nanolb only: its hedge counts
 	add   func(addr string) error // a backend joins: the client learns its address
 	close func()
 }
@@ -217,7 +231,8 @@ func newClient(spec clientSpec, sc scenario, addrs []string, concurrency int) (*
 		if err != nil {
 			return nil, fmt.Errorf("nanolb-demo: %w", err)
 		}
-		tr := &lbhttp.Transport{Pool: pool, Base: base, Wait: spec.Wait, MaxAttempts: sc.Attempts}
+		tr := &lbhttp.Transport{Pool: pool, Base: base, Wait: spec.Wait, MaxAttempts: sc.Attempts,
+			HedgeAfter: spec.HedgeAfter, HedgeExtraLoad: spec.HedgeExtraLoad}
 		if spec.Policy == lb.ConsistentHash {
 			// Route by a key, as a cache client would: each request
 			// carries one of 1,000 keys.
@@ -235,6 +250,7 @@ func newClient(spec clientSpec, sc scenario, addrs []string, concurrency int) (*
 				return fmt.Sprintf("http://backends/work?key=k%d", rand.IntN(1000))
 			},
 			pool: pool,
+			tr:   tr,
 			add:  func(addr string) error { return pool.Add(addr) },
 			close: func() {
 				pool.Close() // stops an adaptive limit's evaluations

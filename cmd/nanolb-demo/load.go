@@ -6,6 +6,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nanolb/nanolb/lb"
+	"github.com/nanolb/nanolb/lb/lbhttp"
 )
 
 // options are the demo's knobs, from its flags.
@@ -36,6 +39,17 @@ type phaseResult struct {
 	Failed   [][]int64 // [backend][bucket] of those, answered 500 or 503
 	Timeline *timeline // nanolb only
 	FirstErr string    // an example of what callers saw, for the table
+	// Slow is the requests the backends drew to answer after their
+	// SlowDelay, and SlowAnswered those they answered, not cancelled by
+	// the client first.
+	Slow, SlowAnswered int64
+	// Hedges is the Transport's hedge counts, nil for a client that does
+	// not hedge.
+	Hedges *lbhttp.HedgeStats
+	// InFlightAfter is the pool's leases not yet ended once the phase's
+	// requests have returned (given a moment for cancelled hedges to end),
+	// -1 for a client without a pool.
+	InFlightAfter int64
 }
 
 // runPhase starts the scenario's backends afresh, sends a bounded load
@@ -128,6 +142,10 @@ func runPhase(ctx context.Context, sc scenario, spec clientSpec, opts options, p
 	if p := joinErr.Load(); p != nil {
 		return nil, fmt.Errorf("nanolb-demo: %s joins: %w", spec.Label(), *p)
 	}
+	inFlight := int64(-1)
+	if c.pool != nil {
+		inFlight = settledInFlight(c.pool, time.Second)
+	}
 
 	r := &phaseResult{
 		Spec:     spec,
@@ -136,6 +154,12 @@ func runPhase(ctx context.Context, sc scenario, spec clientSpec, opts options, p
 		Backends: sc.Backends,
 		Timeline: tl,
 		Samples:  samples,
+
+		InFlightAfter: inFlight,
+	}
+	if c.tr != nil && (spec.HedgeAfter != 0 || spec.HedgeExtraLoad != 0) {
+		h := c.tr.HedgeStats()
+		r.Hedges = &h
 	}
 	if p := firstErr.Load(); p != nil {
 		r.FirstErr = *p
@@ -149,8 +173,28 @@ func runPhase(ctx context.Context, sc scenario, spec clientSpec, opts options, p
 		}
 		r.Received = append(r.Received, rec)
 		r.Failed = append(r.Failed, fail)
+		r.Slow += b.slow.Load()
+		r.SlowAnswered += b.slowDone.Load()
 	}
 	return r, ctx.Err()
+}
+
+// settledInFlight returns the leases of pool not yet ended, summed over
+// its endpoints, once that is 0 or wait has passed: a hedge that lost
+// ends its lease when its cancelled attempt returns, just after the
+// request it lost.
+func settledInFlight(pool *lb.Pool, wait time.Duration) int64 {
+	deadline := time.Now().Add(wait)
+	for {
+		var n int64
+		for _, e := range pool.Endpoints() {
+			n += e.InFlight
+		}
+		if n == 0 || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // closedLoop sends requests through c from opts.Concurrency callers, each

@@ -19,9 +19,10 @@
 //
 // Usage:
 //
-//	nanolb-demo [-scenario mixed|steady|outage|overload|gray|cold] [-duration 4s] [-concurrency 16]
+//	nanolb-demo [-scenario mixed|steady|outage|overload|gray|cold|tail] [-duration 4s] [-concurrency 16]
 //	    [-clients all|p2c,round_robin,...,httplb,naive] [-max-requests 100000]
-//	    [-buckets 40] [-poll 50ms] [-slow-start 20s,1%,0.5] [-out out/demo/report.html]
+//	    [-buckets 40] [-poll 50ms] [-slow-start 20s,1%,0.5] [-hedge-after 10ms] [-hedge-extra-load 0.01]
+//	    [-out out/demo/report.html]
 //
 // The overload scenario instead offers four backends of fixed capacity an
 // open-loop load that rises past it, and prints each client's goodput.
@@ -30,7 +31,10 @@
 // backend's share once outlier detection had a second to judge it. The cold
 // scenario adds a sixth backend mid-phase that is slow for its first two
 // seconds, and prints the callers' p99 before it joins and while it is
-// slow, for P2C and least loaded without and with slow start.
+// slow, for P2C and least loaded without and with slow start. The tail
+// scenario has one of five backends answer 1% of its requests after 200 ms,
+// and prints the callers' p99.9 and what hedging cost for P2C without
+// hedging, with a fixed hedge delay and at the 99th percentile.
 //
 // README.md in this directory describes the scenarios and the report.
 //
@@ -84,13 +88,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	var c config
 	scenarioName := fs.String("scenario", "mixed", "fault script: "+strings.Join(scenarioNames(), ", "))
-	fs.DurationVar(&c.opts.Duration, "duration", 4*time.Second, "length of each client's phase (100ms to 10m; gray 10s and cold 5s unless given)")
+	fs.DurationVar(&c.opts.Duration, "duration", 4*time.Second, "length of each client's phase (100ms to 10m; gray 10s, cold 5s, tail 12s unless given)")
 	fs.IntVar(&c.opts.Concurrency, "concurrency", 16, "callers sending at once (1 to 1024)")
 	fs.IntVar(&c.opts.MaxRequests, "max-requests", 100000, "at most this many requests per phase (1 to 10,000,000)")
 	fs.IntVar(&c.opts.Buckets, "buckets", 40, "time buckets per phase in the report's plots (4 to 1000)")
 	fs.DurationVar(&c.opts.Poll, "poll", 50*time.Millisecond, "how often the timeline polls a nanolb pool (1ms to 1s)")
 	clients := fs.String("clients", "all", "comma-separated clients: all, httplb, naive, or nanolb policies (p2c, round_robin, least_loaded, weighted_round_robin, peak_ewma, random, consistent_hash)")
 	fs.StringVar(&c.out, "out", "out/demo/report.html", "where to write the HTML report")
+	hedgeAfter := fs.Duration("hedge-after", tailHedgeAfter, "the hedge delay of the clients that hedge: fixed, or until the percentile is known (tail scenario; 100µs to 10s)")
+	hedgeExtraLoad := fs.Float64("hedge-extra-load", tailHedgeExtraLoad, "the clients that hedge at a percentile hedge at the 1−x one, for about this share of extra requests (tail scenario; 0.001 to 0.5)")
 	slowStart := fs.String("slow-start", "", "WINDOW[,MIN%[,AGGRESSION]]: the slow start of the clients that ramp (cold scenario; default "+slowStartString(coldSlowStart)+")")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -111,6 +117,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		check("buckets", c.opts.Buckets >= 4 && c.opts.Buckets <= 1000, "between 4 and 1000"),
 		check("poll", c.opts.Poll >= time.Millisecond && c.opts.Poll <= time.Second, "between 1ms and 1s"),
 		check("out", c.out != "", "a file path"),
+		check("hedge-after", *hedgeAfter >= 100*time.Microsecond && *hedgeAfter <= 10*time.Second, "between 100µs and 10s"),
+		check("hedge-extra-load", *hedgeExtraLoad >= 0.001 && *hedgeExtraLoad <= 0.5, "between 0.001 and 0.5"),
 	); err != nil {
 		return c, err
 	}
@@ -130,6 +138,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		c.clients = slices.Clone(c.scenario.Clients)
 	} else if c.clients, err = parseClients(strings.Split(*clients, ",")); err != nil {
 		return c, err
+	}
+	for i := range c.clients {
+		if c.clients[i].HedgeAfter != 0 {
+			c.clients[i].HedgeAfter = *hedgeAfter
+		}
+		if c.clients[i].HedgeExtraLoad != 0 {
+			c.clients[i].HedgeExtraLoad = *hedgeExtraLoad
+		}
 	}
 	if *slowStart != "" {
 		ss, err := parseSlowStart(*slowStart)
@@ -207,6 +223,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 			rows = append(rows, summarizeCold(r, b))
 		}
 		writeColdTable(stdout, rows)
+	}
+	if b := c.scenario.tailBackend(); b >= 0 {
+		spec := c.scenario.Backends[b]
+		slowAt := spec.SlowDelay / 2
+		fmt.Fprintf(stdout, "\ntail: %s answers %d%% of its requests after %v. p99.9 gain: nanolb p2c's p99.9 without hedging over this one's. slow drawn: requests it drew to answer slowly; slow answered: of those, answered rather than cancelled by a hedge that won; callers ≥ %v: requests whose callers waited that long; extra: requests the backends received past one per request; in flight after: the pool's leases not ended after the phase; last, whether a client that hedges met issue 30's target.\n\n",
+			spec.Name, spec.SlowPercent, spec.SlowDelay, slowAt)
+		var rows []tailRow
+		for _, r := range results {
+			rows = append(rows, summarizeTail(r, b))
+		}
+		writeTailTable(stdout, slowAt, rows)
 	}
 	page, err := renderReport(c.scenario, c.opts, results, rows)
 	if err != nil {

@@ -180,7 +180,7 @@ var (
 	colFail    = color.RGBA{R: 250, G: 200, B: 200, A: 255} // script: answers 500
 	colDown    = color.RGBA{R: 205, G: 205, B: 205, A: 255} // script: down, or not yet joined
 	colGray    = color.RGBA{R: 250, G: 225, B: 225, A: 255} // script: fails some requests at random
-	colCold    = color.RGBA{R: 250, G: 235, B: 170, A: 255} // script: slow while cold
+	colCold    = color.RGBA{R: 250, G: 235, B: 170, A: 255} // script: slow while cold, or for some requests
 	colEjected = color.RGBA{R: 190, G: 30, B: 30, A: 255}
 	colProbing = color.RGBA{R: 240, G: 150, B: 0, A: 255}
 	colProbe   = color.RGBA{R: 30, G: 60, B: 200, A: 255}
@@ -189,9 +189,10 @@ var (
 
 // timelinePlot draws one row per backend: the script's fault windows as
 // pale bands (red: answers 500, pink: fails some requests at random, grey:
-// down or not yet known to the clients, yellow: slow), and for nanolb the
-// pool's view on top: ejected (dark red bar), probing (orange), probes
-// (blue triangles) and reinstatements (green circles).
+// down or not yet known to the clients, yellow: slow while cold or for
+// some of its requests), and for nanolb the pool's view on top: ejected
+// (dark red bar), probing (orange), probes (blue triangles) and
+// reinstatements (green circles).
 func timelinePlot(r *phaseResult) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = r.Spec.Label() + ": faults, ejections, probes"
@@ -223,6 +224,9 @@ func timelinePlot(r *phaseResult) (*plot.Plot, error) {
 		}
 		if spec.Cold > 0 {
 			row(spec.Join.Seconds(), (spec.Join + spec.Cold).Seconds(), colCold)
+		}
+		if spec.SlowPercent > 0 {
+			row(0, d, colCold)
 		}
 	}
 	p.Y.Tick.Marker = plot.ConstantTicks(ticks)

@@ -176,7 +176,7 @@ Errors are what callers saw: a transport error or a status other than 200, after
 {{range .Rows}}<tr><td>{{.Label}}</td><td>{{.Requests}}</td><td>{{.Errors}}</td><td>{{pct3 .ErrorRate}}</td><td>{{ms .P50}}</td><td>{{ms .P99}}</td><td>{{ms .P999}}</td>{{range .Share}}<td>{{pct .}}</td>{{end}}<td>{{dash .Ejections}}</td><td>{{dash .Probes}}</td><td>{{dash .Reinstatements}}</td></tr>
 {{end}}</table>
 <div class="plots" id="overview">{{range .Overview}}{{.}}{{end}}</div>
-<p class="note">Share: of the requests the backends received (retries included). Timeline legend: pale red, the script makes the backend answer 500; pink, it fails some requests at random; grey, the backend is down, or not yet in the clients' lists; yellow, it is slow (cold); dark red bar, nanolb has it ejected; orange, a probe is out; blue triangle, a probe; green circle, reinstated. Ejections and probes are read by polling the pool every {{.Options.Poll}}.</p>
+<p class="note">Share: of the requests the backends received (retries included). Timeline legend: pale red, the script makes the backend answer 500; pink, it fails some requests at random; grey, the backend is down, or not yet in the clients' lists; yellow, it is slow (while cold, or for some of its requests); dark red bar, nanolb has it ejected; orange, a probe is out; blue triangle, a probe; green circle, reinstated. Ejections and probes are read by polling the pool every {{.Options.Poll}}.</p>
 {{range .Phases}}<section class="phase" id="{{.ID}}">
 <h2>{{.Label}}</h2>
 <p class="note">{{.Row.Requests}} requests, {{.Row.Errors}} errors seen by callers ({{pct3 .Row.ErrorRate}}%){{if .FirstErr}}, for example <span class="err">{{.FirstErr}}</span>{{end}}.</p>

@@ -62,6 +62,11 @@ type backendSpec struct {
 	// of Delay, as a process with cold caches does. Zero means never.
 	Cold      time.Duration
 	ColdDelay time.Duration
+	// SlowPercent is the share of requests, in percent, the backend
+	// answers after SlowDelay instead of its usual service time, drawn at
+	// random: a latency tail. Zero means none.
+	SlowPercent int
+	SlowDelay   time.Duration
 }
 
 // delayAt returns the service time of a request the backend receives
@@ -122,6 +127,17 @@ func (sc scenario) minDuration() time.Duration {
 func (sc scenario) grayBackend() int {
 	for i, b := range sc.Backends {
 		if b.FailPercent > 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// tailBackend returns the index of the backend that answers some requests
+// slowly, -1 if none does.
+func (sc scenario) tailBackend() int {
+	for i, b := range sc.Backends {
+		if b.SlowPercent > 0 {
 			return i
 		}
 	}
@@ -190,6 +206,21 @@ func coldBackends() []backendSpec {
 		Delay: 5 * time.Millisecond, Join: coldJoin, Cold: coldFor, ColdDelay: 80 * time.Millisecond})
 }
 
+// tailBackends are the tail scenario's five backends: all answer in 5 ms,
+// the third answers 1% of its requests after 200 ms instead.
+func tailBackends() []backendSpec {
+	var bs []backendSpec
+	for i := range 5 {
+		b := backendSpec{Name: fmt.Sprintf("b%d", i), Role: "answers in 5 ms", Delay: 5 * time.Millisecond}
+		if i == 2 {
+			b.Name, b.Role = "tail", "answers in 5 ms, 1% of requests at random after 200 ms"
+			b.SlowPercent, b.SlowDelay = 1, 200*time.Millisecond
+		}
+		bs = append(bs, b)
+	}
+	return bs
+}
+
 // scenarios lists the scripts that -scenario accepts, by name.
 var scenarios = map[string]scenario{
 	"gray": {
@@ -207,6 +238,14 @@ var scenarios = map[string]scenario{
 		Clients:    coldClients(),
 		LBDefaults: true,
 		Duration:   5 * time.Second,
+	},
+	"tail": {
+		Name:       "tail",
+		Describe:   "five backends answering in 5 ms, one of them answering 1% of its requests after 200 ms; nanolb P2C without and with hedging",
+		Backends:   tailBackends(),
+		Clients:    tailClients(),
+		LBDefaults: true,
+		Duration:   tailDuration,
 	},
 	"mixed": {
 		Name:     "mixed",

@@ -26,6 +26,8 @@ type backend struct {
 
 	received []atomic.Int64 // per bucket
 	failed   []atomic.Int64 // per bucket: 500 or 503 answers
+	slow     atomic.Int64   // requests drawn to be answered after SlowDelay
+	slowDone atomic.Int64   // of those, answered: not cancelled first
 }
 
 // cluster runs one scenario's backends for one phase: the script's clock
@@ -179,12 +181,21 @@ func (c *cluster) handler(b *backend) http.Handler {
 				return
 			}
 		}
-		t := time.NewTimer(b.spec.delayAt(now.Sub(c.start)))
+		d := b.spec.delayAt(now.Sub(c.start))
+		slow := b.spec.SlowPercent > 0 && rand.IntN(100) < b.spec.SlowPercent
+		if slow {
+			d = b.spec.SlowDelay
+			b.slow.Add(1)
+		}
+		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
 			return
+		}
+		if slow {
+			b.slowDone.Add(1)
 		}
 		if b.spec.FailPercent > 0 && rand.IntN(100) < b.spec.FailPercent {
 			b.failed[i].Add(1)
