@@ -78,9 +78,11 @@
 // The first attempt to succeed, or to end with an outcome that is not a
 // retryable failure, answers the request; the attempts still in flight are
 // cancelled and their leases end as cancelled, never as failures: losing a
-// race says nothing of an endpoint. An attempt that fails while another is
-// in flight ends with its failure and the request waits for the other;
-// one that fails alone is retried at once as above. Hedges and retries take
+// race says nothing of an endpoint (they end when the cancelled attempts
+// come back, just after RoundTrip returns). An attempt that fails while
+// another is in flight ends with its failure, and its place may take a
+// hedge after the delay; one that fails alone is retried at once as above.
+// A request the budget refuses a hedge hedges no more. Hedges and retries take
 // tokens from the same budget and count against the same MaxAttempts, so
 // in an outage where every endpoint is slow hedges add at most the budget's
 // share. HedgeStats counts hedges sent, hedges that won and hedges the

@@ -29,11 +29,13 @@ import (
 // HedgeStats counts a Transport's hedges since it started.
 type HedgeStats struct {
 	// Sent is the hedges sent: attempts started because those in flight
-	// had not answered within the hedge delay.
+	// had not answered within the hedge delay (some are cancelled before
+	// they reach a server, when an earlier attempt answers first).
 	Sent uint64
 	// Won is the requests a hedge answered first.
 	Won uint64
-	// Refused is the hedges not sent because the retry budget was empty.
+	// Refused is the requests that wanted a hedge the retry budget had no
+	// token for (counted once per request, which then hedges no more).
 	Refused uint64
 }
 
@@ -113,35 +115,35 @@ func (t *Transport) roundTripHedged(req *http.Request, lease lb.Lease) (*http.Re
 		}()
 	}
 	// next leases an endpoint not yet tried for another attempt, with its
-	// body and its token, or reports why not.
-	next := func() (lb.Lease, io.ReadCloser, bool) {
+	// body and its token; ok false says none is sent, broke that the
+	// budget was why.
+	next := func() (l lb.Lease, body io.ReadCloser, ok, broke bool) {
 		if attempts >= t.max || ctx.Err() != nil {
-			return lb.Lease{}, nil, false
+			return lb.Lease{}, nil, false, false
 		}
-		var body io.ReadCloser
 		if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
 			var err error
 			if body, err = req.GetBody(); err != nil {
-				return lb.Lease{}, nil, false
+				return lb.Lease{}, nil, false, false
 			}
 		}
 		if !t.budget.Withdraw() {
 			closeReader(body)
-			return lb.Lease{}, nil, false
+			return lb.Lease{}, nil, false, true
 		}
 		if t.throttle != nil && !t.throttle.Allow() {
 			t.budget.Refund()
 			closeReader(body)
-			return lb.Lease{}, nil, false
+			return lb.Lease{}, nil, false, false
 		}
 		l, err := t.pick(req, tried)
 		if err != nil {
 			t.budget.Refund()
 			t.unthrottle()
 			closeReader(body)
-			return lb.Lease{}, nil, false
+			return lb.Lease{}, nil, false, false
 		}
-		return l, body, true
+		return l, body, true, false
 	}
 
 	launch(lease, req.Body, false)
@@ -165,6 +167,7 @@ func (t *Transport) roundTripHedged(req *http.Request, lease lb.Lease) (*http.Re
 		}
 	}()
 	var last *flight // the last failed attempt, returned if nothing better comes
+	refused := false // the budget refused a hedge: the request hedges no more
 	for {
 		select {
 		case f := <-done:
@@ -174,7 +177,7 @@ func (t *Transport) roundTripHedged(req *http.Request, lease lb.Lease) (*http.Re
 				if !final && attempts < t.max {
 					// Failed with nothing else in flight: retry at once, as
 					// without hedging.
-					if l, body, ok := next(); ok {
+					if l, body, ok, _ := next(); ok {
 						failed(last)
 						last = f
 						launch(l, body, false)
@@ -187,14 +190,21 @@ func (t *Transport) roundTripHedged(req *http.Request, lease lb.Lease) (*http.Re
 			}
 			failed(last)
 			last = f // the others may still answer
+			if fire == nil && !refused {
+				arm() // its place may take a hedge
+			}
 		case <-fire:
-			if l, body, ok := next(); ok {
+			fire = nil
+			l, body, ok, broke := next()
+			switch {
+			case ok:
 				h.sent.Add(1)
 				launch(l, body, true)
-			} else if attempts < t.max && ctx.Err() == nil {
-				h.refused.Add(1)
+				arm()
+			case broke:
+				h.refused.Add(1) // once per request: no more hedges for it
+				refused = true
 			}
-			arm()
 		}
 	}
 }
