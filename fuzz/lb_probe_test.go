@@ -79,10 +79,14 @@ type probeScript struct {
 
 	leases []*probeLease
 	latest map[string]int // seq of the newest probe handed out per endpoint
+	// timedOut is when an up endpoint's streak's first timeout came (µs
+	// since born; absent: none): a streak ending in a timeout ejects only
+	// Config.TimeoutGrace after it.
+	timedOut map[string]int64
 }
 
 func newProbeScript(t *testing.T, tp *tape) *probeScript {
-	s := &probeScript{t: t, tp: tp, latest: map[string]int{}}
+	s := &probeScript{t: t, tp: tp, latest: map[string]int{}, timedOut: map[string]int64{}}
 	n := 1 + tp.intn(6)
 	policy := lb.Policy(tp.intn(numPolicies()))
 	s.ejectAfter = 1 + tp.intn(3)
@@ -263,6 +267,7 @@ func (s *probeScript) done(i int, err error) {
 	switch kind := kindOf(err); {
 	case current && kind == success:
 		want = lb.EndpointStatus{Addr: h.addr, State: lb.Up, InFlight: before.InFlight - 1}
+		delete(s.timedOut, h.addr)
 	case current && kind == failure:
 		want.State, want.Ejections = lb.Ejected, min(before.Ejections+1, 63)
 		want.Until = s.born.Add(time.Duration(now+penalty(s.ejectFor, s.maxEjectFor, want.Ejections)) * time.Microsecond)
@@ -273,11 +278,20 @@ func (s *probeScript) done(i int, err error) {
 		// probe: only the probe that owns the endpoint decides.
 	case kind == success:
 		want.Streak = 0
+		delete(s.timedOut, h.addr)
 	case kind == failure: // an ordinary lease, or a superseded probe on an endpoint that is up
 		want.Streak = min(before.Streak+1, 255)
-		if want.Streak >= s.ejectAfter && out < maxEjected(s.pct, len(es)) {
+		timeout := errors.Is(err, context.DeadlineExceeded)
+		first, ok := s.timedOut[h.addr]
+		if timeout && !ok {
+			first = max(now, 1)
+			s.timedOut[h.addr] = first
+		}
+		grace := micros(lb.DefaultTimeoutGrace)
+		if want.Streak >= s.ejectAfter && (!timeout || now-first >= grace) && out < maxEjected(s.pct, len(es)) {
 			want.State, want.Ejections = lb.Ejected, 1
 			want.Until = s.born.Add(time.Duration(now+penalty(s.ejectFor, s.maxEjectFor, 1)) * time.Microsecond)
+			delete(s.timedOut, h.addr)
 		}
 	}
 	if !sameStatus(after, want) {

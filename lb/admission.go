@@ -83,7 +83,7 @@ func (p *Pool) drained() {
 // record, or when a probe may be due (kick serves a due probe first). See
 // the top of this file for why c is the policy's choice.
 func (p *Pool) passOn(c *core) bool {
-	if c.health.Load() != 0 || p.due.Load() != dueNone {
+	if c.health.Load() != 0 || p.probeState() != dueNone {
 		return false
 	}
 	// The ended lease counts as ended; its place in flight passes on.
@@ -176,7 +176,7 @@ func (p *Pool) kick() {
 // choice among endpoints below their limit. It skips lease's queue check:
 // the queue is what it serves.
 func (p *Pool) acquire() (Lease, error) {
-	if p.due.Load() != dueNone {
+	if p.probeState() != dueNone {
 		if l, ok := p.leaseProbe(); ok {
 			return l, nil
 		}

@@ -67,7 +67,7 @@
 // as Envoy's slow start: Pick keeps the policy's choice of a ramping
 // endpoint with probability max(MinWeightPercent/100, (t/Window)^(1/Aggression)),
 // else the policy chooses again. Factors are stepped off the hot path; a
-// Pick reads one more word of the pool while nothing ramps.
+// Pick's fast path tests the same word of the pool it tests for due probes.
 //
 // # Probes
 //

@@ -182,7 +182,7 @@ func (p *Pool) transition(c *core, old, next uint64, kind EventKind, refused boo
 func (p *Pool) abandonProbe(c *core, probe uint64) {
 	if c.health.CompareAndSwap(probe, healthWord(stateEjected, streakOf(probe), ejectionsOf(probe), 0)) {
 		p.track(c)
-		p.due.Store(dueRaised)
+		p.setDue(dueRaised)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 // every endpoint ejected and none due. Every lease must be ended with
 // Done, once.
 func (p *Pool) Pick() (Lease, error) {
-	if p.due.Load()|uint32(p.ramps.Load()) != 0 {
+	if p.due.Load() != dueNone { // a probe may be due, or an endpoint ramps
 		return p.probeOrPick(0, false)
 	}
 	c := p.pick()
@@ -54,7 +54,7 @@ func (p *Pool) PickKeyUint64(key uint64) (Lease, error) {
 // table's common case (idleOwner) inlined, instead of through the policy
 // switch.
 func (p *Pool) pickHash(h uint64) (Lease, error) {
-	if p.due.Load() != dueNone {
+	if p.probeState() != dueNone {
 		return p.probeOrPick(h, true)
 	}
 	if p.policy != ConsistentHash {
@@ -87,7 +87,7 @@ func (p *Pool) probeOrPick(h uint64, keyed bool) (Lease, error) {
 // ramp applied while any endpoint ramps.
 func (p *Pool) choose() *core {
 	c := p.pick()
-	if p.ramps.Load() != 0 {
+	if p.due.Load()&dueRamping != 0 {
 		c = p.ramped(c)
 	}
 	return c

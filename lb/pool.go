@@ -16,7 +16,6 @@ import (
 type Pool struct {
 	// Read by every Pick.
 	due      atomic.Uint32 // dueNone, dueRaised or dueScanning
-	ramps    atomic.Int32  // endpoints whose slow start is ramping (slowstart.go)
 	policy   Policy
 	mode     leaseMode // what a lease carries beyond its endpoint's in-flight count
 	tables   tables    // the current table of the pool's policy

@@ -17,12 +17,44 @@ import (
 // lowers the flag unless more endpoints are due. Concurrent Picks go on to
 // normal selection meanwhile.
 
-// Values of Pool.due.
+// Values of Pool.due's probe state, its low bits.
 const (
 	dueNone     = 0 // no ejected endpoint's deadline has passed since the last scan
 	dueRaised   = 1 // one may have: the next Pick scans
 	dueScanning = 2 // a Pick is scanning
+	dueMask     = 3
 )
+
+// dueRamping is Pool.due's bit set while slow start ramps an endpoint
+// (slowstart.go), so that Pick's one test of due covers both.
+const dueRamping = 4
+
+// probeState is the probe part of p.due.
+func (p *Pool) probeState() uint32 { return p.due.Load() & dueMask }
+
+// setDue sets the probe part of p.due to v, keeping the ramp bit.
+func (p *Pool) setDue(v uint32) {
+	for {
+		old := p.due.Load()
+		if p.due.CompareAndSwap(old, old&^dueMask|v) {
+			return
+		}
+	}
+}
+
+// swapDue moves the probe part of p.due from old to next, keeping the ramp
+// bit, and reports whether it was old.
+func (p *Pool) swapDue(old, next uint32) bool {
+	for {
+		d := p.due.Load()
+		if d&dueMask != old {
+			return false
+		}
+		if p.due.CompareAndSwap(d, d&^dueMask|next) {
+			return true
+		}
+	}
+}
 
 const never = math.MaxInt64
 
@@ -37,16 +69,16 @@ var testHookBeforeProbeCAS func(*Pool)
 // view's deadlines (claimDue), and re-arms the wake timer for the earliest
 // deadline left (MinIndex over the same array).
 func (p *Pool) leaseProbe() (Lease, bool) {
-	if !p.due.CompareAndSwap(dueRaised, dueScanning) {
+	if !p.swapDue(dueRaised, dueScanning) {
 		return Lease{}, false
 	}
 	v := p.view.Load()
 	now := p.now()
 	won, token, more := p.claimDue(v, now)
 	if more {
-		p.due.Store(dueRaised)
+		p.setDue(dueRaised)
 	} else {
-		p.due.CompareAndSwap(dueScanning, dueNone) // fails if the timer raised it again meanwhile
+		p.swapDue(dueScanning, dueNone) // fails if the timer raised it again meanwhile
 	}
 	if i := earliest(v.deadlines); i >= 0 {
 		if next := v.deadlines[i].Load(); next != never {
@@ -220,6 +252,6 @@ func (p *Pool) arm(deadline int64) {
 // wakeUp runs on the timer's goroutine when the earliest deadline passes.
 func (p *Pool) wakeUp() {
 	p.armedAt.Store(never)
-	p.due.Store(dueRaised)
+	p.setDue(dueRaised)
 	p.kick() // a probe may be due for a waiter
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nanolb/nanolb/internal/fastrand"
@@ -86,8 +87,10 @@ const rampOne = 1 << 16
 const rampSettle = time.Second
 
 // ramp is a pool's slow-start state: the endpoints ramping and the timer
-// that steps their factors, under mu. Pool.ramps counts them for Pick.
+// that steps their factors, under mu; Pool.due's dueRamping bit is set
+// while there are any, for Pick.
 type ramp struct {
+	count   atomic.Int32 // endpoints ramping, for tests and status
 	mu      sync.Mutex
 	firstAt int64 // health-clock time the pool first had an endpoint
 	cores   []*core
@@ -119,7 +122,7 @@ func (p *Pool) startRamp(c *core, joining bool) {
 	m := c.meter
 	if m.rampFrom.Swap(now) == 0 {
 		r.cores = append(r.cores, c)
-		p.ramps.Store(int32(len(r.cores)))
+		p.setRamping(len(r.cores))
 	}
 	m.ramp.Store(s.factor(0))
 	if !r.running && !r.closed {
@@ -160,9 +163,20 @@ func (p *Pool) stepRamps() {
 	}
 	clear(r.cores[len(left):])
 	r.cores = left
-	p.ramps.Store(int32(len(left)))
+	p.setRamping(len(left))
 	if r.running = len(left) > 0 && !r.closed; r.running {
 		r.timer.Reset(p.rampStep())
+	}
+}
+
+// setRamping records that n endpoints ramp: Pick tests Pool.due's
+// dueRamping bit, set while n is not zero.
+func (p *Pool) setRamping(n int) {
+	p.ramp.count.Store(int32(n))
+	if n > 0 {
+		p.due.Or(dueRamping)
+	} else {
+		p.due.And(^uint32(dueRamping))
 	}
 }
 

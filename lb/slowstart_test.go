@@ -32,12 +32,12 @@ func shareOf(t *testing.T, p *Pool, addr string, n int) float64 {
 func TestSlowStartRampsAnAddedEndpointsShare(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := mustNew(t, Config{Policy: Random, SlowStart: SlowStart{Window: 10 * time.Second}}, addrs(5)...)
-		if p.ramps.Load() != 0 {
-			t.Fatalf("%d endpoints of New ramping", p.ramps.Load())
+		if p.ramp.count.Load() != 0 {
+			t.Fatalf("%d endpoints of New ramping", p.ramp.count.Load())
 		}
 		time.Sleep(999 * time.Millisecond)
-		if err := p.Add("10.9.9.8:8080"); err != nil || p.ramps.Load() != 0 {
-			t.Fatalf("joined within the pool's first second: %d ramping (%v)", p.ramps.Load(), err)
+		if err := p.Add("10.9.9.8:8080"); err != nil || p.ramp.count.Load() != 0 {
+			t.Fatalf("joined within the pool's first second: %d ramping (%v)", p.ramp.count.Load(), err)
 		}
 		time.Sleep(2 * time.Millisecond)
 		newcomer := "10.9.9.9:8080"
@@ -65,8 +65,8 @@ func TestSlowStartRampsAnAddedEndpointsShare(t *testing.T) {
 		check(0.9)
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
-		if p.ramps.Load() != 0 {
-			t.Fatalf("%d endpoints still ramping after the window", p.ramps.Load())
+		if p.ramp.count.Load() != 0 {
+			t.Fatalf("%d endpoints still ramping after the window", p.ramp.count.Load())
 		}
 		check(1)
 	})
@@ -82,8 +82,8 @@ func TestSlowStartRampsAReinstatedEndpointAndForgetsARemovedOne(t *testing.T) {
 		time.Sleep(time.Second)
 		probe := leaseOn(t, p, back)
 		probe.Done(nil)
-		if p.ramps.Load() != 1 {
-			t.Fatalf("%d ramping after a reinstatement, want 1", p.ramps.Load())
+		if p.ramp.count.Load() != 1 {
+			t.Fatalf("%d ramping after a reinstatement, want 1", p.ramp.count.Load())
 		}
 		if got, want := shareOf(t, p, back, 60000), 0.2*0.05; math.Abs(got-want) > 0.25*want+0.005 {
 			t.Fatalf("reinstated endpoint's share %.4f, want about %.4f", got, want)
@@ -93,8 +93,8 @@ func TestSlowStartRampsAReinstatedEndpointAndForgetsARemovedOne(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 		synctest.Wait()
-		if p.ramps.Load() != 0 {
-			t.Fatalf("%d ramping after the ramping endpoint left", p.ramps.Load())
+		if p.ramp.count.Load() != 0 {
+			t.Fatalf("%d ramping after the ramping endpoint left", p.ramp.count.Load())
 		}
 	})
 }
