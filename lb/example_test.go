@@ -192,3 +192,67 @@ func ExampleNewShardLayout() {
 	// user-2 -> its shard is down
 	// user-3 -> db-2:5432
 }
+
+// A backend that fails a fifth of its requests at random rarely fails five
+// in a row, so consecutive failures miss it; outlier detection (on by
+// default, here judged every millisecond) ejects it by its success rate.
+func ExampleOutlier() {
+	addrs := make([]string, 10)
+	for i := range addrs {
+		addrs[i] = fmt.Sprintf("10.0.0.%d:8080", i+1)
+	}
+	pool, err := lb.New(lb.Config{Policy: lb.RoundRobin, Outlier: lb.Outlier{Interval: time.Millisecond}}, addrs...)
+	if err != nil {
+		panic(err)
+	}
+	gray, served := addrs[9], 0
+	for range 2000 {
+		l, _ := pool.Pick()
+		if l.Endpoint() == gray {
+			if served++; served%5 == 0 {
+				l.Done(errors.New("500"))
+				continue
+			}
+		}
+		l.Done(nil)
+	}
+	time.Sleep(2 * time.Millisecond)
+	for { // the next failure after the interval runs the evaluation
+		l, _ := pool.Pick()
+		if l.Endpoint() == gray {
+			l.Done(errors.New("500"))
+			break
+		}
+		l.Done(nil)
+	}
+	for _, e := range pool.Endpoints() {
+		if e.State != lb.Up {
+			fmt.Printf("%s %v by %v: %.0f%% of %d requests succeeded\n", e.Addr, e.State, e.Reason, 100*e.SuccessRate, e.Requests)
+		}
+	}
+	// Output:
+	// 10.0.0.10:8080 ejected by success_rate: 80% of 201 requests succeeded
+}
+
+// Slow start ramps an endpoint that joins a serving pool from a tenth of
+// its share; the pool's first endpoints do not ramp.
+func ExampleSlowStart() {
+	pool, err := lb.New(lb.Config{Policy: lb.Random, SlowStart: lb.SlowStart{Window: time.Minute}}, "10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080")
+	if err != nil {
+		panic(err)
+	}
+	defer pool.Close()
+	time.Sleep(1100 * time.Millisecond) // joining a pool that has served a second
+	_ = pool.Add("10.0.0.4:8080")
+	newcomer := 0
+	for range 100000 {
+		l, _ := pool.Pick()
+		if l.Endpoint() == "10.0.0.4:8080" {
+			newcomer++
+		}
+		l.Done(nil)
+	}
+	fmt.Println("newcomer's share under 5%:", newcomer < 5000, "(a full share would be 25%)")
+	// Output:
+	// newcomer's share under 5%: true (a full share would be 25%)
+}
