@@ -195,13 +195,13 @@ func ExampleNewShardLayout() {
 
 // A backend that fails a fifth of its requests at random rarely fails five
 // in a row, so consecutive failures miss it; outlier detection (on by
-// default, here judged every millisecond) ejects it by its success rate.
+// default, here judged every half second) ejects it by its success rate.
 func ExampleOutlier() {
 	addrs := make([]string, 10)
 	for i := range addrs {
 		addrs[i] = fmt.Sprintf("10.0.0.%d:8080", i+1)
 	}
-	pool, err := lb.New(lb.Config{Policy: lb.RoundRobin, Outlier: lb.Outlier{Interval: time.Millisecond}}, addrs...)
+	pool, err := lb.New(lb.Config{Policy: lb.RoundRobin, Outlier: lb.Outlier{Interval: 500 * time.Millisecond}}, addrs...)
 	if err != nil {
 		panic(err)
 	}
@@ -216,7 +216,7 @@ func ExampleOutlier() {
 		}
 		l.Done(nil)
 	}
-	time.Sleep(2 * time.Millisecond)
+	time.Sleep(600 * time.Millisecond)
 	for { // the next failure after the interval runs the evaluation
 		l, _ := pool.Pick()
 		if l.Endpoint() == gray {
