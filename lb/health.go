@@ -168,13 +168,7 @@ func (p *Pool) failed(c *core, probe uint64, timeout bool) {
 // compare-and-swap and, if it swapped, records kind (next's word) for
 // subscribers, in the endpoint's transition order (ordered).
 func (p *Pool) transition(c *core, old, next uint64, kind EventKind, refused bool) bool {
-	o := p.ordered()
-	swapped := c.health.CompareAndSwap(old, next)
-	if swapped {
-		o.record(kind, c, next, refused)
-	}
-	o.unlock()
-	return swapped
+	return p.transitionNoted(c, old, next, kind, refused, outlierNote{})
 }
 
 // abandonProbe hands a cancelled probe's endpoint back for the next Pick to
@@ -207,6 +201,11 @@ func (p *Pool) penalty(k uint64) int64 {
 	if shift := k - 1; shift < 63 && p.cfg.ejectFor <= d>>shift {
 		d = p.cfg.ejectFor << shift
 	}
+	return p.jittered(d)
+}
+
+// jittered is cooldown d less up to 10% of jitter, unless Config.NoJitter.
+func (p *Pool) jittered(d int64) int64 {
 	if p.cfg.jitter && d >= 10 {
 		d -= int64(fastrand.Uint63() % uint64(d/10+1))
 	}

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/nanolb/nanolb/internal/fastrand"
 )
 
 // Outlier detection ejects an endpoint whose requests fail much more often
@@ -346,10 +344,7 @@ func (p *Pool) outlierPenalty(k uint64) int64 {
 	if k <= uint64(o.maxEjectFor/o.ejectFor) {
 		d = o.ejectFor * int64(k)
 	}
-	if p.cfg.jitter && d >= 10 {
-		d -= int64(fastrand.Uint63() % uint64(d/10+1))
-	}
-	return d
+	return p.jittered(d)
 }
 
 // outlierNote is what an outlier ejection's event adds: why, the
@@ -359,8 +354,8 @@ type outlierNote struct {
 	rate, threshold float64
 }
 
-// transitionNoted is transition for an outlier ejection, whose event
-// carries note.
+// transitionNoted is transition with an outlier ejection's note for its
+// event (zero for any other transition).
 func (p *Pool) transitionNoted(c *core, old, next uint64, kind EventKind, refused bool, note outlierNote) bool {
 	o := p.ordered()
 	swapped := c.health.CompareAndSwap(old, next)

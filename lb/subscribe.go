@@ -79,10 +79,7 @@ func (h *hub) unlock() {
 // nothing on a nil hub, and the ring drops and counts the event when the
 // dispatcher is a whole ring behind.
 func (h *hub) record(kind EventKind, c *core, health uint64, refused bool) {
-	if h == nil {
-		return
-	}
-	h.Put(record{kind: kind, refused: refused, c: c, h: health, at: time.Now()})
+	h.recordNoted(kind, c, health, refused, outlierNote{})
 }
 
 // recordNoted is record for an outlier ejection's event.
