@@ -114,36 +114,13 @@ func (t *Transport) roundTripHedged(req *http.Request, lease lb.Lease) (*http.Re
 			done <- f
 		}()
 	}
-	// next leases an endpoint not yet tried for another attempt, with its
-	// body and its token; ok false says none is sent, broke that the
-	// budget was why.
-	next := func() (l lb.Lease, body io.ReadCloser, ok, broke bool) {
+	// next is another attempt's lease, body and token (Transport.another),
+	// while attempts remain and the request's context is live.
+	next := func() (lb.Lease, io.ReadCloser, bool, bool) {
 		if attempts >= t.max || ctx.Err() != nil {
 			return lb.Lease{}, nil, false, false
 		}
-		if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
-			var err error
-			if body, err = req.GetBody(); err != nil {
-				return lb.Lease{}, nil, false, false
-			}
-		}
-		if !t.budget.Withdraw() {
-			closeReader(body)
-			return lb.Lease{}, nil, false, true
-		}
-		if t.throttle != nil && !t.throttle.Allow() {
-			t.budget.Refund()
-			closeReader(body)
-			return lb.Lease{}, nil, false, false
-		}
-		l, err := t.pick(req, tried)
-		if err != nil {
-			t.budget.Refund()
-			t.unthrottle()
-			closeReader(body)
-			return lb.Lease{}, nil, false, false
-		}
-		return l, body, true, false
+		return t.another(req, tried)
 	}
 
 	launch(lease, req.Body, false)

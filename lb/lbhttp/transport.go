@@ -328,30 +328,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		// Everything that can refuse the retry comes before the failed
 		// attempt is discarded, so a refused retry returns it unchanged.
-		var next io.ReadCloser
-		if req.GetBody != nil && body != nil && body != http.NoBody {
-			if next, err = req.GetBody(); err != nil {
-				return t.finish(req, a, lease, resp, rtErr, outcome)
-			}
-		}
-		if !t.budget.Withdraw() {
-			closeReader(next)
-			return t.finish(req, a, lease, resp, rtErr, outcome)
-		}
-		if t.throttle != nil && !t.throttle.Allow() {
-			t.budget.Refund()
-			closeReader(next)
-			return t.finish(req, a, lease, resp, rtErr, outcome)
-		}
 		if tried == nil {
 			tried = make([]string, 0, t.max-1)
 		}
 		tried = append(tried, lease.Endpoint())
-		nextLease, err := t.pick(req, tried)
-		if err != nil {
-			t.budget.Refund()
-			t.unthrottle()
-			closeReader(next)
+		nextLease, next, ok, _ := t.another(req, tried)
+		if !ok {
 			return t.finish(req, a, lease, resp, rtErr, outcome)
 		}
 		if resp != nil {
@@ -360,6 +342,37 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		lease.Done(outcome)
 		lease, body, prev = nextLease, next, outcome
 	}
+}
+
+// another is what an attempt after the first needs: a body replayed
+// through GetBody (for a request that has one), a token from the retry
+// budget, the throttle's leave, and a lease on an endpoint not in tried.
+// With ok false nothing is to be sent, and whatever was taken is given
+// back; broke says the budget was why.
+func (t *Transport) another(req *http.Request, tried []string) (l lb.Lease, body io.ReadCloser, ok, broke bool) {
+	if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
+		var err error
+		if body, err = req.GetBody(); err != nil {
+			return lb.Lease{}, nil, false, false
+		}
+	}
+	if !t.budget.Withdraw() {
+		closeReader(body)
+		return lb.Lease{}, nil, false, true
+	}
+	if t.throttle != nil && !t.throttle.Allow() {
+		t.budget.Refund()
+		closeReader(body)
+		return lb.Lease{}, nil, false, false
+	}
+	l, err := t.pick(req, tried)
+	if err != nil {
+		t.budget.Refund()
+		t.unthrottle()
+		closeReader(body)
+		return lb.Lease{}, nil, false, false
+	}
+	return l, body, true, false
 }
 
 // unsent ends a request whose context ended before its attempt was sent:
