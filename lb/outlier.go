@@ -205,7 +205,7 @@ type candidate struct {
 // comes Interval or more after the previous evaluation.
 func (p *Pool) counted(c *core, failed bool) {
 	m := c.meter
-	if m == nil {
+	if m == nil || !p.cfg.outlier.on { // a meter may be the adaptive limit's or slow start's alone
 		return
 	}
 	if !failed {

@@ -206,9 +206,10 @@ func TestOutliersNeedMinHostsAndCanBeTurnedOff(t *testing.T) {
 		cfg Config
 		n   int
 	}{
-		"four endpoints":     {Config{Policy: RoundRobin}, 4},
-		"off, ten endpoints": {Config{Policy: RoundRobin, Outlier: Outlier{Off: true}}, 10},
-		"too few requests":   {Config{Policy: RoundRobin, Outlier: Outlier{MinRequests: 500, FailureMinRequests: 500}}, 10},
+		"four endpoints":                         {Config{Policy: RoundRobin}, 4},
+		"off, ten endpoints":                     {Config{Policy: RoundRobin, Outlier: Outlier{Off: true}}, 10},
+		"too few requests":                       {Config{Policy: RoundRobin, Outlier: Outlier{MinRequests: 500, FailureMinRequests: 500}}, 10},
+		"off, with meters for an adaptive limit": {Config{Policy: RoundRobin, Outlier: Outlier{Off: true}, AdaptiveConcurrency: true, MaxConcurrency: 1 << 20}, 10},
 	} {
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
