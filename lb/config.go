@@ -141,6 +141,20 @@ type Config struct {
 	// beside EjectAfter's consecutive failures; on by default (see Outlier).
 	Outlier Outlier
 
+	// Subset keeps only a stable subset of the endpoints the pool is
+	// given, so that each client of a large fleet connects to a few
+	// backends; off unless Subset.Size is set (see Subset).
+	Subset Subset
+
+	// Zones routes to the pool's local zone first, as Envoy's zone-aware
+	// routing; off unless Zones.Local is set (see Zones).
+	Zones Zones
+
+	// LoadWeights makes a WeightedRoundRobin pool weigh its endpoints by
+	// the load they report (Lease.ReportLoad), by gRFC A58's rule; off
+	// unless LoadWeights.Enabled is set (see LoadWeights).
+	LoadWeights LoadWeights
+
 	// NoJitter turns off cooldown jitter. With jitter (the default) each
 	// cooldown is drawn uniformly from [90%, 100%] of its nominal length, so
 	// clients that ejected an endpoint together do not probe it in
@@ -199,6 +213,9 @@ type settings struct {
 	shards       *ShardLayout // Config.Shards if it has addresses, else nil
 	outlier      outliers
 	slowStart    slowStart
+	subset       subsetting
+	zones        zoning
+	loadWeights  loadWeighting
 }
 
 func (c Config) resolve() (settings, error) {
@@ -288,6 +305,15 @@ func (c Config) resolve() (settings, error) {
 		return s, err
 	}
 	if s.slowStart, err = c.SlowStart.resolve(); err != nil {
+		return s, err
+	}
+	if s.subset, err = c.Subset.resolve(); err != nil {
+		return s, err
+	}
+	if s.zones, err = c.Zones.resolve(); err != nil {
+		return s, err
+	}
+	if s.loadWeights, err = c.LoadWeights.resolve(c.Policy); err != nil {
 		return s, err
 	}
 	s.ejectFor, s.maxEjectFor, s.probeTimeout = micros(ejectFor), micros(maxEjectFor), micros(probe)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -32,7 +33,7 @@ func TestZeroConfigMeansTheDocumentedDefaults(t *testing.T) {
 			minRequests: DefaultOutlierMinRequests, minFails: DefaultFailureMinRequests, failPercent: DefaultFailurePercent,
 			ejectFor: micros(DefaultOutlierEjectFor), maxEjectFor: micros(DefaultOutlierMaxEjectFor)},
 	}
-	if s != want {
+	if !reflect.DeepEqual(s, want) {
 		t.Fatalf("Config{} resolved to %+v, want %+v", s, want)
 	}
 }

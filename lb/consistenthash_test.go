@@ -118,7 +118,7 @@ func TestConsistentHashBalancesKeys(t *testing.T) {
 // An endpoint of weight w takes about w/Σw of the keys.
 func TestConsistentHashHonoursWeights(t *testing.T) {
 	const keys = 100000
-	eps := []Endpoint{{"a:1", 1}, {"b:1", 2}, {"c:1", 3}, {"d:1", 4}}
+	eps := []Endpoint{{Addr: "a:1", Weight: 1}, {Addr: "b:1", Weight: 2}, {Addr: "c:1", Weight: 3}, {Addr: "d:1", Weight: 4}}
 	p, err := NewWeighted(Config{Policy: ConsistentHash}, eps...)
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,13 @@ import (
 type Endpoint struct {
 	Addr   string
 	Weight int // 0 means 1; at most MaxWeight
+	// Zone is the endpoint's locality (an availability zone, a rack), for
+	// Config.Zones; "" is a zone of its own. At most MaxZoneLen bytes.
+	Zone string
 }
+
+// MaxZoneLen is the longest Endpoint.Zone.
+const MaxZoneLen = 256
 
 // MaxWeight is the largest endpoint weight.
 const MaxWeight = 1 << 20
@@ -48,6 +54,9 @@ func checkEndpoint(i int, e Endpoint) error {
 	}
 	if e.Weight < 0 || e.Weight > MaxWeight {
 		return fmt.Errorf("%w: %q has weight %d, outside 0..%d", ErrAddress, e.Addr, e.Weight, MaxWeight)
+	}
+	if len(e.Zone) > MaxZoneLen {
+		return fmt.Errorf("%w: %q has a zone of %d bytes, over %d", ErrAddress, e.Addr, len(e.Zone), MaxZoneLen)
 	}
 	return nil
 }
