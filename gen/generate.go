@@ -172,6 +172,8 @@ func switchOn(subject Code, table []policy, keep func(policy) bool, body func(po
 
 func every(policy) bool { return true }
 
+func unkeyed(p policy) bool { return !p.Keyed }
+
 // current is p.tables.<ident>.Load().
 func current(p policy) *Statement { return Id("p").Dot("tables").Dot(p.Ident).Dot("Load").Call() }
 
@@ -201,6 +203,8 @@ func dispatchFile(table []policy) *File {
 	})
 	f.Line()
 	policySet(f, table, "leasedPolicies", "those whose tables keep per-lease state: begin and end.", func(p policy) bool { return p.Leases })
+	f.Line()
+	policySet(f, table, "keyedPolicies", "those whose tables route keys: PickKey follows the key, and zones do not apply.", func(p policy) bool { return p.Keyed })
 	f.Line()
 	policySet(f, table, "totalPolicies", "those whose leases the pool counts in counters.total.", func(p policy) bool { return p.Totals })
 	f.Line()
@@ -247,6 +251,24 @@ func dispatchFile(table []policy) *File {
 		switchOn(Id("p").Dot("policy"), table, every, func(p policy) Code {
 			return Id("p").Dot("tables").Dot(p.Ident).Dot("Store").Call(
 				Id("new"+p.Name+"Table").Call(Id("ch"), Id("v"), current(p), Id("p").Dot("env").Call()))
+		}),
+	)
+	f.Line()
+	f.Comment("pickIn chooses an endpoint with policy among a zone's tables t (zone.go),")
+	f.Comment("or returns nil; keyed policies do not route by zone: nil.")
+	f.Func().Params(Id("t").Op("*").Id("tables")).Id("pickIn").Params(Id("policy").Id("Policy")).Op("*").Id("core").Block(
+		switchOn(Id("policy"), table, unkeyed, func(p policy) Code {
+			return Return(Id("t").Dot(p.Ident).Dot("Load").Call().Dot("pick").Call())
+		}),
+		Return(Nil()),
+	)
+	f.Line()
+	f.Comment("build stores in t a zone's fresh table of policy for its view v;")
+	f.Comment("keyed policies have none.")
+	f.Func().Params(Id("t").Op("*").Id("tables")).Id("build").Params(Id("policy").Id("Policy"), Id("v").Op("*").Id("view"), Id("env").Id("tableEnv")).Block(
+		switchOn(Id("policy"), table, unkeyed, func(p policy) Code {
+			return Id("t").Dot(p.Ident).Dot("Store").Call(
+				Id("new"+p.Name+"Table").Call(Id("change").Values(), Id("v"), Nil(), Id("env")))
 		}),
 	)
 	f.Line()

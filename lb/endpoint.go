@@ -2,6 +2,7 @@ package lb
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"time"
 )
@@ -81,6 +82,7 @@ const (
 type EndpointStatus struct {
 	Addr     string
 	Weight   int
+	Zone     string
 	State    State
 	InFlight int64 // leases not yet Done
 	// Limit is the endpoint's concurrency limit now: MaxConcurrency, or
@@ -107,6 +109,9 @@ type EndpointStatus struct {
 // Endpoints returns a snapshot of every endpoint, in the order they were
 // added. Each endpoint's fields are read atomically, not the set as a whole.
 func (p *Pool) Endpoints() []EndpointStatus {
+	p.mu.Lock()
+	zoneOf := maps.Clone(p.zoneOf)
+	p.mu.Unlock()
 	cores := p.view.Load().cores
 	out := make([]EndpointStatus, 0, len(cores))
 	for _, c := range cores {
@@ -118,6 +123,7 @@ func (p *Pool) Endpoints() []EndpointStatus {
 		e := EndpointStatus{
 			Addr:      *c.addr,
 			Weight:    int(c.weight.Load()),
+			Zone:      zoneOf[*c.addr],
 			State:     State(s),
 			InFlight:  c.inFlight(),
 			Limit:     p.limitOf(c),

@@ -33,6 +33,7 @@ func (p *Pool) add(endpoints []Endpoint) {
 	for _, e := range endpoints {
 		if _, ok := p.index[e.Addr]; !ok {
 			fresh = append(fresh, e)
+			p.zoneOf[e.Addr] = e.Zone
 		}
 	}
 	if len(fresh) > 0 || p.view.Load() == nil {
@@ -90,6 +91,7 @@ func (p *Pool) Set(endpoints ...Endpoint) error {
 		fresh   map[string]struct{} // the new addresses
 		added   []Endpoint
 		reweigh []reweight
+		rezoned []Endpoint // kept endpoints whose zone changed
 	)
 	kept, next := 0, 0
 	for i, e := range endpoints {
@@ -121,11 +123,20 @@ func (p *Pool) Set(endpoints ...Endpoint) error {
 		if w := uint32(max(e.Weight, 1)); cores[k].weight.Load() != w {
 			reweigh = append(reweigh, reweight{cores[k], w})
 		}
+		if p.zoneOf[e.Addr] != e.Zone {
+			rezoned = append(rezoned, e)
+		}
 	}
 	for _, r := range reweigh {
 		r.c.weight.Store(r.w)
 	}
+	for _, e := range append(added, rezoned...) {
+		p.zoneOf[e.Addr] = e.Zone
+	}
 	if kept == n && len(added) == 0 && len(reweigh) == 0 {
+		if len(rezoned) > 0 && p.cfg.zones.on {
+			p.rezone(p.view.Load())
+		}
 		return nil
 	}
 	for i := range keep {
@@ -188,6 +199,7 @@ func (p *Pool) publish(ch change) {
 	}
 	for _, c := range retired {
 		delete(p.index, *c.addr)
+		delete(p.zoneOf, *c.addr)
 	}
 	for _, m := range ch.added {
 		p.index[*m.c.addr] = m.c
@@ -198,9 +210,16 @@ func (p *Pool) publish(ch change) {
 	}
 	p.view.Store(v)
 	p.install(ch, v)
+	if p.cfg.zones.on {
+		p.rezone(v)
+	}
 	if !quiet || p.moves.since(at) {
 		for i := range v.cores {
 			v.mend(i)
+		}
+		if z := p.zones.Load(); z != nil {
+			z.mendZones()
+			p.reroute()
 		}
 	}
 	for _, c := range retired {

@@ -15,10 +15,15 @@ import (
 // every endpoint ejected and none due. Every lease must be ended with
 // Done, once.
 func (p *Pool) Pick() (Lease, error) {
-	if p.due.Load() != dueNone { // a probe may be due, or an endpoint ramps
+	var c *core
+	switch p.due.Load() {
+	case dueNone:
+		c = p.pick()
+	case dueZoned:
+		c = p.pickZoned()
+	default: // a probe may be due, or an endpoint ramps
 		return p.probeOrPick(0, false)
 	}
-	c := p.pick()
 	if c == nil || p.mode != leaseBare {
 		return p.lease(c)
 	}
@@ -86,7 +91,12 @@ func (p *Pool) probeOrPick(h uint64, keyed bool) (Lease, error) {
 // choose is the policy's choice for an unkeyed pick, with slow start's
 // ramp applied while any endpoint ramps.
 func (p *Pool) choose() *core {
-	c := p.pick()
+	var c *core
+	if p.due.Load()&dueZoned != 0 {
+		c = p.pickZoned()
+	} else {
+		c = p.pick()
+	}
 	if p.due.Load()&dueRamping != 0 {
 		c = p.ramped(c)
 	}

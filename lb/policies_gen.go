@@ -64,6 +64,9 @@ var policyLabels = [...]string{
 // leasedPolicies are those whose tables keep per-lease state: begin and end.
 var leasedPolicies = [len(policyLabels)]bool{PeakEWMA: true}
 
+// keyedPolicies are those whose tables route keys: PickKey follows the key, and zones do not apply.
+var keyedPolicies = [len(policyLabels)]bool{ConsistentHash: true, Shard: true}
+
 // totalPolicies are those whose leases the pool counts in counters.total.
 var totalPolicies = [len(policyLabels)]bool{ConsistentHash: true}
 
@@ -151,6 +154,45 @@ func (p *Pool) install(ch change, v *view) {
 		p.tables.consistentHash.Store(newConsistentHashTable(ch, v, p.tables.consistentHash.Load(), p.env()))
 	case Shard:
 		p.tables.shard.Store(newShardTable(ch, v, p.tables.shard.Load(), p.env()))
+	}
+}
+
+// pickIn chooses an endpoint with policy among a zone's tables t (zone.go),
+// or returns nil; keyed policies do not route by zone: nil.
+func (t *tables) pickIn(policy Policy) *core {
+	switch policy {
+	case P2C:
+		return t.p2c.Load().pick()
+	case RoundRobin:
+		return t.roundRobin.Load().pick()
+	case LeastLoaded:
+		return t.leastLoaded.Load().pick()
+	case WeightedRoundRobin:
+		return t.weightedRoundRobin.Load().pick()
+	case PeakEWMA:
+		return t.peakEWMA.Load().pick()
+	case Random:
+		return t.random.Load().pick()
+	}
+	return nil
+}
+
+// build stores in t a zone's fresh table of policy for its view v;
+// keyed policies have none.
+func (t *tables) build(policy Policy, v *view, env tableEnv) {
+	switch policy {
+	case P2C:
+		t.p2c.Store(newP2CTable(change{}, v, nil, env))
+	case RoundRobin:
+		t.roundRobin.Store(newRoundRobinTable(change{}, v, nil, env))
+	case LeastLoaded:
+		t.leastLoaded.Store(newLeastLoadedTable(change{}, v, nil, env))
+	case WeightedRoundRobin:
+		t.weightedRoundRobin.Store(newWeightedRoundRobinTable(change{}, v, nil, env))
+	case PeakEWMA:
+		t.peakEWMA.Store(newPeakEWMATable(change{}, v, nil, env))
+	case Random:
+		t.random.Store(newRandomTable(change{}, v, nil, env))
 	}
 }
 

@@ -42,6 +42,9 @@ type Pool struct {
 	adaptMu sync.Mutex  // serialises the adaptive limit's evaluations with Close
 	adapt   *time.Timer // runs evaluate every adaptInterval; nil without an adaptive limit
 
+	zones  atomic.Pointer[zoneSet] // zone-aware routing's tables and route (zone.go); nil without Zones
+	zoneOf map[string]string       // address -> zone, under mu
+
 	moves moves            // health transitions, for publish's copy of the view
 	mu    sync.Mutex       // serialises membership changes
 	index map[string]*core // address -> endpoint; its position is core.index
@@ -95,7 +98,7 @@ func newWeighted(cfg Config, endpoints []Endpoint, before func(*Pool)) (*Pool, e
 	if err := checkEndpoints(endpoints); err != nil {
 		return nil, err
 	}
-	p := &Pool{policy: s.policy, cfg: s, index: make(map[string]*core, len(endpoints))}
+	p := &Pool{policy: s.policy, cfg: s, index: make(map[string]*core, len(endpoints)), zoneOf: map[string]string{}}
 	if totalPolicies[s.policy] {
 		p.counts.total = perproc.NewSum()
 	}

@@ -133,6 +133,9 @@ func (p *Pool) track(c *core) {
 	if i := int(c.index.Load()); i < len(v.cores) && v.cores[i] == c {
 		v.trackSlot(i)
 	}
+	if p.cfg.zones.on {
+		p.trackZone(c)
+	}
 	p.moves.ended.Add(1)
 }
 

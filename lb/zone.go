@@ -3,6 +3,10 @@ package lb
 import (
 	"fmt"
 	"math"
+	"math/bits"
+	"sync/atomic"
+
+	"github.com/nanolb/nanolb/internal/fastrand"
 )
 
 // Zones routes a pool's picks by zone (Endpoint.Zone) as Envoy's
@@ -110,4 +114,206 @@ func (z Zones) resolve() (zoning, error) {
 		r.clients = z.Clients.share
 	}
 	return r, nil
+}
+
+// dueZoned is Pool.due's bit set while picks route by zone: Pick's fast
+// path already tests the due word, so a pool without zones pays nothing.
+const dueZoned = 8
+
+// zoneSet is one membership's zones: a view and a table of the pool's
+// policy per zone, over that zone's endpoints, and the route between them,
+// rewritten by reroute at every health transition (it is a hint: a Pick
+// reading it mid-write routes by a mix of two routes, both valid).
+type zoneSet struct {
+	zones []zone
+	local int              // index of the local zone, or -1 if it has no endpoints
+	where map[*core]uint64 // an endpoint's zone index << 32 | its index in that zone's view
+	stay  atomic.Uint64    // a draw in [0, 2^63) below it stays local
+	spill []atomic.Uint64  // for draws that leave: zone i takes those below spill[i] and above spill[i-1]
+}
+
+// zone is one zone's endpoints, in the pool's view order.
+type zone struct {
+	name   string
+	view   *view
+	tables tables
+}
+
+// rezone builds the zone set of view v and installs it, then sets the
+// route. Callers hold p.mu; publish mends the zone views after a racing
+// health transition as it mends v.
+func (p *Pool) rezone(v *view) {
+	z := &zoneSet{local: -1, where: make(map[*core]uint64, len(v.cores))}
+	index := map[string]int{}
+	for _, c := range v.cores {
+		name := p.zoneOf[*c.addr]
+		i, ok := index[name]
+		if !ok {
+			i = len(z.zones)
+			index[name] = i
+			z.zones = append(z.zones, zone{name: name, view: &view{}})
+			if name == p.cfg.zones.local {
+				z.local = i
+			}
+		}
+		zv := z.zones[i].view
+		z.where[c] = uint64(i)<<32 | uint64(len(zv.cores))
+		zv.cores = append(zv.cores, c)
+	}
+	for i := range z.zones {
+		zv := z.zones[i].view
+		zv.up = make([]atomic.Uint64, (len(zv.cores)+63)/64)
+		zv.deadlines = make([]atomic.Int64, len(zv.cores))
+		for k := range zv.cores {
+			zv.trackSlot(k)
+		}
+		z.zones[i].tables.build(p.policy, zv, p.env())
+	}
+	z.spill = make([]atomic.Uint64, len(z.zones))
+	p.zones.Store(z)
+	p.reroute()
+}
+
+// trackZone brings c's entries in its zone's view up to date, after track.
+func (p *Pool) trackZone(c *core) {
+	z := p.zones.Load()
+	if z == nil {
+		return
+	}
+	if w, ok := z.where[c]; ok {
+		z.zones[w>>32].view.trackSlot(int(uint32(w)))
+	}
+	p.reroute()
+}
+
+// mendZones is mend for every zone view.
+func (z *zoneSet) mendZones() {
+	for i := range z.zones {
+		zv := z.zones[i].view
+		for k := range zv.cores {
+			zv.mend(k)
+		}
+	}
+}
+
+// reroute sets the route from the endpoints up in each zone, by Envoy's
+// zone-aware rule (see Zones), and the dueZoned bit: clear when routing
+// is zone-blind.
+func (p *Pool) reroute() {
+	z := p.zones.Load()
+	if z == nil {
+		return
+	}
+	// Scratch on the stack for up to 16 zones: reroute runs in the Done
+	// that ejects an endpoint, which allocates nothing.
+	var upBuf [16]int
+	var residualBuf [16]float64
+	ups, residual := upBuf[:0], residualBuf[:0]
+	if len(z.zones) > len(upBuf) {
+		ups, residual = make([]int, 0, len(z.zones)), make([]float64, 0, len(z.zones))
+	}
+	ups, residual = ups[:len(z.zones)], residual[:len(z.zones)]
+	total, up := 0, 0
+	for i := range z.zones {
+		zv := z.zones[i].view
+		total += len(zv.cores)
+		for w := range zv.up {
+			ups[i] += bits.OnesCount64(zv.up[w].Load())
+		}
+		up += ups[i]
+	}
+	active := z.local >= 0 && !keyedPolicies[p.policy] && up >= p.cfg.zones.minEndpoints &&
+		int(p.counts.ejected.Load()) < p.cfg.maxEjected(total)
+	if !active {
+		p.due.And(^uint32(dueZoned))
+		return
+	}
+	share := func(i int) float64 { // the share of clients in zone i
+		if p.cfg.zones.clients == nil {
+			return float64(len(z.zones[i].view.cores)) / float64(total)
+		}
+		return p.cfg.zones.clients[z.zones[i].name]
+	}
+	local, clients := float64(ups[z.local])/float64(up), share(z.local)
+	stay := 1.0
+	if (p.cfg.zones.forceLocal == 0 || ups[z.local] < p.cfg.zones.forceLocal) && local < clients {
+		stay = local / clients
+	}
+	// The picks that leave go to the other zones in proportion to their
+	// residual: the share of endpoints up they have beyond their clients'.
+	var sum float64
+	for i := range z.zones {
+		if i != z.local {
+			residual[i] = max(float64(ups[i])/float64(up)-share(i), 0)
+			sum += residual[i]
+		}
+	}
+	if sum == 0 { // no zone has room to spare: by endpoints up
+		for i := range z.zones {
+			if i != z.local {
+				residual[i] = float64(ups[i])
+				sum += residual[i]
+			}
+		}
+	}
+	var cum float64
+	for i := range z.zones {
+		cum += residual[i]
+		z.spill[i].Store(uint64(min(cum/sum, 1) * (1 << 63)))
+	}
+	z.spill[len(z.zones)-1].Store(1 << 63)
+	z.stay.Store(uint64(stay * (1 << 63)))
+	p.due.Or(dueZoned)
+}
+
+// pickZoned is the policy's choice within a zone: the local one with the
+// route's probability, else another by its residual, drawn afresh; nil
+// from that zone's table (nothing up there) falls back to the whole pool.
+func (p *Pool) pickZoned() *core {
+	z := p.zones.Load()
+	i := z.local
+	if fastrand.Uint63() >= z.stay.Load() {
+		r := fastrand.Uint63()
+		for i = 0; i < len(z.spill)-1 && r >= z.spill[i].Load(); i++ {
+		}
+	}
+	if c := z.zones[i].tables.pickIn(p.policy); c != nil {
+		return c
+	}
+	return p.pick()
+}
+
+// ZoneStatus is a pool's zone-aware routing at one moment, as
+// Pool.ZoneStatus returns it.
+type ZoneStatus struct {
+	Local string // Zones.Local; "" when zone-aware routing is off
+	// Active reports that picks route by zone. It is false, and routing
+	// zone-blind, with zones off, with no endpoint in the local zone,
+	// fewer than Zones.MinEndpoints up, in panic mode, or on a keyed
+	// policy.
+	Active bool
+	// Shares is each zone's share of the pool's unkeyed picks while
+	// Active, the local zone's included; nil otherwise.
+	Shares map[string]float64
+}
+
+// ZoneStatus returns the pool's zone-aware routing now.
+func (p *Pool) ZoneStatus() ZoneStatus {
+	s := ZoneStatus{Local: p.cfg.zones.local}
+	z := p.zones.Load()
+	if z == nil || p.due.Load()&dueZoned == 0 {
+		return s
+	}
+	s.Active, s.Shares = true, make(map[string]float64, len(z.zones))
+	stay := float64(z.stay.Load()) / (1 << 63)
+	var below float64
+	for i := range z.zones {
+		at := float64(z.spill[i].Load()) / (1 << 63)
+		if i != z.local {
+			s.Shares[z.zones[i].name] = (1 - stay) * (at - below)
+		}
+		below = at
+	}
+	s.Shares[z.zones[z.local].name] += stay
+	return s
 }
