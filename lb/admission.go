@@ -273,4 +273,7 @@ func (p *Pool) Close() {
 		p.adapt.Stop()
 	}
 	p.stopRamps()
+	if p.subset.timer != nil {
+		p.subset.timer.Stop()
+	}
 }

@@ -29,6 +29,21 @@ func (p *Pool) AddWeighted(endpoints ...Endpoint) error {
 }
 
 func (p *Pool) add(endpoints []Endpoint) {
+	if p.cfg.subset.size != 0 {
+		for _, e := range endpoints {
+			if _, ok := p.subset.given[e.Addr]; !ok {
+				p.subset.given[e.Addr] = e
+			}
+		}
+		p.resubset()
+		return
+	}
+	p.addMembers(endpoints)
+}
+
+// addMembers adds the endpoints not yet members, and publishes a pool's
+// first view even if there are none. Callers hold p.mu.
+func (p *Pool) addMembers(endpoints []Endpoint) {
 	fresh := make([]Endpoint, 0, len(endpoints))
 	for _, e := range endpoints {
 		if _, ok := p.index[e.Addr]; !ok {
@@ -54,6 +69,13 @@ func (p *Pool) Remove(addrs ...string) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.cfg.subset.size != 0 {
+		for _, a := range addrs {
+			delete(p.subset.given, a)
+		}
+		p.resubset()
+		return nil
+	}
 	var ch change
 	for _, a := range addrs {
 		if c, ok := p.index[a]; ok {
@@ -84,6 +106,22 @@ func (p *Pool) Set(endpoints ...Endpoint) error {
 	// last one matched, and looked up in the index only when that differs.
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.cfg.subset.size != 0 {
+		if err := checkEndpoints(endpoints); err != nil {
+			return err
+		}
+		p.subset.given = make(map[string]Endpoint, len(endpoints))
+		for _, e := range endpoints {
+			p.subset.given[e.Addr] = e
+		}
+		p.resubset()
+		return nil
+	}
+	return p.set(endpoints)
+}
+
+// set is Set with p.mu held, on the pool's members.
+func (p *Pool) set(endpoints []Endpoint) error {
 	cores := p.view.Load().cores
 	n := len(cores)
 	keep := make([]bool, n)

@@ -42,6 +42,7 @@ type Pool struct {
 	adaptMu sync.Mutex  // serialises the adaptive limit's evaluations with Close
 	adapt   *time.Timer // runs evaluate every adaptInterval; nil without an adaptive limit
 
+	subset subsetState             // subsetting's memory of what the pool was given (subset.go)
 	zones  atomic.Pointer[zoneSet] // zone-aware routing's tables and route (zone.go); nil without Zones
 	zoneOf map[string]string       // address -> zone, under mu
 
@@ -109,6 +110,11 @@ func newWeighted(cfg Config, endpoints []Endpoint, before func(*Pool)) (*Pool, e
 	p.wake = time.AfterFunc(time.Duration(never), p.wakeUp)
 	p.wake.Stop()
 	p.queue.SetShed(s.waitTarget, s.waitInterval)
+	if s.subset.size != 0 {
+		p.subset.given = make(map[string]Endpoint, len(endpoints))
+		p.subset.timer = time.AfterFunc(time.Duration(never), p.resubsetNow)
+		p.subset.timer.Stop()
+	}
 	if before != nil {
 		before(p)
 	}

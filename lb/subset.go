@@ -1,6 +1,14 @@
 package lb
 
-import "fmt"
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/nanolb/nanolb/internal/subset"
+)
 
 // Subset keeps a stable subset of the endpoints a pool is given (New, Add,
 // Set, a discovery Runner): the pool's members are Size of them, chosen
@@ -66,4 +74,108 @@ func (s Subset) resolve() (subsetting, error) {
 		return subsetting{}, fmt.Errorf("%w: unknown Subset.Rule %d", ErrConfig, int(s.Rule))
 	}
 	return subsetting{size: s.Size, client: s.Client, rule: s.Rule}, nil
+}
+
+// subsetState is a subsetting pool's memory of what it was given, under
+// Pool.mu, and the widening: extra counts the endpoints from outside the
+// subset that stand in for ejected ones.
+type subsetState struct {
+	given map[string]Endpoint // every endpoint given, members or not
+	extra atomic.Int32
+	timer *time.Timer // runs resubset after a health transition may call for widening or narrowing
+}
+
+// SubsetStatus is a subsetting pool's membership at one moment, as
+// Pool.SubsetStatus returns it.
+type SubsetStatus struct {
+	Size    int // Subset.Size; 0 when subsetting is off
+	Given   int // endpoints given to the pool, members or not
+	Members int // endpoints in the pool: the subset, and the extras
+	Extra   int // members from outside the subset standing in for ejected ones
+}
+
+// SubsetStatus returns the pool's subset sizes now.
+func (p *Pool) SubsetStatus() SubsetStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := SubsetStatus{Size: p.cfg.subset.size, Members: len(p.view.Load().cores)}
+	if s.Size != 0 {
+		s.Given, s.Extra = len(p.subset.given), int(p.subset.extra.Load())
+	} else {
+		s.Given = s.Members
+	}
+	return s
+}
+
+// subsetOf is client's subset of addrs by the configured rule, sorted.
+func (s *subsetting) subsetOf(addrs []string) []string {
+	switch s.rule {
+	case SubsetDeterministic:
+		return subset.Deterministic(s.client, addrs, s.size)
+	case SubsetRendezvous:
+		return subset.Rendezvous(s.client, addrs, s.size)
+	}
+	return subset.Consistent(s.client, addrs, s.size)
+}
+
+// resubset makes the pool's members the subset of what it was given, and
+// as many extras as the subset's ejected endpoints call for: none until
+// the ejected reach the cap on the subset (MaxEjectedPercent of Size),
+// then one per ejected endpoint of the subset, kept until none is. The
+// extras are the client's rendezvous choice among the endpoints outside
+// the subset. Callers hold p.mu.
+func (p *Pool) resubset() {
+	s := &p.cfg.subset
+	given := p.subset.given
+	addrs := slices.Collect(maps.Keys(given))
+	base := s.subsetOf(addrs)
+	ejected := 0
+	for _, a := range base {
+		if c, ok := p.index[a]; ok && stateOf(c.health.Load()) != stateUp {
+			ejected++
+		}
+	}
+	extra := int(p.subset.extra.Load())
+	switch {
+	case ejected == 0:
+		extra = 0
+	case ejected >= p.cfg.maxEjected(len(base)):
+		extra = max(extra, ejected)
+	}
+	members := base
+	if extra > 0 {
+		rest := slices.DeleteFunc(addrs, func(a string) bool { _, in := slices.BinarySearch(base, a); return in })
+		more := subset.Rendezvous(s.client, rest, extra)
+		extra = len(more)
+		members = append(slices.Clone(base), more...)
+	}
+	p.subset.extra.Store(int32(extra))
+	eps := make([]Endpoint, len(members))
+	for i, a := range members {
+		eps[i] = given[a]
+	}
+	if p.view.Load() == nil {
+		p.addMembers(eps) // New's
+		return
+	}
+	_ = p.set(eps) // checked when given
+}
+
+// subsetMoved runs after a health transition on a subsetting pool: it
+// schedules resubset if the ejected endpoints may call for widening or
+// narrowing. A hint from the pool's ejected count (extras included); the
+// resubset counts exactly, off the hot path.
+func (p *Pool) subsetMoved() {
+	e := int(p.counts.ejected.Load())
+	extra := int(p.subset.extra.Load())
+	if (e >= p.cfg.maxEjected(p.cfg.subset.size) && extra < e) || extra > 0 {
+		p.subset.timer.Reset(0)
+	}
+}
+
+// resubsetNow is the timer's resubset.
+func (p *Pool) resubsetNow() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.resubset()
 }
