@@ -108,6 +108,25 @@
 // weights, All and Snapshot cover every pool, and Subscribe every pool's
 // events.
 //
+// # Fleets: subsets and zones
+//
+// Config.Subset keeps a stable subset of the endpoints a pool is given:
+// each client of a large fleet connects to Subset.Size backends, chosen by
+// its index in the fleet so that the fleet spreads its connections evenly
+// (the ring rule by default; the SRE book's deterministic rule, or
+// rendezvous hashing). Membership changes move as few subset entries as
+// the rule allows; health works within the subset, and when the ejected
+// reach the cap on it the pool widens by as many endpoints from outside,
+// until the subset recovers. SubsetStatus reports the sizes.
+//
+// Config.Zones routes picks by Endpoint.Zone with Envoy's zone-aware rule:
+// all local while the local zone has at least its clients' share of the
+// endpoints up, else that share of them and the rest to the zones with
+// room to spare; zone-blind below Zones.MinEndpoints up, in panic mode
+// and for keyed picks. Each zone has its own table of the pool's policy,
+// so a zoned Pick costs one random draw more. ZoneStatus reports the route.
+// docs/subsetting.md has the rules and a fleet simulation.
+//
 // # Admission: limits and waiting
 //
 // Config.MaxConcurrency caps each endpoint's leases in flight (0: unlimited,
