@@ -263,6 +263,9 @@ func (p *Pool) publish(ch change) {
 	for _, c := range retired {
 		p.retire(c)
 	}
+	if p.cfg.zones.on && len(retired) > 0 {
+		p.reroute() // the retired gave back their places under the cap
+	}
 	if len(ch.added) > 0 {
 		p.kick() // a new endpoint for a waiter
 	}

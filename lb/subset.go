@@ -78,9 +78,10 @@ func (s Subset) resolve() (subsetting, error) {
 
 // subsetState is a subsetting pool's memory of what it was given, under
 // Pool.mu, and the widening: extra counts the endpoints from outside the
-// subset that stand in for ejected ones.
+// subset wanted to stand in for ejected ones (fewer may exist).
 type subsetState struct {
 	given map[string]Endpoint // every endpoint given, members or not
+	base  atomic.Int32        // the subset's size: Size, or fewer if fewer were given
 	extra atomic.Int32
 	timer *time.Timer // runs resubset after a health transition may call for widening or narrowing
 }
@@ -100,7 +101,8 @@ func (p *Pool) SubsetStatus() SubsetStatus {
 	defer p.mu.Unlock()
 	s := SubsetStatus{Size: p.cfg.subset.size, Members: len(p.view.Load().cores)}
 	if s.Size != 0 {
-		s.Given, s.Extra = len(p.subset.given), int(p.subset.extra.Load())
+		s.Given = len(p.subset.given)
+		s.Extra = s.Members - min(s.Size, s.Given)
 	} else {
 		s.Given = s.Members
 	}
@@ -145,10 +147,9 @@ func (p *Pool) resubset() {
 	members := base
 	if extra > 0 {
 		rest := slices.DeleteFunc(addrs, func(a string) bool { _, in := slices.BinarySearch(base, a); return in })
-		more := subset.Rendezvous(s.client, rest, extra)
-		extra = len(more)
-		members = append(slices.Clone(base), more...)
+		members = append(slices.Clone(base), subset.Rendezvous(s.client, rest, extra)...)
 	}
+	p.subset.base.Store(int32(len(base)))
 	p.subset.extra.Store(int32(extra))
 	eps := make([]Endpoint, len(members))
 	for i, a := range members {
@@ -168,7 +169,7 @@ func (p *Pool) resubset() {
 func (p *Pool) subsetMoved() {
 	e := int(p.counts.ejected.Load())
 	extra := int(p.subset.extra.Load())
-	if (e >= p.cfg.maxEjected(p.cfg.subset.size) && extra < e) || extra > 0 {
+	if (e >= p.cfg.maxEjected(int(p.subset.base.Load())) && extra < e) || extra > 0 {
 		p.subset.timer.Reset(0)
 	}
 }
