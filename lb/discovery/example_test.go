@@ -186,12 +186,13 @@ func aRecord(name, ip string) dns.RR {
 // ResolverFunc turns any lookup into a Resolver.
 func ExampleResolverFunc() {
 	res := discovery.ResolverFunc(func(ctx context.Context) ([]lb.Endpoint, error) {
-		return []lb.Endpoint{{Addr: "10.0.0.9:8080"}}, nil // ask a registry here
+		// Ask a registry here.
+		return []lb.Endpoint{{Addr: "10.0.0.9:8080", Zone: "us-east-1a"}}, nil
 	})
 	eps, err := res.Resolve(context.Background())
 	fmt.Println(eps, err)
 	// Output:
-	// [{10.0.0.9:8080 0}] <nil>
+	// [{10.0.0.9:8080 0 us-east-1a}] <nil>
 }
 
 // Events reports a Runner's failed resolves, and the success that ends a
