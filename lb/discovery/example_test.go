@@ -146,6 +146,46 @@ func ExampleNewDNS() {
 	// 10.0.0.2:8080 weight 3
 }
 
+// DNS records carry no zone: publish one SRV name per zone, give each
+// name's resolver its DNSConfig.Zone, and join them with a Union. Each
+// endpoint reaches the pool with its zone, for lb.Config.Zones.
+func ExampleUnion() {
+	dnsServer := startDNS(map[string][]dns.RR{
+		"_http._tcp.us-east-1a.users.example. SRV": {srvRecord("_http._tcp.us-east-1a.users.example.", 10, 1, 8080, "a.users.example.")},
+		"_http._tcp.us-east-1b.users.example. SRV": {srvRecord("_http._tcp.us-east-1b.users.example.", 10, 1, 8080, "b.users.example.")},
+		"a.users.example. A":                       {aRecord("a.users.example.", "10.0.0.1")},
+		"b.users.example. A":                       {aRecord("b.users.example.", "10.0.1.1")},
+		"a.users.example. AAAA":                    nil,
+		"b.users.example. AAAA":                    nil,
+	})
+	defer dnsServer.Shutdown()
+
+	var res discovery.Union
+	for _, zone := range []string{"us-east-1a", "us-east-1b"} {
+		d, err := discovery.NewDNS(discovery.DNSConfig{
+			SRV:    "_http._tcp." + zone + ".users.example.",
+			Server: dnsServer.PacketConn.LocalAddr().String(),
+			Zone:   zone,
+		})
+		if err != nil {
+			panic(err)
+		}
+		res = append(res, d)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	eps, err := res.Resolve(ctx) // what a Runner would give the pool
+	if err != nil {
+		panic(err)
+	}
+	for _, e := range eps {
+		fmt.Println(e.Addr, "zone", e.Zone)
+	}
+	// Output:
+	// 10.0.0.1:8080 zone us-east-1a
+	// 10.0.1.1:8080 zone us-east-1b
+}
+
 // startDNS serves records over UDP on 127.0.0.1: the records listed under
 // "name TYPE", NOERROR with none for a listed key without records, and
 // NXDOMAIN for anything else.
