@@ -39,15 +39,17 @@
 // next). The endpoints a resolve adds or removes are the pool's events
 // (lb.Pool.Subscribe).
 //
+// Errors wrap ErrConfig (bad configuration, at construction), ErrResolve
+// (a failed resolve, in Status.LastError) or ErrClosed.
+//
 // # Zones
 //
 // An endpoint's zone (lb.Endpoint.Zone, for lb.Config.Zones) comes with it
 // from its source: a File entry's "zone", or, as DNS records carry none,
 // DNSConfig.Zone, which a DNS stamps on all it finds; one name per zone,
 // their resolvers joined by a Union, makes one zone-aware set.
-//
-// Errors wrap ErrConfig (bad configuration, at construction), ErrResolve
-// (a failed resolve, in Status.LastError) or ErrClosed.
+// LocalityFromEnv reads the client's own zone and index in its fleet from
+// the environment (NANOLB_ZONE, NANOLB_CLIENT_INDEX).
 //
 // # Why these defaults
 //

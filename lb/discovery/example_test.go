@@ -186,6 +186,28 @@ func ExampleUnion() {
 	// 10.0.1.1:8080 zone us-east-1b
 }
 
+// LocalityFromEnv gives a client its zone and its index in the fleet from
+// the environment: NANOLB_ZONE and NANOLB_CLIENT_INDEX, or, without the
+// latter, a StatefulSet pod's ordinal in its host name.
+func ExampleLocalityFromEnv() {
+	os.Setenv("NANOLB_ZONE", "us-east-1a") // as a deployment would
+	os.Setenv("NANOLB_CLIENT_INDEX", "3")
+	defer os.Unsetenv("NANOLB_ZONE")
+	defer os.Unsetenv("NANOLB_CLIENT_INDEX")
+
+	loc, err := discovery.LocalityFromEnv()
+	if err != nil {
+		panic(err)
+	}
+	cfg := lb.Config{Zones: lb.Zones{Local: loc.Zone}}
+	if loc.HasClient {
+		cfg.Subset = lb.Subset{Size: 20, Client: loc.Client}
+	}
+	fmt.Printf("zone %q, client %d\n", cfg.Zones.Local, cfg.Subset.Client)
+	// Output:
+	// zone "us-east-1a", client 3
+}
+
 // startDNS serves records over UDP on 127.0.0.1: the records listed under
 // "name TYPE", NOERROR with none for a listed key without records, and
 // NXDOMAIN for anything else.
