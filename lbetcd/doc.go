@@ -13,13 +13,17 @@
 // One key per endpoint under a prefix such as "/services/users/"; Register
 // uses prefix+address as the key. The value is an endpoint in one of the
 // forms ParseValue accepts: a small JSON object,
-// {"addr":"10.0.0.1:8080","weight":2} (what Register writes; "addr" is
-// required, the weight is optional, absent or 0 meaning 1, and other
-// fields are ignored), a JSON string, or a bare address, surrounding white
-// space trimmed (what go-zero and many hand-written registrants store).
-// The address must be host:port with both parts non-empty (net.SplitHostPort
-// rules: an IPv6 host in brackets), in valid UTF-8 without white space or
-// control characters; the weight must be in 0..lb.MaxWeight.
+// {"addr":"10.0.0.1:8080","weight":2,"zone":"us-east-1a"} (what Register
+// writes; "addr" is required, the weight is optional, absent or 0 meaning
+// 1, the zone, lb.Endpoint.Zone, is optional, absent meaning "", and
+// other fields are ignored), a JSON string, or a bare address, surrounding
+// white space trimmed (what go-zero and many hand-written registrants
+// store), these two without a zone. The address must be host:port with
+// both parts non-empty (net.SplitHostPort rules: an IPv6 host in
+// brackets), in valid UTF-8 without white space or control characters;
+// the weight must be in 0..lb.MaxWeight; the zone a JSON string of at most
+// lb.MaxZoneLen bytes. Values written before zones existed read as
+// endpoints without one, and readers that predate zones ignore the field.
 //
 // # Registration
 //

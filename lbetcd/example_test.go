@@ -15,7 +15,7 @@ import (
 // The three value forms a key under the prefix may hold.
 func ExampleParseValue() {
 	for _, v := range []string{
-		`{"addr":"10.0.0.1:8080","weight":2}`,
+		`{"addr":"10.0.0.1:8080","weight":2,"zone":"us-east-1a"}`,
 		`"10.0.0.2:8080"`,
 		`10.0.0.3:8080`,
 		`10.0.0.4`,
@@ -25,12 +25,12 @@ func ExampleParseValue() {
 			fmt.Println(err)
 			continue
 		}
-		fmt.Printf("%s weight %d\n", ep.Addr, ep.Weight)
+		fmt.Printf("%s weight %d zone %q\n", ep.Addr, ep.Weight, ep.Zone)
 	}
 	// Output:
-	// 10.0.0.1:8080 weight 2
-	// 10.0.0.2:8080 weight 0
-	// 10.0.0.3:8080 weight 0
+	// 10.0.0.1:8080 weight 2 zone "us-east-1a"
+	// 10.0.0.2:8080 weight 0 zone ""
+	// 10.0.0.3:8080 weight 0 zone ""
 	// lbetcd: invalid endpoint value: address "10.0.0.4" is not host:port: address 10.0.0.4: missing port in address
 }
 
@@ -92,7 +92,8 @@ func ExampleRegister() {
 	defer client.Close()
 	ctx := context.Background()
 
-	reg, err := lbetcd.Register(ctx, client, "/services/orders/", lb.Endpoint{Addr: "127.0.0.1:9090", Weight: 3}, 10*time.Second)
+	ep := lb.Endpoint{Addr: "127.0.0.1:9090", Weight: 3, Zone: "us-east-1a"}
+	reg, err := lbetcd.Register(ctx, client, "/services/orders/", ep, 10*time.Second)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -111,6 +112,6 @@ func ExampleRegister() {
 	}
 	fmt.Println("after Close:", len(resp.Kvs), "keys")
 	// Output:
-	// /services/orders/127.0.0.1:9090 = {"addr":"127.0.0.1:9090","weight":3}
+	// /services/orders/127.0.0.1:9090 = {"addr":"127.0.0.1:9090","weight":3,"zone":"us-east-1a"}
 	// after Close: 0 keys
 }

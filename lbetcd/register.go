@@ -50,10 +50,10 @@ type Registration struct {
 	lease clientv3.LeaseID // the lease the key is on now
 }
 
-// Register stores ep under prefix+ep.Addr, as FormatValue's JSON, on a new
-// lease of ttl (zero: DefaultTTL), and keeps the lease alive until Close,
-// registering again if the lease is lost (see Registration in the package
-// documentation). It returns once the key is stored; ctx bounds only that.
+// Register stores ep under prefix+ep.Addr, as FormatValue's JSON (its
+// weight and its zone, ep.Zone, with it), on a new lease of ttl (zero:
+// DefaultTTL), and keeps the lease alive until Close, registering again if
+// the lease is lost (see Registration in the package documentation). It returns once the key is stored; ctx bounds only that.
 // A nil client, an empty prefix, a bad ep or a ttl outside 0..MaxTTL is an
 // error wrapping ErrConfig; a failed grant or put one wrapping ErrEtcd.
 func Register(ctx context.Context, client *clientv3.Client, prefix string, ep lb.Endpoint, ttl time.Duration) (*Registration, error) {

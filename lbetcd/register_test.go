@@ -2,6 +2,7 @@ package lbetcd_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +54,7 @@ func TestRegisterRejects(t *testing.T) {
 		{"an address without a port", c, "/svc/", lb.Endpoint{Addr: "127.0.0.1"}, 0},
 		{"a negative weight", c, "/svc/", lb.Endpoint{Addr: "127.0.0.1:1", Weight: -1}, 0},
 		{"a weight over lb.MaxWeight", c, "/svc/", lb.Endpoint{Addr: "127.0.0.1:1", Weight: lb.MaxWeight + 1}, 0},
+		{"a zone over lb.MaxZoneLen", c, "/svc/", lb.Endpoint{Addr: "127.0.0.1:1", Zone: strings.Repeat("z", lb.MaxZoneLen+1)}, 0},
 		{"a negative ttl", c, "/svc/", ok, -time.Second},
 		{"a ttl over MaxTTL", c, "/svc/", ok, lbetcd.MaxTTL + time.Second},
 	} {

@@ -105,6 +105,34 @@ func TestResolveReadsEveryFormUnderThePrefixOnly(t *testing.T) {
 	same(t, "the pool after Set", got, []lb.Endpoint{{Addr: "127.0.0.1:8001", Weight: 2}, {Addr: "127.0.0.1:8002", Weight: 1}, {Addr: "127.0.0.1:8003", Weight: 1}})
 }
 
+// Register stores an endpoint's zone and Resolve returns it; values
+// written without a zone, by an older Register or by hand, still read, as
+// endpoints without one.
+func TestResolveCarriesZonesAndReadsValuesWithout(t *testing.T) {
+	t.Parallel()
+	c, p := sharedClient(t)
+	register(t, c, p, lb.Endpoint{Addr: "127.0.0.1:8001", Weight: 2, Zone: "us-east-1a"}, 5*time.Second)
+	register(t, c, p, lb.Endpoint{Addr: "127.0.0.1:8002", Zone: "us-east-1b"}, 5*time.Second)
+	put(t, c, p+"old", `{"addr":"127.0.0.1:8003","weight":3}`) // before zones
+	put(t, c, p+"bare", `127.0.0.1:8004`)
+	r := newResolver(t, c, p, lbetcd.Config{OnBadValue: func(key string, err error) { t.Errorf("bad value at %s: %v", key, err) }})
+	same(t, "Resolve", mustResolve(t, r), []lb.Endpoint{
+		{Addr: "127.0.0.1:8001", Weight: 2, Zone: "us-east-1a"},
+		{Addr: "127.0.0.1:8002", Zone: "us-east-1b"},
+		{Addr: "127.0.0.1:8003", Weight: 3},
+		{Addr: "127.0.0.1:8004"},
+	})
+
+	// A registrant that moves zones re-registers; the newer key wins.
+	put(t, c, p+"moved", `{"addr":"127.0.0.1:8003","weight":3,"zone":"us-east-1c"}`)
+	same(t, "Resolve after a move", mustResolve(t, r), []lb.Endpoint{
+		{Addr: "127.0.0.1:8001", Weight: 2, Zone: "us-east-1a"},
+		{Addr: "127.0.0.1:8002", Zone: "us-east-1b"},
+		{Addr: "127.0.0.1:8003", Weight: 3, Zone: "us-east-1c"},
+		{Addr: "127.0.0.1:8004"},
+	})
+}
+
 func TestResolveOfAnEmptyPrefixIsEmpty(t *testing.T) {
 	t.Parallel()
 	c, p := sharedClient(t)

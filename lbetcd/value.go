@@ -14,17 +14,19 @@ import (
 	"github.com/nanolb/nanolb/lb"
 )
 
-// value is the JSON form of an endpoint: {"addr":"10.0.0.1:8080","weight":2}.
-// Fields it does not name are ignored, so a registrant may store metadata
-// beside them.
+// value is the JSON form of an endpoint:
+// {"addr":"10.0.0.1:8080","weight":2,"zone":"us-east-1a"}. Fields it does
+// not name are ignored, so a registrant may store metadata beside them.
 type value struct {
 	Addr   string `json:"addr"`
 	Weight int    `json:"weight,omitempty"`
+	Zone   string `json:"zone,omitempty"`
 }
 
 // ParseValue maps the value of one key under the prefix to an endpoint. It
-// accepts a JSON object, {"addr":"10.0.0.1:8080","weight":2}; a JSON
-// string, "10.0.0.1:8080"; or a bare address, 10.0.0.1:8080 (see Layout in
+// accepts a JSON object, {"addr":"10.0.0.1:8080","weight":2,"zone":"a"}
+// (the weight and the zone optional); a JSON string, "10.0.0.1:8080"; or a
+// bare address, 10.0.0.1:8080, the last two without a zone (see Layout in
 // etcd in the package documentation for the rules). Anything else is an
 // error wrapping ErrValue; for a JSON object, one naming the field at
 // fault.
@@ -64,26 +66,29 @@ func parseObject(b []byte) (lb.Endpoint, error) {
 		}
 		return lb.Endpoint{}, fmt.Errorf("%w: %w", ErrValue, err)
 	}
-	ep := lb.Endpoint{Addr: strings.TrimSpace(v.Addr), Weight: v.Weight}
+	ep := lb.Endpoint{Addr: strings.TrimSpace(v.Addr), Weight: v.Weight, Zone: v.Zone}
 	if err := checkAddr(ep.Addr); err != nil {
 		return lb.Endpoint{}, fmt.Errorf("%w: field \"addr\": %w", ErrValue, err)
 	}
 	if err := checkWeight(ep.Weight); err != nil {
 		return lb.Endpoint{}, fmt.Errorf("%w: field \"weight\": %w", ErrValue, err)
 	}
+	if err := checkZone(ep.Zone); err != nil {
+		return lb.Endpoint{}, fmt.Errorf("%w: field \"zone\": %w", ErrValue, err)
+	}
 	return ep, nil
 }
 
 // FormatValue returns the JSON value Register stores for ep, the first
-// form ParseValue accepts: {"addr":"10.0.0.1:8080","weight":2}, with the
-// weight left out when it is 0. An endpoint ParseValue would reject is an
-// error wrapping ErrConfig.
+// form ParseValue accepts: {"addr":"10.0.0.1:8080","weight":2,"zone":"a"},
+// with the weight left out when it is 0 and the zone when it is "". An
+// endpoint ParseValue would reject is an error wrapping ErrConfig.
 func FormatValue(ep lb.Endpoint) ([]byte, error) {
 	if err := checkEndpoint(ep); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	b, err := json.Marshal(value{Addr: ep.Addr, Weight: ep.Weight})
-	if err != nil { // a string and an int always marshal
+	b, err := json.Marshal(value{Addr: ep.Addr, Weight: ep.Weight, Zone: ep.Zone})
+	if err != nil { // strings of valid UTF-8 and an int always marshal
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return b, nil
@@ -94,7 +99,10 @@ func checkEndpoint(ep lb.Endpoint) error {
 	if err := checkAddr(ep.Addr); err != nil {
 		return err
 	}
-	return checkWeight(ep.Weight)
+	if err := checkWeight(ep.Weight); err != nil {
+		return err
+	}
+	return checkZone(ep.Zone)
 }
 
 // checkAddr reports what is wrong with an endpoint's address, or nil.
@@ -119,6 +127,18 @@ func checkAddr(addr string) error {
 func checkWeight(w int) error {
 	if w < 0 || w > lb.MaxWeight {
 		return fmt.Errorf("weight %d is outside 0..%d", w, lb.MaxWeight)
+	}
+	return nil
+}
+
+// checkZone reports what is wrong with an endpoint's zone, or nil. A zone
+// must survive a JSON round trip: valid UTF-8, within lb.MaxZoneLen.
+func checkZone(zone string) error {
+	if len(zone) > lb.MaxZoneLen {
+		return fmt.Errorf("zone of %d bytes, over %d", len(zone), lb.MaxZoneLen)
+	}
+	if !utf8.ValidString(zone) {
+		return fmt.Errorf("zone %q is not valid UTF-8", zone)
 	}
 	return nil
 }

@@ -17,7 +17,11 @@ func TestParseValue(t *testing.T) {
 	}{
 		{"a JSON object with a weight", `{"addr":"127.0.0.1:8080","weight":2}`, lb.Endpoint{Addr: "127.0.0.1:8080", Weight: 2}},
 		{"a JSON object without a weight weighs 0 (1)", `{"addr":"10.0.0.1:80"}`, lb.Endpoint{Addr: "10.0.0.1:80"}},
-		{"a JSON object with metadata ignores it", `{"addr":"h:1","weight":3,"zone":"a","meta":{"v":1}}`, lb.Endpoint{Addr: "h:1", Weight: 3}},
+		{"a JSON object with a zone", `{"addr":"h:1","weight":3,"zone":"us-east-1a"}`, lb.Endpoint{Addr: "h:1", Weight: 3, Zone: "us-east-1a"}},
+		{"a JSON object with an empty zone has none", `{"addr":"h:1","zone":""}`, lb.Endpoint{Addr: "h:1"}},
+		{"a JSON object with a null zone has none", `{"addr":"h:1","zone":null}`, lb.Endpoint{Addr: "h:1"}},
+		{"a zone of lb.MaxZoneLen bytes", `{"addr":"h:1","zone":"` + strings.Repeat("z", lb.MaxZoneLen) + `"}`, lb.Endpoint{Addr: "h:1", Zone: strings.Repeat("z", lb.MaxZoneLen)}},
+		{"a JSON object with metadata ignores it", `{"addr":"h:1","weight":3,"zone":"a","meta":{"v":1}}`, lb.Endpoint{Addr: "h:1", Weight: 3, Zone: "a"}},
 		{"a JSON string", `"10.0.0.2:9000"`, lb.Endpoint{Addr: "10.0.0.2:9000"}},
 		{"a bare address", `10.0.0.3:9000`, lb.Endpoint{Addr: "10.0.0.3:9000"}},
 		{"a bare address with a newline", "10.0.0.3:9000\n", lb.Endpoint{Addr: "10.0.0.3:9000"}},
@@ -49,6 +53,8 @@ func TestParseValueRejects(t *testing.T) {
 		{"a weight over MaxWeight", `{"addr":"h:1","weight":1048577}`},
 		{"a fractional weight", `{"addr":"h:1","weight":1.5}`},
 		{"a weight as a string", `{"addr":"h:1","weight":"2"}`},
+		{"a numeric zone", `{"addr":"h:1","zone":3}`},
+		{"a zone over lb.MaxZoneLen bytes", `{"addr":"h:1","zone":"` + strings.Repeat("z", lb.MaxZoneLen+1) + `"}`},
 		{"a JSON string that is no address", `"nope"`},
 		{"an unterminated JSON string", `"h:1`},
 		{"a JSON array", `["h:1"]`},
@@ -76,6 +82,9 @@ func TestParseValueNamesTheFieldOfAJSONObject(t *testing.T) {
 		{`{"addr":null}`, "addr"},
 		{`{"addr":"nope"}`, "addr"},
 		{`{"addr":"10.0.0.1 :80"}`, "addr"},
+		{`{"addr":"h:1","zone":3}`, "zone"},
+		{`{"addr":"h:1","zone":{"name":"a"}}`, "zone"},
+		{`{"addr":"h:1","zone":"` + strings.Repeat("z", lb.MaxZoneLen+1) + `"}`, "zone"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			_, err := lbetcd.ParseValue([]byte(tc.in))
@@ -90,7 +99,7 @@ func TestParseValueNamesTheFieldOfAJSONObject(t *testing.T) {
 }
 
 func TestFormatValueRoundTrips(t *testing.T) {
-	for _, ep := range []lb.Endpoint{{Addr: "127.0.0.1:8080"}, {Addr: "[::1]:1", Weight: 7}} {
+	for _, ep := range []lb.Endpoint{{Addr: "127.0.0.1:8080"}, {Addr: "[::1]:1", Weight: 7}, {Addr: "h:1", Zone: "us-east-1a"}, {Addr: "h:2", Weight: 2, Zone: "zone \"b\"\n"}} {
 		b, err := lbetcd.FormatValue(ep)
 		if err != nil {
 			t.Fatal(err)
@@ -106,12 +115,20 @@ func TestFormatValueRoundTrips(t *testing.T) {
 	if _, err := lbetcd.FormatValue(lb.Endpoint{Addr: "nope"}); !errors.Is(err, lbetcd.ErrConfig) {
 		t.Fatalf("FormatValue of a bad address: %v; want ErrConfig", err)
 	}
+	if b, err := lbetcd.FormatValue(lb.Endpoint{Addr: "h:1", Weight: 2, Zone: "a"}); string(b) != `{"addr":"h:1","weight":2,"zone":"a"}` || err != nil {
+		t.Fatalf("FormatValue with a zone = %s, %v", b, err)
+	}
+	for _, zone := range []string{strings.Repeat("z", lb.MaxZoneLen+1), "a\xffb"} {
+		if _, err := lbetcd.FormatValue(lb.Endpoint{Addr: "h:1", Zone: zone}); !errors.Is(err, lbetcd.ErrConfig) {
+			t.Fatalf("FormatValue of zone %.20q: %v; want ErrConfig", zone, err)
+		}
+	}
 }
 
 // FuzzParseValue: no input panics; whatever is accepted is a valid
 // endpoint that lb.Pool.Set takes, and survives FormatValue and back.
 func FuzzParseValue(f *testing.F) {
-	for _, s := range []string{`{"addr":"127.0.0.1:8080","weight":2}`, `"h:1"`, `h:1`, `[::1]:2`, `{"weight":-1}`, ``, `{`} {
+	for _, s := range []string{`{"addr":"127.0.0.1:8080","weight":2}`, `{"addr":"h:1","zone":"a\u0000\ud800"}`, `"h:1"`, `h:1`, `[::1]:2`, `{"weight":-1}`, ``, `{`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

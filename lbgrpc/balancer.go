@@ -85,8 +85,9 @@ type builder struct {
 	classify Classifier
 	poolHook func(target string, pool *lb.Pool) (stop func())
 
-	testHookPool   func(*lb.Pool) // tests: sees each pool the balancers make
-	testHookPicker func(n int)    // tests: a picker over n children was published
+	testHookPool   func(*lb.Pool)      // tests: sees each pool the balancers make
+	testHookPicker func(n int)         // tests: a picker over n children was published
+	testHookSet    func([]lb.Endpoint) // tests: the members each pool.Set was given
 }
 
 func (b *builder) Name() string { return b.name }
@@ -226,10 +227,13 @@ func (b *nanoBalancer) UpdateState(state balancer.State) {
 			continue
 		}
 		ready[key] = c.State.Picker
-		members = append(members, lb.Endpoint{Addr: key, Weight: Weight(c.Endpoint)})
+		members = append(members, lb.Endpoint{Addr: key, Weight: Weight(c.Endpoint), Zone: Zone(c.Endpoint)})
 	}
 	if err := b.pool.Set(members...); err != nil { // keys are unique and not empty
 		logger.Errorf("%s: %v", b.builder.name, err)
+	}
+	if h := b.builder.testHookSet; h != nil {
+		h(members)
 	}
 	if len(members) == 0 {
 		b.ClientConn.UpdateState(state)
@@ -309,4 +313,26 @@ func Weight(e resolver.Endpoint) int {
 		return w
 	}
 	return 1
+}
+
+// zoneKey keys an endpoint's zone in its attributes.
+type zoneKey struct{}
+
+// WithZone returns e carrying zone, the endpoint's locality, which the
+// balancer's pool takes as its lb.Endpoint.Zone (for lb.Config.Zones); a
+// resolver sets it on the endpoints it reports. "" means no zone. A zone
+// over lb.MaxZoneLen bytes is an error wrapping lb.ErrAddress, and e is
+// returned unchanged.
+func WithZone(e resolver.Endpoint, zone string) (resolver.Endpoint, error) {
+	if len(zone) > lb.MaxZoneLen {
+		return e, fmt.Errorf("%w: a zone of %d bytes, over %d", lb.ErrAddress, len(zone), lb.MaxZoneLen)
+	}
+	e.Attributes = e.Attributes.WithValue(zoneKey{}, zone)
+	return e, nil
+}
+
+// Zone returns the zone WithZone set on e, or "".
+func Zone(e resolver.Endpoint) string {
+	z, _ := e.Attributes.Value(zoneKey{}).(string)
+	return z
 }

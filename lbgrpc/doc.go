@@ -49,7 +49,8 @@
 // back. A changed service config starts a new pool.
 //
 // Weighted round robin follows the weights a resolver sets with
-// WithWeight.
+// WithWeight. The zones a resolver sets with WithZone become the pool's
+// endpoints' zones (lb.Endpoint.Zone), for zone-aware routing.
 //
 // # Keys
 //
@@ -207,7 +208,8 @@
 // of its own over the given Resolver and schedule (the rest of the target
 // is ignored: the Resolver decides the endpoints), and each endpoint set
 // the Runner applies becomes one resolver.Endpoint per lb.Endpoint, its
-// weight set with WithWeight, in one ClientConn.UpdateState. gRPC's
+// weight set with WithWeight and its zone with WithZone, in one
+// ClientConn.UpdateState. gRPC's
 // ResolveNow, sent when a connection fails, is the Runner's; closing the
 // ClientConn closes the Runner. Until the first set is applied, each failed
 // resolve goes to ClientConn.ReportError, so RPCs fail with its reason

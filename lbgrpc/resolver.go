@@ -105,10 +105,12 @@ type ccTarget struct {
 	done bool // a set was applied
 }
 
-// Set reports endpoints to the ClientConn as one resolver.State. An empty
-// or repeated address or a weight outside 0..lb.MaxWeight is an error
-// wrapping lb.ErrAddress and reports nothing, so the Runner keeps the last
-// set; so is an error from UpdateState (the balancer rejected the state).
+// Set reports endpoints to the ClientConn as one resolver.State, each
+// with its weight (WithWeight) and zone (WithZone). An empty or repeated
+// address, a weight outside 0..lb.MaxWeight or a zone over lb.MaxZoneLen
+// is an error wrapping lb.ErrAddress and reports nothing, so the Runner
+// keeps the last set; so is an error from UpdateState (the balancer
+// rejected the state).
 func (t *ccTarget) Set(endpoints ...lb.Endpoint) error {
 	state := resolver.State{Endpoints: make([]resolver.Endpoint, 0, len(endpoints))}
 	seen := make(map[string]bool, len(endpoints))
@@ -120,6 +122,11 @@ func (t *ccTarget) Set(endpoints ...lb.Endpoint) error {
 		ep, err := WithWeight(resolver.Endpoint{Addresses: []resolver.Address{{Addr: e.Addr}}}, e.Weight)
 		if err != nil {
 			return err
+		}
+		if e.Zone != "" {
+			if ep, err = WithZone(ep, e.Zone); err != nil {
+				return err
+			}
 		}
 		state.Endpoints = append(state.Endpoints, ep)
 	}

@@ -39,6 +39,10 @@ type DNSConfig struct {
 	// Network restricts addresses: "ip4", "ip6", or "ip" (both; the
 	// default, also meant by "").
 	Network string
+	// Zone is stamped on every endpoint found (lb.Endpoint.Zone), since
+	// DNS records carry no zone: publish one name per zone and join their
+	// resolvers with Union. "" means no zone; at most lb.MaxZoneLen bytes.
+	Zone string
 }
 
 // DNS is a Resolver that looks endpoints up in DNS through net.Resolver.
@@ -73,6 +77,9 @@ func NewDNS(cfg DNSConfig) (*DNS, error) {
 	case cfg.SRV != "" && cfg.Port != 0:
 		return nil, fmt.Errorf("%w: DNSConfig.Port must be 0 with SRV (records carry ports), got %d", ErrConfig, cfg.Port)
 	}
+	if len(cfg.Zone) > lb.MaxZoneLen {
+		return nil, fmt.Errorf("%w: DNSConfig.Zone is %d bytes, over %d", ErrConfig, len(cfg.Zone), lb.MaxZoneLen)
+	}
 	switch cfg.Network {
 	case "":
 		cfg.Network = "ip"
@@ -106,7 +113,7 @@ func (d *DNS) Resolve(ctx context.Context) ([]lb.Endpoint, error) {
 	for _, a := range addrs {
 		addWeight(m, netip.AddrPortFrom(a, uint16(d.cfg.Port)).String(), 1)
 	}
-	return endpointsOf(m), nil
+	return endpointsOf(m, d.cfg.Zone), nil
 }
 
 // lookupAddrs returns host's addresses; none for NXDOMAIN or no records.
@@ -195,7 +202,7 @@ func (d *DNS) resolveSRV(ctx context.Context) ([]lb.Endpoint, error) {
 			addWeight(m, netip.AddrPortFrom(a, s.Port).String(), max(int(s.Weight), 1))
 		}
 	}
-	return endpointsOf(m), nil
+	return endpointsOf(m, d.cfg.Zone), nil
 }
 
 // dialServer returns a net.Resolver's Dial that sends every query to
@@ -254,12 +261,12 @@ func addWeight(m map[string]int, addr string, w int) {
 	m[addr] = min(m[addr]+w, lb.MaxWeight)
 }
 
-// endpointsOf returns m's endpoints sorted by address, so that equal
-// answers compare equal.
-func endpointsOf(m map[string]int) []lb.Endpoint {
+// endpointsOf returns m's endpoints in zone, sorted by address, so that
+// equal answers compare equal.
+func endpointsOf(m map[string]int, zone string) []lb.Endpoint {
 	out := make([]lb.Endpoint, 0, len(m))
 	for a, w := range m {
-		out = append(out, lb.Endpoint{Addr: a, Weight: w})
+		out = append(out, lb.Endpoint{Addr: a, Weight: w, Zone: zone})
 	}
 	slices.SortFunc(out, func(a, b lb.Endpoint) int { return strings.Compare(a.Addr, b.Addr) })
 	return out

@@ -1,5 +1,6 @@
 // Package discovery keeps an lb.Pool's endpoints in step with a source of
-// truth: DNS (A/AAAA or SRV), a JSON file, a fixed list, or any Resolver.
+// truth: DNS (A/AAAA or SRV), a JSON file, a fixed list, several of them
+// together (Union), or any Resolver.
 //
 // Settings are plain structs whose zero value means every default
 // (Config, DNSConfig), as in lb; there are no functional options.
@@ -40,6 +41,15 @@
 //
 // Errors wrap ErrConfig (bad configuration, at construction), ErrResolve
 // (a failed resolve, in Status.LastError) or ErrClosed.
+//
+// # Zones
+//
+// An endpoint's zone (lb.Endpoint.Zone, for lb.Config.Zones) comes with it
+// from its source: a File entry's "zone", or, as DNS records carry none,
+// DNSConfig.Zone, which a DNS stamps on all it finds; one name per zone,
+// their resolvers joined by a Union, makes one zone-aware set.
+// LocalityFromEnv reads the client's own zone and index in its fleet from
+// the environment (NANOLB_ZONE, NANOLB_CLIENT_INDEX).
 //
 // # Why these defaults
 //

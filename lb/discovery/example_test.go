@@ -146,6 +146,68 @@ func ExampleNewDNS() {
 	// 10.0.0.2:8080 weight 3
 }
 
+// DNS records carry no zone: publish one SRV name per zone, give each
+// name's resolver its DNSConfig.Zone, and join them with a Union. Each
+// endpoint reaches the pool with its zone, for lb.Config.Zones.
+func ExampleUnion() {
+	dnsServer := startDNS(map[string][]dns.RR{
+		"_http._tcp.us-east-1a.users.example. SRV": {srvRecord("_http._tcp.us-east-1a.users.example.", 10, 1, 8080, "a.users.example.")},
+		"_http._tcp.us-east-1b.users.example. SRV": {srvRecord("_http._tcp.us-east-1b.users.example.", 10, 1, 8080, "b.users.example.")},
+		"a.users.example. A":                       {aRecord("a.users.example.", "10.0.0.1")},
+		"b.users.example. A":                       {aRecord("b.users.example.", "10.0.1.1")},
+		"a.users.example. AAAA":                    nil,
+		"b.users.example. AAAA":                    nil,
+	})
+	defer dnsServer.Shutdown()
+
+	var res discovery.Union
+	for _, zone := range []string{"us-east-1a", "us-east-1b"} {
+		d, err := discovery.NewDNS(discovery.DNSConfig{
+			SRV:    "_http._tcp." + zone + ".users.example.",
+			Server: dnsServer.PacketConn.LocalAddr().String(),
+			Zone:   zone,
+		})
+		if err != nil {
+			panic(err)
+		}
+		res = append(res, d)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	eps, err := res.Resolve(ctx) // what a Runner would give the pool
+	if err != nil {
+		panic(err)
+	}
+	for _, e := range eps {
+		fmt.Println(e.Addr, "zone", e.Zone)
+	}
+	// Output:
+	// 10.0.0.1:8080 zone us-east-1a
+	// 10.0.1.1:8080 zone us-east-1b
+}
+
+// LocalityFromEnv gives a client its zone and its index in the fleet from
+// the environment: NANOLB_ZONE and NANOLB_CLIENT_INDEX, or, without the
+// latter, a StatefulSet pod's ordinal in its host name.
+func ExampleLocalityFromEnv() {
+	os.Setenv("NANOLB_ZONE", "us-east-1a") // as a deployment would
+	os.Setenv("NANOLB_CLIENT_INDEX", "3")
+	defer os.Unsetenv("NANOLB_ZONE")
+	defer os.Unsetenv("NANOLB_CLIENT_INDEX")
+
+	loc, err := discovery.LocalityFromEnv()
+	if err != nil {
+		panic(err)
+	}
+	cfg := lb.Config{Zones: lb.Zones{Local: loc.Zone}}
+	if loc.HasClient {
+		cfg.Subset = lb.Subset{Size: 20, Client: loc.Client}
+	}
+	fmt.Printf("zone %q, client %d\n", cfg.Zones.Local, cfg.Subset.Client)
+	// Output:
+	// zone "us-east-1a", client 3
+}
+
 // startDNS serves records over UDP on 127.0.0.1: the records listed under
 // "name TYPE", NOERROR with none for a listed key without records, and
 // NXDOMAIN for anything else.
@@ -186,12 +248,13 @@ func aRecord(name, ip string) dns.RR {
 // ResolverFunc turns any lookup into a Resolver.
 func ExampleResolverFunc() {
 	res := discovery.ResolverFunc(func(ctx context.Context) ([]lb.Endpoint, error) {
-		return []lb.Endpoint{{Addr: "10.0.0.9:8080"}}, nil // ask a registry here
+		// Ask a registry here.
+		return []lb.Endpoint{{Addr: "10.0.0.9:8080", Zone: "us-east-1a"}}, nil
 	})
 	eps, err := res.Resolve(context.Background())
 	fmt.Println(eps, err)
 	// Output:
-	// [{10.0.0.9:8080 0}] <nil>
+	// [{10.0.0.9:8080 0 us-east-1a}] <nil>
 }
 
 // Events reports a Runner's failed resolves, and the success that ends a

@@ -20,16 +20,19 @@ import (
 const DefaultFilePoll = time.Second
 
 // File is a Resolver that reads endpoints from a JSON file: a list of
-// objects with an "addr" and an optional integer "weight" (0 or absent
-// means 1), such as
+// objects with an "addr", an optional integer "weight" (0 or absent means
+// 1) and an optional string "zone" (lb.Endpoint.Zone; absent means ""),
+// such as
 //
-//	[{"addr": "10.0.0.1:8080", "weight": 3}, {"addr": "10.0.0.2:8080"}]
+//	[{"addr": "10.0.0.1:8080", "weight": 3, "zone": "us-east-1a"},
+//	 {"addr": "10.0.0.2:8080", "zone": "us-east-1b"}]
 //
 // A file that cannot be read or parsed, is not a regular file (a FIFO or a
 // device, whose read could block past any deadline), has an unknown field,
-// an empty or repeated address, or a weight outside 0..lb.MaxWeight fails
-// the resolve with an error wrapping ErrResolve: a File never answers with
-// part of a set. "[]" is an empty answer.
+// an empty or repeated address, a weight outside 0..lb.MaxWeight or a zone
+// longer than lb.MaxZoneLen fails the resolve with an error wrapping
+// ErrResolve: a File never answers with part of a set. "[]" is an empty
+// answer.
 //
 // File is a Watcher: its Watch reads the file every poll interval and
 // reports a change when the content differs from what Resolve last read, so
@@ -69,6 +72,7 @@ func NewFile(path string, poll time.Duration) (*File, error) {
 type fileEndpoint struct {
 	Addr   string `json:"addr"`
 	Weight *int   `json:"weight"`
+	Zone   string `json:"zone"`
 }
 
 // Resolve reads and parses the file.
@@ -170,6 +174,10 @@ func parseEndpoints(data []byte) ([]lb.Endpoint, error) {
 			}
 			eps[i].Weight = *e.Weight
 		}
+		if len(e.Zone) > lb.MaxZoneLen {
+			return nil, fmt.Errorf("endpoint %q has a zone of %d bytes, over %d", e.Addr, len(e.Zone), lb.MaxZoneLen)
+		}
+		eps[i].Zone = e.Zone
 	}
 	return eps, nil
 }
@@ -192,7 +200,7 @@ func jsonError(data []byte, off int64, err error) error {
 				want = "a " + te.Type.String()
 			}
 		} else if te.Type.Kind() == reflect.Struct {
-			what, want = "an endpoint", `an object {"addr": ..., "weight": ...}`
+			what, want = "an endpoint", `an object {"addr": ..., "weight": ..., "zone": ...}`
 		}
 		return fmt.Errorf("line %d: %s: want %s, got %s", lineOf(data, te.Offset), what, want, te.Value)
 	case errors.Is(err, io.EOF):

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -63,6 +64,13 @@ func TestFileParses(t *testing.T) {
 		{"a list with and without weights", `[{"addr": "10.0.0.1:80", "weight": 3}, {"addr": "10.0.0.2:80"}]`,
 			[]lb.Endpoint{{Addr: "10.0.0.1:80", Weight: 3}, {Addr: "10.0.0.2:80"}}},
 		{"an empty list", "[]\n", []lb.Endpoint{}},
+		{"zones, absent and empty ones too", `[{"addr": "10.0.0.1:80", "zone": "us-east-1a"}, {"addr": "10.0.0.2:80", "weight": 2, "zone": ""}, {"addr": "10.0.0.3:80"}]`,
+			[]lb.Endpoint{{Addr: "10.0.0.1:80", Zone: "us-east-1a"}, {Addr: "10.0.0.2:80", Weight: 2}, {Addr: "10.0.0.3:80"}}},
+		{"a zone of lb.MaxZoneLen bytes", `[{"addr": "10.0.0.1:80", "zone": "` + strings.Repeat("z", lb.MaxZoneLen) + `"}]`,
+			[]lb.Endpoint{{Addr: "10.0.0.1:80", Zone: strings.Repeat("z", lb.MaxZoneLen)}}},
+		{"a zone over lb.MaxZoneLen bytes", `[{"addr": "10.0.0.1:80", "zone": "` + strings.Repeat("z", lb.MaxZoneLen+1) + `"}]`, nil},
+		{"a numeric zone", `[{"addr": "10.0.0.1:80", "zone": 3}]`, nil},
+		{"a null zone is no zone", `[{"addr": "10.0.0.1:80", "zone": null}]`, []lb.Endpoint{{Addr: "10.0.0.1:80"}}},
 		{"a syntax error", "[\n{\"addr\": \"10.0.0.1:80\"},\n{\"addr\" \"x\"}]", nil},
 		{"a list cut short", `[{"addr": "10.0.0.1:80"}, {"ad`, nil},
 		{"an empty file", "", nil},
