@@ -165,7 +165,11 @@ func (w *loadWriter) Flush() {
 	if !w.reported {
 		w.report(http.StatusOK)
 	}
-	http.NewResponseController(w.ResponseWriter).Flush()
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+		return
+	}
+	http.NewResponseController(w.ResponseWriter).Flush() // through Unwrap
 }
 
 // Hijack hands the connection over, as the underlying writer does; a
