@@ -119,3 +119,37 @@ func TestReportLoadWithoutHeaderAllocatesNothing(t *testing.T) {
 		t.Errorf("reportLoad allocates %v times, want 0", n)
 	}
 }
+
+// BenchmarkReadLoad is what reading a response's load report costs the
+// Transport, beside BenchmarkOverhead: header=none is the lookup every
+// response pays, header=text a report parsed and passed to a lease (of a
+// pool without LoadWeights, so the lease ignores it).
+func BenchmarkReadLoad(b *testing.B) {
+	pool, err := lb.New(lb.Config{}, "10.0.0.1:80")
+	if err != nil {
+		b.Fatal(err)
+	}
+	lease, err := pool.Pick()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer lease.Done(nil)
+	for _, c := range []struct{ name, value string }{
+		{"none", ""},
+		{"text", "TEXT cpu_utilization=0.3, application_utilization=0.5, rps_fractional=120, eps=2"},
+		{"json", `JSON {"cpuUtilization":0.3,"applicationUtilization":0.5,"rpsFractional":120,"eps":2}`},
+		{"malformed", "TEXT cpu_utilization=-1"},
+	} {
+		b.Run("header="+c.name, func(b *testing.B) {
+			resp := &http.Response{Header: http.Header{"Content-Type": {"text/plain"}, "Content-Length": {"2"}}}
+			if c.value != "" {
+				resp.Header.Set("Endpoint-Load-Metrics", c.value)
+			}
+			var tr Transport
+			b.ReportAllocs()
+			for b.Loop() {
+				tr.reportLoad(lease, resp)
+			}
+		})
+	}
+}
