@@ -125,6 +125,33 @@
 // client whose endpoints accept nothing sends almost nothing until they
 // do; the option costs a clock read per attempt, and nothing when off.
 //
+// # Load reports
+//
+// A backend can tell its clients how loaded it is in an
+// endpoint-load-metrics response header, in the fields of ORCA's load
+// report (gRFC A51) as Envoy's client_side_weighted_round_robin reads
+// them:
+//
+//	Endpoint-Load-Metrics: TEXT cpu_utilization=0.3, application_utilization=0.5, rps_fractional=120, eps=2
+//
+// The Transport reads the header of every attempt's response, retries' and
+// hedges' included, and passes the report to that attempt's lease
+// (lb.Lease.ReportLoad): rps_fractional becomes lb.Load.RPS, eps EPS, and
+// cpu_utilization, mem_utilization and application_utilization the
+// utilizations. A pool with lb.Config.LoadWeights weighs its endpoints by
+// these reports; any other pool ignores them. The TEXT and JSON formats
+// are read (JSON with the proto3 field names, lowerCamel or snake_case);
+// named metrics and names not known are skipped. A header that cannot be
+// read (malformed, a negative, NaN or infinite value, or the BIN protobuf
+// format, which this module does not read) never fails a request: the
+// report is dropped and Transport.LoadReportErrors counts it. A response
+// without the header costs one map lookup.
+//
+// On the server side, ReportLoad wraps a handler to write the header on
+// every response: utilizations from a function of the server's choosing,
+// and, unless that function gives them, the handler's own requests and
+// 5xx answers per second over the last LoadReportWindow.
+//
 // # Errors
 //
 // When the first attempt gets no lease, RoundTrip sends nothing and

@@ -199,5 +199,33 @@ func ExampleTransport_ThrottleStats() {
 	// {Requests:6 Accepts:3 Rejected:0}
 }
 
+// A backend that reports its load on every answer, its utilization being
+// its requests in flight over what it can serve at once. The header's RPS
+// and EPS are the handler's own, counted by ReportLoad: here its first
+// request, a 503. A Transport reading this answer passes the report to the
+// lease of the endpoint that sent it.
+func ExampleReportLoad() {
+	const capacity = 8
+	var inFlight atomic.Int64
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inFlight.Add(1)
+		defer inFlight.Add(-1)
+		http.Error(w, "overloaded", http.StatusServiceUnavailable)
+	})
+	backend := httptest.NewServer(lbhttp.ReportLoad(handler, func() lb.Load {
+		return lb.Load{ApplicationUtilization: float64(inFlight.Load()) / capacity}
+	}))
+	defer backend.Close()
+
+	resp, err := http.Get(backend.URL)
+	if err != nil {
+		panic(err)
+	}
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, resp.Header.Get("Endpoint-Load-Metrics"))
+	// Output:
+	// 503 TEXT application_utilization=0.125, rps_fractional=1, eps=1
+}
+
 // hostport is a test server's address, host:port.
 func hostport(s *httptest.Server) string { return strings.TrimPrefix(s.URL, "http://") }

@@ -107,6 +107,7 @@ func (t *Transport) roundTripHedged(req *http.Request, lease lb.Lease) (*http.Re
 		attempts++
 		go func() {
 			f.resp, f.err = t.base.RoundTrip(&f.a.req)
+			t.reportLoad(l, f.resp)
 			if t.throttle != nil {
 				t.record(actx, f.resp, f.err)
 			}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nanolb/nanolb/internal/retrybudget"
@@ -181,6 +182,8 @@ type Transport struct {
 	// throttle is nil unless Throttle is set, so an attempt without it
 	// costs a nil check.
 	throttle *throttle.Throttle
+	// badLoads counts load reports that could not be read (loadreport.go).
+	badLoads atomic.Uint64
 }
 
 // NewClient returns an http.Client whose Transport balances every request
@@ -318,6 +321,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		a := newAttempt(req, lease.Endpoint(), body)
 		resp, rtErr := t.base.RoundTrip(&a.req)
+		t.reportLoad(lease, resp)
 		if t.throttle != nil {
 			t.record(ctx, resp, rtErr)
 		}
