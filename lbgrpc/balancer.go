@@ -87,6 +87,9 @@ type builder struct {
 
 	testHookPool   func(*lb.Pool) // tests: sees each pool the balancers make
 	testHookPicker func(n int)    // tests: a picker over n children was published
+	// testHookLoad, tests only: sees each ORCA report that reaches lb,
+	// mapped, with its endpoint's pool address.
+	testHookLoad func(addr string, load lb.Load)
 }
 
 func (b *builder) Name() string { return b.name }
@@ -237,7 +240,8 @@ func (b *nanoBalancer) UpdateState(state balancer.State) {
 	}
 	b.ClientConn.UpdateState(balancer.State{
 		ConnectivityState: connectivity.Ready,
-		Picker:            newPicker(b.pool, ready, b.builder).withShards(b.layout, shards),
+		Picker: newPicker(b.pool, ready, b.builder).withShards(b.layout, shards).
+			withLoadReports(b.cfg.LoadWeights.perCall(), b.builder.testHookLoad),
 	})
 	if h := b.builder.testHookPicker; h != nil {
 		h(len(ready))
