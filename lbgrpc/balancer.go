@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nanolb/nanolb/lb"
 	"google.golang.org/grpc/balancer"
@@ -88,6 +89,9 @@ type builder struct {
 	testHookPool   func(*lb.Pool)      // tests: sees each pool the balancers make
 	testHookPicker func(n int)         // tests: a picker over n children was published
 	testHookSet    func([]lb.Endpoint) // tests: the members each pool.Set was given
+	// testHookLoad, tests only: sees each ORCA report that reaches lb,
+	// mapped, with its endpoint's pool address.
+	testHookLoad func(addr string, load lb.Load)
 }
 
 func (b *builder) Name() string { return b.name }
@@ -102,6 +106,7 @@ func (b *builder) ParseConfig(js json.RawMessage) (serviceconfig.LoadBalancingCo
 
 func (b *builder) Build(cc balancer.ClientConn, opts balancer.BuildOptions) balancer.Balancer {
 	nb := &nanoBalancer{ClientConn: cc, builder: b, target: opts.Target.String()}
+	nb.oob.b = nb
 	nb.child = endpointsharding.NewBalancer(nb, opts, balancer.Get(pickfirst.Name).Build, endpointsharding.Options{})
 	return nb
 }
@@ -118,6 +123,10 @@ type nanoBalancer struct {
 	// stopHook is the pool hook's stop for the current pool, nil for none.
 	// Only UpdateClientConnState and Close, which gRPC serialises, use it.
 	stopHook func()
+	// oob runs the out-of-band load report listeners; current is the
+	// pool they report to, pool's value without b.mu.
+	oob     oobReports
+	current atomic.Pointer[lb.Pool]
 
 	mu   sync.Mutex
 	cfg  Config   // the config pool was made with
@@ -158,7 +167,8 @@ func (b *nanoBalancer) UpdateClientConnState(ccs balancer.ClientConnState) error
 		if b.pool != nil {
 			b.pool.Close() // stops its adaptive limit, if any; leases on it end normally
 		}
-		b.pool, b.cfg, made = pool, *cfg, pool
+		b.pool, made = pool, pool
+		b.current.Store(pool)
 		b.layout, b.shardIndex = layout, nil
 		if layout != nil {
 			b.shardIndex = make(map[string]int, len(layout))
@@ -170,11 +180,14 @@ func (b *nanoBalancer) UpdateClientConnState(ccs balancer.ClientConnState) error
 			h(pool)
 		}
 	}
+	b.cfg = *cfg // as the pool's but for what lb.Config lacks: loadWeights' out-of-band fields
 	b.mu.Unlock()
 	if made != nil && b.builder.poolHook != nil { // outside the lock: user code
 		b.stop()
 		b.stopHook = b.builder.poolHook(b.target, made)
 	}
+	b.oob.setEndpoints(ccs.ResolverState.Endpoints)
+	b.oob.setPeriod(cfg.LoadWeights.oobPeriod())
 	return b.child.UpdateClientConnState(balancer.ClientConnState{
 		ResolverState: pickfirst.EnableHealthListener(ccs.ResolverState),
 	})
@@ -241,7 +254,8 @@ func (b *nanoBalancer) UpdateState(state balancer.State) {
 	}
 	b.ClientConn.UpdateState(balancer.State{
 		ConnectivityState: connectivity.Ready,
-		Picker:            newPicker(b.pool, ready, b.builder).withShards(b.layout, shards),
+		Picker: newPicker(b.pool, ready, b.builder).withShards(b.layout, shards).
+			withLoadReports(b.cfg.LoadWeights.perCall(), b.builder.testHookLoad),
 	})
 	if h := b.builder.testHookPicker; h != nil {
 		h(len(ready))
@@ -253,6 +267,7 @@ func (b *nanoBalancer) ResolverError(err error) { b.child.ResolverError(err) }
 func (b *nanoBalancer) ExitIdle() { b.child.ExitIdle() }
 
 func (b *nanoBalancer) Close() {
+	b.oob.close()
 	b.child.Close()
 	b.stop()
 	b.mu.Lock()
@@ -268,6 +283,25 @@ func (b *nanoBalancer) stop() {
 		b.stopHook = nil
 		f()
 	}
+}
+
+// NewSubConn makes a SubConn for a pick_first child, and follows its
+// state for the out-of-band load report listeners.
+func (b *nanoBalancer) NewSubConn(addrs []resolver.Address, opts balancer.NewSubConnOptions) (balancer.SubConn, error) {
+	var sc balancer.SubConn
+	listener := opts.StateListener
+	opts.StateListener = func(s balancer.SubConnState) {
+		listener(s) // first: an endpoint is in the pool before its reports come
+		b.oob.subConnState(sc, s.ConnectivityState)
+	}
+	sc, err := b.ClientConn.NewSubConn(addrs, opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(addrs) > 0 {
+		b.oob.newSubConn(sc, addrs[0].Addr) // pick_first makes a SubConn per address
+	}
+	return sc, nil
 }
 
 func (b *nanoBalancer) UpdateSubConnState(sc balancer.SubConn, _ balancer.SubConnState) {

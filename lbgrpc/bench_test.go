@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	v3orcapb "github.com/cncf/xds/go/xds/data/orca/v3"
 	"github.com/nanolb/nanolb/lb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/balancer"
@@ -189,6 +190,39 @@ func BenchmarkPickDone(b *testing.B) {
 				}
 			}
 			reportCPU(b, cpu)
+		})
+	}
+}
+
+// BenchmarkPickLoadReport is BenchmarkPick for nanolb_weighted_round_robin
+// with loadWeights on: each Done without an ORCA report, and with one.
+func BenchmarkPickLoadReport(b *testing.B) {
+	addrs := []string{"10.0.0.1:443", "10.0.0.2:443", "10.0.0.3:443"}
+	children := make(map[string]balancer.Picker, len(addrs))
+	for _, a := range addrs {
+		children[a] = readyChild{}
+	}
+	pool, err := lb.New(lb.Config{Policy: lb.WeightedRoundRobin, LoadWeights: lb.LoadWeights{Enabled: true}}, addrs...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	p := newPicker(pool, children, &builder{policy: lb.WeightedRoundRobin, classify: Classify}).withLoadReports(true, nil)
+	info := balancer.PickInfo{Ctx: context.Background()}
+	report := &v3orcapb.OrcaLoadReport{CpuUtilization: 0.5, RpsFractional: 100, Eps: 1}
+	for _, done := range []struct {
+		name string
+		info balancer.DoneInfo
+	}{{"none", balancer.DoneInfo{BytesSent: true}}, {"orca", balancer.DoneInfo{BytesSent: true, ServerLoad: report}}} {
+		b.Run("report="+done.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				res, err := p.Pick(info)
+				if err != nil {
+					b.Fatal(err)
+				}
+				res.Done(done.info)
+			}
 		})
 	}
 }

@@ -21,8 +21,9 @@ import (
 // limits are lb.Config's. Durations are strings in Go's time.ParseDuration
 // syntax, which includes the protobuf JSON form ("1.5s"). An unknown field,
 // a value of the wrong type or a value lb.New rejects is an error wrapping
-// lb.ErrConfig that names the field (see ParseConfig). Outlier detection
-// and slow start are objects of their own, as lb.Config has them:
+// lb.ErrConfig that names the field (see ParseConfig). Outlier detection,
+// slow start and weights from reported load are objects of their own, as
+// lb.Config has them:
 //
 //	{"loadBalancingConfig": [{"nanolb_p2c": {"ejectAfter": 3, "ejectFor": "2s",
 //		"outlier": {"interval": "10s"}, "slowStart": {"window": "30s"}}}]}
@@ -84,6 +85,11 @@ type Config struct {
 	// or is reinstated, gets a share of RPCs that ramps up over a window.
 	// Off unless its window is set.
 	SlowStart SlowStartConfig `json:"slowStart,omitzero"`
+	// LoadWeights is lb.Config.LoadWeights, for
+	// nanolb_weighted_round_robin: endpoints weighed by the load they
+	// report through ORCA (gRFC A51, A58), per RPC or out of band. Off
+	// unless its enabled is set.
+	LoadWeights LoadWeightsConfig `json:"loadWeights,omitzero"`
 }
 
 // OutlierConfig is Config's "outlier" object, whose fields are
@@ -167,6 +173,86 @@ func (s SlowStartConfig) toLB() lb.SlowStart {
 	}
 }
 
+// LoadWeightsConfig is Config's "loadWeights" object: the fields of
+// lb.LoadWeights under the names of gRFC A58's weighted_round_robin
+// config, and where the reports come from. A missing, null or zero field means lb's
+// default, as in Config; nanolb_weighted_round_robin alone takes it.
+//
+//	"loadWeights": {"enabled": true, "blackoutPeriod": "10s",
+//		"enableOobLoadReport": true, "oobReportingPeriod": "10s"}
+type LoadWeightsConfig struct {
+	// Enabled is lb.LoadWeights.Enabled: weights follow the endpoints'
+	// ORCA load reports, and WithWeight's are ignored. No other field may
+	// be set without it.
+	Enabled bool `json:"enabled,omitempty"`
+	// BlackoutPeriod is lb.LoadWeights.BlackoutPeriod: how long an
+	// endpoint reports before its weight counts, 1ms..24h (0: 10s).
+	BlackoutPeriod Duration `json:"blackoutPeriod,omitempty"`
+	// WeightExpirationPeriod is lb.LoadWeights.ExpirationPeriod: how long
+	// a weight lasts without a new report, 1ms..24h (0: 3m).
+	WeightExpirationPeriod Duration `json:"weightExpirationPeriod,omitempty"`
+	// WeightUpdatePeriod is lb.LoadWeights.UpdatePeriod: how often
+	// weights are recomputed, 100ms..24h (0: 1s).
+	WeightUpdatePeriod Duration `json:"weightUpdatePeriod,omitempty"`
+	// ErrorUtilizationPenalty is lb.LoadWeights.ErrorUtilizationPenalty:
+	// how much an endpoint's errors per request add to its utilization,
+	// 0.01..1000 (0: 1; unlike A58's, 0 is not "no penalty").
+	ErrorUtilizationPenalty float64 `json:"errorUtilizationPenalty,omitempty"`
+	// EnableOOBLoadReport takes the reports out of band, from a stream of
+	// ORCA reports each connected endpoint sends every oobReportingPeriod
+	// (its server needs orca.Register), instead of from the trailers of
+	// each RPC, which are then ignored (A58). Only with enabled.
+	EnableOOBLoadReport bool `json:"enableOobLoadReport,omitempty"`
+	// OOBReportingPeriod is the report interval asked of each endpoint;
+	// the server may send less often (grpc-go's orca service: at most
+	// every 30 s unless configured otherwise). 1ms..24h (0: 10s), only
+	// with enableOobLoadReport.
+	OOBReportingPeriod Duration `json:"oobReportingPeriod,omitempty"`
+}
+
+// DefaultOOBReportingPeriod is the out-of-band report interval
+// LoadWeightsConfig's zero OOBReportingPeriod asks for (A58's).
+const DefaultOOBReportingPeriod = 10 * time.Second
+
+// toLB returns w as lb.LoadWeights.
+func (w LoadWeightsConfig) toLB() lb.LoadWeights {
+	return lb.LoadWeights{
+		Enabled:                 w.Enabled,
+		BlackoutPeriod:          time.Duration(w.BlackoutPeriod),
+		ExpirationPeriod:        time.Duration(w.WeightExpirationPeriod),
+		UpdatePeriod:            time.Duration(w.WeightUpdatePeriod),
+		ErrorUtilizationPenalty: w.ErrorUtilizationPenalty,
+	}
+}
+
+// check checks the fields lb.LoadWeights does not have.
+func (w LoadWeightsConfig) check() error {
+	switch p := time.Duration(w.OOBReportingPeriod); {
+	case w.EnableOOBLoadReport && !w.Enabled:
+		return fmt.Errorf("%w: field %q set without loadWeights.enabled", lb.ErrConfig, "loadWeights.enableOobLoadReport")
+	case p != 0 && !w.EnableOOBLoadReport:
+		return fmt.Errorf("%w: field %q set without loadWeights.enableOobLoadReport", lb.ErrConfig, "loadWeights.oobReportingPeriod")
+	case p != 0 && (p < time.Millisecond || p > 24*time.Hour):
+		return fmt.Errorf("%w: field %q: %v is outside 1ms..24h (0 means %v)", lb.ErrConfig, "loadWeights.oobReportingPeriod", p, DefaultOOBReportingPeriod)
+	}
+	return nil
+}
+
+// perCall reports whether each RPC's ORCA report feeds lb: load weights
+// on and no out-of-band stream in their place.
+func (w LoadWeightsConfig) perCall() bool { return w.Enabled && !w.EnableOOBLoadReport }
+
+// oobPeriod is the out-of-band report interval to ask for, 0 for none.
+func (w LoadWeightsConfig) oobPeriod() time.Duration {
+	switch {
+	case !w.Enabled || !w.EnableOOBLoadReport:
+		return 0
+	case w.OOBReportingPeriod == 0:
+		return DefaultOOBReportingPeriod
+	}
+	return time.Duration(w.OOBReportingPeriod)
+}
+
 // Duration is a time.Duration that reads from and writes to JSON as a string
 // such as "1.5s" or "250ms". A negative duration is an error wrapping
 // lb.ErrConfig when the config is checked.
@@ -224,6 +310,7 @@ func (c *Config) LB(policy lb.Policy) lb.Config {
 		TimeoutGrace:        time.Duration(c.TimeoutGrace),
 		Outlier:             c.Outlier.toLB(),
 		SlowStart:           c.SlowStart.toLB(),
+		LoadWeights:         c.LoadWeights.toLB(),
 	}
 }
 
@@ -269,13 +356,17 @@ var objects, fieldNames = func() (map[reflect.Type]object, []string) {
 // range is an error wrapping lb.ErrConfig that names the field: as the
 // JSON spells it, a nested object's after the object's name and a dot
 // ("outlier.minHosts"), or for a value out of range as lb.Config does
-// ("Outlier.MinHosts").
+// ("Outlier.MinHosts"; the JSON's name for a field lb.Config does not
+// have, as "loadWeights.oobReportingPeriod").
 func ParseConfig(policy lb.Policy, js []byte) (*Config, error) {
 	c := new(Config)
 	if len(bytes.TrimSpace(js)) > 0 {
 		if err := c.read(js); err != nil {
 			return nil, err
 		}
+	}
+	if err := c.LoadWeights.check(); err != nil {
+		return nil, err
 	}
 	if _, err := lb.New(c.LB(policy)); err != nil {
 		return nil, err

@@ -33,6 +33,51 @@ func TestParseConfigReadsEveryField(t *testing.T) {
 	}
 }
 
+func TestParseConfigReadsLoadWeights(t *testing.T) {
+	c, err := ParseConfig(lb.WeightedRoundRobin, []byte(`{"loadWeights": {"enabled": true,
+		"blackoutPeriod": "5s", "weightExpirationPeriod": "2m", "weightUpdatePeriod": "500ms",
+		"errorUtilizationPenalty": 2.5, "enableOobLoadReport": true, "oobReportingPeriod": "30s"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := lb.Config{Policy: lb.WeightedRoundRobin, LoadWeights: lb.LoadWeights{Enabled: true,
+		BlackoutPeriod: 5 * time.Second, ExpirationPeriod: 2 * time.Minute,
+		UpdatePeriod: 500 * time.Millisecond, ErrorUtilizationPenalty: 2.5}}
+	if got := c.LB(lb.WeightedRoundRobin); got != want {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+	if !c.LoadWeights.EnableOOBLoadReport || c.LoadWeights.oobPeriod() != 30*time.Second || c.LoadWeights.perCall() {
+		t.Fatalf("out-of-band settings %+v", c.LoadWeights)
+	}
+}
+
+func TestLoadWeightsConfigSaysWhereReportsComeFrom(t *testing.T) {
+	tests := []struct {
+		js      string
+		perCall bool
+		oob     time.Duration
+	}{
+		{`{}`, false, 0},
+		{`{"loadWeights": {"enabled": true}}`, true, 0},
+		{`{"loadWeights": {"enabled": true, "enableOobLoadReport": true}}`, false, DefaultOOBReportingPeriod},
+		{`{"loadWeights": {"enabled": true, "enableOobLoadReport": true, "oobReportingPeriod": "1s"}}`, false, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.js, func(t *testing.T) {
+			c, err := ParseConfig(lb.WeightedRoundRobin, []byte(tt.js))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.LoadWeights.perCall(); got != tt.perCall {
+				t.Errorf("per-call reports %v, want %v", got, tt.perCall)
+			}
+			if got := c.LoadWeights.oobPeriod(); got != tt.oob {
+				t.Errorf("out-of-band period %v, want %v", got, tt.oob)
+			}
+		})
+	}
+}
+
 func TestParseConfigTakesNothingAsDefaults(t *testing.T) {
 	for _, js := range []string{``, ` `, `{}`, `null`} {
 		c, err := ParseConfig(lb.P2C, []byte(js))
@@ -79,6 +124,11 @@ func TestParseConfigRejectsBadInputNamingIt(t *testing.T) {
 		{`{"slowStart": {"window": "1s", "aggression": 20}}`, "SlowStart.Aggression"},
 		{`{"slowStart": {"window": "1s", "minWeightPercent": 101}}`, "SlowStart.MinWeightPercent"},
 		{`{"slowStart": {"window": "1s", "rampUp": true}}`, `unknown field "slowStart.rampUp"`},
+		{`{"loadWeights": {"enabled": true}}`, "LoadWeights needs the weighted_round_robin policy"},
+		{`{"loadWeights": {"blackoutPeriod": "1s"}}`, "LoadWeights fields set without Enabled"},
+		{`{"loadWeights": {"expirationPeriod": "1s"}}`, `unknown field "loadWeights.expirationPeriod" (known: enabled, blackoutPeriod, weightExpirationPeriod,`},
+		{`{"loadWeights": {"enableOobLoadReport": true}}`, `field "loadWeights.enableOobLoadReport" set without loadWeights.enabled`},
+		{`{"loadWeights": {"oobReportingPeriod": "1s"}}`, `field "loadWeights.oobReportingPeriod" set without loadWeights.enableOobLoadReport`},
 		{`{"maxWaiters": 3}`, `unknown field "maxWaiters"`},
 		{`{"maxWait": "1s"}`, `unknown field "maxWait"`},
 		{`{"noJitter": "yes"}`, "noJitter"},
@@ -88,6 +138,37 @@ func TestParseConfigRejectsBadInputNamingIt(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.js, func(t *testing.T) {
 			_, err := ParseConfig(lb.P2C, []byte(tt.js))
+			if !errors.Is(err, lb.ErrConfig) {
+				t.Fatalf("error %v does not wrap lb.ErrConfig", err)
+			}
+			if !strings.Contains(err.Error(), tt.mention) {
+				t.Fatalf("error %q does not mention %q", err, tt.mention)
+			}
+		})
+	}
+}
+
+func TestParseConfigRejectsBadLoadWeightsNamingThem(t *testing.T) {
+	tests := []struct {
+		js, mention string
+	}{
+		{`{"blackoutPeriod": "-1s"}`, "LoadWeights.BlackoutPeriod"},
+		{`{"blackoutPeriod": "1us"}`, "LoadWeights.BlackoutPeriod"},
+		{`{"weightExpirationPeriod": "25h"}`, "LoadWeights.ExpirationPeriod"},
+		{`{"weightUpdatePeriod": "10ms"}`, "LoadWeights.UpdatePeriod"},
+		{`{"errorUtilizationPenalty": -1}`, "LoadWeights.ErrorUtilizationPenalty"},
+		{`{"errorUtilizationPenalty": 1001}`, "LoadWeights.ErrorUtilizationPenalty"},
+		{`{"enableOobLoadReport": true, "oobReportingPeriod": "-1s"}`, `field "loadWeights.oobReportingPeriod": -1s is outside 1ms..24h`},
+		{`{"enableOobLoadReport": true, "oobReportingPeriod": "1us"}`, `field "loadWeights.oobReportingPeriod": 1µs is outside 1ms..24h`},
+		{`{"enableOobLoadReport": true, "oobReportingPeriod": "25h"}`, `field "loadWeights.oobReportingPeriod": 25h0m0s is outside 1ms..24h`},
+		{`{"enableOobLoadReport": "yes"}`, `field "loadWeights.enableOobLoadReport"`},
+		{`{"oobReportingPeriod": 10}`, `field "loadWeights.oobReportingPeriod": duration 10 is not a string`},
+	}
+	for _, tt := range tests {
+		js := strings.Replace(tt.js, "{", `{"enabled": true, `, 1)
+		js = `{"loadWeights": ` + js + `}`
+		t.Run(js, func(t *testing.T) {
+			_, err := ParseConfig(lb.WeightedRoundRobin, []byte(js))
 			if !errors.Is(err, lb.ErrConfig) {
 				t.Fatalf("error %v does not wrap lb.ErrConfig", err)
 			}
@@ -140,6 +221,15 @@ func TestParseConfigNamesEveryWronglyTypedField(t *testing.T) {
 		"slowStart.window":           {`10`, `"ten seconds"`},
 		"slowStart.aggression":       {`"1"`, `{}`},
 		"slowStart.minWeightPercent": {`"10"`, `10.5`},
+
+		"loadWeights":                         {`1`, `"on"`, `true`},
+		"loadWeights.enabled":                 {`"true"`, `1`},
+		"loadWeights.blackoutPeriod":          {`10`, `"a while"`},
+		"loadWeights.weightExpirationPeriod":  {`180`, `"3 minutes"`},
+		"loadWeights.weightUpdatePeriod":      {`1`, `"1 second"`},
+		"loadWeights.errorUtilizationPenalty": {`"1.0"`, `[]`},
+		"loadWeights.enableOobLoadReport":     {`"false"`, `0`},
+		"loadWeights.oobReportingPeriod":      {`10`, `"10 s"`},
 	}
 	for _, name := range fieldNames {
 		if len(bad[name]) == 0 {

@@ -49,8 +49,9 @@
 // back. A changed service config starts a new pool.
 //
 // Weighted round robin follows the weights a resolver sets with
-// WithWeight. The zones a resolver sets with WithZone become the pool's
-// endpoints' zones (lb.Endpoint.Zone), for zone-aware routing.
+// WithWeight, or the load the endpoints report (see Load reports). The
+// zones a resolver sets with WithZone become the pool's endpoints' zones
+// (lb.Endpoint.Zone), for zone-aware routing.
 //
 // # Keys
 //
@@ -118,6 +119,36 @@
 // later, or one whose broken connection is READY again, as a restarted
 // backend's is, ramps against peers already at their full share. A keyed
 // pick (WithHashKey) ignores the ramp.
+//
+// # Load reports
+//
+// nanolb_weighted_round_robin can weigh endpoints by the load they report
+// through ORCA (gRFC A51), by gRFC A58's rule (lb.LoadWeights): turn it on
+// with the config's "loadWeights" object (LoadWeightsConfig), whose
+// fields have A58's weighted_round_robin names:
+//
+//	{"loadBalancingConfig": [{"nanolb_weighted_round_robin": {"loadWeights": {
+//		"enabled": true, "blackoutPeriod": "10s", "weightExpirationPeriod": "3m",
+//		"weightUpdatePeriod": "1s", "errorUtilizationPenalty": 1.0}}}]}
+//
+// Reports come per call by default: the server passes
+// orca.CallMetricsServerOption to grpc.NewServer and records its load in
+// each RPC's orca.CallMetricsRecorderFromContext (a ServerMetricsProvider
+// given to the option fills what the handler does not set); the load
+// travels in the RPC's trailer, and the RPC's Done hands it to its lease
+// (lb.Lease.ReportLoad) before ending it. An RPC without a report costs
+// nothing more. With "enableOobLoadReport": true they come out of band
+// instead, and per-call reports are ignored (A58): the server calls
+// orca.Register, and the balancer opens one ORCA stream on each READY
+// endpoint's connection asking for a report every "oobReportingPeriod"
+// (10 s by default; grpc-go's orca service sends at most every 30 s
+// unless its ServiceOptions.MinReportingInterval says otherwise).
+// Out-of-band reports suit streams and endpoints with few RPCs; per-call
+// ones need no stream and follow the load RPC by RPC. Both use the
+// report's cpu_utilization, mem_utilization, application_utilization,
+// rps_fractional and eps (lb.Load's fields). Importing lbgrpc imports
+// google.golang.org/grpc/orca, which makes every ClientConn of the
+// process parse the ORCA trailer of the RPCs that carry one.
 //
 // # Throttling
 //

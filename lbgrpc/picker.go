@@ -33,11 +33,21 @@ type picker struct {
 	// yet).
 	layout []string
 	shards []balancer.State
+	// loads: each RPC's ORCA report feeds its lease (LoadWeightsConfig's
+	// perCall); testHookLoad sees each report then.
+	loads        bool
+	testHookLoad func(addr string, load lb.Load)
 }
 
 func newPicker(pool *lb.Pool, children map[string]balancer.Picker, b *builder) *picker {
 	return &picker{pool: pool, children: children, classify: b.classify,
 		hashed: b.policy == lb.ConsistentHash || b.policy == lb.Shard, strict: b.policy == lb.Shard}
+}
+
+// withLoadReports has p's RPCs report their ORCA loads to their leases.
+func (p *picker) withLoadReports(on bool, hook func(addr string, load lb.Load)) *picker {
+	p.loads, p.testHookLoad = on, hook
+	return p
 }
 
 // withShards sets nanolb_shard's layout and its children's states.
@@ -187,6 +197,7 @@ func (p *picker) done(lease lb.Lease, inner func(balancer.DoneInfo), ctx context
 		r.end = r.done
 	}
 	r.lease, r.classify, r.inner, r.ctx = lease, p.classify, inner, ctx
+	r.loads, r.testHookLoad = p.loads, p.testHookLoad
 	return r.end
 }
 
@@ -202,14 +213,21 @@ type rpcLease struct {
 	inner    func(balancer.DoneInfo)
 	ctx      context.Context         // the RPC's
 	end      func(balancer.DoneInfo) // r.done, bound once
+	// loads and testHookLoad are the picker's.
+	loads        bool
+	testHookLoad func(addr string, load lb.Load)
 }
 
 var rpcLeases sync.Pool
 
 func (r *rpcLease) done(info balancer.DoneInfo) {
 	lease, classify, inner, ctx := r.lease, r.classify, r.inner, r.ctx
+	loads, hook := r.loads, r.testHookLoad
 	*r = rpcLease{end: r.end}
 	rpcLeases.Put(r)
+	if loads && info.ServerLoad != nil {
+		reportCallLoad(lease, info, hook)
+	}
 	outcome := classify(info)
 	if outcome != nil && ctx != nil && errors.Is(ctx.Err(), context.Canceled) {
 		outcome = context.Canceled // the caller gave up, whatever the classifier says
