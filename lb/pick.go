@@ -91,16 +91,20 @@ func (p *Pool) probeOrPick(h uint64, keyed bool) (Lease, error) {
 // choose is the policy's choice for an unkeyed pick, with slow start's
 // ramp applied while any endpoint ramps.
 func (p *Pool) choose() *core {
-	var c *core
-	if p.due.Load()&dueZoned != 0 {
-		c = p.pickZoned()
-	} else {
-		c = p.pick()
-	}
+	c := p.pickRouted()
 	if p.due.Load()&dueRamping != 0 {
 		c = p.ramped(c)
 	}
 	return c
+}
+
+// pickRouted is the policy's choice, within a zone while picks route by
+// zone.
+func (p *Pool) pickRouted() *core {
+	if p.due.Load()&dueZoned != 0 {
+		return p.pickZoned()
+	}
+	return p.pick()
 }
 
 // lease hands out a lease on the policy's choice c; for nil, the policy

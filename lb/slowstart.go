@@ -205,7 +205,7 @@ func (p *Pool) ramped(c *core) *core {
 	if f := c.meter.ramp.Load(); f >= rampOne || uint32(fastrand.Uint63())%rampOne < f {
 		return c
 	}
-	if d := p.pick(); d != nil && d != c {
+	if d := p.pickRouted(); d != nil && d != c {
 		return d
 	}
 	cores := p.view.Load().cores
