@@ -5,7 +5,8 @@
 // if asked, the kernels table (-kernels: the same benchmarks from a normal
 // build and a -tags purego build, asm against pure Go), the membership table
 // (-membership: lb's BenchmarkMembership beside issue 11's targets) and
-// quoted text files (-text).
+// quoted text files (-text) and Markdown files included as they are
+// (-markdown), such as cmd/zonesim's tables.
 //
 // Usage:
 //
@@ -71,8 +72,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	floorList := fs.String("floor", "ref-atomic-pair,reference-two-adds,reference", "comma-separated impl names that are reference (a); the first present in a file is its floor")
 	ratiosOnly := fs.Bool("ratios", false, "print only the tables, to standard output, flagging suspect rows instead of refusing them")
 	maxRatio := fs.Float64("max-ratio", 1000, "a nanolb Pick+Done row above this many times reference (a) is suspect")
-	var texts, kernels, memberships stringList
+	var texts, markdowns, kernels, memberships stringList
 	fs.Var(&texts, "text", "'Title=file': a section quoting a file's text as it is, such as the demo's table (repeatable)")
+	fs.Var(&markdowns, "markdown", "'Title=file': a section of a file's Markdown as it is, such as zonesim's tables (repeatable)")
 	fs.Var(&kernels, "kernels", "'Title=asm.txt,purego.txt': a table of the same benchmarks from a normal and a -tags purego build (repeatable)")
 	fs.Var(&memberships, "membership", "'Title=file': a table of lb's BenchmarkMembership beside issue 11's targets (repeatable)")
 	fs.Usage = func() {
@@ -178,6 +180,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		for _, t := range texts {
 			if err := writeText(&buf, t); err != nil {
+				return err
+			}
+		}
+		for _, m := range markdowns {
+			if err := writeMarkdown(&buf, m); err != nil {
 				return err
 			}
 		}
@@ -291,17 +298,37 @@ func cpuModel() string {
 
 // writeText appends a section quoting a file's text verbatim: 'Title=file'.
 func writeText(w *bytes.Buffer, arg string) error {
-	title, path, ok := strings.Cut(arg, "=")
-	if !ok || title == "" || path == "" {
-		return fmt.Errorf("-text %q: want 'Title=file'", arg)
-	}
-	raw, err := os.ReadFile(path)
+	title, raw, err := readTitled("-text", arg)
 	if err != nil {
 		return err
 	}
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return fmt.Errorf("-text %s: the file is empty", path)
-	}
-	fmt.Fprintf(w, "\n## %s\n\n```\n%s\n```\n", title, bytes.TrimRight(raw, "\n"))
+	fmt.Fprintf(w, "\n## %s\n\n```\n%s\n```\n", title, raw)
 	return nil
+}
+
+// writeMarkdown appends a section of a file's Markdown as it is, so that
+// its tables render: 'Title=file'.
+func writeMarkdown(w *bytes.Buffer, arg string) error {
+	title, raw, err := readTitled("-markdown", arg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n## %s\n\n%s\n", title, raw)
+	return nil
+}
+
+// readTitled reads flag's 'Title=file' argument: the title and the file's
+// text without trailing newlines, which must not be blank.
+func readTitled(flag, arg string) (title string, raw []byte, err error) {
+	title, path, ok := strings.Cut(arg, "=")
+	if !ok || title == "" || path == "" {
+		return "", nil, fmt.Errorf("%s %q: want 'Title=file'", flag, arg)
+	}
+	if raw, err = os.ReadFile(path); err != nil {
+		return "", nil, err
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return "", nil, fmt.Errorf("%s %s: the file is empty", flag, path)
+	}
+	return title, bytes.TrimRight(raw, "\n"), nil
 }

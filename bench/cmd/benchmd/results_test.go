@@ -77,6 +77,29 @@ func TestTextSectionsQuoteTheirFile(t *testing.T) {
 	}
 }
 
+func TestMarkdownSectionsIncludeTheirFileAsItIs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "zonesim.md")
+	if err := os.WriteFile(path, []byte("N=3\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := writeMarkdown(&buf, "Zones="+path); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := buf.String(), "\n## Zones\n\nN=3\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	empty := filepath.Join(t.TempDir(), "empty.md")
+	if err := os.WriteFile(empty, []byte("\n \n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"no-equals", "=" + path, "Title=", "Title=" + path + ".missing", "Title=" + empty} {
+		if err := writeMarkdown(&buf, bad); err == nil {
+			t.Errorf("writeMarkdown(%q) accepted", bad)
+		}
+	}
+}
+
 // mustContain reports each of wants that text, the named output, lacks.
 func mustContain(t *testing.T, what, text string, wants ...string) {
 	t.Helper()
