@@ -181,16 +181,54 @@ func (m *fleetModel) base() []string {
 	return m.subset
 }
 
+// computeBase is the rule's subset within each zone, for the zone's share
+// of Size by largest remainder (ties to the zone named first), as
+// lb.Subset.Rule documents for pools with zones.
 func (m *fleetModel) computeBase() []string {
-	addrs := slices.Sorted(maps.Keys(m.given))
 	s := m.cfg.Subset
-	switch s.Rule {
-	case lb.SubsetDeterministic:
-		return subset.Deterministic(s.Client, addrs, s.Size)
-	case lb.SubsetRendezvous:
-		return subset.Rendezvous(s.Client, addrs, s.Size)
+	if s.Size >= len(m.given) {
+		return slices.Sorted(maps.Keys(m.given))
 	}
-	return subset.Consistent(s.Client, addrs, s.Size)
+	byZone := map[string][]string{}
+	for a, e := range m.given {
+		byZone[e.Zone] = append(byZone[e.Zone], a)
+	}
+	zones := slices.Sorted(maps.Keys(byZone))
+	exact := map[string]float64{}
+	left := s.Size
+	for _, z := range zones {
+		exact[z] = float64(s.Size) * float64(len(byZone[z])) / float64(len(m.given))
+		left -= int(math.Floor(exact[z] + 1e-9))
+	}
+	byRemainder := slices.Clone(zones)
+	slices.SortStableFunc(byRemainder, func(x, y string) int {
+		rx, ry := exact[x]-math.Floor(exact[x]+1e-9), exact[y]-math.Floor(exact[y]+1e-9)
+		switch {
+		case rx > ry+1e-9:
+			return -1
+		case ry > rx+1e-9:
+			return 1
+		}
+		return 0
+	})
+	var out []string
+	for i, z := range byRemainder {
+		n := int(math.Floor(exact[z] + 1e-9))
+		if i < left {
+			n++
+		}
+		addrs := byZone[z]
+		switch s.Rule {
+		case lb.SubsetDeterministic:
+			out = append(out, subset.Deterministic(s.Client, addrs, n)...)
+		case lb.SubsetRendezvous:
+			out = append(out, subset.Rendezvous(s.Client, addrs, n)...)
+		default:
+			out = append(out, subset.Consistent(s.Client, addrs, n)...)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // widen applies the widening rule to the model's extras.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -30,7 +31,10 @@ type Subset struct {
 	// the balance of subsets drawn at random.
 	Client uint64
 
-	// Rule chooses the subset; the zero value is SubsetRing.
+	// Rule chooses the subset; the zero value is SubsetRing. With
+	// Config.Zones on, the rule chooses within each zone, for that zone's
+	// share of Size (by largest remainder), so every client's subset has
+	// the fleet's mix of zones.
 	Rule SubsetRule
 }
 
@@ -109,15 +113,71 @@ func (p *Pool) SubsetStatus() SubsetStatus {
 	return s
 }
 
-// subsetOf is client's subset of addrs by the configured rule, sorted.
-func (s *subsetting) subsetOf(addrs []string) []string {
+// subsetOf is client's subset of size of addrs by the configured rule,
+// sorted.
+func (s *subsetting) subsetOf(addrs []string, size int) []string {
 	switch s.rule {
 	case SubsetDeterministic:
-		return subset.Deterministic(s.client, addrs, s.size)
+		return subset.Deterministic(s.client, addrs, size)
 	case SubsetRendezvous:
-		return subset.Rendezvous(s.client, addrs, s.size)
+		return subset.Rendezvous(s.client, addrs, size)
 	}
-	return subset.Consistent(s.client, addrs, s.size)
+	return subset.Consistent(s.client, addrs, size)
+}
+
+// base is the pool's subset of the addresses it was given: the rule's,
+// or with zone-aware routing on, the rule's within each zone for that
+// zone's share of Size, so every client's subset has the fleet's mix of
+// zones and zone-aware routing keeps its proportions.
+func (p *Pool) base(addrs []string) []string {
+	s := &p.cfg.subset
+	if !p.cfg.zones.on || s.size >= len(addrs) {
+		return s.subsetOf(addrs, s.size)
+	}
+	byZone := map[string][]string{}
+	for _, a := range addrs {
+		z := p.subset.given[a].Zone
+		byZone[z] = append(byZone[z], a)
+	}
+	var out []string
+	for z, n := range zoneQuotas(byZone, s.size) {
+		out = append(out, s.subsetOf(byZone[z], n)...)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// zoneQuotas splits size among the zones in proportion to their
+// addresses, by largest remainder (ties to the zone named first).
+func zoneQuotas(byZone map[string][]string, size int) map[string]int {
+	total := 0
+	for _, a := range byZone {
+		total += len(a)
+	}
+	quotas := make(map[string]int, len(byZone))
+	type rest struct {
+		zone string
+		frac int // remainder of size·n / total, in units of 1/total
+	}
+	var rests []rest
+	given := 0
+	for z, a := range byZone {
+		q := size * len(a)
+		quotas[z] = q / total
+		given += q / total
+		rests = append(rests, rest{z, q % total})
+	}
+	slices.SortFunc(rests, func(x, y rest) int {
+		if x.frac != y.frac {
+			return y.frac - x.frac
+		}
+		return strings.Compare(x.zone, y.zone)
+	})
+	for i := 0; given < size; i++ {
+		quotas[rests[i].zone]++
+		given++
+	}
+	return quotas
 }
 
 // resubset makes the pool's members the subset of what it was given, and
@@ -130,7 +190,7 @@ func (p *Pool) resubset() {
 	s := &p.cfg.subset
 	given := p.subset.given
 	addrs := slices.Collect(maps.Keys(given))
-	base := s.subsetOf(addrs)
+	base := p.base(addrs)
 	ejected := 0
 	for _, a := range base {
 		if c, ok := p.index[a]; ok && stateOf(c.health.Load()) != stateUp {

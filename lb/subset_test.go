@@ -3,6 +3,7 @@ package lb
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -181,5 +182,38 @@ func TestSubsetConfigErrors(t *testing.T) {
 	}
 	if got := mustNew(t, Config{}, "a", "b").SubsetStatus(); got != (SubsetStatus{Given: 2, Members: 2}) {
 		t.Fatalf("SubsetStatus without subsetting = %+v", got)
+	}
+}
+
+// With zones, the subset takes each zone's share of Size, by largest
+// remainder, from that zone by the rule.
+func TestSubsetWithZonesTakesEachZonesShare(t *testing.T) {
+	var eps []Endpoint
+	byZone := map[string][]string{}
+	for z, n := range map[string]int{"a": 50, "b": 100, "c": 150} {
+		for i := range n {
+			a := fmt.Sprintf("%s%03d", z, i)
+			eps = append(eps, Endpoint{Addr: a, Zone: z})
+			byZone[z] = append(byZone[z], a)
+		}
+	}
+	// Shares of 10: a 1.67, b 3.33, c 5: floors 1+3+5, one more to a.
+	p, err := NewWeighted(Config{Subset: Subset{Size: 10, Client: 4}, Zones: Zones{Local: "b"}}, eps...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var want []string
+	for z, n := range map[string]int{"a": 2, "b": 3, "c": 5} {
+		want = append(want, subset.Consistent(4, byZone[z], n)...)
+	}
+	slices.Sort(want)
+	if got := members(p); !slices.Equal(got, want) {
+		t.Fatalf("members %v, want %v", got, want)
+	}
+	for z, n := range map[int]map[string]int{30: {"a": 5, "b": 10, "c": 15}, 7: {"a": 1, "b": 2, "c": 4}} {
+		if got := zoneQuotas(map[string][]string{"a": byZone["a"], "b": byZone["b"], "c": byZone["c"]}, z); !maps.Equal(got, n) {
+			t.Errorf("zoneQuotas(50/100/150, %d) = %v, want %v", z, got, n)
+		}
 	}
 }
