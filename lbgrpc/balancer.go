@@ -29,7 +29,9 @@ func Name(policy lb.Policy) string { return Prefix + policy.String() }
 
 func init() {
 	for _, p := range lb.Policies() {
-		balancer.Register(&builder{name: Name(p), policy: p, classify: Classify})
+		b := &builder{name: Name(p), policy: p, classify: Classify}
+		_ = b.locate() // without options, only draws the client index
+		balancer.Register(b)
 	}
 }
 
@@ -76,6 +78,9 @@ func NewBuilder(name string, policy lb.Policy, opts ...Option) (balancer.Builder
 	for _, o := range opts {
 		o(b)
 	}
+	if err := b.locate(); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -85,6 +90,16 @@ type builder struct {
 	policy   lb.Policy
 	classify Classifier
 	poolHook func(target string, pool *lb.Pool) (stop func())
+
+	// The builder's place in its fleet (locality.go), settled by locate:
+	// the local zone ("" for none), the client index, and whether an
+	// option or the environment gave each; the zones' client shares.
+	zone      string
+	client    uint64
+	hasZone   bool
+	hasClient bool
+	fromEnv   bool
+	shares    *lb.ClientShares
 
 	testHookPool   func(*lb.Pool)      // tests: sees each pool the balancers make
 	testHookPicker func(n int)         // tests: a picker over n children was published
@@ -111,8 +126,9 @@ func (b *builder) Build(cc balancer.ClientConn, opts balancer.BuildOptions) bala
 	return nb
 }
 
-// nanoBalancer keeps one pick_first child per endpoint (endpointsharding)
-// and one lb.Pool whose members are the endpoints whose child is READY.
+// nanoBalancer keeps one pick_first child per endpoint of its subset, all
+// of the resolver's without one (endpointsharding), and one lb.Pool whose
+// members are the endpoints whose child is READY.
 // It embeds the ClientConn to see the children's aggregated state in
 // UpdateState before passing its own picker up.
 type nanoBalancer struct {
@@ -137,11 +153,13 @@ type nanoBalancer struct {
 	shardIndex map[string]int
 }
 
-// UpdateClientConnState takes a new config and endpoint list. The pool
-// lives as long as the config is unchanged, so endpoints keep their health
-// across resolver updates; a changed config starts a new pool (leases on
-// the old one end normally). For nanolb_shard, so does a changed set of
-// endpoints: it is the pool's shard layout.
+// UpdateClientConnState takes a new config and endpoint list, and gives
+// the children the config's subset of the list. The pool lives as long as
+// its lb.Config is unchanged, so endpoints keep their health across
+// resolver updates; a changed one starts a new pool (leases on the old
+// one end normally), while a changed "subset" changes only the children.
+// For nanolb_shard, a changed set of endpoints starts a new pool too: it
+// is the pool's shard layout.
 func (b *nanoBalancer) UpdateClientConnState(ccs balancer.ClientConnState) error {
 	cfg := new(Config)
 	if ccs.BalancerConfig != nil {
@@ -158,7 +176,7 @@ func (b *nanoBalancer) UpdateClientConnState(ccs balancer.ClientConnState) error
 	}
 	b.mu.Lock()
 	var made *lb.Pool
-	if b.pool == nil || b.cfg.LB(b.builder.policy) != cfg.LB(b.builder.policy) || !slices.Equal(b.layout, layout) {
+	if b.pool == nil || b.builder.poolConfig(&b.cfg) != b.builder.poolConfig(cfg) || !slices.Equal(b.layout, layout) {
 		pool, err := b.newPool(cfg, layout)
 		if err != nil {
 			b.mu.Unlock()
@@ -186,16 +204,18 @@ func (b *nanoBalancer) UpdateClientConnState(ccs balancer.ClientConnState) error
 		b.stop()
 		b.stopHook = b.builder.poolHook(b.target, made)
 	}
-	b.oob.setEndpoints(ccs.ResolverState.Endpoints)
+	state := ccs.ResolverState
+	state.Endpoints = subsetOf(state.Endpoints, cfg.Subset, b.builder.client)
+	b.oob.setEndpoints(state.Endpoints)
 	b.oob.setPeriod(cfg.LoadWeights.oobPeriod())
 	return b.child.UpdateClientConnState(balancer.ClientConnState{
-		ResolverState: pickfirst.EnableHealthListener(ccs.ResolverState),
+		ResolverState: pickfirst.EnableHealthListener(state),
 	})
 }
 
 // newPool makes the pool for cfg and, for nanolb_shard, layout.
 func (b *nanoBalancer) newPool(cfg *Config, layout []string) (*lb.Pool, error) {
-	c := cfg.LB(b.builder.policy)
+	c := b.builder.poolConfig(cfg)
 	if len(layout) > 0 {
 		l, err := lb.NewShardLayout(layout...) // only more than lb.MaxShards fails
 		if err != nil {

@@ -90,6 +90,95 @@ type Config struct {
 	// report through ORCA (gRFC A51, A58), per RPC or out of band. Off
 	// unless its enabled is set.
 	LoadWeights LoadWeightsConfig `json:"loadWeights,omitzero"`
+	// Subset is lb.Config.Subset: the balancer connects to a stable
+	// subset of the resolver's endpoints, chosen for the builder's client
+	// index (WithClientIndex). Off unless its size is set; not for
+	// nanolb_shard.
+	Subset SubsetConfig `json:"subset,omitzero"`
+	// Zones tunes lb.Config.Zones, zone-aware routing, for a builder that
+	// knows its local zone (WithLocalZone, WithLocalityFromEnv); without
+	// one it is ignored, and routing is zone-blind.
+	Zones ZonesConfig `json:"zones,omitzero"`
+}
+
+// SubsetConfig is Config's "subset" object: lb.Subset's size and rule,
+// the client index being the builder's (see Subsets and zones in the
+// package documentation). A missing, null or zero field means lb's
+// default, as in Config.
+//
+//	"subset": {"size": 30, "rule": "ring"}
+type SubsetConfig struct {
+	// Size is lb.Subset.Size: how many of the resolver's endpoints the
+	// balancer connects to, 1..65,536 (0: all of them, and rule may not
+	// be set).
+	Size int `json:"size,omitempty"`
+	// Rule is lb.Subset.Rule by name: "ring" (lb.SubsetRing),
+	// "deterministic" (lb.SubsetDeterministic) or "rendezvous"
+	// (lb.SubsetRendezvous); "" means "ring".
+	Rule string `json:"rule,omitempty"`
+}
+
+// subsetRules are SubsetConfig.Rule's names, in lb.SubsetRule's order.
+var subsetRules = []string{"ring", "deterministic", "rendezvous"}
+
+// rule returns s.Rule as lb.SubsetRule.
+func (s SubsetConfig) rule() (lb.SubsetRule, error) {
+	if s.Rule == "" {
+		return lb.SubsetRing, nil
+	}
+	i := slices.Index(subsetRules, s.Rule)
+	if i < 0 {
+		return 0, fmt.Errorf("%w: field %q: unknown rule %q (known: %s)", lb.ErrConfig, "subset.rule", s.Rule, strings.Join(subsetRules, ", "))
+	}
+	return lb.SubsetRule(i), nil
+}
+
+// check checks what lb.Subset cannot: the rule's name, a rule without a
+// size, and a subset of nanolb_shard's layout.
+func (s SubsetConfig) check(policy lb.Policy) error {
+	if _, err := s.rule(); err != nil {
+		return err
+	}
+	switch {
+	case s.Size == 0 && s.Rule != "":
+		return fmt.Errorf("%w: field %q set without subset.size", lb.ErrConfig, "subset.rule")
+	case s.Size != 0 && policy == lb.Shard:
+		return fmt.Errorf("%w: field %q: %s routes each key to its shard, and keeps every shard", lb.ErrConfig, "subset", Name(policy))
+	}
+	return nil
+}
+
+// toLB returns s as lb.Subset for client; s is checked.
+func (s SubsetConfig) toLB(client uint64) lb.Subset {
+	if s.Size == 0 {
+		return lb.Subset{}
+	}
+	r, _ := s.rule()
+	return lb.Subset{Size: s.Size, Client: client, Rule: r}
+}
+
+// ZonesConfig is Config's "zones" object: lb.Zones's thresholds, the
+// local zone and the clients' shares being the builder's (see Subsets and
+// zones in the package documentation). A missing, null or zero field
+// means lb's default, as in Config.
+//
+//	"zones": {"minEndpoints": 3, "forceLocal": 2}
+type ZonesConfig struct {
+	// MinEndpoints is lb.Zones.MinEndpoints: how many endpoints must be
+	// READY and not ejected for routing by zone, 1..1<<20 (0: 6).
+	MinEndpoints int `json:"minEndpoints,omitempty"`
+	// ForceLocal is lb.Zones.ForceLocal: every RPC stays in the local zone
+	// while at least this many of its endpoints are up, 1..1<<20 (0: off).
+	ForceLocal int `json:"forceLocal,omitempty"`
+}
+
+// toLB returns z as lb.Zones for local zone local and client shares
+// clients: zone-blind (the zero lb.Zones) when local is "".
+func (z ZonesConfig) toLB(local string, clients *lb.ClientShares) lb.Zones {
+	if local == "" {
+		return lb.Zones{}
+	}
+	return lb.Zones{Local: local, Clients: clients, MinEndpoints: z.MinEndpoints, ForceLocal: z.ForceLocal}
 }
 
 // OutlierConfig is Config's "outlier" object, whose fields are
@@ -291,7 +380,10 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 	return json.Marshal(time.Duration(d).String())
 }
 
-// LB returns the lb.Config for policy with c's fields.
+// LB returns the lb.Config for policy with c's fields. Subset and Zones
+// are left zero: they need the builder's client index and local zone, and
+// a balancer subsets the endpoints it connects to rather than its pool's
+// (see Subsets and zones in the package documentation).
 func (c *Config) LB(policy lb.Policy) lb.Config {
 	return lb.Config{
 		Policy:              policy,
@@ -368,9 +460,19 @@ func ParseConfig(policy lb.Policy, js []byte) (*Config, error) {
 	if err := c.LoadWeights.check(); err != nil {
 		return nil, err
 	}
-	if _, err := lb.New(c.LB(policy)); err != nil {
+	if err := c.Subset.check(policy); err != nil {
 		return nil, err
 	}
+	// Check the objects that need a locality with one that has a zone,
+	// so their limits are lb's whatever the builder's.
+	v := c.LB(policy)
+	v.Subset = c.Subset.toLB(0)
+	v.Zones = c.Zones.toLB("local", nil)
+	p, err := lb.New(v)
+	if err != nil {
+		return nil, err
+	}
+	p.Close()
 	return c, nil
 }
 

@@ -78,6 +78,56 @@ func TestLoadWeightsConfigSaysWhereReportsComeFrom(t *testing.T) {
 	}
 }
 
+// "subset" and "zones" stay out of Config.LB: a balancer applies them
+// with its builder's client index and local zone.
+func TestParseConfigReadsSubsetAndZones(t *testing.T) {
+	c, err := ParseConfig(lb.P2C, []byte(`{"subset": {"size": 30, "rule": "rendezvous"},
+		"zones": {"minEndpoints": 3, "forceLocal": 2}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Subset != (SubsetConfig{Size: 30, Rule: "rendezvous"}) || c.Zones != (ZonesConfig{MinEndpoints: 3, ForceLocal: 2}) {
+		t.Fatalf("subset %+v, zones %+v", c.Subset, c.Zones)
+	}
+	if got := c.LB(lb.P2C); got != (lb.Config{}) {
+		t.Fatalf("LB = %+v, want the zero config", got)
+	}
+	if got, want := c.Subset.toLB(7), (lb.Subset{Size: 30, Client: 7, Rule: lb.SubsetRendezvous}); got != want {
+		t.Fatalf("subset for client 7 = %+v, want %+v", got, want)
+	}
+	for rule, want := range map[string]lb.SubsetRule{"": lb.SubsetRing, "ring": lb.SubsetRing,
+		"deterministic": lb.SubsetDeterministic, "rendezvous": lb.SubsetRendezvous} {
+		if got, err := (SubsetConfig{Size: 1, Rule: rule}).rule(); got != want || err != nil {
+			t.Errorf("rule %q = %v, %v; want %v", rule, got, err, want)
+		}
+	}
+
+	shares, err := lb.NewClientShares(map[string]float64{"a": 1, "b": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zoned := &builder{policy: lb.P2C, zone: "a", shares: shares}
+	want := lb.Config{Policy: lb.P2C, Zones: lb.Zones{Local: "a", Clients: shares, MinEndpoints: 3, ForceLocal: 2}}
+	if got := zoned.poolConfig(c); got != want {
+		t.Fatalf("pool config with local zone a = %+v, want %+v", got, want)
+	}
+	if got := (&builder{policy: lb.P2C, shares: shares}).poolConfig(c); got != (lb.Config{Policy: lb.P2C}) {
+		t.Fatalf("pool config without a local zone = %+v, want zones off", got)
+	}
+}
+
+// nanolb_shard routes each key to its shard: a subset of its layout would
+// leave keys nowhere to go.
+func TestParseConfigRejectsASubsetOfShards(t *testing.T) {
+	_, err := ParseConfig(lb.Shard, []byte(`{"subset": {"size": 3}}`))
+	if !errors.Is(err, lb.ErrConfig) || !strings.Contains(err.Error(), `field "subset"`) {
+		t.Fatalf("nanolb_shard with a subset: %v, want lb.ErrConfig naming field \"subset\"", err)
+	}
+	if _, err := ParseConfig(lb.Shard, []byte(`{"zones": {"minEndpoints": 3}}`)); err != nil {
+		t.Fatalf("nanolb_shard with zones: %v", err)
+	}
+}
+
 func TestParseConfigTakesNothingAsDefaults(t *testing.T) {
 	for _, js := range []string{``, ` `, `{}`, `null`} {
 		c, err := ParseConfig(lb.P2C, []byte(js))
@@ -129,6 +179,16 @@ func TestParseConfigRejectsBadInputNamingIt(t *testing.T) {
 		{`{"loadWeights": {"expirationPeriod": "1s"}}`, `unknown field "loadWeights.expirationPeriod" (known: enabled, blackoutPeriod, weightExpirationPeriod,`},
 		{`{"loadWeights": {"enableOobLoadReport": true}}`, `field "loadWeights.enableOobLoadReport" set without loadWeights.enabled`},
 		{`{"loadWeights": {"oobReportingPeriod": "1s"}}`, `field "loadWeights.oobReportingPeriod" set without loadWeights.enableOobLoadReport`},
+		{`{"subset": {"size": -1}}`, "Subset.Size"},
+		{`{"subset": {"size": 65537}}`, "Subset.Size"},
+		{`{"subset": {"rule": "ring"}}`, `field "subset.rule" set without subset.size`},
+		{`{"subset": {"size": 3, "rule": "random"}}`, `field "subset.rule": unknown rule "random" (known: ring, deterministic, rendezvous)`},
+		{`{"subset": {"size": 3, "rule": "Ring"}}`, `unknown rule "Ring"`},
+		{`{"subset": {"size": 3, "client": 7}}`, `unknown field "subset.client" (known: size, rule)`},
+		{`{"zones": {"minEndpoints": -1}}`, "Zones.MinEndpoints"},
+		{`{"zones": {"minEndpoints": 1048577}}`, "Zones.MinEndpoints"},
+		{`{"zones": {"forceLocal": -1}}`, "Zones.ForceLocal"},
+		{`{"zones": {"local": "us-east-1a"}}`, `unknown field "zones.local" (known: minEndpoints, forceLocal)`},
 		{`{"maxWaiters": 3}`, `unknown field "maxWaiters"`},
 		{`{"maxWait": "1s"}`, `unknown field "maxWait"`},
 		{`{"noJitter": "yes"}`, "noJitter"},
@@ -230,6 +290,13 @@ func TestParseConfigNamesEveryWronglyTypedField(t *testing.T) {
 		"loadWeights.errorUtilizationPenalty": {`"1.0"`, `[]`},
 		"loadWeights.enableOobLoadReport":     {`"false"`, `0`},
 		"loadWeights.oobReportingPeriod":      {`10`, `"10 s"`},
+
+		"subset":             {`30`, `"ring"`, `[]`},
+		"subset.size":        {`"30"`, `2.5`},
+		"subset.rule":        {`1`, `true`, `["ring"]`},
+		"zones":              {`6`, `"local"`, `true`},
+		"zones.minEndpoints": {`"6"`, `1.5`},
+		"zones.forceLocal":   {`"2"`, `false`},
 	}
 	for _, name := range fieldNames {
 		if len(bad[name]) == 0 {

@@ -11,8 +11,9 @@
 //	{"loadBalancingConfig": [{"nanolb_p2c": {"ejectAfter": 3, "ejectFor": "2s"}}]}
 //
 // Options: a balancer's settings come from the service config (Config);
-// what a service config cannot carry (a Classifier, a pool hook) is given
-// to NewBuilder as functional options (Option, a func applied to the
+// what a service config cannot carry (a Classifier, a pool hook, the
+// client's zone and index in its fleet) is given to NewBuilder as
+// functional options (Option, a func applied to the
 // builder); what works above the balancer, on each RPC of a ClientConn
 // (ThrottleInterceptor, Hedger), is an interceptor from a constructor of
 // its own, NewHedger's settings a struct (HedgeOptions) whose zero fields
@@ -24,7 +25,7 @@
 //
 // Each balancer is built as grpc-go builds its own round_robin and
 // least_request: endpointsharding keeps one pick_first child per resolver
-// endpoint. The balancer keeps one lb.Pool whose members are the endpoints
+// endpoint (of the subset, with one; see Subsets and zones). The balancer keeps one lb.Pool whose members are the endpoints
 // whose child is READY (Pool.Set, so health survives membership changes)
 // and publishes a picker that asks the pool for a lease and hands the RPC
 // to that endpoint's child. A pick takes no lock, never blocks and
@@ -51,7 +52,7 @@
 // Weighted round robin follows the weights a resolver sets with
 // WithWeight, or the load the endpoints report (see Load reports). The
 // zones a resolver sets with WithZone become the pool's endpoints' zones
-// (lb.Endpoint.Zone), for zone-aware routing.
+// (lb.Endpoint.Zone), for zone-aware routing (see Subsets and zones).
 //
 // # Keys
 //
@@ -119,6 +120,57 @@
 // later, or one whose broken connection is READY again, as a restarted
 // backend's is, ramps against peers already at their full share. A keyed
 // pick (WithHashKey) ignores the ramp.
+//
+// # Subsets and zones
+//
+// A client of a large fleet connects to a few of the backends, and keeps
+// its RPCs in its own zone, with the service config's "subset" and
+// "zones" objects and the builder's locality: the client's index among
+// the fleet's clients and its zone. Here p2c_fleet is a NewBuilder's:
+//
+//	{"loadBalancingConfig": [{"p2c_fleet": {
+//		"subset": {"size": 30, "rule": "ring"}, "zones": {"minEndpoints": 6}}}]}
+//
+// NewBuilder takes the locality from WithClientIndex and WithLocalZone,
+// or from the environment with WithLocalityFromEnv
+// (discovery.LocalityFromEnv: NANOLB_ZONE, and NANOLB_CLIENT_INDEX or a
+// StatefulSet pod's ordinal), read once; an option wins over the
+// environment whichever comes first. WithClientShares gives the share of
+// the fleet's clients in each zone. The balancers registered at import
+// have no locality: register a NewBuilder of one's own to give one.
+//
+// "subset" chooses lb.Subset's stable subset of the resolver's endpoints
+// for the client index, by its rule ("ring", the default,
+// "deterministic" or "rendezvous"; docs/subsetting.md compares them), over
+// the endpoints' pool addresses, and the balancer connects to those
+// alone: the others get no child and no SubConn, as gRFC A68's
+// random_subsetting filters the endpoints before its child policy. The
+// subset follows the resolver's list, never connectivity, so a flapping
+// connection moves nothing: a member whose connection breaks leaves the
+// pool, as any endpoint does, and is not replaced; a resolver update
+// moves the subset as the rule does for the new list. The pool holds the
+// READY members of the subset, with lb.Config.Subset off, so lb's
+// widening (endpoints from outside the subset standing in while more of
+// it is ejected than maxEjectedPercent allows) does not happen: those
+// endpoints have no connection, and an ejected member's RPCs go to the
+// rest of the subset. Without a client index, a builder draws one at
+// random, once, so each process still has a subset of its own (A68's
+// balance); ring and deterministic balance the fleet better with dense
+// indexes 0..N-1. A changed "subset" changes the connections, not the
+// pool. nanolb_shard takes no subset: every shard must stay reachable.
+//
+// Zone-aware routing (lb.Zones) is on in every pool of a builder with a
+// local zone, over the zones a resolver sets with WithZone: an RPC stays
+// in the local zone while that zone has its clients' share of the
+// endpoints up. "zones" sets lb.Zones's minEndpoints (6 by default) and
+// forceLocal; without a local zone it is ignored, so one service config
+// serves clients that know their zone and clients that do not. The pool
+// routes among its own members, the READY endpoints of the subset if there
+// is one; a subset is chosen zone-blind, so its part in the local zone
+// varies from client to client, and routing is zone-blind while fewer
+// than minEndpoints members are up: set minEndpoints no larger than the
+// subset. Through WithPoolHook, Pool.ZoneStatus shows the routing;
+// Pool.SubsetStatus shows subsetting off, the subset being the balancer's.
 //
 // # Load reports
 //

@@ -50,7 +50,22 @@ type server struct {
 	stallFor  time.Duration
 	stalled   atomic.Int64 // Checks that stalled
 	cancelled atomic.Int64 // stalled Checks whose RPC was cancelled
+	accepts   atomic.Int64 // connections accepted (startServers' servers)
 	stopped   sync.Once
+}
+
+// countingListener counts the connections it accepts.
+type countingListener struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
 }
 
 func (s *server) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
@@ -132,7 +147,7 @@ func startServers(t testing.TB, n int) []*server {
 		}
 		s := &server{addr: lis.Addr().String(), srv: grpc.NewServer(), release: make(chan struct{})}
 		healthpb.RegisterHealthServer(s.srv, s)
-		go s.srv.Serve(lis) // returns when stopped
+		go s.srv.Serve(countingListener{lis, &s.accepts}) // returns when stopped
 		t.Cleanup(s.stop)
 		servers[i] = s
 	}
