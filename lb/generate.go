@@ -1,4 +1,4 @@
 package lb
 
 //go:generate go run ../gen -out .
-//go:generate go tool stringer -type=EventKind,State,EjectReason -linecomment
+//go:generate go tool stringer -type=EventKind,State,EjectReason,SubsetRule -linecomment

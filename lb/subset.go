@@ -27,7 +27,7 @@ type Subset struct {
 
 	// Client is this client's index in its fleet, 0..N-1 for N clients
 	// (a replica ordinal, a shard number): Rule balances the fleet best
-	// when the indexes are dense. A hashed identity (ClientID) works, with
+	// when the indexes are dense. A hashed or random identity works, with
 	// the balance of subsets drawn at random.
 	Client uint64
 
@@ -62,9 +62,8 @@ const maxSubset = 1 << 16
 
 // subsetting is Subset resolved; size 0 is off.
 type subsetting struct {
-	size   int
-	client uint64
-	rule   SubsetRule
+	Subset
+	size int
 }
 
 // resolve checks s's limits.
@@ -77,7 +76,7 @@ func (s Subset) resolve() (subsetting, error) {
 	case s.Rule > SubsetRendezvous:
 		return subsetting{}, fmt.Errorf("%w: unknown Subset.Rule %d", ErrConfig, int(s.Rule))
 	}
-	return subsetting{size: s.Size, client: s.Client, rule: s.Rule}, nil
+	return subsetting{Subset: s, size: s.Size}, nil
 }
 
 // subsetState is a subsetting pool's memory of what it was given, under
@@ -113,38 +112,45 @@ func (p *Pool) SubsetStatus() SubsetStatus {
 	return s
 }
 
-// subsetOf is client's subset of size of addrs by the configured rule,
-// sorted.
-func (s *subsetting) subsetOf(addrs []string, size int) []string {
-	switch s.rule {
-	case SubsetDeterministic:
-		return subset.Deterministic(s.client, addrs, size)
-	case SubsetRendezvous:
-		return subset.Rendezvous(s.client, addrs, size)
+// Of returns the addresses of endpoints that s keeps, sorted: Rule's
+// subset of Size for Client, or with byZone, Rule's within each zone
+// (Endpoint.Zone) for that zone's share of Size, by largest remainder,
+// as a pool with Config.Zones on keeps. An address given twice counts
+// once. It is the choice a pool makes, for adapters that connect only to
+// the subset (lbgrpc); a pool applies it itself.
+func (s Subset) Of(endpoints []Endpoint, byZone bool) []string {
+	zoneOf := make(map[string]string, len(endpoints))
+	for _, e := range endpoints {
+		zoneOf[e.Addr] = e.Zone
 	}
-	return subset.Consistent(s.client, addrs, size)
-}
-
-// base is the pool's subset of the addresses it was given: the rule's,
-// or with zone-aware routing on, the rule's within each zone for that
-// zone's share of Size, so every client's subset has the fleet's mix of
-// zones and zone-aware routing keeps its proportions.
-func (p *Pool) base(addrs []string) []string {
-	s := &p.cfg.subset
-	if !p.cfg.zones.on || s.size >= len(addrs) {
-		return s.subsetOf(addrs, s.size)
+	addrs := slices.Collect(maps.Keys(zoneOf))
+	if !byZone || s.Size >= len(addrs) {
+		return s.rule(addrs, s.Size)
 	}
-	byZone := map[string][]string{}
+	groups := map[string][]string{}
 	for _, a := range addrs {
-		z := p.subset.given[a].Zone
-		byZone[z] = append(byZone[z], a)
+		groups[zoneOf[a]] = append(groups[zoneOf[a]], a)
 	}
 	var out []string
-	for z, n := range zoneQuotas(byZone, s.size) {
-		out = append(out, s.subsetOf(byZone[z], n)...)
+	for z, n := range zoneQuotas(groups, s.Size) {
+		out = append(out, s.rule(groups[z], n)...)
 	}
 	slices.Sort(out)
 	return out
+}
+
+// rule is Rule's subset of size of addrs for Client, sorted.
+func (s Subset) rule(addrs []string, size int) []string {
+	if size <= 0 {
+		return nil
+	}
+	switch s.Rule {
+	case SubsetDeterministic:
+		return subset.Deterministic(s.Client, addrs, size)
+	case SubsetRendezvous:
+		return subset.Rendezvous(s.Client, addrs, size)
+	}
+	return subset.Consistent(s.Client, addrs, size)
 }
 
 // zoneQuotas splits size among the zones in proportion to their
@@ -190,7 +196,7 @@ func (p *Pool) resubset() {
 	s := &p.cfg.subset
 	given := p.subset.given
 	addrs := slices.Collect(maps.Keys(given))
-	base := p.base(addrs)
+	base := s.Subset.Of(slices.Collect(maps.Values(given)), p.cfg.zones.on)
 	ejected := 0
 	for _, a := range base {
 		if c, ok := p.index[a]; ok && stateOf(c.health.Load()) != stateUp {
@@ -207,7 +213,7 @@ func (p *Pool) resubset() {
 	members := base
 	if extra > 0 {
 		rest := slices.DeleteFunc(addrs, func(a string) bool { _, in := slices.BinarySearch(base, a); return in })
-		members = append(slices.Clone(base), subset.Rendezvous(s.client, rest, extra)...)
+		members = append(slices.Clone(base), subset.Rendezvous(s.Client, rest, extra)...)
 	}
 	p.subset.base.Store(int32(len(base)))
 	p.subset.extra.Store(int32(extra))

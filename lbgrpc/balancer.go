@@ -205,7 +205,7 @@ func (b *nanoBalancer) UpdateClientConnState(ccs balancer.ClientConnState) error
 		b.stopHook = b.builder.poolHook(b.target, made)
 	}
 	state := ccs.ResolverState
-	state.Endpoints = subsetOf(state.Endpoints, cfg.Subset, b.builder.client)
+	state.Endpoints = subsetOf(state.Endpoints, cfg.Subset, b.builder.client, b.builder.zone != "")
 	b.oob.setEndpoints(state.Endpoints)
 	b.oob.setPeriod(cfg.LoadWeights.oobPeriod())
 	return b.child.UpdateClientConnState(balancer.ClientConnState{

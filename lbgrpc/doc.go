@@ -166,10 +166,10 @@
 // forceLocal; without a local zone it is ignored, so one service config
 // serves clients that know their zone and clients that do not. The pool
 // routes among its own members, the READY endpoints of the subset if there
-// is one; a subset is chosen zone-blind, so its part in the local zone
-// varies from client to client, and routing is zone-blind while fewer
-// than minEndpoints members are up: set minEndpoints no larger than the
-// subset. Through WithPoolHook, Pool.ZoneStatus shows the routing;
+// is one; with a local zone the subset takes each zone's share of its
+// size (lb.Subset.Of), so every client's subset has the fleet's zone mix,
+// and routing is zone-blind while fewer than minEndpoints members are up:
+// set minEndpoints no larger than the subset. Through WithPoolHook, Pool.ZoneStatus shows the routing;
 // Pool.SubsetStatus shows subsetting off, the subset being the balancer's.
 //
 // # Load reports

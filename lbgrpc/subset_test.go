@@ -45,7 +45,7 @@ func TestSubsetOfKeepsWhatLBKeeps(t *testing.T) {
 						}
 						pool.Close()
 						var got []string
-						for _, e := range subsetOf(eps, sc, client) {
+						for _, e := range subsetOf(eps, sc, client, false) {
 							got = append(got, endpointKey(e))
 						}
 						slices.Sort(want)
@@ -71,10 +71,10 @@ func TestSubsetOfSkipsEmptyAndRepeatedEndpoints(t *testing.T) {
 		return e
 	}
 	eps := []resolver.Endpoint{ep("b:1", "a:1"), ep(), ep("c:1"), ep("a:1", "b:1"), ep("d:1")}
-	if got := subsetOf(eps, SubsetConfig{}, 3); len(got) != len(eps) {
+	if got := subsetOf(eps, SubsetConfig{}, 3, false); len(got) != len(eps) {
 		t.Fatalf("no subset kept %d of %d", len(got), len(eps))
 	}
-	got := subsetOf(eps, SubsetConfig{Size: 10}, 3)
+	got := subsetOf(eps, SubsetConfig{Size: 10}, 3, false)
 	var keys []string
 	for _, e := range got {
 		keys = append(keys, endpointKey(e))
