@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"math/bits"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -182,49 +183,34 @@ func (m *fleetModel) base() []string {
 }
 
 // computeBase is the rule's subset within each zone, for the zone's share
-// of Size by largest remainder (ties to the zone named first), as
-// lb.Subset.Rule documents for pools with zones.
+// of Size as lb.Subset.Of documents it: zones in name order, C_z = Size ×
+// endpoints up to z, o from the client, ⌊(C_z+o)/n⌋ − ⌊(C_{z−1}+o)/n⌋.
 func (m *fleetModel) computeBase() []string {
 	s := m.cfg.Subset
-	if s.Size >= len(m.given) {
+	n := uint64(len(m.given))
+	if s.Size >= int(n) {
 		return slices.Sorted(maps.Keys(m.given))
 	}
 	byZone := map[string][]string{}
 	for a, e := range m.given {
 		byZone[e.Zone] = append(byZone[e.Zone], a)
 	}
-	zones := slices.Sorted(maps.Keys(byZone))
-	exact := map[string]float64{}
-	left := s.Size
-	for _, z := range zones {
-		exact[z] = float64(s.Size) * float64(len(byZone[z])) / float64(len(m.given))
-		left -= int(math.Floor(exact[z] + 1e-9))
-	}
-	byRemainder := slices.Clone(zones)
-	slices.SortStableFunc(byRemainder, func(x, y string) int {
-		rx, ry := exact[x]-math.Floor(exact[x]+1e-9), exact[y]-math.Floor(exact[y]+1e-9)
-		switch {
-		case rx > ry+1e-9:
-			return -1
-		case ry > rx+1e-9:
-			return 1
-		}
-		return 0
-	})
+	hi, _ := bits.Mul64(s.Client*0x9e3779b97f4a7c15>>32<<32, n) // ⌊frac(client·φ) × n⌋, to 32 bits of the fraction
+	o := hi
 	var out []string
-	for i, z := range byRemainder {
-		n := int(math.Floor(exact[z] + 1e-9))
-		if i < left {
-			n++
-		}
+	var c uint64
+	for _, z := range slices.Sorted(maps.Keys(byZone)) {
+		next := c + uint64(s.Size)*uint64(len(byZone[z]))
+		k := int((next+o)/n - (c+o)/n)
+		c = next
 		addrs := byZone[z]
 		switch s.Rule {
 		case lb.SubsetDeterministic:
-			out = append(out, subset.Deterministic(s.Client, addrs, n)...)
+			out = append(out, subset.Deterministic(s.Client, addrs, k)...)
 		case lb.SubsetRendezvous:
-			out = append(out, subset.Rendezvous(s.Client, addrs, n)...)
+			out = append(out, subset.Rendezvous(s.Client, addrs, k)...)
 		default:
-			out = append(out, subset.Consistent(s.Client, addrs, n)...)
+			out = append(out, subset.Consistent(s.Client, addrs, k)...)
 		}
 	}
 	slices.Sort(out)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -33,8 +32,8 @@ type Subset struct {
 
 	// Rule chooses the subset; the zero value is SubsetRing. With
 	// Config.Zones on, the rule chooses within each zone, for that zone's
-	// share of Size (by largest remainder), so every client's subset has
-	// the fleet's mix of zones.
+	// share of Size rounded up or down by the client so that the fleet's
+	// subsets together hold each zone in proportion (Of).
 	Rule SubsetRule
 }
 
@@ -114,8 +113,13 @@ func (p *Pool) SubsetStatus() SubsetStatus {
 
 // Of returns the addresses of endpoints that s keeps, sorted: Rule's
 // subset of Size for Client, or with byZone, Rule's within each zone
-// (Endpoint.Zone) for that zone's share of Size, by largest remainder,
-// as a pool with Config.Zones on keeps. An address given twice counts
+// (Endpoint.Zone) for that zone's share of Size, as a pool with
+// Config.Zones on keeps: with the zones in name order, n endpoints, C_z
+// = Size × (the endpoints in the zones up to z) and o = ⌊(Client ×
+// 0x9e3779b97f4a7c15 mod 2^64) / 2^32⌋ × n / 2^32, zone z's share is
+// ⌊(C_z + o)/n⌋ − ⌊(C_{z−1} + o)/n⌋: its exact share rounded down or up,
+// so that the subsets of clients 0..N−1 together hold each zone in
+// proportion. An address given twice counts
 // once. It is the choice a pool makes, for adapters that connect only to
 // the subset (lbgrpc); a pool applies it itself.
 func (s Subset) Of(endpoints []Endpoint, byZone bool) []string {
@@ -132,7 +136,7 @@ func (s Subset) Of(endpoints []Endpoint, byZone bool) []string {
 		groups[zoneOf[a]] = append(groups[zoneOf[a]], a)
 	}
 	var out []string
-	for z, n := range zoneQuotas(groups, s.Size) {
+	for z, n := range zoneQuotas(groups, s.Size, s.Client) {
 		out = append(out, s.rule(groups[z], n)...)
 	}
 	slices.Sort(out)
@@ -154,34 +158,25 @@ func (s Subset) rule(addrs []string, size int) []string {
 }
 
 // zoneQuotas splits size among the zones in proportion to their
-// addresses, by largest remainder (ties to the zone named first).
-func zoneQuotas(byZone map[string][]string, size int) map[string]int {
-	total := 0
+// addresses, by rounding with the client's offset: with the zones in name
+// order, n_z addresses in zone z of total, C_z = size × (n_a + ... + n_z)
+// the running sum and o = ⌊(client × 0x9e3779b97f4a7c15 mod 2^64) / 2^32⌋
+// × total / 2^32, zone z takes ⌊(C_z + o)/total⌋ − ⌊(C_{z−1} + o)/total⌋.
+// Each zone takes the floor or the ceiling of its exact share, the shares
+// sum to size, and since the offsets of clients 0..N−1 spread evenly, the
+// fleet's subsets hold each zone in its exact proportion.
+func zoneQuotas(byZone map[string][]string, size int, client uint64) map[string]int {
+	total := uint64(0)
 	for _, a := range byZone {
-		total += len(a)
+		total += uint64(len(a))
 	}
+	off := (client * 0x9e3779b97f4a7c15 >> 32) * total >> 32
 	quotas := make(map[string]int, len(byZone))
-	type rest struct {
-		zone string
-		frac int // remainder of size·n / total, in units of 1/total
-	}
-	var rests []rest
-	given := 0
-	for z, a := range byZone {
-		q := size * len(a)
-		quotas[z] = q / total
-		given += q / total
-		rests = append(rests, rest{z, q % total})
-	}
-	slices.SortFunc(rests, func(x, y rest) int {
-		if x.frac != y.frac {
-			return y.frac - x.frac
-		}
-		return strings.Compare(x.zone, y.zone)
-	})
-	for i := 0; given < size; i++ {
-		quotas[rests[i].zone]++
-		given++
+	var cum uint64
+	for _, z := range slices.Sorted(maps.Keys(byZone)) {
+		next := cum + uint64(size)*uint64(len(byZone[z]))
+		quotas[z] = int((next+off)/total - (cum+off)/total)
+		cum = next
 	}
 	return quotas
 }

@@ -3,7 +3,7 @@ package lb
 import (
 	"errors"
 	"fmt"
-	"maps"
+	"math"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -185,35 +185,55 @@ func TestSubsetConfigErrors(t *testing.T) {
 	}
 }
 
-// With zones, the subset takes each zone's share of Size, by largest
-// remainder, from that zone by the rule.
+// With zones, the subset takes each zone's share of Size, rounded down or
+// up by the client so that a fleet's subsets hold each zone in
+// proportion, from that zone by the rule.
 func TestSubsetWithZonesTakesEachZonesShare(t *testing.T) {
 	var eps []Endpoint
 	byZone := map[string][]string{}
-	for z, n := range map[string]int{"a": 50, "b": 100, "c": 150} {
+	sizes := map[string]int{"a": 50, "b": 100, "c": 150}
+	for z, n := range sizes {
 		for i := range n {
 			a := fmt.Sprintf("%s%03d", z, i)
 			eps = append(eps, Endpoint{Addr: a, Zone: z})
 			byZone[z] = append(byZone[z], a)
 		}
 	}
-	// Shares of 10: a 1.67, b 3.33, c 5: floors 1+3+5, one more to a.
+	for _, size := range []int{7, 10, 30} {
+		sum := map[string]int{}
+		const clients = 1000
+		for client := range uint64(clients) {
+			q := zoneQuotas(byZone, size, client)
+			n := 0
+			for z, k := range q {
+				exact := float64(size*sizes[z]) / 300
+				if float64(k) < math.Floor(exact) || float64(k) > math.Ceil(exact) {
+					t.Fatalf("size %d, client %d: zone %s takes %d, exact share %.3f", size, client, z, k, exact)
+				}
+				n += k
+				sum[z] += k
+			}
+			if n != size {
+				t.Fatalf("size %d, client %d: quotas %v sum to %d", size, client, q, n)
+			}
+		}
+		for z, k := range sum {
+			if got, want := float64(k)/clients, float64(size*sizes[z])/300; math.Abs(got-want) > 0.01 {
+				t.Errorf("size %d: zone %s's mean share over %d clients %.4f, want %.4f", size, z, clients, got, want)
+			}
+		}
+	}
 	p, err := NewWeighted(Config{Subset: Subset{Size: 10, Client: 4}, Zones: Zones{Local: "b"}}, eps...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
 	var want []string
-	for z, n := range map[string]int{"a": 2, "b": 3, "c": 5} {
+	for z, n := range zoneQuotas(byZone, 10, 4) {
 		want = append(want, subset.Consistent(4, byZone[z], n)...)
 	}
 	slices.Sort(want)
 	if got := members(p); !slices.Equal(got, want) {
 		t.Fatalf("members %v, want %v", got, want)
-	}
-	for z, n := range map[int]map[string]int{30: {"a": 5, "b": 10, "c": 15}, 7: {"a": 1, "b": 2, "c": 4}} {
-		if got := zoneQuotas(map[string][]string{"a": byZone["a"], "b": byZone["b"], "c": byZone["c"]}, z); !maps.Equal(got, n) {
-			t.Errorf("zoneQuotas(50/100/150, %d) = %v, want %v", z, got, n)
-		}
 	}
 }
