@@ -30,6 +30,14 @@ func checkTargets(t *testing.T, c config) {
 			if math.Abs(b.formula-set.formula) > 1e-9 {
 				t.Fatalf("%s: formula %.4f, want %.4f: the scenario is not the issue's", name, b.formula, set.formula)
 			}
+			// A subset holds each zone's share of its size rounded down or
+			// up, and the share leaving a zone, max(0, 1 - u/c), is convex
+			// in u: rounding adds cross-zone traffic, by a point or so at
+			// 10 per zone and more with a handful.
+			tolerance := 0.02
+			if strings.HasPrefix(row.name, "subset") && c.k/3 < 10 {
+				tolerance = 0.05
+			}
 			switch row.name {
 			case "no subset, fleet shares", "subset " + strconv.Itoa(c.k) + ", fleet shares":
 				// Every pool sees the fleet's zone mix (a subset takes
@@ -38,8 +46,8 @@ func checkTargets(t *testing.T, c config) {
 				if b.active != c.clients {
 					t.Errorf("%s: %d of %d clients route by zone", name, b.active, c.clients)
 				}
-				if math.Abs(b.cross-b.formula) > 0.02 {
-					t.Errorf("%s: cross-zone %.4f, Envoy's formula %.4f, target ± 0.02", name, b.cross, b.formula)
+				if b.cross < b.formula-1e-9 || b.cross-b.formula > tolerance {
+					t.Errorf("%s: cross-zone %.4f, Envoy's formula %.4f, target + %.2f", name, b.cross, b.formula, tolerance)
 				}
 				if b.zoneMx/b.zoneMin > 1.02 {
 					t.Errorf("%s: zone mean loads %v, target within 2%% of each other", name, b.zone)
