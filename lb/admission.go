@@ -261,8 +261,9 @@ func (p *Pool) wait(ctx context.Context) (Lease, error) {
 }
 
 // Close ends the pool's waiting for good: callers in PickWait and every
-// later one get ErrClosed. It also stops an adaptive limit's evaluations:
-// each endpoint keeps the limit it had. Pick, Done and membership changes
+// later one get ErrClosed. It also stops an adaptive limit's evaluations
+// and LoadWeights' updates: each endpoint keeps the limit and the weight
+// it had. Pick, Done and membership changes
 // go on working, and leases outlive it; Registry.Delete closes the pool it
 // removes. Close is idempotent.
 func (p *Pool) Close() {
@@ -276,4 +277,5 @@ func (p *Pool) Close() {
 	if p.subset.timer != nil {
 		p.subset.timer.Stop()
 	}
+	p.stopWeighing()
 }

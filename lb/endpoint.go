@@ -104,6 +104,12 @@ type EndpointStatus struct {
 	// before one). Requests stays 0 with Config.Outlier.Off.
 	Requests    int64
 	SuccessRate float64
+	// LoadWeight is the weight Config.LoadWeights gives the endpoint as of
+	// its last update: its own, RPS / (utilization + EPS/RPS × penalty),
+	// or the mean of the others' if it has none yet or any more. It is 0
+	// without LoadWeights, and while fewer than two endpoints have a
+	// weight (the pool is then round robin).
+	LoadWeight float64
 }
 
 // Endpoints returns a snapshot of every endpoint, in the order they were
@@ -136,6 +142,7 @@ func (p *Pool) Endpoints() []EndpointStatus {
 		e.SuccessRate = 1
 		if m := c.meter; m != nil {
 			e.Requests, e.SuccessRate = int64(m.requests.Load()), math.Float64frombits(m.rate.Load())
+			e.LoadWeight = math.Float64frombits(m.load.inForce.Load())
 			if s != stateUp {
 				e.Reason = EjectReason(m.reason.Load())
 			}

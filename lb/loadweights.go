@@ -2,6 +2,9 @@ package lb
 
 import (
 	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -113,15 +116,191 @@ func (w LoadWeights) resolve(policy Policy) (loadWeighting, error) {
 }
 
 // ReportLoad records load, the report the lease's endpoint sent with its
-// answer, for LoadWeights: call it when the answer arrives, before or
-// after Done. On a pool without LoadWeights, for a removed endpoint, or
-// for the zero Lease it does nothing. It takes no lock and allocates
-// nothing.
+// answer, for LoadWeights: call it when the answer arrives, before Done
+// (Done clears the lease; a copy taken before Done may report after it).
+// On a pool without LoadWeights, for a removed endpoint, or for a zero or
+// finished Lease it does nothing. It takes no lock and allocates nothing.
 func (l Lease) ReportLoad(load Load) {
-	if l.pool != nil && l.pool.cfg.loadWeights.on {
+	if l.pool != nil && l.c != nil && l.pool.cfg.loadWeights.on {
 		l.pool.reportLoad(l.c, load)
 	}
 }
 
-// reportLoad keeps c's latest report (loadweights.go's weighing reads it).
-func (p *Pool) reportLoad(c *core, load Load) {}
+// loadState is one endpoint's LoadWeights state, in its meter. ReportLoad
+// writes the first three words, the weigher the last two; each word is
+// atomic, the set is not. Two reports racing on one endpoint may leave the
+// weight of either with the time of the other: both are fresh, which is
+// all the weigher asks of them.
+type loadState struct {
+	weight atomic.Uint64 // the latest report's weight, float64 bits
+	at     atomic.Int64  // health-clock time of the latest report; 0: none yet
+	since  atomic.Int64  // health-clock time the current run of reports began (A58's non_empty_since)
+
+	share   atomic.Uint64 // the weight the table uses, scaled to 1..MaxWeight; 0: none, the table gives it the mean
+	inForce atomic.Uint64 // the weight in force, float64 bits, for EndpointStatus.LoadWeight
+}
+
+// reportLoad keeps c's latest report for the weigher. A58 restarts an
+// endpoint's blackout when its weight expires; here the report that ends
+// a gap of ExpirationPeriod or more starts the new run, which is the same
+// rule with one writer of since instead of two.
+func (p *Pool) reportLoad(c *core, load Load) {
+	m := c.meter
+	if m == nil || stateOf(c.health.Load()) == stateRemoved {
+		return
+	}
+	w, ok := p.cfg.loadWeights.weigh(load)
+	if !ok {
+		return
+	}
+	now := max(p.now(), 1) // 0 is "no report yet"
+	m.load.weight.Store(math.Float64bits(w))
+	if last := m.load.at.Swap(now); last == 0 || now-last >= p.cfg.loadWeights.expiration {
+		m.load.since.Store(now)
+	}
+}
+
+// weigh is A58's weight of one report, RPS / (utilization + EPS/RPS ×
+// penalty), and false for a report that carries none: no RPS, no
+// utilization, or fields that are not finite. A negative EPS counts as 0.
+func (w *loadWeighting) weigh(load Load) (float64, bool) {
+	u := load.ApplicationUtilization
+	if !(u > 0) {
+		u = load.CPUUtilization
+	}
+	if !(u > 0) || !(load.RPS > 0) {
+		return 0, false
+	}
+	eps := load.EPS
+	if !(eps > 0) {
+		eps = 0
+	}
+	weight := load.RPS / (u + eps/load.RPS*w.penalty)
+	return weight, weight > 0 && !math.IsInf(weight, 0)
+}
+
+// current is the weight m's reports give it at now: 0 without a report,
+// once its last report is ExpirationPeriod old, and until its run of
+// reports is BlackoutPeriod old.
+func (w *loadWeighting) current(m *meter, now int64) float64 {
+	at := m.load.at.Load()
+	if at == 0 || now-at >= w.expiration || now-m.load.since.Load() < w.blackout {
+		return 0
+	}
+	return math.Float64frombits(m.load.weight.Load())
+}
+
+// weigher is the timer that recomputes a pool's load weights every
+// UpdatePeriod, from New until Close; pools without LoadWeights have none.
+type weigher struct {
+	mu     sync.Mutex
+	timer  *time.Timer
+	closed bool
+	buf    []float64 // current weights, reused from one update to the next
+}
+
+// startWeighing starts the weigher of a pool with LoadWeights.
+func (p *Pool) startWeighing() {
+	if !p.cfg.loadWeights.on {
+		return
+	}
+	w := &p.weigh
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.timer = time.AfterFunc(p.cfg.loadWeights.update, p.reweigh)
+}
+
+// stopWeighing stops the weigher for good (Close): each endpoint keeps the
+// weight it has.
+func (p *Pool) stopWeighing() {
+	w := &p.weigh
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+// reweigh is the weigher's run: it applies the weights of now, then runs
+// again after UpdatePeriod unless the pool was closed.
+func (p *Pool) reweigh() {
+	w := &p.weigh
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return
+	}
+	p.mu.Lock()
+	p.applyLoadWeights(p.now())
+	p.mu.Unlock()
+	w.timer.Reset(p.cfg.loadWeights.update)
+}
+
+// applyLoadWeights gives every endpoint its weight by A58: its current
+// weight, or the mean of the current weights if it has none; with fewer
+// than two current weights, all endpoints share equally. The weights are
+// scaled so that the largest is MaxWeight, and a new table is published,
+// with one atomic store, if any scaled weight changed. Under p.mu, as
+// every publish: the table and the shares it was built from change
+// together, and endpoints removed meanwhile are not in the view.
+func (p *Pool) applyLoadWeights(now int64) {
+	v := p.view.Load()
+	ws := p.weigh.buf[:0]
+	var sum, top float64
+	n := 0
+	for _, c := range v.cores {
+		w := p.cfg.loadWeights.current(c.meter, now)
+		if w > 0 {
+			sum, top, n = sum+w, max(top, w), n+1
+		}
+		ws = append(ws, w)
+	}
+	p.weigh.buf = ws
+	mean := 0.0
+	if n >= 2 {
+		mean = sum / float64(n)
+	}
+	changed := false
+	for i, c := range v.cores {
+		var share uint64
+		inForce := mean // 0 with fewer than two weights: round robin
+		if w := ws[i]; w > 0 && n >= 2 {
+			share, inForce = max(uint64(math.Round(w/top*MaxWeight)), 1), w
+		}
+		m := &c.meter.load
+		changed = m.share.Swap(share) != share || changed
+		m.inForce.Store(math.Float64bits(inForce))
+	}
+	if changed {
+		p.install(change{reweighed: true}, v)
+	}
+}
+
+// loadCumulative is a load-weighted table's cumulative weights: each
+// endpoint's share, or the mean share for one without (a newcomer, or one
+// without a current weight); with fewer than two shares, as after
+// removals, all weigh 1. Endpoint.Weight is not read.
+func loadCumulative(slots []*slot) []uint64 {
+	var sum, n uint64
+	for _, s := range slots {
+		if w := s.meter.load.share.Load(); w > 0 {
+			sum, n = sum+w, n+1
+		}
+	}
+	mean := uint64(1)
+	if n >= 2 {
+		mean = max((sum+n/2)/n, 1)
+	}
+	cumulative := make([]uint64, len(slots))
+	var total uint64
+	for i, s := range slots {
+		w := s.meter.load.share.Load()
+		if n < 2 || w == 0 {
+			w = mean
+		}
+		total += w
+		cumulative[i] = total
+	}
+	return cumulative
+}

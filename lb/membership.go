@@ -275,7 +275,7 @@ func (p *Pool) publish(ch change) {
 // meter under an adaptive limit.
 func (p *Pool) newMembers(endpoints []Endpoint) []member {
 	ms := newMembers(p.policy, endpoints)
-	if p.cfg.adaptive || p.cfg.outlier.on || p.cfg.slowStart.window != 0 {
+	if p.cfg.adaptive || p.cfg.outlier.on || p.cfg.slowStart.window != 0 || p.cfg.loadWeights.on {
 		for _, m := range ms {
 			m.c.meter = p.newMeter()
 			p.startRamp(m.c, true)

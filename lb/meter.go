@@ -85,6 +85,10 @@ type meterState struct {
 
 	// Slow start's, under its lock (slowstart.go).
 	rampFrom atomic.Int64 // health-clock time the ramp began; 0: not ramping
+
+	// LoadWeights' (loadweights.go): the latest report's weight and its
+	// clock, written by ReportLoad; the weight in force, by the weigher.
+	load loadState
 }
 
 // newMeter is a new endpoint's meter. Under an adaptive limit the limit

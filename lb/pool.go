@@ -41,6 +41,7 @@ type Pool struct {
 	ramp    ramp        // slow start's (slowstart.go)
 	adaptMu sync.Mutex  // serialises the adaptive limit's evaluations with Close
 	adapt   *time.Timer // runs evaluate every adaptInterval; nil without an adaptive limit
+	weigh   weigher     // LoadWeights' timer (loadweights.go)
 
 	subset subsetState             // subsetting's memory of what the pool was given (subset.go)
 	zones  atomic.Pointer[zoneSet] // zone-aware routing's tables and route (zone.go); nil without Zones
@@ -124,6 +125,7 @@ func newWeighted(cfg Config, endpoints []Endpoint, before func(*Pool)) (*Pool, e
 		p.adapt = time.AfterFunc(adaptInterval, p.evaluate)
 		p.adaptMu.Unlock()
 	}
+	p.startWeighing()
 	return p, nil
 }
 

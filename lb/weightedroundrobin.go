@@ -10,7 +10,16 @@ import "math/bits"
 // setup sums the weights and carries the ticket cursor over from prev.
 // The kept endpoints' weights come from prev's sums, a compact array,
 // unless Set changed one (change.reweighed): then all are read again.
+// Under LoadWeights the weights are those reported load gives
+// (loadCumulative), read again on every change.
 func (t *weightedRoundRobinTable) setup(prev *weightedRoundRobinTable, env tableEnv) {
+	if env.cfg.loadWeights.on { // the weights reported load gives, not Endpoint.Weight
+		t.cumulative = loadCumulative(t.slots)
+		if prev != nil {
+			t.next.Store(prev.next.Load())
+		}
+		return
+	}
 	ch := env.change
 	t.cumulative = make([]uint64, len(t.slots))
 	var sum uint64
