@@ -256,3 +256,39 @@ func ExampleSlowStart() {
 	// Output:
 	// newcomer's share under 5%: true (a full share would be 25%)
 }
+
+// LoadWeights gives each endpoint a share of picks in proportion to the
+// capacity its load reports imply, RPS / utilization: here 100, 200 and
+// 400 requests a second at full load. The blackout is shortened from its
+// 10 s default for the example.
+func ExampleLoadWeights() {
+	pool, err := lb.New(lb.Config{
+		Policy:      lb.WeightedRoundRobin,
+		LoadWeights: lb.LoadWeights{Enabled: true, BlackoutPeriod: time.Millisecond, UpdatePeriod: 100 * time.Millisecond},
+	}, "10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080")
+	if err != nil {
+		panic(err)
+	}
+	defer pool.Close()
+	capacity := map[string]float64{"10.0.0.1:8080": 100, "10.0.0.2:8080": 200, "10.0.0.3:8080": 400}
+	for reported := map[string]bool{}; len(reported) < 3; { // answers from each, with their load reports
+		lease, _ := pool.Pick()
+		reported[lease.Endpoint()] = true
+		lease.ReportLoad(lb.Load{RPS: capacity[lease.Endpoint()] / 2, CPUUtilization: 0.5})
+		lease.Done(nil)
+	}
+	time.Sleep(300 * time.Millisecond) // an update after the blackout
+	picks := map[string]int{}
+	for range 70000 {
+		lease, _ := pool.Pick()
+		picks[lease.Endpoint()]++
+		lease.Done(nil)
+	}
+	for _, e := range pool.Endpoints() {
+		fmt.Printf("%s weight %.0f, %.1f%% of picks\n", e.Addr, e.LoadWeight, 100*float64(picks[e.Addr])/70000)
+	}
+	// Output:
+	// 10.0.0.1:8080 weight 100, 14.3% of picks
+	// 10.0.0.2:8080 weight 200, 28.6% of picks
+	// 10.0.0.3:8080 weight 400, 57.1% of picks
+}
