@@ -309,6 +309,9 @@ func (c *Collector) collectPool(ch chan<- prometheus.Metric, name string, p *lb.
 		if e.Limit != 0 { // 0 is no limit, not a limit of zero
 			gauge(descLimit, float64(e.Limit), name, e.Addr)
 		}
+		if e.LoadWeight != 0 { // 0 is no load weight in force, not a weight of zero
+			gauge(descLoadWeight, e.LoadWeight, name, e.Addr)
+		}
 		if evaluated {
 			gauge(descSuccessRate, e.SuccessRate, name, e.Addr)
 			gauge(descIntervalRequests, float64(e.Requests), name, e.Addr)

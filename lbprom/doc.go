@@ -40,6 +40,7 @@
 //	nanolb_endpoint_consecutive_ejections{pool,endpoint}  ejections in a row without a success
 //	nanolb_endpoint_weight{pool,endpoint}          the endpoint's weight
 //	nanolb_endpoint_concurrency_limit{pool,endpoint}       its concurrency limit now (MaxConcurrency, or the adaptive limit); not emitted without one
+//	nanolb_endpoint_load_weight{pool,endpoint}             its weight from reported load (lb.LoadWeights), or the others' mean; not emitted while none is in force
 //	nanolb_endpoint_success_rate{pool,endpoint}            share of its requests that succeeded (0..1), last evaluated interval it had requests in; see Outlier detection
 //	nanolb_endpoint_interval_requests{pool,endpoint}       its requests in the last evaluated interval; see Outlier detection
 //	nanolb_endpoint_ejections_total{pool,endpoint}         ejections made, whatever the reason (after a failed probe too)

@@ -39,6 +39,9 @@ var (
 	descLimit = prometheus.NewDesc("nanolb_endpoint_concurrency_limit",
 		"The endpoint's concurrency limit now: MaxConcurrency, or under AdaptiveConcurrency the limit its latency set; absent without a limit.",
 		endpointLabels, nil)
+	descLoadWeight = prometheus.NewDesc("nanolb_endpoint_load_weight",
+		"The weight lb.LoadWeights gives the endpoint from its load reports, RPS / (utilization + EPS/RPS × penalty), or the mean of the others' while it has none; absent while no load weight is in force (without LoadWeights, during the blackout, with fewer than two endpoints weighted).",
+		endpointLabels, nil)
 
 	descSuccessRate = prometheus.NewDesc("nanolb_endpoint_success_rate",
 		"Share of the endpoint's requests that succeeded (0..1) in the last interval outlier detection evaluated with requests on it; absent until the pool's first evaluation.",
@@ -72,7 +75,7 @@ var (
 
 	allDescs = []*prometheus.Desc{
 		descPoolInfo, descPoolEndpoints, descPoolWaiting, descPoolGrants, descPoolTimeouts, descPoolQueueFull, descPoolShed,
-		descPoolSaturations, descInFlight, descState, descStreak, descConsecutiveEjections, descWeight, descLimit,
+		descPoolSaturations, descInFlight, descState, descStreak, descConsecutiveEjections, descWeight, descLimit, descLoadWeight,
 		descSuccessRate, descIntervalRequests, descEjections, descOutlierEjections, descRefused, descProbes, descProbeFailures, descProbeTimeouts, descReinstatements,
 		descDropped,
 	}
