@@ -241,9 +241,10 @@ func (p *Pool) reweigh() {
 // weight, or the mean of the current weights if it has none; with fewer
 // than two current weights, all endpoints share equally. The weights are
 // scaled so that the largest is MaxWeight, and a new table is published,
-// with one atomic store, if any scaled weight changed. Under p.mu, as
-// every publish: the table and the shares it was built from change
-// together, and endpoints removed meanwhile are not in the view.
+// with one atomic store (and the zones' tables with it, under Zones), if
+// any scaled weight changed. Under p.mu, as every publish: the table and
+// the shares it was built from change together, and endpoints removed
+// meanwhile are not in the view.
 func (p *Pool) applyLoadWeights(now int64) {
 	v := p.view.Load()
 	ws := p.weigh.buf[:0]
@@ -274,6 +275,9 @@ func (p *Pool) applyLoadWeights(now int64) {
 	}
 	if changed {
 		p.install(change{reweighed: true}, v)
+		if p.cfg.zones.on {
+			p.rezone(v) // each zone's table weighs by the same shares
+		}
 	}
 }
 

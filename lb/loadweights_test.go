@@ -426,3 +426,23 @@ func TestLoadWeightsRaceWithPicksAndChanges(t *testing.T) {
 		t.Fatalf("%d endpoints after the churn, want %d", n, len(as))
 	}
 }
+
+// Under Zones each zone's table weighs by the load weights too.
+func TestLoadWeightsWeighWithinAZone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		as := addrs(4)
+		p, err := NewWeighted(Config{Policy: WeightedRoundRobin, LoadWeights: LoadWeights{Enabled: true},
+			Zones: Zones{Local: "a", MinEndpoints: 1, ForceLocal: 2}},
+			Endpoint{Addr: as[0], Zone: "a"}, Endpoint{Addr: as[1], Zone: "a"},
+			Endpoint{Addr: as[2], Zone: "b"}, Endpoint{Addr: as[3], Zone: "b"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Close)
+		checkShares(t, p, as, 0.5, 0.5, 0, 0)
+		report(t, p, as[0], capacity(100)) // picks stay local: only zone a's report
+		report(t, p, as[1], capacity(300))
+		after(DefaultLoadBlackout + DefaultLoadUpdate)
+		checkShares(t, p, as, 0.25, 0.75, 0, 0)
+	})
+}
