@@ -44,11 +44,11 @@ func BenchmarkLoadWeightsPickDone(b *testing.B) {
 func loadWeighted(b *testing.B, n int) *Pool {
 	p := mustNew(b, Config{Policy: WeightedRoundRobin, LoadWeights: LoadWeights{Enabled: true, UpdatePeriod: time.Hour}}, addrs(n)...)
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	for i, c := range p.view.Load().cores {
 		p.reportLoad(c, Load{RPS: float64(100 * (i + 1)), CPUUtilization: 1})
 	}
 	p.applyLoadWeights(p.now() + micros(DefaultLoadBlackout))
+	p.mu.Unlock()
 	if p.Endpoints()[0].LoadWeight != 100 {
 		b.Fatalf("no weights in force: %v", p.Endpoints())
 	}
