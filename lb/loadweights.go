@@ -20,12 +20,15 @@ import (
 // is ignored. An endpoint's weight counts from BlackoutPeriod after its
 // first report, and lapses ExpirationPeriod after its last (the blackout
 // then starts again); endpoints without a weight get the mean of those
-// with one, and with fewer than two weights the pool is round robin.
+// with one. With fewer than two weights (A58: round robin) the pool
+// weighs by Endpoint.Weight, so static weights are the prior that
+// reports replace: equal weights make it round robin.
 // Weights are recomputed every UpdatePeriod off the hot path, and
 // published with the pool's table in one atomic store.
 type LoadWeights struct {
 	// Enabled turns weighing by reported load on. Only a
-	// WeightedRoundRobin pool may; its static weights are then ignored.
+	// WeightedRoundRobin pool may; its static weights then apply only
+	// while fewer than two endpoints have a weight from reports.
 	Enabled bool
 
 	// BlackoutPeriod is how long an endpoint reports before its weight
@@ -124,6 +127,25 @@ func (l Lease) ReportLoad(load Load) {
 	if l.pool != nil && l.c != nil && l.pool.cfg.loadWeights.on {
 		l.pool.reportLoad(l.c, load)
 	}
+}
+
+// ReportLoad records load for the pool's endpoint at addr as
+// Lease.ReportLoad does, for reports that come without a request: ORCA's
+// out-of-band stream, a health check's answer. It takes the membership
+// lock. An addr that is not in the pool is an error wrapping ErrAddress;
+// on a pool without LoadWeights it does nothing.
+func (p *Pool) ReportLoad(addr string, load Load) error {
+	if !p.cfg.loadWeights.on {
+		return nil
+	}
+	p.mu.Lock()
+	c, ok := p.index[addr]
+	p.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %q is not in the pool", ErrAddress, addr)
+	}
+	p.reportLoad(c, load)
+	return nil
 }
 
 // loadState is one endpoint's LoadWeights state, in its meter. ReportLoad
@@ -265,7 +287,7 @@ func (p *Pool) applyLoadWeights(now int64) {
 	changed := false
 	for i, c := range v.cores {
 		var share uint64
-		inForce := mean // 0 with fewer than two weights: round robin
+		inForce := mean // 0 with fewer than two weights: the static weights
 		if w := ws[i]; w > 0 && n >= 2 {
 			share, inForce = max(uint64(math.Round(w/top*MaxWeight)), 1), w
 		}
@@ -284,7 +306,7 @@ func (p *Pool) applyLoadWeights(now int64) {
 // loadCumulative is a load-weighted table's cumulative weights: each
 // endpoint's share, or the mean share for one without (a newcomer, or one
 // without a current weight); with fewer than two shares, as after
-// removals, all weigh 1. Endpoint.Weight is not read.
+// removals, each weighs its Endpoint.Weight.
 func loadCumulative(slots []*slot) []uint64 {
 	var sum, n uint64
 	for _, s := range slots {
@@ -300,7 +322,10 @@ func loadCumulative(slots []*slot) []uint64 {
 	var total uint64
 	for i, s := range slots {
 		w := s.meter.load.share.Load()
-		if n < 2 || w == 0 {
+		switch {
+		case n < 2:
+			w = uint64(s.weight.Load())
+		case w == 0:
 			w = mean
 		}
 		total += w

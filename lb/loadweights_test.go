@@ -68,7 +68,7 @@ func equalShares(n int) []float64 {
 }
 
 // Reports implying capacities 1:2:4 give the endpoints 1/7, 2/7 and 4/7 of
-// the picks once the blackout is over; the static weights play no part.
+// the picks once the blackout is over; the static weights apply before.
 func TestLoadWeightsSharesFollowReportedCapacity(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		as := addrs(3)
@@ -78,7 +78,7 @@ func TestLoadWeightsSharesFollowReportedCapacity(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(p.Close)
-		checkShares(t, p, as, equalShares(3)...) // Endpoint.Weight is ignored
+		checkShares(t, p, as, 100.0/102, 1.0/102, 1.0/102) // Endpoint.Weight until reports count
 		for i, a := range as {
 			report(t, p, a, capacity(float64(int(100)<<i)))
 		}
@@ -444,5 +444,30 @@ func TestLoadWeightsWeighWithinAZone(t *testing.T) {
 		report(t, p, as[1], capacity(300))
 		after(DefaultLoadBlackout + DefaultLoadUpdate)
 		checkShares(t, p, as, 0.25, 0.75, 0, 0)
+	})
+}
+
+// Pool.ReportLoad weighs an endpoint by address, as a lease's report does;
+// an address not in the pool is an error, and a pool without LoadWeights
+// ignores it.
+func TestPoolReportLoadByAddress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, as := loadPool(t, 2, LoadWeights{})
+		for i, a := range as {
+			if err := p.ReportLoad(a, capacity(float64(100*(i+1)))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		after(DefaultLoadBlackout + DefaultLoadUpdate)
+		if got := loadWeightsOf(p); got[0] != 100 || got[1] != 200 {
+			t.Fatalf("weights in force %v, want [100 200]", got)
+		}
+		if err := p.ReportLoad("nowhere:1", capacity(1)); !errors.Is(err, ErrAddress) {
+			t.Fatalf("ReportLoad for an address not in the pool: %v, want ErrAddress", err)
+		}
+		plain := mustNew(t, Config{}, "a")
+		if err := plain.ReportLoad("zzz", capacity(1)); err != nil {
+			t.Fatalf("ReportLoad on a pool without LoadWeights: %v, want nil", err)
+		}
 	})
 }
