@@ -67,6 +67,10 @@ type backendSpec struct {
 	// random: a latency tail. Zero means none.
 	SlowPercent int
 	SlowDelay   time.Duration
+	// ReportLoad has the backend measure its utilization, the share of
+	// its Limit workers busy, and report it, with the requests it served
+	// over the same window, through lbhttp.ReportLoad. It needs a Limit.
+	ReportLoad bool
 }
 
 // delayAt returns the service time of a request the backend receives
@@ -219,6 +223,17 @@ func tailBackends() []backendSpec {
 		bs = append(bs, b)
 	}
 	return bs
+}
+
+// reportingBackend returns the index of the first backend that reports
+// its load, -1 if none does.
+func (sc scenario) reportingBackend() int {
+	for i, b := range sc.Backends {
+		if b.ReportLoad {
+			return i
+		}
+	}
+	return -1
 }
 
 // scenarios lists the scripts that -scenario accepts, by name.
