@@ -40,6 +40,9 @@ type clientSpec struct {
 	// lbhttp.Transport of the same names; both zero is no hedging.
 	HedgeAfter     time.Duration
 	HedgeExtraLoad float64
+	// LoadWeights is nanolb weighted_round_robin only: weigh the backends
+	// by the load they report, with demoLoadWeights.
+	LoadWeights bool
 }
 
 // Label is how tables and the report name the client.
@@ -59,6 +62,9 @@ func (s clientSpec) Label() string {
 		} else {
 			l += " fail-fast"
 		}
+	}
+	if s.LoadWeights {
+		l += " load weights"
 	}
 	if ss := s.SlowStart; ss.Window != 0 {
 		l += " slow start " + slowStartString(ss)
@@ -127,6 +133,8 @@ func parseClients(list []string) ([]clientSpec, error) {
 		// The tail scenario's hedging setups.
 		"p2c-hedge":     {Kind: "nanolb", Policy: lb.P2C, HedgeAfter: tailHedgeAfter},
 		"p2c-hedge-pct": {Kind: "nanolb", Policy: lb.P2C, HedgeAfter: tailHedgeAfter, HedgeExtraLoad: tailHedgeExtraLoad},
+		// The capacity scenario's weighing by reported load.
+		"weighted_round_robin-load": {Kind: "nanolb", Policy: lb.WeightedRoundRobin, LoadWeights: true},
 	}
 	var all []clientSpec
 	for _, p := range lb.Policies() {
@@ -142,7 +150,7 @@ func parseClients(list []string) ([]clientSpec, error) {
 	for _, s := range all {
 		names = append(names, strings.TrimPrefix(s.Label(), "nanolb "))
 	}
-	names = append(names, "p2c-limit", "p2c-wait", "p2c-adaptive", "p2c-adaptive-wait", "p2c-slowstart", "least_loaded-slowstart", "p2c-hedge", "p2c-hedge-pct")
+	names = append(names, "p2c-limit", "p2c-wait", "p2c-adaptive", "p2c-adaptive-wait", "p2c-slowstart", "least_loaded-slowstart", "p2c-hedge", "p2c-hedge-pct", "weighted_round_robin-load")
 	var out []clientSpec
 	for _, name := range list {
 		if name == "all" {
@@ -227,6 +235,9 @@ func newClient(spec clientSpec, sc scenario, addrs []string, concurrency int) (*
 			cfg = lb.Config{Policy: spec.Policy}
 		}
 		cfg.MaxConcurrency, cfg.AdaptiveConcurrency, cfg.SlowStart = spec.Limit, spec.Adaptive, spec.SlowStart
+		if spec.LoadWeights {
+			cfg.LoadWeights = demoLoadWeights
+		}
 		pool, err := lb.New(cfg, addrs...)
 		if err != nil {
 			return nil, fmt.Errorf("nanolb-demo: %w", err)

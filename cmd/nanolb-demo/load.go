@@ -50,6 +50,11 @@ type phaseResult struct {
 	// requests have returned (given a moment for cancelled hedges to end),
 	// -1 for a client without a pool.
 	InFlightAfter int64
+	// Util is, per backend, its meter's samples on the phase's clock
+	// (meterTick apart), nil for a backend without one.
+	Util [][]meterSample
+	// LoadReportErrors is the load reports the Transport could not read.
+	LoadReportErrors uint64
 }
 
 // runPhase starts the scenario's backends afresh, sends a bounded load
@@ -175,6 +180,10 @@ func runPhase(ctx context.Context, sc scenario, spec clientSpec, opts options, p
 		r.Failed = append(r.Failed, fail)
 		r.Slow += b.slow.Load()
 		r.SlowAnswered += b.slowDone.Load()
+		r.Util = append(r.Util, cl.utilization(b))
+	}
+	if c.tr != nil {
+		r.LoadReportErrors = c.tr.LoadReportErrors()
 	}
 	return r, ctx.Err()
 }

@@ -19,7 +19,7 @@
 //
 // Usage:
 //
-//	nanolb-demo [-scenario mixed|steady|outage|overload|gray|cold|tail] [-duration 4s] [-concurrency 16]
+//	nanolb-demo [-scenario mixed|steady|outage|overload|gray|cold|tail|capacity] [-duration 4s] [-concurrency 16]
 //	    [-clients all|p2c,round_robin,...,httplb,naive] [-max-requests 100000]
 //	    [-buckets 40] [-poll 50ms] [-slow-start 20s,1%,0.5] [-hedge-after 10ms] [-hedge-extra-load 0.01]
 //	    [-out out/demo/report.html]
@@ -34,7 +34,13 @@
 // slow, for P2C and least loaded without and with slow start. The tail
 // scenario has one of five backends answer 1% of its requests after 200 ms,
 // and prints the callers' p99.9 and what hedging cost for P2C without
-// hedging, with a fixed hedge delay and at the 99th percentile.
+// hedging, with a fixed hedge delay and at the 99th percentile. The
+// capacity scenario has six backends of 1×, 2× and 4× the capacity report
+// their utilization through lbhttp.ReportLoad under a steady open-loop
+// load of 75% of their capacity, and prints each backend's utilization as
+// its server measured it, for weighted round robin weighed by that load
+// (lb.LoadWeights), P2C, weighted round robin with equal weights and
+// least loaded.
 //
 // README.md in this directory describes the scenarios and the report.
 //
@@ -88,7 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	var c config
 	scenarioName := fs.String("scenario", "mixed", "fault script: "+strings.Join(scenarioNames(), ", "))
-	fs.DurationVar(&c.opts.Duration, "duration", 4*time.Second, "length of each client's phase (100ms to 10m; gray 10s, cold 5s, tail 12s unless given)")
+	fs.DurationVar(&c.opts.Duration, "duration", 4*time.Second, "length of each client's phase (100ms to 10m; gray 10s, cold 5s, tail 12s, capacity 12s unless given)")
 	fs.IntVar(&c.opts.Concurrency, "concurrency", 16, "callers sending at once (1 to 1024)")
 	fs.IntVar(&c.opts.MaxRequests, "max-requests", 100000, "at most this many requests per phase (1 to 10,000,000)")
 	fs.IntVar(&c.opts.Buckets, "buckets", 40, "time buckets per phase in the report's plots (4 to 1000)")
@@ -172,6 +178,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	load := fmt.Sprintf("%d callers", c.opts.Concurrency)
 	if rp := c.scenario.Ramp; rp != nil {
 		load = fmt.Sprintf("open loop %.0f to %.0f requests/s", rp.From, rp.To)
+		if rp.From == rp.To {
+			load = fmt.Sprintf("open loop %.0f requests/s", rp.From)
+		}
 	}
 	fmt.Fprintf(stderr, "nanolb-demo: scenario %q, %d clients, %v each, %s\n",
 		c.scenario.Name, len(c.clients), c.opts.Duration, load)
@@ -195,7 +204,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	}
 	fmt.Fprintln(stdout)
 	writeTable(stdout, c.scenario.Backends, rows)
-	if rp := c.scenario.Ramp; rp != nil {
+	if rp := c.scenario.Ramp; rp != nil && rp.To > c.scenario.capacity() {
 		capacity := c.scenario.capacity()
 		from := rp.overloadedFrom(capacity) * c.opts.Duration.Seconds()
 		fmt.Fprintf(stdout, "\ngoodput: successful responses completed a second; overloaded: from %.2f s on, when more than the capacity of %.0f/s is offered; latencies of successes only.\n\n", from, capacity)
@@ -234,6 +243,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 			rows = append(rows, summarizeTail(r, b))
 		}
 		writeTailTable(stdout, slowAt, rows)
+	}
+	if warmup := c.scenario.warmupFor(c.opts.Duration); c.scenario.reportingBackend() >= 0 && warmup > 0 {
+		fmt.Fprintf(stdout, "\ncapacity: from %v to the phase's end. util: the share of a backend's workers busy, measured at the server; max/mean: the busiest backend's over the mean; share: of the requests the backends received; latencies: of requests started then, errors included; p99/P2C: over nanolb p2c's; last, whether a client met issue 32's targets. Load weights: %s.\n\n",
+			warmup, loadWeightsString(demoLoadWeights))
+		var rows []capacityRow
+		for _, r := range results {
+			rows = append(rows, summarizeCapacity(r, warmup))
+		}
+		writeCapacityTable(stdout, c.scenario.Backends, rows)
 	}
 	page, err := renderReport(c.scenario, c.opts, results, rows)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -16,11 +17,18 @@ import (
 
 // ramp is an open-loop load: requests start at an offered rate that rises
 // linearly from From to To requests a second over the phase, however many
-// are still in flight, and each caller gives up after Deadline.
+// are still in flight, and each caller gives up after Deadline. They
+// start evenly spaced, or, if Poisson, as a Poisson process at that rate
+// (exponential gaps, drawn from the same seed every phase).
 type ramp struct {
 	From, To float64
 	Deadline time.Duration
+	Poisson  bool
 }
+
+// poissonSeed seeds a Poisson ramp's gaps: every phase meets the same
+// arrivals.
+const poissonSeed = 32
 
 // rateAt is the offered rate, requests a second, at fraction f of the phase.
 func (r ramp) rateAt(f float64) float64 { return r.From + (r.To-r.From)*f }
@@ -94,8 +102,19 @@ func openLoop(ctx context.Context, c *liveClient, rp ramp, start, end time.Time,
 	)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	dur := end.Sub(start)
+	var gaps *rand.Rand
+	if rp.Poisson {
+		gaps = rand.New(rand.NewPCG(poissonSeed, poissonSeed))
+	}
+	var t time.Duration // the last Poisson arrival
 	for i := range max {
-		at := start.Add(rp.arrival(i, end.Sub(start)))
+		at := start.Add(rp.arrival(i, dur))
+		if gaps != nil {
+			rate := rp.rateAt(float64(t) / float64(dur))
+			t += time.Duration(gaps.ExpFloat64() / rate * float64(time.Second))
+			at = start.Add(t)
+		}
 		if !at.Before(end) {
 			break
 		}

@@ -119,6 +119,12 @@ func nanolbSetup(sc scenario) string {
 	if sc.LBDefaults {
 		config = "lb's default Config (outlier detection on), only the policy and any slow start set"
 	}
+	for _, c := range sc.Clients {
+		if c.LoadWeights {
+			config += "; load weights: " + loadWeightsString(demoLoadWeights)
+			break
+		}
+	}
 	return "lbhttp.Transport (" + attempts + ") over " + config
 }
 
@@ -160,7 +166,7 @@ figure.plot svg { max-width: 100%; height: auto; }
 </head>
 <body>
 <h1>nanolb demo: scenario “{{.Scenario.Name}}”</h1>
-<p class="note">{{.Generated}} · {{.GoVersion}} · {{.CPUs}} CPUs · each client ran its own phase of {{.Options.Duration}} against freshly started backends on 127.0.0.1 following the same script, {{with .Scenario.Ramp}}with requests started in an open loop at a rate rising from {{.From}} to {{.To}} a second, each with a deadline of {{.Deadline}}{{else}}with {{.Options.Concurrency}} callers in a closed loop{{end}} (at most {{.Options.MaxRequests}} requests a phase).</p>
+<p class="note">{{.Generated}} · {{.GoVersion}} · {{.CPUs}} CPUs · each client ran its own phase of {{.Options.Duration}} against freshly started backends on 127.0.0.1 following the same script, {{with .Scenario.Ramp}}with requests started in an open loop {{if eq .From .To}}at {{printf "%.0f" .From}}{{else}}at a rate rising from {{.From}} to {{.To}}{{end}} a second{{if .Poisson}} (Poisson arrivals){{end}}, each with a deadline of {{.Deadline}}{{else}}with {{.Options.Concurrency}} callers in a closed loop{{end}} (at most {{.Options.MaxRequests}} requests a phase).</p>
 <p>{{.Scenario.Describe}}.</p>
 <table id="script">
 <tr><th>backend</th><th>script</th></tr>

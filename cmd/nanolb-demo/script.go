@@ -67,6 +67,10 @@ type backendSpec struct {
 	// random: a latency tail. Zero means none.
 	SlowPercent int
 	SlowDelay   time.Duration
+	// ReportLoad has the backend measure its utilization, the share of
+	// its Limit workers busy, and report it, with the requests it served
+	// over the same window, through lbhttp.ReportLoad. It needs a Limit.
+	ReportLoad bool
 }
 
 // delayAt returns the service time of a request the backend receives
@@ -110,6 +114,16 @@ type scenario struct {
 	// Duration is each phase's length when -duration is not given; zero
 	// means the flag's default.
 	Duration time.Duration
+	// Warmup is how long into each phase the capacity table starts
+	// counting: the weights settled, the backlog of the first seconds
+	// served. At most half the phase (warmupFor). Zero for scenarios
+	// without that table.
+	Warmup time.Duration
+}
+
+// warmupFor is the warm-up of a phase of d: Warmup, or half of d if less.
+func (sc scenario) warmupFor(d time.Duration) time.Duration {
+	return min(sc.Warmup, d/2)
 }
 
 // minDuration is the shortest phase the scenario's script fits in: every
@@ -221,6 +235,17 @@ func tailBackends() []backendSpec {
 	return bs
 }
 
+// reportingBackend returns the index of the first backend that reports
+// its load, -1 if none does.
+func (sc scenario) reportingBackend() int {
+	for i, b := range sc.Backends {
+		if b.ReportLoad {
+			return i
+		}
+	}
+	return -1
+}
+
 // scenarios lists the scripts that -scenario accepts, by name.
 var scenarios = map[string]scenario{
 	"gray": {
@@ -278,6 +303,16 @@ var scenarios = map[string]scenario{
 		Backends: []backendSpec{overloadBackend("a"), overloadBackend("b"), overloadBackend("c"), overloadBackend("d")},
 		Ramp:     &ramp{From: 200, To: 600, Deadline: 300 * time.Millisecond},
 		Clients:  overloadClients(),
+	},
+	"capacity": {
+		Name:       "capacity",
+		Describe:   capacityDescribe,
+		Backends:   capacityBackends(),
+		Ramp:       &ramp{From: capacityRate, To: capacityRate, Deadline: capacityDeadline, Poisson: true},
+		Clients:    capacityClients(),
+		LBDefaults: true,
+		Duration:   capacityDuration,
+		Warmup:     capacityWarmup,
 	},
 	"outage": {
 		Name:     "outage",

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nanolb/nanolb/lb/lbhttp"
 )
 
 // backend is one real HTTP server on 127.0.0.1 playing its part of the
@@ -28,6 +30,7 @@ type backend struct {
 	failed   []atomic.Int64 // per bucket: 500 or 503 answers
 	slow     atomic.Int64   // requests drawn to be answered after SlowDelay
 	slowDone atomic.Int64   // of those, answered: not cancelled first
+	meter    *workMeter     // its workers' utilization; nil unless spec.ReportLoad
 }
 
 // cluster runs one scenario's backends for one phase: the script's clock
@@ -60,11 +63,18 @@ func startCluster(sc scenario, dur time.Duration, buckets int) (*cluster, error)
 		}
 		if spec.Limit > 0 {
 			b.slots = make(chan struct{}, spec.Limit)
+			if spec.ReportLoad {
+				b.meter = newWorkMeter(spec.Limit, time.Now())
+			}
 		}
 		c.backends = append(c.backends, b)
 		c.serve(b, ln)
 	}
 	c.start = time.Now()
+	if sc.reportingBackend() >= 0 {
+		c.wg.Add(1)
+		go c.tickMeters()
+	}
 	for _, b := range c.backends {
 		for _, w := range b.spec.Windows {
 			if w.Kind == faultDown {
@@ -74,6 +84,39 @@ func startCluster(sc scenario, dur time.Duration, buckets int) (*cluster, error)
 		}
 	}
 	return c, nil
+}
+
+// tickMeters samples the backends' meters every meterTick until Close.
+func (c *cluster) tickMeters() {
+	defer c.wg.Done()
+	t := time.NewTicker(meterTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			for _, b := range c.backends {
+				if b.meter != nil {
+					b.meter.tick()
+				}
+			}
+		case <-c.stop:
+			return
+		}
+	}
+}
+
+// utilization returns b's utilization samples, their times on the phase's
+// clock; nil without a meter.
+func (c *cluster) utilization(b *backend) []meterSample {
+	if b.meter == nil {
+		return nil
+	}
+	h := b.meter.history()
+	offset := b.meter.start.Sub(c.start) // ≤ 0: the meter started first
+	for i := range h {
+		h[i].At += offset
+	}
+	return h
 }
 
 // addrs returns the backends' addresses in script order.
@@ -146,7 +189,8 @@ func (c *cluster) down(b *backend, w window) {
 	c.serve(b, ln)
 }
 
-// handler serves /work (the load) and /health (httplb's active checks).
+// handler serves /work (the load) and /health (httplb's active checks);
+// a backend with a meter reports its load on /work's answers.
 func (c *cluster) handler(b *backend) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
@@ -156,7 +200,7 @@ func (c *cluster) handler(b *backend) http.Handler {
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	mux.HandleFunc("/work", func(w http.ResponseWriter, r *http.Request) {
+	work := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
 		i := c.bucket(now)
 		b.received[i].Add(1)
@@ -179,6 +223,10 @@ func (c *cluster) handler(b *backend) http.Handler {
 				defer func() { <-b.slots }()
 			case <-r.Context().Done():
 				return
+			}
+			if b.meter != nil {
+				b.meter.begin()
+				defer b.meter.end()
 			}
 		}
 		d := b.spec.delayAt(now.Sub(c.start))
@@ -204,6 +252,11 @@ func (c *cluster) handler(b *backend) http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	if b.meter != nil {
+		mux.Handle("/work", lbhttp.ReportLoad(work, b.meter.load))
+	} else {
+		mux.Handle("/work", work)
+	}
 	return mux
 }
 
