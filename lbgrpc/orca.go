@@ -39,15 +39,6 @@ func reportCallLoad(lease lb.Lease, info balancer.DoneInfo, hook func(addr strin
 	}
 }
 
-// addrLoadReporter is what out-of-band reports need from lb, which has no
-// lease to report them on: ReportLoad records load for the pool's
-// endpoint at addr as Lease.ReportLoad does, an error for an addr not in
-// the pool. lb.Pool does not have it yet; until it does, out-of-band
-// reports reach testHookLoad and are dropped.
-type addrLoadReporter interface {
-	ReportLoad(addr string, load lb.Load) error
-}
-
 // oobReports runs one ORCA out-of-band listener (orca.RegisterOOBListener)
 // per endpoint while loadWeights.enableOobLoadReport is on: on the first of
 // its SubConns to be READY, which is the one its pick_first child uses,
@@ -97,9 +88,6 @@ func (o *oobReports) setPeriod(period time.Duration) {
 		return
 	}
 	o.period = period
-	if period > 0 && !supportsOOB(o.b.current.Load()) {
-		logger.Warningf("%s: loadWeights.enableOobLoadReport: this version of lb takes no out-of-band load reports; they are dropped", o.b.builder.name)
-	}
 	for key, e := range o.used {
 		if e.stop != nil {
 			e.stop()
@@ -182,17 +170,10 @@ type oobListener struct {
 func (l *oobListener) OnLoadReport(r *v3orcapb.OrcaLoadReport) {
 	load := loadOf(r)
 	if p := l.b.current.Load(); p != nil {
-		if lr, ok := any(p).(addrLoadReporter); ok {
-			_ = lr.ReportLoad(l.key, load) // fails only for an endpoint that just left the pool
-		}
+		_ = p.ReportLoad(l.key, load) // fails only for an endpoint that just left the pool
 	}
 	if h := l.b.builder.testHookLoad; h != nil {
 		h(l.key, load)
 	}
 }
 
-// supportsOOB reports whether lb can take out-of-band reports.
-func supportsOOB(p *lb.Pool) bool {
-	_, ok := any(p).(addrLoadReporter)
-	return ok
-}

@@ -3,6 +3,7 @@ package lbgrpc
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -339,4 +340,49 @@ func TestOutOfBandListenerFollowsTheEndpointsConnection(t *testing.T) {
 	back := servers[0].restartWith(t, oob[1])
 	waitReady(t, w, 2)
 	waitLoads(t, log, []*server{back}, oob[1:])
+}
+
+// Reports, per call or out of band, become the pool's weights: each
+// endpoint's weight in force is A58's of what its server reported.
+func TestLoadReportsBecomeThePoolsWeights(t *testing.T) {
+	const fast = `"blackoutPeriod": "1ms", "weightUpdatePeriod": "100ms"`
+	for _, tt := range []struct {
+		name, config string
+		oob          bool
+	}{
+		{"per call", `{"loadWeights": {"enabled": true, ` + fast + `}}`, false},
+		{"out of band", `{"loadWeights": {"enabled": true, "enableOobLoadReport": true, "oobReportingPeriod": "1s", ` + fast + `}}`, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			noGoroutinesLeft(t)
+			loads := testLoads(3, 1)
+			var servers []*server
+			if tt.oob {
+				servers, _ = startLoadServers(t, make([]lb.Load, 3), loads)
+			} else {
+				servers, _ = startLoadServers(t, loads, nil)
+			}
+			name, w := registerTest(lb.WeightedRoundRobin)
+			cc, _ := dial(t, name, tt.config, w, endpoints(servers)...)
+			pool := waitReady(t, w, len(servers))
+			want := map[string]float64{}
+			for i, s := range servers {
+				l := loads[i]
+				want[s.addr] = l.RPS / (l.ApplicationUtilization + l.EPS/l.RPS)
+			}
+			eventually(t, "every endpoint weighed by its report", func() bool {
+				if !tt.oob {
+					if _, err := check(context.Background(), cc); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for _, e := range pool.Endpoints() {
+					if math.Abs(e.LoadWeight-want[e.Addr]) > 1e-9*want[e.Addr] {
+						return false
+					}
+				}
+				return true
+			})
+		})
+	}
 }
