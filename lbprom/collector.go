@@ -278,6 +278,21 @@ func (c *Collector) collectPool(ch chan<- prometheus.Metric, name string, p *lb.
 	counter(descPoolQueueFull, st.QueueFull, name)
 	counter(descPoolShed, st.Shed, name)
 	counter(descPoolSaturations, st.Saturations, name)
+	if s := p.SubsetStatus(); s.Size != 0 {
+		gauge(descSubsetEndpoints, float64(s.Given), name, "given")
+		gauge(descSubsetEndpoints, float64(s.Members), name, "members")
+		gauge(descSubsetEndpoints, float64(s.Extra), name, "extra")
+	}
+	if z := p.ZoneStatus(); z.Local != "" {
+		routing := 0.0
+		if z.Active {
+			routing = 1
+		}
+		gauge(descZoneRouting, routing, name, z.Local)
+		for zone, share := range z.Shares {
+			gauge(descZoneShare, share, name, zone)
+		}
+	}
 
 	// Outlier detection has evaluated the pool once an endpoint has
 	// requests in an evaluated interval: an evaluation runs at a failure,

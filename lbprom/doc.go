@@ -34,6 +34,9 @@
 //	nanolb_pool_wait_queue_full_total{pool}        PickWait calls refused with ErrQueueFull
 //	nanolb_pool_wait_shed_total{pool}              waits shed by a standing queue (ErrShed)
 //	nanolb_pool_saturations_total{pool}            Picks that returned ErrSaturated
+//	nanolb_pool_subset_endpoints{pool,kind}        a subsetting pool's given, members and extra endpoints
+//	nanolb_pool_zone_routing{pool,local_zone}      1 while routing by zone, 0 while zone-blind
+//	nanolb_pool_zone_pick_share{pool,zone}         each zone's share of the picks while routing by zone
 //	nanolb_endpoint_in_flight{pool,endpoint}       leases not yet Done
 //	nanolb_endpoint_state{pool,endpoint,state}     1 for the current state (up, ejected, probing), else 0
 //	nanolb_endpoint_failure_streak{pool,endpoint}  consecutive failures now

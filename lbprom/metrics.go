@@ -21,6 +21,15 @@ var (
 		"PickWait calls refused at once because MaxWaiters callers were queued.", poolLabels, nil)
 	descPoolShed = prometheus.NewDesc("nanolb_pool_wait_shed_total",
 		"PickWait calls failed with ErrShed: older than WaitTarget in a standing queue.", poolLabels, nil)
+	descSubsetEndpoints = prometheus.NewDesc("nanolb_pool_subset_endpoints",
+		"A subsetting pool's endpoints by kind: given (by discovery, members or not), members, and extra (members from outside the subset standing in for ejected ones); absent without Config.Subset.",
+		[]string{"pool", "kind"}, nil)
+	descZoneRouting = prometheus.NewDesc("nanolb_pool_zone_routing",
+		"1 while the pool routes picks by zone, 0 while zone-blind (too few endpoints up, panic mode, no endpoint in the local zone); absent without Config.Zones.",
+		[]string{"pool", "local_zone"}, nil)
+	descZoneShare = prometheus.NewDesc("nanolb_pool_zone_pick_share",
+		"The share of the pool's unkeyed picks routed to each zone (0..1), the local one included, while it routes by zone.",
+		[]string{"pool", "zone"}, nil)
 	descPoolSaturations = prometheus.NewDesc("nanolb_pool_saturations_total",
 		"Picks that found every endpoint that is up at MaxConcurrency (ErrSaturated).", poolLabels, nil)
 
@@ -75,7 +84,7 @@ var (
 
 	allDescs = []*prometheus.Desc{
 		descPoolInfo, descPoolEndpoints, descPoolWaiting, descPoolGrants, descPoolTimeouts, descPoolQueueFull, descPoolShed,
-		descPoolSaturations, descInFlight, descState, descStreak, descConsecutiveEjections, descWeight, descLimit, descLoadWeight,
+		descPoolSaturations, descSubsetEndpoints, descZoneRouting, descZoneShare, descInFlight, descState, descStreak, descConsecutiveEjections, descWeight, descLimit, descLoadWeight,
 		descSuccessRate, descIntervalRequests, descEjections, descOutlierEjections, descRefused, descProbes, descProbeFailures, descProbeTimeouts, descReinstatements,
 		descDropped,
 	}
