@@ -8,15 +8,18 @@ import "github.com/nanolb/nanolb/internal/fastrand"
 // table is the shared slot list and nothing else.
 
 // pick chooses the less loaded of two endpoints drawn uniformly among those
-// that are up, or returns nil when none is. The common case, two endpoints
-// up with no failure streak (health words 0), is inline; anything else goes
-// to slow.
-func (t *p2cTable) pick() *core {
+// that are up, or returns nil when none is.
+func (t *p2cTable) pick() *core { return t.pickWith(fastrand.Uint63()) }
+
+// pickWith is pick for the random word r (63 bits), which zone routing
+// shares with its own draw. The common case, two endpoints up with no
+// failure streak (health words 0), is inline; anything else goes to slow.
+func (t *p2cTable) pickWith(r uint64) *core {
 	slots := t.slots
 	if len(slots) < 2 {
 		return t.view.lone()
 	}
-	i, j := pair(fastrand.Uint63(), uint32(len(slots)))
+	i, j := pair(r, uint32(len(slots)))
 	a, b := slots[i], slots[j]
 	if a.health.Load()|b.health.Load() != 0 {
 		return t.slow(i, j)

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/nanolb/nanolb/internal/fastrand"
+	"github.com/nanolb/nanolb/internal/keyhash"
 )
 
 // Zones routes a pool's picks by zone (Endpoint.Zone) as Envoy's
@@ -129,7 +130,8 @@ type zoneSet struct {
 	local int              // index of the local zone, or -1 if it has no endpoints
 	where map[*core]uint64 // an endpoint's zone index << 32 | its index in that zone's view
 	stay  atomic.Uint64    // a draw in [0, 2^63) below it stays local
-	spill []atomic.Uint64  // for draws that leave: zone i takes those below spill[i] and above spill[i-1]
+	spill []atomic.Uint64  // a draw at or above stay goes to the first zone i whose spill[i] is above it
+	home  *tables          // the local zone's tables; nil without one
 }
 
 // zone is one zone's endpoints, in the pool's view order.
@@ -170,6 +172,9 @@ func (p *Pool) rezone(v *view) {
 		z.zones[i].tables.build(p.policy, zv, p.env())
 	}
 	z.spill = make([]atomic.Uint64, len(z.zones))
+	if z.local >= 0 {
+		z.home = &z.zones[z.local].tables
+	}
 	p.zones.Store(z)
 	p.reroute()
 }
@@ -256,10 +261,12 @@ func (p *Pool) reroute() {
 			}
 		}
 	}
+	// One draw r in [0, 2^63) decides: below stay local, else the zone
+	// whose stretch of [stay, 2^63) holds it.
 	var cum float64
 	for i := range z.zones {
 		cum += residual[i]
-		z.spill[i].Store(uint64(min(cum/sum, 1) * (1 << 63)))
+		z.spill[i].Store(uint64(min(stay+(1-stay)*cum/sum, 1) * (1 << 63)))
 	}
 	z.spill[len(z.zones)-1].Store(1 << 63)
 	z.stay.Store(uint64(stay * (1 << 63)))
@@ -267,17 +274,31 @@ func (p *Pool) reroute() {
 }
 
 // pickZoned is the policy's choice within a zone: the local one with the
-// route's probability, else another by its residual, drawn afresh; nil
-// from that zone's table (nothing up there) falls back to the whole pool.
+// route's probability (no draw while it keeps every pick), else another
+// by its residual, from the same draw; nil from that zone's table
+// (nothing up there) falls back to the whole pool.
 func (p *Pool) pickZoned() *core {
 	z := p.zones.Load()
-	i := z.local
-	if fastrand.Uint63() >= z.stay.Load() {
+	t := z.home
+	var c *core
+	if stay := z.stay.Load(); stay == 1<<63 {
+		c = t.pickIn(p.policy)
+	} else {
 		r := fastrand.Uint63()
-		for i = 0; i < len(z.spill)-1 && r >= z.spill[i].Load(); i++ {
+		if r >= stay {
+			i := 0
+			for i < len(z.spill)-1 && r >= z.spill[i].Load() {
+				i++
+			}
+			t = &z.zones[i].tables
+		}
+		if p.policy == P2C { // the draw, remixed, serves P2C's pair too
+			c = t.p2c.Load().pickWith(keyhash.Mix64(r) >> 1)
+		} else {
+			c = t.pickIn(p.policy)
 		}
 	}
-	if c := z.zones[i].tables.pickIn(p.policy); c != nil {
+	if c != nil {
 		return c
 	}
 	return p.pick()
@@ -306,13 +327,13 @@ func (p *Pool) ZoneStatus() ZoneStatus {
 	}
 	s.Active, s.Shares = true, make(map[string]float64, len(z.zones))
 	stay := float64(z.stay.Load()) / (1 << 63)
-	var below float64
+	below := stay
 	for i := range z.zones {
 		at := float64(z.spill[i].Load()) / (1 << 63)
 		if i != z.local {
-			s.Shares[z.zones[i].name] = (1 - stay) * (at - below)
+			s.Shares[z.zones[i].name] = max(at-below, 0)
 		}
-		below = at
+		below = max(below, at)
 	}
 	s.Shares[z.zones[z.local].name] += stay
 	return s
