@@ -127,6 +127,18 @@
 // so a zoned Pick costs one random draw more. ZoneStatus reports the route.
 // docs/subsetting.md has the rules and a fleet simulation.
 //
+// # Weights from reported load
+//
+// Config.LoadWeights makes a WeightedRoundRobin pool weigh each endpoint
+// by what it reports about itself (Lease.ReportLoad per answer,
+// Pool.ReportLoad out of band; lbhttp reads the endpoint-load-metrics
+// header, lbgrpc ORCA), by gRFC A58's rule: RPS / (utilization + EPS/RPS ×
+// penalty), counted after a blackout and until an expiry, the mean for
+// endpoints without one, and the static weights until two endpoints have
+// one. A timer recomputes the weights off the hot path and publishes a new
+// table with one atomic store; Pick is the static policy's.
+// docs/design-load-weights.md has the rule and a run.
+//
 // # Admission: limits and waiting
 //
 // Config.MaxConcurrency caps each endpoint's leases in flight (0: unlimited,
