@@ -176,4 +176,3 @@ func (l *oobListener) OnLoadReport(r *v3orcapb.OrcaLoadReport) {
 		h(l.key, load)
 	}
 }
-

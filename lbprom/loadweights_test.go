@@ -51,7 +51,7 @@ func TestLoadWeightIsScraped(t *testing.T) {
 		want{"nanolb_endpoint_load_weight", ep("weighed", addrA), 100},
 		want{"nanolb_endpoint_load_weight", ep("weighed", addrB), 300},
 		want{"nanolb_endpoint_load_weight", ep("weighed", addrC), 200}, // the mean
-		want{"nanolb_endpoint_in_flight", ep("static", addrA), 0},     // the other pools are scraped
+		want{"nanolb_endpoint_in_flight", ep("static", addrA), 0},      // the other pools are scraped
 		want{"nanolb_endpoint_in_flight", ep("quiet", addrA), 0},
 	)
 	for _, name := range []string{"quiet", "static"} {
