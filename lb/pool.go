@@ -43,9 +43,10 @@ type Pool struct {
 	adapt   *time.Timer // runs evaluate every adaptInterval; nil without an adaptive limit
 	weigh   weigher     // LoadWeights' timer (loadweights.go)
 
-	subset subsetState             // subsetting's memory of what the pool was given (subset.go)
-	zones  atomic.Pointer[zoneSet] // zone-aware routing's tables and route (zone.go); nil without Zones
-	zoneOf map[string]string       // address -> zone, under mu
+	subset  subsetState             // subsetting's memory of what the pool was given (subset.go)
+	zones   atomic.Pointer[zoneSet] // zone-aware routing's tables and route (zone.go); nil without Zones
+	routeMu sync.Mutex              // serialises the route's updates (reroute)
+	zoneOf  map[string]string       // address -> zone, under mu
 
 	moves moves            // health transitions, for publish's copy of the view
 	mu    sync.Mutex       // serialises membership changes

@@ -204,7 +204,14 @@ func (z *zoneSet) mendZones() {
 // reroute sets the route from the endpoints up in each zone, by Envoy's
 // zone-aware rule (see Zones), and the dueZoned bit: clear when routing
 // is zone-blind.
+//
+// Reroutes serialise on routeMu: a transition's reroute and a membership
+// change's, on an older and a newer zone set, must not interleave their
+// writes of the due bit. Only health transitions and membership changes
+// take it, never a Pick or a successful Done.
 func (p *Pool) reroute() {
+	p.routeMu.Lock()
+	defer p.routeMu.Unlock()
 	z := p.zones.Load()
 	if z == nil {
 		return
