@@ -119,9 +119,9 @@ func (p *Pool) SubsetStatus() SubsetStatus {
 // 0x9e3779b97f4a7c15 mod 2^64) / 2^32⌋ × n / 2^32, zone z's share is
 // ⌊(C_z + o)/n⌋ − ⌊(C_{z−1} + o)/n⌋: its exact share rounded down or up,
 // so that the subsets of clients 0..N−1 together hold each zone in
-// proportion. An address given twice counts
-// once. It is the choice a pool makes, for adapters that connect only to
-// the subset (lbgrpc); a pool applies it itself.
+// proportion. An address given twice counts once. It is the choice a pool
+// makes, for adapters that connect only to the subset (lbgrpc); a pool
+// applies it itself.
 func (s Subset) Of(endpoints []Endpoint, byZone bool) []string {
 	zoneOf := make(map[string]string, len(endpoints))
 	for _, e := range endpoints {
