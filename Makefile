@@ -182,11 +182,16 @@ bench:
 # count: with a duration, Go 1.26's fuzz coordinator can report its own
 # shutdown deadline as a failure with no failing input (go.dev/issue/75804,
 # fixed in Go 1.27), and a count has no deadline to race.
+# FUZZ_SLOW are targets whose every input runs whole pools through dozens
+# of membership changes: they run for FUZZTIME_SLOW instead.
 FUZZTIME ?= 10s
+FUZZ_SLOW = FuzzFleet
+FUZZTIME_SLOW ?= $(FUZZTIME)
 fuzz:
 	@for t in $$($(GO) test -list '^Fuzz' ./fuzz | grep '^Fuzz'); do \
-		echo "== $$t ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./fuzz || exit 1; \
+		ft=$(FUZZTIME); case " $(FUZZ_SLOW) " in *" $$t "*) ft=$(FUZZTIME_SLOW);; esac; \
+		echo "== $$t ($$ft)"; \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $$ft ./fuzz || exit 1; \
 	done
 
 # Fails if a Pick+Done path allocates or costs more than its limit times
