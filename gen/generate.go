@@ -263,6 +263,15 @@ func dispatchFile(table []policy) *File {
 		Return(Nil()),
 	)
 	f.Line()
+	f.Comment("pickInWith is pickIn for a random word r (63 bits) the caller drew:")
+	f.Comment("policies that draw one word pick from r instead.")
+	f.Func().Params(Id("t").Op("*").Id("tables")).Id("pickInWith").Params(Id("policy").Id("Policy"), Id("r").Uint64()).Op("*").Id("core").Block(
+		switchOn(Id("policy"), table, func(p policy) bool { return p.Draws && !p.Keyed }, func(p policy) Code {
+			return Return(Id("t").Dot(p.Ident).Dot("Load").Call().Dot("pickWith").Call(Id("r")))
+		}),
+		Return(Id("t").Dot("pickIn").Call(Id("policy"))),
+	)
+	f.Line()
 	f.Comment("build stores in t a zone's fresh table of policy for its view v;")
 	f.Comment("keyed policies have none.")
 	f.Func().Params(Id("t").Op("*").Id("tables")).Id("build").Params(Id("policy").Id("Policy"), Id("v").Op("*").Id("view"), Id("env").Id("tableEnv")).Block(

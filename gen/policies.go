@@ -5,6 +5,7 @@ package main
 // lb/<file>.go as methods on the generated table type:
 //
 //	pick() *core                          every policy
+//	pickWith(r uint64) *core              if Draws: pick from a random word the caller drew
 //	setup(prev *<ident>Table, env tableEnv) if Setup: per-table state
 //	pickKey(h uint64) *core               if Keyed
 //	begin(c *core) int64                  if Leases: per-lease state at Pick...
@@ -26,6 +27,7 @@ type policy struct {
 
 	Setup  bool // the table has a setup method
 	Keyed  bool // the table has pickKey: PickKey routes by key
+	Draws  bool // the table has pickWith: pick draws one random word, which a caller may supply
 	Leases bool // the table has begin and end: its leases carry state
 	Totals bool // the pool counts its leases in counters.total
 }
@@ -49,6 +51,7 @@ var policies = []policy{
 			"uniformly and leases the one with fewer leases in flight; a single",
 			"endpoint that is up is simply returned. It is the zero Policy.",
 		},
+		Draws: true,
 	},
 	{
 		Name: "RoundRobin", Ident: "roundRobin", Label: "round_robin",
@@ -107,7 +110,7 @@ var policies = []policy{
 			{Name: "tau", Type: "float64", Doc: "decay time constant in ns"},
 			{Name: "invTau", Type: "float64", Doc: "1/tau"},
 		},
-		Setup: true, Leases: true,
+		Setup: true, Leases: true, Draws: true,
 	},
 	{
 		Name: "Random", Ident: "random", Label: "random",

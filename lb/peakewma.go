@@ -86,12 +86,16 @@ func (t *peakEWMATable) setup(_ *peakEWMATable, env tableEnv) {
 // are up, or returns nil when none is. It reads no clock: see cheaper. The
 // first draw is drawPair's, read from the slots rather than the view's
 // cores, as P2C does: one pointer array, not two, to miss in cache.
-func (t *peakEWMATable) pick() *core {
+func (t *peakEWMATable) pick() *core { return t.pickWith(fastrand.Uint63()) }
+
+// pickWith is pick for the random word r (63 bits), which zone routing
+// shares with its own draw.
+func (t *peakEWMATable) pickWith(r uint64) *core {
 	slots := t.slots
 	if len(slots) < 2 {
 		return t.view.lone()
 	}
-	a, b := pairOf(slots, fastrand.Uint63())
+	a, b := pairOf(slots, r)
 	if !bothUp(&a.core, &b.core) {
 		return t.slow()
 	}

@@ -177,6 +177,18 @@ func (t *tables) pickIn(policy Policy) *core {
 	return nil
 }
 
+// pickInWith is pickIn for a random word r (63 bits) the caller drew:
+// policies that draw one word pick from r instead.
+func (t *tables) pickInWith(policy Policy, r uint64) *core {
+	switch policy {
+	case P2C:
+		return t.p2c.Load().pickWith(r)
+	case PeakEWMA:
+		return t.peakEWMA.Load().pickWith(r)
+	}
+	return t.pickIn(policy)
+}
+
 // build stores in t a zone's fresh table of policy for its view v;
 // keyed policies have none.
 func (t *tables) build(policy Policy, v *view, env tableEnv) {

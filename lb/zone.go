@@ -299,11 +299,7 @@ func (p *Pool) pickZoned() *core {
 			}
 			t = &z.zones[i].tables
 		}
-		if p.policy == P2C { // the draw, remixed, serves P2C's pair too
-			c = t.p2c.Load().pickWith(keyhash.Mix64(r) >> 1)
-		} else {
-			c = t.pickIn(p.policy)
-		}
+		c = t.pickInWith(p.policy, keyhash.Mix64(r)>>1) // the draw, remixed, serves a policy's own too
 	}
 	if c != nil {
 		return c
