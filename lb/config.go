@@ -213,7 +213,7 @@ type settings struct {
 	shards       *ShardLayout // Config.Shards if it has addresses, else nil
 	outlier      outliers
 	slowStart    slowStart
-	subset       subsetting
+	subset       Subset // Config.Subset, checked; Size 0 is off
 	zones        zoning
 	loadWeights  loadWeighting
 }

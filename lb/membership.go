@@ -29,7 +29,7 @@ func (p *Pool) AddWeighted(endpoints ...Endpoint) error {
 }
 
 func (p *Pool) add(endpoints []Endpoint) {
-	if p.cfg.subset.size != 0 {
+	if p.cfg.subset.Size != 0 {
 		for _, e := range endpoints {
 			if _, ok := p.subset.given[e.Addr]; !ok {
 				p.subset.given[e.Addr] = e
@@ -69,7 +69,7 @@ func (p *Pool) Remove(addrs ...string) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cfg.subset.size != 0 {
+	if p.cfg.subset.Size != 0 {
 		for _, a := range addrs {
 			delete(p.subset.given, a)
 		}
@@ -106,7 +106,7 @@ func (p *Pool) Set(endpoints ...Endpoint) error {
 	// last one matched, and looked up in the index only when that differs.
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cfg.subset.size != 0 {
+	if p.cfg.subset.Size != 0 {
 		if err := checkEndpoints(endpoints); err != nil {
 			return err
 		}

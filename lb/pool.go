@@ -112,7 +112,7 @@ func newWeighted(cfg Config, endpoints []Endpoint, before func(*Pool)) (*Pool, e
 	p.wake = time.AfterFunc(time.Duration(never), p.wakeUp)
 	p.wake.Stop()
 	p.queue.SetShed(s.waitTarget, s.waitInterval)
-	if s.subset.size != 0 {
+	if s.subset.Size != 0 {
 		p.subset.given = make(map[string]Endpoint, len(endpoints))
 		p.subset.timer = time.AfterFunc(time.Duration(never), p.resubsetNow)
 		p.subset.timer.Stop()

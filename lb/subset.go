@@ -59,23 +59,17 @@ const (
 // maxSubset is the largest Subset.Size.
 const maxSubset = 1 << 16
 
-// subsetting is Subset resolved; size 0 is off.
-type subsetting struct {
-	Subset
-	size int
-}
-
-// resolve checks s's limits.
-func (s Subset) resolve() (subsetting, error) {
+// resolve checks s's limits; it needs no defaults.
+func (s Subset) resolve() (Subset, error) {
 	switch {
 	case s.Size == 0 && (s.Client != 0 || s.Rule != 0):
-		return subsetting{}, fmt.Errorf("%w: Subset.Client or Rule without a Size", ErrConfig)
+		return Subset{}, fmt.Errorf("%w: Subset.Client or Rule without a Size", ErrConfig)
 	case s.Size < 0 || s.Size > maxSubset:
-		return subsetting{}, fmt.Errorf("%w: Subset.Size %d is outside 1..%d (0 turns subsetting off)", ErrConfig, s.Size, maxSubset)
+		return Subset{}, fmt.Errorf("%w: Subset.Size %d is outside 1..%d (0 turns subsetting off)", ErrConfig, s.Size, maxSubset)
 	case s.Rule > SubsetRendezvous:
-		return subsetting{}, fmt.Errorf("%w: unknown Subset.Rule %d", ErrConfig, int(s.Rule))
+		return Subset{}, fmt.Errorf("%w: unknown Subset.Rule %d", ErrConfig, int(s.Rule))
 	}
-	return subsetting{Subset: s, size: s.Size}, nil
+	return s, nil
 }
 
 // subsetState is a subsetting pool's memory of what it was given, under
@@ -101,7 +95,7 @@ type SubsetStatus struct {
 func (p *Pool) SubsetStatus() SubsetStatus {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := SubsetStatus{Size: p.cfg.subset.size, Members: len(p.view.Load().cores)}
+	s := SubsetStatus{Size: p.cfg.subset.Size, Members: len(p.view.Load().cores)}
 	if s.Size != 0 {
 		s.Given = len(p.subset.given)
 		s.Extra = s.Members - min(s.Size, s.Given)
@@ -191,7 +185,7 @@ func (p *Pool) resubset() {
 	s := &p.cfg.subset
 	given := p.subset.given
 	addrs := slices.Collect(maps.Keys(given))
-	base := s.Subset.Of(slices.Collect(maps.Values(given)), p.cfg.zones.on)
+	base := s.Of(slices.Collect(maps.Values(given)), p.cfg.zones.on)
 	ejected := 0
 	for _, a := range base {
 		if c, ok := p.index[a]; ok && stateOf(c.health.Load()) != stateUp {

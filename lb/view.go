@@ -136,7 +136,7 @@ func (p *Pool) track(c *core) {
 	if p.cfg.zones.on {
 		p.trackZone(c)
 	}
-	if p.cfg.subset.size != 0 {
+	if p.cfg.subset.Size != 0 {
 		p.subsetMoved()
 	}
 	p.moves.ended.Add(1)
